@@ -1,0 +1,296 @@
+/*
+ * p11tls — a self-initializing, fork-aware PKCS#11 backend for TLS.
+ *
+ * Conventions (apply to every function below unless its comment says
+ * otherwise):
+ *
+ *  - Nothing needs to be initialized, reinitialized or finalized. Every
+ *    function initializes what it needs on first use, and after fork() the
+ *    child rebuilds its PKCS#11 state lazily on its first call.
+ *  - Functions return 0 on success and a negative P11TLS_E_* code on
+ *    failure; p11tls_strerror() names the code and
+ *    p11tls_last_error_detail() says, for the calling thread, what failed
+ *    (module, PKCS#11 function, CKR_* value).
+ *  - A NULL p11tls_ctx means the process default context: registered
+ *    p11-kit modules, no PIN function, P11TLS_FORK_REINIT.
+ *  - Handles are opaque. Every *_free(NULL) does nothing.
+ *  - Outputs go either into a caller buffer with an in/out size_t length
+ *    (a NULL buffer asks for the size needed; a short buffer gives
+ *    P11TLS_E_BUFFER_TOO_SMALL with the size needed stored), or into
+ *    memory allocated by p11tls and released with p11tls_free().
+ *  - All functions are thread-safe. A key may be used by several threads at
+ *    once; a context may be configured while it is used by other threads.
+ *  - PINs are never logged, never put in error details, and wiped after use.
+ */
+#ifndef P11TLS_P11TLS_H
+#define P11TLS_P11TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define P11TLS_API __attribute__((visibility("default")))
+#else
+#define P11TLS_API
+#endif
+
+#define P11TLS_VERSION_STRING "0.1.0"
+
+/* ---- Error codes -------------------------------------------------------- */
+
+#define P11TLS_E_SUCCESS 0
+#define P11TLS_E_INVALID_ARGUMENT -1    /* a NULL or out-of-range argument */
+#define P11TLS_E_INVALID_URI -2         /* not a valid RFC 7512 pkcs11: URI */
+#define P11TLS_E_NOT_FOUND -3           /* no object matches the URI */
+#define P11TLS_E_AMBIGUOUS -4           /* more than one object matches */
+#define P11TLS_E_PIN_INCORRECT -5       /* the token refused the PIN */
+#define P11TLS_E_PIN_LOCKED -6          /* the user PIN is locked */
+#define P11TLS_E_PIN_REQUIRED -7        /* login needed, no PIN available */
+#define P11TLS_E_PIN_CANCELLED -8       /* the PIN function declined */
+#define P11TLS_E_TOKEN_NOT_PRESENT -9   /* token removed or absent */
+#define P11TLS_E_UNSUPPORTED -10        /* scheme/mechanism/key type unsupported */
+#define P11TLS_E_BUFFER_TOO_SMALL -11   /* output buffer too small */
+#define P11TLS_E_FORKED -12             /* object is stale after fork (FORK_FAIL) */
+#define P11TLS_E_MODULE -13             /* a module failed to load or initialize */
+#define P11TLS_E_DEVICE -14             /* the token or module reported an error */
+#define P11TLS_E_KEY_MISMATCH -15       /* key re-found after fork is not the same key */
+#define P11TLS_E_MEMORY -16             /* out of memory */
+#define P11TLS_E_NOT_PERMITTED -17      /* refused by policy (e.g. module-path in URI) */
+#define P11TLS_E_PIN_SOURCE -18         /* pin-source unreadable or unsafe */
+#define P11TLS_E_INTERNAL -19           /* a bug in p11tls; please report */
+
+/* Returns a static, human-readable description of an error code; never NULL.
+ * Thread-safe. */
+P11TLS_API const char *p11tls_strerror(int err);
+
+/* Returns the symbolic name of an error code ("P11TLS_E_NOT_FOUND"); never
+ * NULL. Thread-safe. */
+P11TLS_API const char *p11tls_strerror_name(int err);
+
+/* Returns a one-line description of the calling thread's last failure
+ * (e.g. "module softhsm2: C_Login: CKR_PIN_INCORRECT"), or "" if the last
+ * p11tls call of this thread succeeded. The string belongs to p11tls and is
+ * valid until this thread's next p11tls call. Never contains a PIN. */
+P11TLS_API const char *p11tls_last_error_detail(void);
+
+/* Frees memory returned by p11tls (DER buffers, strings). NULL is ignored. */
+P11TLS_API void p11tls_free(void *p);
+
+/* ---- Contexts ------------------------------------------------------------ */
+
+typedef struct p11tls_ctx p11tls_ctx;
+typedef struct p11tls_key p11tls_key;
+
+/* Fork policies: what a key opened before fork() does in the child. */
+#define P11TLS_FORK_REINIT 0 /* reopen, re-login, re-find, verify identity */
+#define P11TLS_FORK_FAIL 1   /* stale objects return P11TLS_E_FORKED */
+#define P11TLS_FORK_ABORT 2  /* print one line to stderr and abort() */
+
+/* Creates a context: the settings of one caller (PIN function, fork policy,
+ * extra modules). Settings of one context never affect another.
+ * On success *out_ctx owns a reference, released by p11tls_ctx_free().
+ * Objects opened through the context keep what they need of it alive, so a
+ * context may be freed while its keys are still in use. */
+P11TLS_API int p11tls_ctx_new(p11tls_ctx **out_ctx);
+
+/* Releases the caller's reference. Never finalizes a module another caller
+ * may use. NULL (and the default context) are ignored. */
+P11TLS_API void p11tls_ctx_free(p11tls_ctx *ctx);
+
+/* PIN function flags: why the PIN is asked for. */
+#define P11TLS_PIN_FINAL_TRY (1u << 0)        /* one wrong PIN locks the token */
+#define P11TLS_PIN_COUNT_LOW (1u << 1)        /* a wrong PIN was entered before */
+#define P11TLS_PIN_WRONG (1u << 2)            /* the previous PIN was refused */
+#define P11TLS_PIN_CONTEXT_SPECIFIC (1u << 3) /* per-operation PIN (CKA_ALWAYS_AUTHENTICATE) */
+
+/* Called, with no p11tls lock held, when a token needs a PIN and the URI
+ * gave none. Writes a NUL-terminated PIN of at most pin_size-1 bytes into
+ * pin and returns 0, or returns a negative value to cancel. May block, fork
+ * or call back into p11tls. token_uri identifies the token; token_label is
+ * its label. p11tls wipes the buffer after use. */
+typedef int (*p11tls_pin_fn)(void *arg, const char *token_uri,
+                             const char *token_label, unsigned flags,
+                             char *pin, size_t pin_size);
+
+/* Sets (fn != NULL) or clears (fn == NULL) the context's PIN function.
+ * Fails with P11TLS_E_INVALID_ARGUMENT on the default context (NULL): the
+ * default context is shared by every caller in the process. */
+P11TLS_API int p11tls_ctx_set_pin_fn(p11tls_ctx *ctx, p11tls_pin_fn fn, void *arg);
+
+/* Sets the fork policy (P11TLS_FORK_*) for objects opened through ctx.
+ * P11TLS_E_INVALID_ARGUMENT for the default context or an unknown policy. */
+P11TLS_API int p11tls_ctx_set_fork_policy(p11tls_ctx *ctx, int policy);
+
+/* Loads the PKCS#11 module at module_path (through p11-kit, as a managed
+ * module) and makes its tokens visible to this context only. The module is
+ * loaded at once so that a bad path fails here (P11TLS_E_MODULE); it is
+ * initialized on first use. Loading the same path twice is harmless. */
+P11TLS_API int p11tls_ctx_add_module(p11tls_ctx *ctx, const char *module_path);
+
+/* Context flags. */
+#define P11TLS_CTX_NO_REGISTERED_MODULES (1u << 0) /* ignore p11-kit's config */
+#define P11TLS_CTX_ALLOW_MODULE_PATH (1u << 1)     /* let URIs load module-path */
+
+/* Replaces the context's flags (P11TLS_CTX_*). By default a URI's
+ * module-path attribute only selects among modules already loaded; with
+ * P11TLS_CTX_ALLOW_MODULE_PATH it may load the named module. */
+P11TLS_API int p11tls_ctx_set_flags(p11tls_ctx *ctx, unsigned flags);
+
+/* ---- Signature schemes (TLS SignatureScheme code points, RFC 8446) ------- */
+
+#define P11TLS_SIG_RSA_PKCS1_SHA256 0x0401
+#define P11TLS_SIG_RSA_PKCS1_SHA384 0x0501
+#define P11TLS_SIG_RSA_PKCS1_SHA512 0x0601
+#define P11TLS_SIG_ECDSA_SECP256R1_SHA256 0x0403
+#define P11TLS_SIG_ECDSA_SECP384R1_SHA384 0x0503
+#define P11TLS_SIG_ECDSA_SECP521R1_SHA512 0x0603
+#define P11TLS_SIG_RSA_PSS_RSAE_SHA256 0x0804
+#define P11TLS_SIG_RSA_PSS_RSAE_SHA384 0x0805
+#define P11TLS_SIG_RSA_PSS_RSAE_SHA512 0x0806
+#define P11TLS_SIG_ED25519 0x0807
+#define P11TLS_SIG_ED448 0x0808
+
+/* Returns the scheme's TLS name ("rsa_pss_rsae_sha256"), or NULL. */
+P11TLS_API const char *p11tls_sig_scheme_name(uint16_t scheme);
+
+/* Parses a TLS scheme name; returns the code point or 0 if unknown. */
+P11TLS_API uint16_t p11tls_sig_scheme_from_name(const char *name);
+
+/* ---- Keys ---------------------------------------------------------------- */
+
+/* Key algorithms. */
+#define P11TLS_ALG_RSA 1
+#define P11TLS_ALG_ECDSA 2
+#define P11TLS_ALG_ED25519 3
+#define P11TLS_ALG_ED448 4
+
+/* Opens the private key named by uri (RFC 7512). Exactly one private key
+ * must match: P11TLS_E_NOT_FOUND if none, P11TLS_E_AMBIGUOUS if several.
+ * Logs in to the token if needed, with the PIN from the URI (pin-value,
+ * then pin-source) or else the context's PIN function. A refused PIN
+ * returns P11TLS_E_PIN_INCORRECT and is never retried automatically.
+ * flags must be 0. On success *out_key is a new key owned by the caller. */
+P11TLS_API int p11tls_key_open(p11tls_ctx *ctx, const char *uri, unsigned flags,
+                               p11tls_key **out_key);
+
+/* Frees a key. It must not be in use by another thread. */
+P11TLS_API void p11tls_key_free(p11tls_key *key);
+
+/* Returns P11TLS_ALG_* of the key, or a negative error for a NULL key. */
+P11TLS_API int p11tls_key_get_algorithm(const p11tls_key *key);
+
+/* Returns the key size in bits (RSA modulus, curve size), or negative. */
+P11TLS_API int p11tls_key_get_bits(const p11tls_key *key);
+
+/* Stores the public key as DER SubjectPublicKeyInfo in memory freed with
+ * p11tls_free(). The value is the one recorded at open and never changes. */
+P11TLS_API int p11tls_key_get_spki(const p11tls_key *key, uint8_t **out_der,
+                                   size_t *out_len);
+
+/* Returns the key's full object URI (without any PIN), owned by the key. */
+P11TLS_API const char *p11tls_key_get_uri(const p11tls_key *key);
+
+/* Returns 1 if the key can produce the scheme on its token, 0 otherwise. */
+P11TLS_API int p11tls_key_supports(p11tls_key *key, uint16_t scheme);
+
+/* Signs msg with the given scheme; hashing is done on the token where it
+ * has a combined mechanism, else in software. ECDSA signatures are DER
+ * encoded; RSA-PSS uses a salt as long as the hash. sig may be NULL to ask
+ * for the maximum signature size. */
+P11TLS_API int p11tls_key_sign(p11tls_key *key, uint16_t scheme,
+                               const uint8_t *msg, size_t msg_len,
+                               uint8_t *sig, size_t *sig_len);
+
+/* Signs an already computed hash (its length must match the scheme's hash).
+ * Not available for Ed25519/Ed448 (P11TLS_E_UNSUPPORTED). */
+P11TLS_API int p11tls_key_sign_hash(p11tls_key *key, uint16_t scheme,
+                                    const uint8_t *hash, size_t hash_len,
+                                    uint8_t *sig, size_t *sig_len);
+
+/* RSA decryption paddings. */
+#define P11TLS_DECRYPT_RSA_PKCS1 1
+#define P11TLS_DECRYPT_RSA_OAEP_SHA256 2
+
+/* Decrypts an RSA ciphertext. pt may be NULL to ask for the maximum size. */
+P11TLS_API int p11tls_key_decrypt(p11tls_key *key, int padding,
+                                  const uint8_t *ct, size_t ct_len,
+                                  uint8_t *pt, size_t *pt_len);
+
+/* ---- Certificates and discovery ----------------------------------------- */
+
+/* Stores the DER of the one certificate matching uri (P11TLS_E_NOT_FOUND,
+ * P11TLS_E_AMBIGUOUS otherwise) in memory freed with p11tls_free(). */
+P11TLS_API int p11tls_cert_get_der(p11tls_ctx *ctx, const char *uri,
+                                   uint8_t **out_der, size_t *out_len);
+
+/* What p11tls_list_tokens() reports for one token. Strings are valid only
+ * during the callback. */
+typedef struct p11tls_token_info {
+    const char *uri;          /* pkcs11: URI naming the token */
+    const char *label;
+    const char *manufacturer;
+    const char *model;
+    const char *serial;
+    const char *module_name;  /* p11-kit name, or the module's path */
+    unsigned long slot_id;
+    unsigned long flags;      /* CK_TOKEN_INFO flags */
+} p11tls_token_info;
+
+/* Return non-zero from a callback to stop the listing; that value is then
+ * returned by the listing function. */
+typedef int (*p11tls_token_cb)(void *arg, const p11tls_token_info *info);
+
+/* Calls cb for each present token matching uri (NULL: all tokens). */
+P11TLS_API int p11tls_list_tokens(p11tls_ctx *ctx, const char *uri,
+                                  p11tls_token_cb cb, void *arg);
+
+/* What p11tls_list_modules() reports for one module. */
+typedef struct p11tls_module_info {
+    const char *name;         /* p11-kit name, or the module's path */
+    const char *path;         /* file name as configured, may be NULL */
+    const char *description;  /* CK_INFO libraryDescription, or "" */
+    int status;               /* 0, or the P11TLS_E_* it failed with */
+    const char *error;        /* what failed, "" when status is 0 */
+} p11tls_module_info;
+
+typedef int (*p11tls_module_cb)(void *arg, const p11tls_module_info *info);
+
+/* Calls cb for each module the context uses, including those that failed
+ * to load or initialize (status < 0). */
+P11TLS_API int p11tls_list_modules(p11tls_ctx *ctx, p11tls_module_cb cb, void *arg);
+
+/* Object classes reported by p11tls_list_objects (PKCS#11 CKO_* values). */
+#define P11TLS_CLASS_CERTIFICATE 1UL
+#define P11TLS_CLASS_PUBLIC_KEY 2UL
+#define P11TLS_CLASS_PRIVATE_KEY 3UL
+
+typedef struct p11tls_object_info {
+    const char *uri;          /* object URI, no PIN */
+    const char *label;
+    unsigned long object_class; /* CKO_* */
+    int algorithm;            /* P11TLS_ALG_* for keys, 0 otherwise */
+    const uint8_t *id;        /* CKA_ID */
+    size_t id_len;
+    const char *token_label;
+} p11tls_object_info;
+
+typedef int (*p11tls_object_cb)(void *arg, const p11tls_object_info *info);
+
+/* List flags. */
+#define P11TLS_LIST_LOGIN (1u << 0) /* log in first, to see private objects */
+
+/* Calls cb for each object matching uri (NULL: every object on every token).
+ * Without P11TLS_LIST_LOGIN no PIN is asked for and private objects of
+ * tokens not yet logged in are not seen. */
+P11TLS_API int p11tls_list_objects(p11tls_ctx *ctx, const char *uri,
+                                   unsigned flags, p11tls_object_cb cb, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* P11TLS_P11TLS_H */

@@ -1,0 +1,65 @@
+// Exported context functions.
+#include "capi/guard.hpp"
+#include "world/context.hpp"
+
+using namespace p11tls;
+
+namespace {
+// The default context may be read by anyone but configured by no one: it
+// is shared by every caller in the process.
+int check_configurable(p11tls_ctx *ctx) {
+    if (!ctx) fail(P11TLS_E_INVALID_ARGUMENT, "the default context cannot be configured; use p11tls_ctx_new()");
+    return 0;
+}
+}  // namespace
+
+extern "C" {
+
+int p11tls_ctx_new(p11tls_ctx **out_ctx) {
+    return guard(__func__, [&] {
+        if (!out_ctx) fail(P11TLS_E_INVALID_ARGUMENT, "out_ctx is NULL");
+        *out_ctx = new p11tls_ctx{std::make_shared<CtxState>(false)};
+        return 0;
+    });
+}
+
+void p11tls_ctx_free(p11tls_ctx *ctx) { delete ctx; }
+
+int p11tls_ctx_set_pin_fn(p11tls_ctx *ctx, p11tls_pin_fn fn, void *arg) {
+    return guard(__func__, [&] {
+        check_configurable(ctx);
+        ctx->state->set_pin_fn({fn, arg});
+        return 0;
+    });
+}
+
+int p11tls_ctx_set_fork_policy(p11tls_ctx *ctx, int policy) {
+    return guard(__func__, [&] {
+        check_configurable(ctx);
+        if (policy != P11TLS_FORK_REINIT && policy != P11TLS_FORK_FAIL && policy != P11TLS_FORK_ABORT)
+            fail(P11TLS_E_INVALID_ARGUMENT, "unknown fork policy");
+        ctx->state->set_fork_policy(policy);
+        return 0;
+    });
+}
+
+int p11tls_ctx_add_module(p11tls_ctx *ctx, const char *module_path) {
+    return guard(__func__, [&] {
+        check_configurable(ctx);
+        if (!module_path) fail(P11TLS_E_INVALID_ARGUMENT, "module_path is NULL");
+        ctx->state->add_module(load_module_path(module_path));
+        return 0;
+    });
+}
+
+int p11tls_ctx_set_flags(p11tls_ctx *ctx, unsigned flags) {
+    return guard(__func__, [&] {
+        check_configurable(ctx);
+        if (flags & ~(P11TLS_CTX_NO_REGISTERED_MODULES | P11TLS_CTX_ALLOW_MODULE_PATH))
+            fail(P11TLS_E_INVALID_ARGUMENT, "unknown context flag");
+        ctx->state->set_flags(flags);
+        return 0;
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,159 @@
+// Exported key, certificate and listing functions.
+#include <cstdlib>
+#include <cstring>
+
+#include "capi/guard.hpp"
+#include "cert/cert.hpp"
+#include "key/key.hpp"
+#include "key/scheme.hpp"
+
+using namespace p11tls;
+
+namespace p11tls {
+
+int copy_out(const void *src, size_t len, uint8_t *dst, size_t *dst_len) {
+    if (!dst_len) fail(P11TLS_E_INVALID_ARGUMENT, "length pointer is NULL");
+    if (dst && *dst_len < len) {
+        *dst_len = len;
+        fail(P11TLS_E_BUFFER_TOO_SMALL, "output buffer too small");
+    }
+    *dst_len = len;
+    if (dst && len) memcpy(dst, src, len);
+    return 0;
+}
+
+int alloc_out(const void *src, size_t len, uint8_t **out, size_t *out_len) {
+    if (!out || !out_len) fail(P11TLS_E_INVALID_ARGUMENT, "output pointer is NULL");
+    auto *p = static_cast<uint8_t *>(malloc(len ? len : 1));
+    if (!p) throw std::bad_alloc();
+    if (len) memcpy(p, src, len);
+    *out = p;
+    *out_len = len;
+    return 0;
+}
+
+}  // namespace p11tls
+
+namespace {
+const std::shared_ptr<CtxState> &state_of(p11tls_ctx *ctx) { return ctx ? ctx->state : default_ctx(); }
+
+const Scheme &scheme_of(uint16_t code) {
+    const Scheme *s = find_scheme(code);
+    if (!s) fail(P11TLS_E_UNSUPPORTED, "unknown signature scheme");
+    return *s;
+}
+
+int sign_common(p11tls_key *key, uint16_t scheme, const uint8_t *in, size_t in_len, uint8_t *sig,
+                size_t *sig_len, bool prehashed) {
+    if (!key || !sig_len || (!in && in_len)) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
+    const Scheme &s = scheme_of(scheme);
+    if (!sig) {
+        *sig_len = key_max_signature_size(key);
+        return 0;
+    }
+    auto out = key_sign(key, s, in, in_len, prehashed);
+    return copy_out(out.data(), out.size(), sig, sig_len);
+}
+}  // namespace
+
+extern "C" {
+
+void p11tls_free(void *p) { free(p); }
+
+int p11tls_key_open(p11tls_ctx *ctx, const char *uri, unsigned flags, p11tls_key **out_key) {
+    return guard(__func__, [&] {
+        if (!uri || !out_key) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
+        if (flags) fail(P11TLS_E_INVALID_ARGUMENT, "flags must be 0");
+        *out_key = open_key(state_of(ctx), uri).release();
+        return 0;
+    });
+}
+
+void p11tls_key_free(p11tls_key *key) { delete key; }
+
+int p11tls_key_get_algorithm(const p11tls_key *key) {
+    return key ? key->pub.alg : P11TLS_E_INVALID_ARGUMENT;
+}
+
+int p11tls_key_get_bits(const p11tls_key *key) {
+    return key ? key->pub.bits : P11TLS_E_INVALID_ARGUMENT;
+}
+
+int p11tls_key_get_spki(const p11tls_key *key, uint8_t **out_der, size_t *out_len) {
+    return guard(__func__, [&] {
+        if (!key) fail(P11TLS_E_INVALID_ARGUMENT, "key is NULL");
+        return alloc_out(key->pub.spki.data(), key->pub.spki.size(), out_der, out_len);
+    });
+}
+
+const char *p11tls_key_get_uri(const p11tls_key *key) {
+    return key ? key->object_uri.c_str() : nullptr;
+}
+
+int p11tls_key_supports(p11tls_key *key, uint16_t scheme) {
+    int r = guard(__func__, [&] {
+        if (!key) fail(P11TLS_E_INVALID_ARGUMENT, "key is NULL");
+        const Scheme *s = find_scheme(scheme);
+        return s && key_supports(key, *s) ? 1 : 0;
+    });
+    return r == 1 ? 1 : 0;
+}
+
+int p11tls_key_sign(p11tls_key *key, uint16_t scheme, const uint8_t *msg, size_t msg_len,
+                    uint8_t *sig, size_t *sig_len) {
+    return guard(__func__, [&] { return sign_common(key, scheme, msg, msg_len, sig, sig_len, false); });
+}
+
+int p11tls_key_sign_hash(p11tls_key *key, uint16_t scheme, const uint8_t *hash, size_t hash_len,
+                         uint8_t *sig, size_t *sig_len) {
+    return guard(__func__, [&] { return sign_common(key, scheme, hash, hash_len, sig, sig_len, true); });
+}
+
+int p11tls_key_decrypt(p11tls_key *key, int padding, const uint8_t *ct, size_t ct_len,
+                       uint8_t *pt, size_t *pt_len) {
+    return guard(__func__, [&] {
+        if (!key || !ct || !pt_len) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
+        if (!pt) {
+            *pt_len = (key->pub.bits + 7) / 8;
+            return 0;
+        }
+        auto out = key_decrypt(key, padding, ct, ct_len);
+        struct Wipe {  // plaintext may be a TLS premaster secret
+            std::vector<unsigned char> &v;
+            ~Wipe() { gnutls_memset(v.data(), 0, v.size()); }
+        } wipe{out};
+        return copy_out(out.data(), out.size(), pt, pt_len);
+    });
+}
+
+int p11tls_cert_get_der(p11tls_ctx *ctx, const char *uri, uint8_t **out_der, size_t *out_len) {
+    return guard(__func__, [&] {
+        if (!uri) fail(P11TLS_E_INVALID_ARGUMENT, "uri is NULL");
+        auto der = cert_der(*state_of(ctx), uri);
+        return alloc_out(der.data(), der.size(), out_der, out_len);
+    });
+}
+
+int p11tls_list_tokens(p11tls_ctx *ctx, const char *uri, p11tls_token_cb cb, void *arg) {
+    return guard(__func__, [&] {
+        if (!cb) fail(P11TLS_E_INVALID_ARGUMENT, "callback is NULL");
+        return list_tokens(*state_of(ctx), uri, cb, arg);
+    });
+}
+
+int p11tls_list_objects(p11tls_ctx *ctx, const char *uri, unsigned flags, p11tls_object_cb cb,
+                        void *arg) {
+    return guard(__func__, [&] {
+        if (!cb) fail(P11TLS_E_INVALID_ARGUMENT, "callback is NULL");
+        return list_objects(*state_of(ctx), uri, flags, cb, arg);
+    });
+}
+
+int p11tls_list_modules(p11tls_ctx *ctx, p11tls_module_cb cb, void *arg) {
+    return guard(__func__, [&] {
+        if (!cb) fail(P11TLS_E_INVALID_ARGUMENT, "callback is NULL");
+        return list_modules(*state_of(ctx), cb, arg);
+    });
+}
+
+}  // extern "C"

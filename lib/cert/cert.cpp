@@ -1,0 +1,105 @@
+#include "cert/cert.hpp"
+
+#include "base/error.hpp"
+#include "uri/uri.hpp"
+#include "world/world.hpp"
+
+namespace p11tls {
+
+namespace {
+
+int algorithm_of(CK_KEY_TYPE kt, TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
+    if (kt == CKK_RSA) return P11TLS_ALG_RSA;
+    if (kt == CKK_EC) return P11TLS_ALG_ECDSA;
+    if (kt == CKK_EC_EDWARDS) {
+        auto p = get_attribute(t, s, h, CKA_EC_PARAMS);
+        std::string str(p.begin(), p.end());
+        bool ed448 = str.find("448") != std::string::npos || (p.size() == 5 && p[4] == 0x71);
+        return ed448 ? P11TLS_ALG_ED448 : P11TLS_ALG_ED25519;
+    }
+    return 0;
+}
+
+}  // namespace
+
+std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri_text) {
+    Uri uri = Uri::parse(uri_text);
+    if (uri.has_class() && uri.object_class() != CKO_CERTIFICATE)
+        fail(P11TLS_E_INVALID_ARGUMENT, "URI names an object type other than a certificate");
+    auto tokens = matching_tokens(ctx, uri);
+    if (tokens.empty()) fail(P11TLS_E_TOKEN_NOT_PRESENT, "no token matches the URI");
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    std::vector<unsigned char> der;
+    int found = 0;
+    for (TokenState *t : tokens) {
+        std::vector<CK_ATTRIBUTE> tmpl;
+        for (const CK_ATTRIBUTE &a : uri.object_template())
+            if (a.type != CKA_CLASS) tmpl.push_back(a);
+        tmpl.push_back({CKA_CLASS, &cls, sizeof cls});
+        PooledSession s(t);
+        for (CK_OBJECT_HANDLE h : find_objects(t, s.get(), tmpl, 2)) {
+            if (++found > 1) fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one certificate");
+            der = get_attribute(t, s.get(), h, CKA_VALUE);
+        }
+    }
+    if (!found) fail(P11TLS_E_NOT_FOUND, "no certificate matches the URI");
+    if (der.empty()) fail(P11TLS_E_DEVICE, "certificate has no CKA_VALUE");
+    return der;
+}
+
+int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, void *arg) {
+    Uri uri = Uri::parse(uri_text);
+    for (TokenState *t : matching_tokens(ctx, uri)) {
+        const CK_TOKEN_INFO &ti = t->info();
+        std::string label = P11TLS_FIELD(ti.label), manuf = P11TLS_FIELD(ti.manufacturerID),
+                    model = P11TLS_FIELD(ti.model), serial = P11TLS_FIELD(ti.serialNumber);
+        p11tls_token_info info = {t->uri().c_str(), label.c_str(),     manuf.c_str(),
+                                  model.c_str(),    serial.c_str(),    t->module()->name.c_str(),
+                                  t->slot(),        ti.flags};
+        if (int rc = cb(arg, &info)) return rc;
+    }
+    return 0;
+}
+
+int list_objects(const CtxState &ctx, const char *uri_text, unsigned flags, p11tls_object_cb cb,
+                 void *arg) {
+    Uri uri = Uri::parse(uri_text);
+    for (TokenState *t : matching_tokens(ctx, uri)) {
+        if (flags & P11TLS_LIST_LOGIN) t->ensure_login(ctx, &uri);
+        PooledSession s(t);
+        auto handles = find_objects(t, s.get(), uri.object_template(), 100000);
+        for (CK_OBJECT_HANDLE h : handles) {
+            CK_OBJECT_CLASS cls = 0;
+            if (!get_scalar(t, s.get(), h, CKA_CLASS, &cls)) continue;
+            auto label = get_attribute(t, s.get(), h, CKA_LABEL);
+            auto id = get_attribute(t, s.get(), h, CKA_ID);
+            std::string lab(label.begin(), label.end());
+            int alg = 0;
+            CK_KEY_TYPE kt;
+            if ((cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) &&
+                get_scalar(t, s.get(), h, CKA_KEY_TYPE, &kt))
+                alg = algorithm_of(kt, t, s.get(), h);
+            std::string ouri = format_object_uri(t->info(), cls, lab, id);
+            p11tls_object_info info = {ouri.c_str(), lab.c_str(), cls,
+                                       alg,          id.data(),   id.size(),
+                                       t->label().c_str()};
+            if (int rc = cb(arg, &info)) return rc;
+        }
+    }
+    return 0;
+}
+
+int list_modules(const CtxState &ctx, p11tls_module_cb cb, void *arg) {
+    World &w = current_world();
+    for (Module *m : ctx.modules()) {
+        ModuleState *ms = w.state(m);
+        int status = ms->ensure_initialized();
+        std::string desc = status == 0 ? P11TLS_FIELD(ms->info().libraryDescription) : "";
+        p11tls_module_info info = {m->name.c_str(), m->path.c_str(), desc.c_str(), status,
+                                   status == 0 ? "" : ms->error().c_str()};
+        if (int rc = cb(arg, &info)) return rc;
+    }
+    return 0;
+}
+
+}  // namespace p11tls

@@ -1,0 +1,16 @@
+// Certificates and discovery: read-only searches that need no key binding.
+#pragma once
+#include <vector>
+
+#include <p11tls/p11tls.h>
+
+#include "world/context.hpp"
+
+namespace p11tls {
+
+std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri);
+int list_tokens(const CtxState &ctx, const char *uri, p11tls_token_cb cb, void *arg);
+int list_objects(const CtxState &ctx, const char *uri, unsigned flags, p11tls_object_cb cb, void *arg);
+int list_modules(const CtxState &ctx, p11tls_module_cb cb, void *arg);
+
+}  // namespace p11tls

@@ -1,0 +1,307 @@
+#include "key/key.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <nettle/nettle-meta.h>
+#include <p11tls/p11tls.h>
+
+#include "base/error.hpp"
+#include "base/fork.hpp"
+#include "base/log.hpp"
+#include "key/scheme.hpp"
+#include "world/world.hpp"
+
+p11tls_key::~p11tls_key() {
+    for (p11tls::Binding *b = binding; b;) {
+        p11tls::Binding *prev = b->prev;
+        delete b;
+        b = prev;
+    }
+}
+
+namespace p11tls {
+
+namespace {
+
+struct Match {
+    TokenState *token;
+    CK_OBJECT_HANDLE handle;
+};
+
+std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
+                                     const std::vector<TokenState *> &tokens,
+                                     const std::vector<CK_ATTRIBUTE> &extra) {
+    std::vector<Match> out;
+    CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
+    for (TokenState *t : tokens) {
+        t->ensure_login(ctx, &uri);
+        std::vector<CK_ATTRIBUTE> tmpl;
+        for (const CK_ATTRIBUTE &a : uri.object_template())
+            if (a.type != CKA_CLASS) tmpl.push_back(a);
+        for (const CK_ATTRIBUTE &a : extra) tmpl.push_back(a);
+        tmpl.push_back({CKA_CLASS, &priv, sizeof priv});
+        PooledSession s(t);
+        for (CK_OBJECT_HANDLE h : find_objects(t, s.get(), tmpl, 2)) out.push_back({t, h});
+        if (out.size() > 1) break;
+    }
+    return out;
+}
+
+Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev) {
+    return new Binding{gen, m.token, m.handle, always_auth, prev};
+}
+
+bool read_always_auth(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
+    CK_BBOOL v = CK_FALSE;
+    return get_scalar(t, s, h, CKA_ALWAYS_AUTHENTICATE, &v) && v == CK_TRUE;
+}
+
+[[noreturn]] void fork_abort(const p11tls_key *key) {
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "p11tls: key %s was opened before fork() and its context's fork policy is "
+             "P11TLS_FORK_ABORT; aborting\n",
+             key->object_uri.c_str());
+    ssize_t r = write(2, msg, strlen(msg));
+    (void)r;
+    abort();
+}
+
+// Finds the key again in the current generation: same module, same token,
+// same CKA_ID and label, and the same public key.
+Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
+    World &w = current_world();
+    ModuleState *ms = w.state(const_cast<Module *>(key->module));
+    if (ms->ensure_initialized() != 0) fail(P11TLS_E_MODULE, ms->error());
+    TokenState *token = nullptr;
+    for (TokenState *t : ms->tokens())
+        if (t->same_token(key->token_info)) token = t;
+    if (!token)
+        fail(P11TLS_E_TOKEN_NOT_PRESENT,
+             "token " + P11TLS_FIELD(key->token_info.label) + " is not present");
+    std::vector<CK_ATTRIBUTE> extra;
+    if (!key->id.empty()) extra.push_back({CKA_ID, key->id.data(), key->id.size()});
+    if (!key->label.empty())
+        extra.push_back({CKA_LABEL, (void *)key->label.data(), key->label.size()});
+    auto matches = find_private_keys(*key->ctx, key->uri, {token}, extra);
+    if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "key " + key->object_uri + " is gone from its token");
+    if (matches.size() > 1) fail(P11TLS_E_AMBIGUOUS, "key " + key->object_uri + " is no longer unique");
+    PooledSession s(token);
+    PublicKey pk = read_public_key(token, s.get(), matches[0].handle);
+    if (pk.spki != key->pub.spki)
+        fail(P11TLS_E_KEY_MISMATCH,
+             "key found for " + key->object_uri + " is not the key that was opened");
+    Binding *b = make_binding(gen, matches[0], read_always_auth(token, s.get(), matches[0].handle), old);
+    debug("key %s: rebound in generation %llu", key->object_uri.c_str(), (unsigned long long)gen);
+    return b;
+}
+
+// The binding for this generation, applying the context's fork policy.
+Binding *bind(p11tls_key *key) {
+    const uint64_t gen = current_generation();
+    Binding *b = __atomic_load_n(&key->binding, __ATOMIC_ACQUIRE);
+    if (b && b->gen == gen) return b;
+    if (key->open_gen != gen) {
+        int policy = key->ctx->fork_policy();
+        if (policy == P11TLS_FORK_FAIL)
+            fail(P11TLS_E_FORKED, "key " + key->object_uri + " was opened before fork()");
+        if (policy == P11TLS_FORK_ABORT) fork_abort(key);
+    }
+    Binding *nb = rebind(key, gen, b);
+    // Another thread may have rebound first: keep its binding, drop ours.
+    if (!__atomic_compare_exchange_n(&key->binding, &b, nb, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        delete nb;
+        return b;
+    }
+    return nb;
+}
+
+bool is_session_error(CK_RV rv) {
+    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED;
+}
+
+
+// One sign or decrypt operation on a pooled session. A session that the
+// module says is invalid is dropped and the operation retried once.
+std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const unsigned char *in,
+                                  size_t in_len, size_t out_guess, bool decrypt) {
+    Binding *b = bind(key);
+    const Module *m = b->token->module();
+    for (int attempt = 0;; ++attempt) {
+        PooledSession s(b->token);
+        const char *stage = decrypt ? "C_DecryptInit" : "C_SignInit";
+        CK_RV rv = decrypt ? P11CALL(m, C_DecryptInit, s.get(), mech, b->handle)
+                           : P11CALL(m, C_SignInit, s.get(), mech, b->handle);
+        if (rv == CKR_OK && b->always_auth) {
+            try {
+                b->token->context_login(*key->ctx, &key->uri, s.get());
+            } catch (...) {
+                s.mark_broken();  // an operation is pending on it
+                throw;
+            }
+        }
+        std::vector<unsigned char> out(out_guess);
+        CK_ULONG n = out.size();
+        if (rv == CKR_OK) {
+            stage = decrypt ? "C_Decrypt" : "C_Sign";
+            rv = decrypt ? P11CALL(m, C_Decrypt, s.get(), (CK_BYTE *)in, (CK_ULONG)in_len, out.data(), &n)
+                         : P11CALL(m, C_Sign, s.get(), (CK_BYTE *)in, (CK_ULONG)in_len, out.data(), &n);
+            if (rv == CKR_BUFFER_TOO_SMALL) {  // the operation is still active
+                out.resize(n);
+                rv = decrypt ? P11CALL(m, C_Decrypt, s.get(), (CK_BYTE *)in, (CK_ULONG)in_len, out.data(), &n)
+                             : P11CALL(m, C_Sign, s.get(), (CK_BYTE *)in, (CK_ULONG)in_len, out.data(), &n);
+            }
+        }
+        if (rv == CKR_OK) {
+            out.resize(n);
+            return out;
+        }
+        s.mark_broken();
+        if (is_session_error(rv) && attempt == 0) continue;
+        fail_ckr(m, stage, rv);
+    }
+}
+
+std::vector<unsigned char> software_hash(const Scheme &s, const unsigned char *msg, size_t len) {
+    std::vector<unsigned char> ctx(s.hash->context_size);
+    std::vector<unsigned char> out(s.hash->digest_size);
+    s.hash->init(ctx.data());
+    s.hash->update(ctx.data(), len, msg);
+    s.hash->digest(ctx.data(), out.size(), out.data());
+    return out;
+}
+
+// ECDSA on PKCS#11 returns r||s; TLS and X.509 carry DER.
+std::vector<unsigned char> ecdsa_to_der(const std::vector<unsigned char> &rs) {
+    if (rs.empty() || rs.size() % 2) fail(P11TLS_E_DEVICE, "malformed ECDSA signature from token");
+    size_t half = rs.size() / 2;
+    gnutls_datum_t r = {const_cast<unsigned char *>(rs.data()), (unsigned)half};
+    gnutls_datum_t sv = {const_cast<unsigned char *>(rs.data() + half), (unsigned)half};
+    gnutls_datum_t der = {nullptr, 0};
+    if (gnutls_encode_rs_value(&der, &r, &sv) < 0) fail(P11TLS_E_INTERNAL, "cannot encode ECDSA signature");
+    std::vector<unsigned char> out(der.data, der.data + der.size);
+    gnutls_free(der.data);
+    return out;
+}
+
+}  // namespace
+
+std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const char *uri_text) {
+    Uri uri = Uri::parse(uri_text);
+    if (uri.has_class() && uri.object_class() != CKO_PRIVATE_KEY)
+        fail(P11TLS_E_INVALID_ARGUMENT, "URI names an object type other than a private key");
+    auto tokens = matching_tokens(*ctx, uri);
+    if (tokens.empty()) fail(P11TLS_E_TOKEN_NOT_PRESENT, "no token matches the URI");
+    auto matches = find_private_keys(*ctx, uri, tokens, {});
+    if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "no private key matches the URI");
+    if (matches.size() > 1) fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one private key");
+
+    auto key = std::make_unique<p11tls_key>();
+    const Match &m = matches[0];
+    PooledSession s(m.token);
+    key->ctx = ctx;
+    key->module = m.token->module();
+    key->token_info = m.token->info();
+    key->id = get_attribute(m.token, s.get(), m.handle, CKA_ID);
+    auto label = get_attribute(m.token, s.get(), m.handle, CKA_LABEL);
+    key->label.assign(label.begin(), label.end());
+    get_scalar(m.token, s.get(), m.handle, CKA_KEY_TYPE, &key->key_type);
+    key->pub = read_public_key(m.token, s.get(), m.handle);
+    key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
+    key->open_gen = current_generation();
+    key->binding = make_binding(key->open_gen, m, read_always_auth(m.token, s.get(), m.handle), nullptr);
+    key->uri = std::move(uri);
+    debug("opened key %s", key->object_uri.c_str());
+    return key;
+}
+
+size_t key_max_signature_size(const p11tls_key *key) {
+    size_t bytes = (key->pub.bits + 7) / 8;
+    switch (key->pub.alg) {
+    case P11TLS_ALG_RSA: return bytes;
+    case P11TLS_ALG_ECDSA: return 2 * bytes + 16;  // DER SEQUENCE of two INTEGERs
+    case P11TLS_ALG_ED25519: return 64;
+    case P11TLS_ALG_ED448: return 114;
+    }
+    return 0;
+}
+
+bool key_supports(p11tls_key *key, const Scheme &s) {
+    if (s.alg != key->pub.alg) return false;
+    Binding *b = bind(key);
+    TokenState *t = b->token;
+    switch (s.alg) {
+    case P11TLS_ALG_RSA:
+        if (s.pss) return t->has_mechanism(s.combined) || t->has_mechanism(CKM_RSA_PKCS_PSS);
+        return t->has_mechanism(s.combined) || t->has_mechanism(CKM_RSA_PKCS);
+    case P11TLS_ALG_ECDSA:
+        return t->has_mechanism(s.combined) || t->has_mechanism(CKM_ECDSA);
+    default:
+        return t->has_mechanism(CKM_EDDSA);
+    }
+}
+
+std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsigned char *data,
+                                    size_t len, bool prehashed) {
+    if (s.alg != key->pub.alg)
+        fail(P11TLS_E_UNSUPPORTED, std::string("scheme ") + s.name + " does not fit this key's algorithm");
+    const size_t max = key_max_signature_size(key);
+    if (s.alg == P11TLS_ALG_ED25519 || s.alg == P11TLS_ALG_ED448) {
+        if (prehashed) fail(P11TLS_E_UNSUPPORTED, "EdDSA signs messages, not hashes");
+        CK_MECHANISM mech = {CKM_EDDSA, nullptr, 0};
+        return run_op(key, &mech, data, len, max, false);
+    }
+    if (prehashed && len != s.hash->digest_size)
+        fail(P11TLS_E_INVALID_ARGUMENT, "hash length does not match the scheme");
+    TokenState *t = bind(key)->token;
+    CK_RSA_PKCS_PSS_PARAMS pss = {s.hash_mech, s.mgf, (CK_ULONG)s.hash->digest_size};
+    const bool combined = !prehashed && t->has_mechanism(s.combined);
+    std::vector<unsigned char> hash;
+    if (!combined && !prehashed) {
+        hash = software_hash(s, data, len);
+        data = hash.data();
+        len = hash.size();
+    }
+    if (s.alg == P11TLS_ALG_RSA && s.pss) {
+        CK_MECHANISM mech = {combined ? s.combined : (CK_MECHANISM_TYPE)CKM_RSA_PKCS_PSS, &pss, sizeof pss};
+        return run_op(key, &mech, data, len, max, false);
+    }
+    if (s.alg == P11TLS_ALG_RSA) {
+        if (combined) {
+            CK_MECHANISM mech = {s.combined, nullptr, 0};
+            return run_op(key, &mech, data, len, max, false);
+        }
+        gnutls_datum_t d = {const_cast<unsigned char *>(data), (unsigned)len}, info = {nullptr, 0};
+        if (gnutls_encode_ber_digest_info(s.digest, &d, &info) < 0)
+            fail(P11TLS_E_INTERNAL, "cannot encode DigestInfo");
+        std::vector<unsigned char> di(info.data, info.data + info.size);
+        gnutls_free(info.data);
+        CK_MECHANISM mech = {CKM_RSA_PKCS, nullptr, 0};
+        return run_op(key, &mech, di.data(), di.size(), max, false);
+    }
+    CK_MECHANISM mech = {combined ? s.combined : (CK_MECHANISM_TYPE)CKM_ECDSA, nullptr, 0};
+    return ecdsa_to_der(run_op(key, &mech, data, len, max, false));
+}
+
+std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsigned char *ct,
+                                       size_t len) {
+    if (key->pub.alg != P11TLS_ALG_RSA) fail(P11TLS_E_UNSUPPORTED, "only RSA keys decrypt");
+    const size_t max = (key->pub.bits + 7) / 8;
+    if (padding == P11TLS_DECRYPT_RSA_PKCS1) {
+        CK_MECHANISM mech = {CKM_RSA_PKCS, nullptr, 0};
+        return run_op(key, &mech, ct, len, max, true);
+    }
+    if (padding == P11TLS_DECRYPT_RSA_OAEP_SHA256) {
+        CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, nullptr, 0};
+        CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
+        return run_op(key, &mech, ct, len, max, true);
+    }
+    fail(P11TLS_E_INVALID_ARGUMENT, "unknown padding");
+}
+
+}  // namespace p11tls

@@ -1,0 +1,62 @@
+// A private key on a token that survives fork: it records what identifies
+// it (module, token, CKA_ID, label, public key) and binds to an object
+// handle once per generation.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <p11-kit/pkcs11.h>
+
+#include "key/pubkey.hpp"
+#include "uri/uri.hpp"
+#include "world/context.hpp"
+
+namespace p11tls {
+
+class TokenState;
+struct Scheme;
+
+// What a generation knows of the key. Immutable once published; bindings
+// of earlier generations are kept (never freed before the key) because a
+// child must not free what its parent's threads may have been using.
+struct Binding {
+    uint64_t gen;
+    TokenState *token;
+    CK_OBJECT_HANDLE handle;
+    bool always_auth;
+    Binding *prev;
+};
+
+}  // namespace p11tls
+
+struct p11tls_key {
+    std::shared_ptr<p11tls::CtxState> ctx;
+    p11tls::Uri uri;                 // as given (may hold a PIN for re-login)
+    const p11tls::Module *module = nullptr;
+    CK_TOKEN_INFO token_info{};      // identity of the token at open
+    std::vector<unsigned char> id;   // CKA_ID
+    std::string label;               // CKA_LABEL
+    CK_KEY_TYPE key_type = 0;
+    p11tls::PublicKey pub;
+    std::string object_uri;
+    uint64_t open_gen = 0;
+    p11tls::Binding *binding = nullptr;  // atomic; the current generation's binding
+
+    ~p11tls_key();
+};
+
+namespace p11tls {
+
+std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const char *uri);
+
+bool key_supports(p11tls_key *key, const Scheme &s);
+
+// Signs data (the message, or for sign_hash=true a digest).
+std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsigned char *data,
+                                    size_t len, bool prehashed);
+std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsigned char *ct,
+                                       size_t len);
+size_t key_max_signature_size(const p11tls_key *key);
+
+}  // namespace p11tls

@@ -1,0 +1,163 @@
+#include "key/pubkey.hpp"
+
+#include <memory>
+
+#include <gnutls/abstract.h>
+#include <gnutls/x509.h>
+#include <p11tls/p11tls.h>
+
+#include "base/error.hpp"
+#include "world/world.hpp"
+
+namespace p11tls {
+
+namespace {
+
+struct PubkeyDeleter {
+    void operator()(gnutls_pubkey_st *k) const { gnutls_pubkey_deinit(k); }
+};
+using PubkeyPtr = std::unique_ptr<gnutls_pubkey_st, PubkeyDeleter>;
+
+PubkeyPtr new_pubkey() {
+    gnutls_pubkey_t k;
+    if (gnutls_pubkey_init(&k) < 0) fail(P11TLS_E_MEMORY, "gnutls_pubkey_init failed");
+    return PubkeyPtr(k);
+}
+
+gnutls_datum_t datum(const std::vector<unsigned char> &v) {
+    return {const_cast<unsigned char *>(v.data()), (unsigned)v.size()};
+}
+
+PublicKey finish(gnutls_pubkey_t k) {
+    PublicKey pk;
+    unsigned bits = 0;
+    int a = gnutls_pubkey_get_pk_algorithm(k, &bits);
+    switch (a) {
+    case GNUTLS_PK_RSA: pk.alg = P11TLS_ALG_RSA; break;
+    case GNUTLS_PK_ECDSA: pk.alg = P11TLS_ALG_ECDSA; break;
+    case GNUTLS_PK_EDDSA_ED25519: pk.alg = P11TLS_ALG_ED25519; break;
+    case GNUTLS_PK_EDDSA_ED448: pk.alg = P11TLS_ALG_ED448; break;
+    default: fail(P11TLS_E_UNSUPPORTED, "unsupported public key algorithm");
+    }
+    pk.bits = (int)bits;
+    gnutls_datum_t out = {nullptr, 0};
+    if (gnutls_pubkey_export2(k, GNUTLS_X509_FMT_DER, &out) < 0)
+        fail(P11TLS_E_INTERNAL, "cannot encode public key");
+    pk.spki.assign(out.data, out.data + out.size);
+    gnutls_free(out.data);
+    return pk;
+}
+
+// CKA_EC_POINT is a DER OCTET STRING; some tokens store the raw point.
+std::vector<unsigned char> unwrap_octet_string(const std::vector<unsigned char> &v) {
+    if (v.size() >= 2 && v[0] == 0x04) {
+        size_t len = v[1], hdr = 2;
+        if (v[1] == 0x81 && v.size() >= 3) len = v[2], hdr = 3;
+        else if (v[1] == 0x82 && v.size() >= 4) len = (v[2] << 8) | v[3], hdr = 4;
+        if (hdr + len == v.size()) return std::vector<unsigned char>(v.begin() + hdr, v.end());
+    }
+    return v;
+}
+
+// Edwards curves are named by OID or, in PKCS#11 3.0 tokens, by a
+// PrintableString ("edwards25519").
+int edwards_curve(const std::vector<unsigned char> &params) {
+    static const unsigned char ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+    static const unsigned char ed448_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x71};
+    std::string s(params.begin(), params.end());
+    if (params == std::vector<unsigned char>(ed25519_oid, ed25519_oid + 5) ||
+        s.find("edwards25519") != std::string::npos)
+        return P11TLS_ALG_ED25519;
+    if (params == std::vector<unsigned char>(ed448_oid, ed448_oid + 5) ||
+        s.find("edwards448") != std::string::npos)
+        return P11TLS_ALG_ED448;
+    return 0;
+}
+
+PublicKey ec_public_key(CK_KEY_TYPE kt, const std::vector<unsigned char> &params,
+                        const std::vector<unsigned char> &point) {
+    PubkeyPtr k = new_pubkey();
+    if (kt == CKK_EC_EDWARDS) {
+        int alg = edwards_curve(params);
+        std::vector<unsigned char> raw = unwrap_octet_string(point);
+        gnutls_datum_t x = datum(raw);
+        gnutls_ecc_curve_t c = alg == P11TLS_ALG_ED25519 ? GNUTLS_ECC_CURVE_ED25519
+                               : alg == P11TLS_ALG_ED448 ? GNUTLS_ECC_CURVE_ED448
+                                                         : GNUTLS_ECC_CURVE_INVALID;
+        if (c == GNUTLS_ECC_CURVE_INVALID || gnutls_pubkey_import_ecc_raw(k.get(), c, &x, nullptr) < 0)
+            fail(P11TLS_E_UNSUPPORTED, "unsupported Edwards curve");
+    } else {
+        gnutls_datum_t p = datum(params), q = datum(point);
+        if (gnutls_pubkey_import_ecc_x962(k.get(), &p, &q) < 0)
+            fail(P11TLS_E_UNSUPPORTED, "unsupported EC key parameters");
+    }
+    return finish(k.get());
+}
+
+}  // namespace
+
+PublicKey public_key_of_cert(const std::vector<unsigned char> &der) {
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) < 0) fail(P11TLS_E_MEMORY, "gnutls_x509_crt_init failed");
+    gnutls_datum_t d = datum(der);
+    PubkeyPtr k = new_pubkey();
+    int rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
+    if (rc >= 0) rc = gnutls_pubkey_import_x509(k.get(), crt, 0);
+    gnutls_x509_crt_deinit(crt);
+    if (rc < 0) fail(P11TLS_E_UNSUPPORTED, "cannot read certificate public key");
+    return finish(k.get());
+}
+
+PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv) {
+    CK_KEY_TYPE kt = 0;
+    if (!get_scalar(t, s, priv, CKA_KEY_TYPE, &kt))
+        fail(P11TLS_E_DEVICE, "cannot read CKA_KEY_TYPE of key");
+    if (kt == CKK_RSA) {
+        auto n = get_attribute(t, s, priv, CKA_MODULUS);
+        auto e = get_attribute(t, s, priv, CKA_PUBLIC_EXPONENT);
+        if (!n.empty() && !e.empty()) {
+            PubkeyPtr k = new_pubkey();
+            gnutls_datum_t dn = datum(n), de = datum(e);
+            if (gnutls_pubkey_import_rsa_raw(k.get(), &dn, &de) < 0)
+                fail(P11TLS_E_UNSUPPORTED, "bad RSA public key");
+            return finish(k.get());
+        }
+    } else if (kt != CKK_EC && kt != CKK_EC_EDWARDS) {
+        fail(P11TLS_E_UNSUPPORTED, "unsupported key type");
+    }
+    auto info = get_attribute(t, s, priv, CKA_PUBLIC_KEY_INFO);
+    if (!info.empty()) {
+        PubkeyPtr k = new_pubkey();
+        gnutls_datum_t d = datum(info);
+        if (gnutls_pubkey_import(k.get(), &d, GNUTLS_X509_FMT_DER) >= 0) return finish(k.get());
+    }
+    auto params = get_attribute(t, s, priv, CKA_EC_PARAMS);
+    auto point = get_attribute(t, s, priv, CKA_EC_POINT);
+    if (!params.empty() && !point.empty()) return ec_public_key(kt, params, point);
+
+    // The companion objects share the key's CKA_ID.
+    auto id = get_attribute(t, s, priv, CKA_ID);
+    if (!id.empty()) {
+        CK_OBJECT_CLASS pub = CKO_PUBLIC_KEY;
+        std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &pub, sizeof pub},
+                                          {CKA_KEY_TYPE, &kt, sizeof kt},
+                                          {CKA_ID, id.data(), id.size()}};
+        auto found = find_objects(t, s, tmpl, 2);
+        if (found.size() == 1) {
+            auto pp = get_attribute(t, s, found[0], CKA_EC_PARAMS);
+            auto pt = get_attribute(t, s, found[0], CKA_EC_POINT);
+            if (!pp.empty() && !pt.empty()) return ec_public_key(kt, pp, pt);
+        }
+        CK_OBJECT_CLASS cert = CKO_CERTIFICATE;
+        tmpl = {{CKA_CLASS, &cert, sizeof cert}, {CKA_ID, id.data(), id.size()}};
+        found = find_objects(t, s, tmpl, 2);
+        if (found.size() == 1) {
+            auto der = get_attribute(t, s, found[0], CKA_VALUE);
+            if (!der.empty()) return public_key_of_cert(der);
+        }
+    }
+    fail(P11TLS_E_UNSUPPORTED,
+         "cannot determine the public key: no public key or certificate with the key's CKA_ID");
+}
+
+}  // namespace p11tls

@@ -1,0 +1,56 @@
+// A loaded PKCS#11 module and the process-wide registry of them.
+//
+// Modules are loaded through p11-kit as managed modules (initialization is
+// reference-counted per caller, so p11tls never finalizes a module someone
+// else uses) and are never unloaded: records are immutable once published,
+// so any generation may read them.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <p11-kit/pkcs11.h>
+
+namespace p11tls {
+
+struct Module {
+    CK_FUNCTION_LIST *fl = nullptr;
+    std::string name;  // p11-kit name, or the path for modules added by path
+    std::string path;  // as configured / as given
+    bool registered = false;
+};
+
+// The modules registered in p11-kit's configuration (enable-in/disable-in
+// honoured for this program), loaded once per process.
+std::vector<Module *> registered_modules();
+
+// Loads (or finds already loaded) the module at path. Throws P11TLS_E_MODULE.
+Module *load_module_path(const std::string &path);
+
+// Calls fl->fn(args...) inside the fork gate; logs failures when debugging.
+template <typename Fn, typename... Args>
+CK_RV call(const Module *m, const char *what, Fn fn, Args... args);
+
+// Throws the P11TLS_E_* matching rv, with "module NAME: WHAT: CKR_x".
+[[noreturn]] void fail_ckr(const Module *m, const char *what, CK_RV rv);
+
+}  // namespace p11tls
+
+#include "base/fork.hpp"
+#include "base/log.hpp"
+#include "pkcs11/ckrv.hpp"
+
+namespace p11tls {
+template <typename Fn, typename... Args>
+CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
+    CK_RV rv;
+    {
+        GateGuard gate;
+        rv = (m->fl->*fn)(args...);
+    }
+    if (rv != CKR_OK) debug("module %s: %s: %s", m->name.c_str(), what, ckr_name(rv));
+    return rv;
+}
+}  // namespace p11tls
+
+// Usage: P11CALL(mod, C_Sign, session, ...) — names the function for logs.
+#define P11CALL(mod, fn, ...) ::p11tls::call((mod), #fn, &CK_FUNCTION_LIST::fn, __VA_ARGS__)

@@ -1,0 +1,49 @@
+// RFC 7512 pkcs11: URIs, parsed by p11-kit's P11KitUri. Strict: unknown
+// attributes, NUL bytes and bad percent-encoding are P11TLS_E_INVALID_URI.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+namespace p11tls {
+
+class Uri {
+public:
+    // Parses text; throws P11TLS_E_INVALID_URI. NULL/"" means "pkcs11:".
+    static Uri parse(const char *text);
+    Uri() = default;
+    ~Uri();
+    Uri(Uri &&o) noexcept : u_(o.u_) { o.u_ = nullptr; }
+    Uri &operator=(Uri &&o) noexcept;
+    Uri(const Uri &) = delete;
+    Uri &operator=(const Uri &) = delete;
+
+    bool matches_module(const CK_INFO &info) const;
+    bool matches_slot(CK_SLOT_ID id, const CK_SLOT_INFO &info) const;
+    bool matches_token(const CK_TOKEN_INFO &info) const;
+    // CKA_CLASS / CKA_LABEL / CKA_ID from the URI, for C_FindObjectsInit.
+    std::vector<CK_ATTRIBUTE> object_template() const;
+    bool has_class() const;
+    CK_OBJECT_CLASS object_class() const;
+
+    const char *pin_value() const;   // may be NULL; never log it
+    const char *pin_source() const;  // may be NULL
+    const char *module_name() const; // may be NULL
+    const char *module_path() const; // may be NULL
+
+private:
+    P11KitUri *u_ = nullptr;
+};
+
+// Formats the URI of a token, or of an object on it (attrs may be empty).
+std::string format_token_uri(const CK_TOKEN_INFO &info);
+std::string format_object_uri(const CK_TOKEN_INFO &info, CK_OBJECT_CLASS cls,
+                              const std::string &label, const std::vector<unsigned char> &id);
+
+// Space-padded PKCS#11 fields to std::string (trailing spaces removed).
+std::string pkcs11_string(const unsigned char *field, size_t len);
+#define P11TLS_FIELD(f) ::p11tls::pkcs11_string((f), sizeof(f))
+
+}  // namespace p11tls

@@ -1,0 +1,48 @@
+#include "world/context.hpp"
+
+#include <pthread.h>
+
+namespace p11tls {
+
+PinFn CtxState::pin_fn() const {
+    GenSpinGuard g(lock_);
+    return pin_;
+}
+
+void CtxState::set_pin_fn(PinFn f) {
+    GenSpinGuard g(lock_);
+    pin_ = f;
+}
+
+void CtxState::add_module(Module *m) {
+    GenSpinGuard g(lock_);
+    for (Module *x : extra_)
+        if (x == m) return;
+    extra_.push_back(m);
+}
+
+std::vector<Module *> CtxState::modules() const {
+    std::vector<Module *> out;
+    if (!(flags() & P11TLS_CTX_NO_REGISTERED_MODULES)) out = registered_modules();
+    GenSpinGuard g(lock_);
+    for (Module *m : extra_) {
+        bool dup = false;
+        for (Module *x : out) dup = dup || x == m;
+        if (!dup) out.push_back(m);
+    }
+    return out;
+}
+
+namespace {
+// A pointer, not an object: no destructor runs at exit or dlclose.
+std::shared_ptr<CtxState> *g_default;
+pthread_once_t g_default_once = PTHREAD_ONCE_INIT;
+void make_default() { g_default = new std::shared_ptr<CtxState>(std::make_shared<CtxState>(true)); }
+}  // namespace
+
+const std::shared_ptr<CtxState> &default_ctx() {
+    pthread_once(&g_default_once, make_default);
+    return *g_default;
+}
+
+}  // namespace p11tls

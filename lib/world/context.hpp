@@ -1,0 +1,54 @@
+// One caller's settings. Keys hold a shared_ptr to it, so a caller may free
+// its p11tls_ctx while keys opened through it live on.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include <p11tls/p11tls.h>
+
+#include "base/fork.hpp"
+#include "pkcs11/module.hpp"
+
+namespace p11tls {
+
+struct PinFn {
+    p11tls_pin_fn fn = nullptr;
+    void *arg = nullptr;
+};
+
+class CtxState {
+public:
+    explicit CtxState(bool is_default) : is_default_(is_default) {}
+
+    bool is_default() const { return is_default_; }
+    int fork_policy() const { return __atomic_load_n(&fork_policy_, __ATOMIC_ACQUIRE); }
+    void set_fork_policy(int p) { __atomic_store_n(&fork_policy_, p, __ATOMIC_RELEASE); }
+    unsigned flags() const { return __atomic_load_n(&flags_, __ATOMIC_ACQUIRE); }
+    void set_flags(unsigned f) { __atomic_store_n(&flags_, f, __ATOMIC_RELEASE); }
+
+    // Copied out under the lock and called without it (user code).
+    PinFn pin_fn() const;
+    void set_pin_fn(PinFn f);
+
+    void add_module(Module *m);
+    // The modules this context sees: registered ones (unless disabled) and
+    // its own.
+    std::vector<Module *> modules() const;
+
+private:
+    const bool is_default_;
+    int fork_policy_ = P11TLS_FORK_REINIT;
+    unsigned flags_ = 0;
+    mutable GenSpinLock lock_;     // guards pin_ and extra_
+    PinFn pin_;
+    std::vector<Module *> extra_;
+};
+
+// The process default context (created once, never freed).
+const std::shared_ptr<CtxState> &default_ctx();
+
+}  // namespace p11tls
+
+struct p11tls_ctx {
+    std::shared_ptr<p11tls::CtxState> state;
+};

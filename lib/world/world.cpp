@@ -1,0 +1,202 @@
+#include "world/world.hpp"
+
+#include <cstring>
+
+#include "base/error.hpp"
+#include "base/fork.hpp"
+#include "base/log.hpp"
+#include "uri/uri.hpp"
+
+namespace p11tls {
+
+namespace {
+World *g_world;            // the current generation's world; older ones are abandoned
+GenSpinLock g_world_lock;  // guards replacing g_world; a child may take it over
+}  // namespace
+
+World &current_world() {
+    const uint64_t gen = current_generation();
+    World *w = __atomic_load_n(&g_world, __ATOMIC_ACQUIRE);
+    if (w && w->generation() == gen) return *w;
+    GenSpinGuard g(g_world_lock);
+    w = __atomic_load_n(&g_world, __ATOMIC_ACQUIRE);
+    if (!w || w->generation() != gen) {
+        if (w) debug("generation %llu: new world after fork", (unsigned long long)gen);
+        w = new World(gen);  // the previous one is leaked on purpose (fork model, item 3)
+        __atomic_store_n(&g_world, w, __ATOMIC_RELEASE);
+    }
+    return *w;
+}
+
+ModuleState *World::state(Module *m) {
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto &s : states_)
+        if (s->module() == m) return s.get();
+    states_.push_back(std::make_unique<ModuleState>(m));
+    return states_.back().get();
+}
+
+int ModuleState::ensure_initialized() {
+    std::lock_guard<std::mutex> g(mu_);
+    if (init_done_) return init_status_;
+    init_done_ = true;
+    CK_C_INITIALIZE_ARGS args;
+    memset(&args, 0, sizeof args);
+    args.flags = CKF_OS_LOCKING_OK;
+    CK_RV rv = P11CALL(mod_, C_Initialize, (void *)&args);
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        init_status_ = P11TLS_E_MODULE;
+        error_ = "module " + mod_->name + ": C_Initialize: " + ckr_name(rv);
+        debug("%s (module skipped)", error_.c_str());
+        return init_status_;
+    }
+    rv = P11CALL(mod_, C_GetInfo, &info_);
+    if (rv != CKR_OK) memset(&info_, 0, sizeof info_);
+    return 0;
+}
+
+std::vector<TokenState *> ModuleState::tokens() {
+    std::vector<TokenState *> out;
+    if (ensure_initialized() != 0) return out;
+    CK_ULONG n = 0;
+    CK_RV rv = P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_TRUE, (CK_SLOT_ID *)nullptr, &n);
+    if (rv != CKR_OK || n == 0) return out;
+    std::vector<CK_SLOT_ID> slots(n);
+    rv = P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_TRUE, slots.data(), &n);
+    if (rv != CKR_OK) return out;
+    slots.resize(n);
+    std::lock_guard<std::mutex> g(mu_);
+    for (CK_SLOT_ID id : slots) {
+        CK_TOKEN_INFO ti;
+        if (P11CALL(mod_, C_GetTokenInfo, id, &ti) != CKR_OK) continue;
+        TokenState *found = nullptr;
+        for (auto &t : tokens_)
+            if (t->slot() == id && t->same_token(ti)) found = t.get();
+        if (!found) {
+            tokens_.push_back(std::make_unique<TokenState>(this, id, ti));
+            found = tokens_.back().get();
+        }
+        out.push_back(found);
+    }
+    return out;
+}
+
+TokenState::TokenState(ModuleState *ms, CK_SLOT_ID slot, const CK_TOKEN_INFO &info)
+    : ms_(ms), slot_(slot), info_(info), uri_(format_token_uri(info)),
+      label_(P11TLS_FIELD(info.label)) {}
+
+const Module *TokenState::module() const { return ms_->module(); }
+
+bool TokenState::same_token(const CK_TOKEN_INFO &o) const {
+    return memcmp(info_.label, o.label, sizeof o.label) == 0 &&
+           memcmp(info_.serialNumber, o.serialNumber, sizeof o.serialNumber) == 0 &&
+           memcmp(info_.model, o.model, sizeof o.model) == 0 &&
+           memcmp(info_.manufacturerID, o.manufacturerID, sizeof o.manufacturerID) == 0;
+}
+
+CK_SESSION_HANDLE TokenState::acquire_session() {
+    {
+        std::lock_guard<std::mutex> g(pool_mu_);
+        if (!idle_.empty()) {
+            CK_SESSION_HANDLE h = idle_.back();
+            idle_.pop_back();
+            return h;
+        }
+    }
+    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = P11CALL(module(), C_OpenSession, slot_, (CK_FLAGS)CKF_SERIAL_SESSION,
+                       (void *)nullptr, (CK_NOTIFY) nullptr, &h);
+    if (rv != CKR_OK) fail_ckr(module(), "C_OpenSession", rv);
+    return h;
+}
+
+void TokenState::release_session(CK_SESSION_HANDLE h, bool broken) {
+    if (broken) {
+        P11CALL(module(), C_CloseSession, h);
+        return;
+    }
+    std::lock_guard<std::mutex> g(pool_mu_);
+    idle_.push_back(h);
+}
+
+bool TokenState::has_mechanism(CK_MECHANISM_TYPE m) {
+    std::lock_guard<std::mutex> g(pool_mu_);
+    if (!mechs_loaded_) {
+        CK_ULONG n = 0;
+        if (P11CALL(module(), C_GetMechanismList, slot_, (CK_MECHANISM_TYPE *)nullptr, &n) ==
+            CKR_OK) {
+            mechs_.resize(n);
+            if (P11CALL(module(), C_GetMechanismList, slot_, mechs_.data(), &n) == CKR_OK)
+                mechs_.resize(n);
+            else
+                mechs_.clear();
+        }
+        mechs_loaded_ = true;
+    }
+    for (CK_MECHANISM_TYPE x : mechs_)
+        if (x == m) return true;
+    return false;
+}
+
+std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri) {
+    World &w = current_world();
+    std::vector<Module *> mods = ctx.modules();
+    const char *want_name = uri.module_name();
+    const char *want_path = uri.module_path();
+    if (want_path) {
+        bool loaded = false;
+        for (Module *m : mods) loaded = loaded || m->path == want_path;
+        if (!loaded) {
+            if (!(ctx.flags() & P11TLS_CTX_ALLOW_MODULE_PATH))
+                fail(P11TLS_E_NOT_PERMITTED,
+                     "URI names a module-path that is not loaded, and this context does not "
+                     "allow URIs to load modules");
+            mods.push_back(load_module_path(want_path));
+        }
+    }
+    std::vector<TokenState *> out;
+    for (Module *m : mods) {
+        if (want_name && m->name != want_name) continue;
+        if (want_path && m->path != want_path) continue;
+        ModuleState *ms = w.state(m);
+        if (ms->ensure_initialized() != 0) continue;
+        if (!uri.matches_module(ms->info())) continue;
+        for (TokenState *t : ms->tokens()) {
+            CK_SLOT_INFO si;
+            if (P11CALL(m, C_GetSlotInfo, t->slot(), &si) != CKR_OK) continue;
+            if (!uri.matches_slot(t->slot(), si)) continue;
+            if (!uri.matches_token(t->info())) continue;
+            out.push_back(t);
+        }
+    }
+    return out;
+}
+
+std::vector<CK_OBJECT_HANDLE> find_objects(TokenState *t, CK_SESSION_HANDLE s,
+                                           const std::vector<CK_ATTRIBUTE> &tmpl, size_t max) {
+    const Module *m = t->module();
+    CK_RV rv = P11CALL(m, C_FindObjectsInit, s, (CK_ATTRIBUTE *)tmpl.data(), (CK_ULONG)tmpl.size());
+    if (rv != CKR_OK) fail_ckr(m, "C_FindObjectsInit", rv);
+    std::vector<CK_OBJECT_HANDLE> out(max);
+    CK_ULONG n = 0;
+    rv = P11CALL(m, C_FindObjects, s, out.data(), (CK_ULONG)max, &n);
+    P11CALL(m, C_FindObjectsFinal, s);
+    if (rv != CKR_OK) fail_ckr(m, "C_FindObjects", rv);
+    out.resize(n);
+    return out;
+}
+
+std::vector<unsigned char> get_attribute(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                                         CK_ATTRIBUTE_TYPE type) {
+    CK_ATTRIBUTE a = {type, nullptr, 0};
+    if (P11CALL(t->module(), C_GetAttributeValue, s, o, &a, 1UL) != CKR_OK ||
+        a.ulValueLen == (CK_ULONG)-1)
+        return {};
+    std::vector<unsigned char> v(a.ulValueLen);
+    a.pValue = v.data();
+    if (P11CALL(t->module(), C_GetAttributeValue, s, o, &a, 1UL) != CKR_OK) return {};
+    v.resize(a.ulValueLen);
+    return v;
+}
+
+}  // namespace p11tls

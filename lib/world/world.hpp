@@ -1,0 +1,139 @@
+// The per-generation state: module initialization, tokens, session pools
+// and login. A world belongs to one fork generation; a child builds its own
+// on first use and never touches (or frees) the one it inherited, whose
+// locks may have been held by threads that do not exist there.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <p11-kit/pkcs11.h>
+
+#include "pkcs11/module.hpp"
+#include "world/context.hpp"
+
+namespace p11tls {
+
+class Uri;
+class ModuleState;
+
+class TokenState {
+public:
+    TokenState(ModuleState *ms, CK_SLOT_ID slot, const CK_TOKEN_INFO &info);
+
+    ModuleState *module_state() const { return ms_; }
+    const Module *module() const;
+    CK_SLOT_ID slot() const { return slot_; }
+    const CK_TOKEN_INFO &info() const { return info_; }  // as discovered
+    const std::string &uri() const { return uri_; }
+    const std::string &label() const { return label_; }
+    bool same_token(const CK_TOKEN_INFO &other) const;
+
+    CK_SESSION_HANDLE acquire_session();           // from the pool, or new
+    void release_session(CK_SESSION_HANDLE h, bool broken);
+
+    // Logs in as user if the token needs it and is not logged in yet. The
+    // PIN comes from the URI, then the context's PIN function (called with
+    // no lock held). Never retries a refused PIN.
+    void ensure_login(const CtxState &ctx, const Uri *uri);
+    // Context-specific login (CKA_ALWAYS_AUTHENTICATE) on session h.
+    void context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_HANDLE h);
+
+    bool has_mechanism(CK_MECHANISM_TYPE m);
+
+private:
+    ModuleState *ms_;
+    const CK_SLOT_ID slot_;
+    const CK_TOKEN_INFO info_;
+    const std::string uri_, label_;
+
+    std::mutex pool_mu_;
+    std::vector<CK_SESSION_HANDLE> idle_;         // guarded by pool_mu_
+    std::vector<CK_MECHANISM_TYPE> mechs_;        // guarded by pool_mu_
+    bool mechs_loaded_ = false;                   // guarded by pool_mu_
+
+    std::mutex login_mu_;                         // serializes C_Login
+    bool logged_in_ = false;                      // guarded by login_mu_
+    bool last_pin_wrong_ = false;                 // guarded by login_mu_
+    CK_SESSION_HANDLE keeper_ = CK_INVALID_HANDLE; // guarded by login_mu_: keeps the login alive
+};
+
+class ModuleState {
+public:
+    explicit ModuleState(Module *m) : mod_(m) {}
+    Module *module() const { return mod_; }
+
+    // C_Initialize once per generation (CKF_OS_LOCKING_OK). Returns 0 or a
+    // P11TLS_E_* code; the reason is in error().
+    int ensure_initialized();
+    const std::string &error() const { return error_; }
+    const CK_INFO &info() const { return info_; }
+
+    // The present tokens (re-read from the module on every call; a token
+    // seen before keeps its state).
+    std::vector<TokenState *> tokens();
+
+private:
+    Module *mod_;
+    std::mutex mu_;                                 // guards everything below
+    bool init_done_ = false;
+    int init_status_ = 0;
+    std::string error_;
+    CK_INFO info_{};
+    std::vector<std::unique_ptr<TokenState>> tokens_;
+};
+
+class World {
+public:
+    explicit World(uint64_t gen) : gen_(gen) {}
+    uint64_t generation() const { return gen_; }
+    ModuleState *state(Module *m);
+
+private:
+    const uint64_t gen_;
+    std::mutex mu_;                                 // guards states_
+    std::vector<std::unique_ptr<ModuleState>> states_;
+};
+
+// The world of the current generation, built on first use in a process.
+World &current_world();
+
+// A session borrowed from a token's pool; returns itself on scope exit.
+class PooledSession {
+public:
+    explicit PooledSession(TokenState *t) : t_(t), h_(t->acquire_session()) {}
+    ~PooledSession() { t_->release_session(h_, broken_); }
+    PooledSession(const PooledSession &) = delete;
+    PooledSession &operator=(const PooledSession &) = delete;
+    CK_SESSION_HANDLE get() const { return h_; }
+    void mark_broken() { broken_ = true; }
+
+private:
+    TokenState *t_;
+    CK_SESSION_HANDLE h_;
+    bool broken_ = false;
+};
+
+// Tokens visible to ctx that match uri (module and token attributes).
+// Modules that fail to initialize are skipped (reported via debug and
+// p11tls_list_modules).
+std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri);
+
+// Finds objects on t matching tmpl (at most max results).
+std::vector<CK_OBJECT_HANDLE> find_objects(TokenState *t, CK_SESSION_HANDLE s,
+                                           const std::vector<CK_ATTRIBUTE> &tmpl,
+                                           size_t max = 64);
+
+// Reads a variable-length attribute; empty if absent.
+std::vector<unsigned char> get_attribute(TokenState *t, CK_SESSION_HANDLE s,
+                                         CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type);
+template <typename T>
+bool get_scalar(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                CK_ATTRIBUTE_TYPE type, T *out) {
+    CK_ATTRIBUTE a = {type, out, sizeof(T)};
+    return P11CALL(t->module(), C_GetAttributeValue, s, o, &a, 1UL) == CKR_OK &&
+           a.ulValueLen == sizeof(T);
+}
+
+}  // namespace p11tls

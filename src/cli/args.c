@@ -1,0 +1,183 @@
+/* args.c - command-line parsing for the p11tls tool. */
+#include "args.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+const cli_option cli_options[] = {
+    {"module", 0, "PATH", CLI_OPT_MODULE,
+     "load the PKCS#11 module at PATH (repeatable)"},
+    {"no-registered", 0, NULL, CLI_OPT_NO_REGISTERED,
+     "ignore the modules registered in the p11-kit configuration"},
+    {"allow-module-path", 0, NULL, CLI_OPT_ALLOW_MODULE_PATH,
+     "let the module-path attribute of a URI load a module"},
+    {"json", 0, NULL, CLI_OPT_JSON, "write one JSON document to stdout"},
+    {"pin-fd", 0, "N", CLI_OPT_PIN_FD,
+     "read the PIN once from file descriptor N instead of /dev/tty"},
+    {"login", 0, NULL, CLI_OPT_LOGIN, "log in first, to list private objects"},
+    {"pem", 0, NULL, CLI_OPT_PEM, "write PEM instead of DER"},
+    {"scheme", 0, "NAME", CLI_OPT_SCHEME,
+     "TLS signature scheme, e.g. ecdsa_secp256r1_sha256"},
+    {"prehashed", 0, NULL, CLI_OPT_PREHASHED,
+     "standard input is the hash, not the message"},
+    {"help", 'h', NULL, CLI_OPT_HELP, "show help and exit"},
+    {"version", 0, NULL, CLI_OPT_VERSION, "show the version and exit"},
+    {NULL, 0, NULL, 0, NULL},
+};
+
+static const cli_option *find_long(const char *name, size_t len)
+{
+    const cli_option *o;
+    for (o = cli_options; o->name; o++)
+        if (strlen(o->name) == len && memcmp(o->name, name, len) == 0)
+            return o;
+    return NULL;
+}
+
+static const cli_option *find_short(char c)
+{
+    const cli_option *o;
+    for (o = cli_options; o->name; o++)
+        if (o->short_name && o->short_name == c)
+            return o;
+    return NULL;
+}
+
+const char *cli_option_name(unsigned bit)
+{
+    const cli_option *o;
+    for (o = cli_options; o->name; o++)
+        if (o->bit & bit & (~bit + 1u)) /* lowest bit of bit */
+            return o->name;
+    return "?";
+}
+
+void cli_options_print(FILE *f, unsigned mask)
+{
+    const cli_option *o;
+    for (o = cli_options; o->name; o++) {
+        char head[64];
+        char shortopt[8] = "    ";
+        if (!(o->bit & mask))
+            continue;
+        if (o->short_name)
+            snprintf(shortopt, sizeof(shortopt), "-%c, ", o->short_name);
+        snprintf(head, sizeof(head), "%s--%s%s%s", shortopt, o->name,
+                 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
+        fprintf(f, "  %-24s %s\n", head, o->help);
+    }
+}
+
+static int usage_error(const char *msg, const char *what)
+{
+    fprintf(stderr, "p11tls: %s%s%s (try 'p11tls --help')\n", msg,
+            what ? " " : "", what ? what : "");
+    return 2;
+}
+
+static int parse_fd(const char *s, int *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > INT_MAX)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Stores the value of option o. Returns 0 or 2 (usage error printed). */
+static int set_option(cli_args *a, const cli_option *o, const char *value)
+{
+    a->seen |= o->bit;
+    switch (o->bit) {
+    case CLI_OPT_MODULE:
+        if (*value == '\0')
+            return usage_error("empty value for", "--module");
+        a->modules[a->n_modules++] = value;
+        break;
+    case CLI_OPT_PIN_FD:
+        if (parse_fd(value, &a->pin_fd) != 0)
+            return usage_error("--pin-fd needs a file descriptor number:",
+                               value);
+        break;
+    case CLI_OPT_SCHEME:
+        a->scheme = value;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+int cli_args_parse(cli_args *a, int argc, char **argv)
+{
+    int i, only_pos = 0, rc;
+
+    memset(a, 0, sizeof(*a));
+    a->pin_fd = -1;
+    a->modules = calloc((size_t)argc + 1, sizeof(*a->modules));
+    a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
+    if (!a->modules || !a->pos) {
+        fprintf(stderr, "p11tls: out of memory\n");
+        return 1;
+    }
+
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const cli_option *o = NULL;
+        const char *value = NULL;
+
+        if (only_pos || arg[0] != '-' || arg[1] == '\0') {
+            /* positional ("-" alone is positional too) */
+            if (a->command == NULL)
+                a->command = arg;
+            else
+                a->pos[a->n_pos++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (arg[1] == '-') {
+            const char *name = arg + 2;
+            const char *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            o = find_long(name, len);
+            if (o == NULL)
+                return usage_error("unknown option", arg);
+            if (eq) {
+                if (o->arg_name == NULL)
+                    return usage_error("option takes no value:", arg);
+                value = eq + 1;
+            }
+        } else {
+            if (arg[2] != '\0' || (o = find_short(arg[1])) == NULL)
+                return usage_error("unknown option", arg);
+        }
+        if (o->arg_name && value == NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "p11tls: option --%s needs a value %s\n",
+                        o->name, o->arg_name);
+                return 2;
+            }
+            value = argv[++i];
+        }
+        rc = set_option(a, o, value);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void cli_args_free(cli_args *a)
+{
+    free(a->modules);
+    free(a->pos);
+    a->modules = NULL;
+    a->pos = NULL;
+}

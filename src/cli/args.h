@@ -1,0 +1,67 @@
+/* args.h - command-line parsing for the p11tls tool.
+ *
+ * Options may appear anywhere: before the subcommand, after it, between
+ * its arguments. "--" ends the options. Long options take their value as
+ * "--opt VALUE" or "--opt=VALUE". Which subcommand-specific options a
+ * subcommand accepts is declared in its entry of the command table
+ * (commands.c); the parser only records what was seen. */
+#ifndef P11TLS_CLI_ARGS_H
+#define P11TLS_CLI_ARGS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Option bits. Global options are accepted with every subcommand. */
+enum {
+    CLI_OPT_MODULE = 1u << 0,
+    CLI_OPT_NO_REGISTERED = 1u << 1,
+    CLI_OPT_ALLOW_MODULE_PATH = 1u << 2,
+    CLI_OPT_JSON = 1u << 3,
+    CLI_OPT_PIN_FD = 1u << 4,
+    CLI_OPT_HELP = 1u << 5,
+    CLI_OPT_VERSION = 1u << 6,
+    /* subcommand options */
+    CLI_OPT_LOGIN = 1u << 10,
+    CLI_OPT_PEM = 1u << 11,
+    CLI_OPT_SCHEME = 1u << 12,
+    CLI_OPT_PREHASHED = 1u << 13,
+};
+
+#define CLI_OPT_GLOBAL                                                      \
+    (CLI_OPT_MODULE | CLI_OPT_NO_REGISTERED | CLI_OPT_ALLOW_MODULE_PATH |   \
+     CLI_OPT_JSON | CLI_OPT_PIN_FD | CLI_OPT_HELP | CLI_OPT_VERSION)
+
+/* One entry of the option table. */
+typedef struct cli_option {
+    const char *name;      /* long name without "--" */
+    char short_name;       /* 0 if none */
+    const char *arg_name;  /* NULL if the option takes no value */
+    unsigned bit;          /* CLI_OPT_* */
+    const char *help;
+} cli_option;
+
+extern const cli_option cli_options[];
+
+typedef struct cli_args {
+    unsigned seen;            /* CLI_OPT_* bits given */
+    const char **modules;     /* --module values, in order */
+    size_t n_modules;
+    int pin_fd;               /* -1 if not given */
+    const char *scheme;       /* --scheme value */
+    const char *command;      /* first non-option argument, or NULL */
+    const char **pos;         /* arguments after the subcommand */
+    size_t n_pos;
+} cli_args;
+
+/* Parses argv into a (arrays are allocated; free with cli_args_free).
+ * Returns 0, or 2 after printing one usage error line to stderr. */
+int cli_args_parse(cli_args *a, int argc, char **argv);
+void cli_args_free(cli_args *a);
+
+/* "--name" of an option bit (the lowest bit set), for messages. */
+const char *cli_option_name(unsigned bit);
+
+/* Prints the options whose bits are in mask, one per line. */
+void cli_options_print(FILE *f, unsigned mask);
+
+#endif

@@ -1,0 +1,47 @@
+/* commands.h - the subcommands of the p11tls tool.
+ *
+ * Every subcommand is one entry of cli_commands[]: its name, the function
+ * that runs it, its usage line, which subcommand options it accepts and
+ * requires, and how many positional arguments it takes. main.c parses the
+ * options, checks them against the entry, builds the context and calls
+ * the function. A new subcommand (serve, connect, ...) is a new function
+ * and a new table entry, plus its options in args.c. */
+#ifndef P11TLS_CLI_COMMANDS_H
+#define P11TLS_CLI_COMMANDS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <p11tls/p11tls.h>
+
+#include "args.h"
+#include "pin.h"
+
+/* What a subcommand runs with. */
+typedef struct cli_env {
+    p11tls_ctx *ctx;          /* the tool's own context */
+    const cli_args *args;
+    cli_pin *pin;
+    FILE *out;                /* text or JSON output (buffered for JSON) */
+    int json;                 /* --json */
+} cli_env;
+
+/* Returns CLI_EXIT_* (util.h); has printed its error line on failure. */
+typedef int (*cli_command_fn)(cli_env *env);
+
+typedef struct cli_command {
+    const char *name;
+    cli_command_fn fn;
+    const char *usage;        /* arguments and options after the name */
+    const char *summary;      /* one line for --help */
+    unsigned options;         /* subcommand CLI_OPT_* bits it accepts */
+    unsigned required;        /* CLI_OPT_* bits it requires */
+    size_t min_args, max_args;
+} cli_command;
+
+extern const cli_command cli_commands[]; /* terminated by a NULL name */
+
+/* The entry named name, or NULL. */
+const cli_command *cli_command_find(const char *name);
+
+#endif

@@ -1,0 +1,198 @@
+/* main.c - p11tls, the command-line tool of libp11tls.
+ *
+ * Parses the command line (args.c), finds the subcommand in the command
+ * table (commands.c), creates the tool's own p11tls context with its PIN
+ * function (pin.c) and runs the subcommand. Exit status: 0 success,
+ * 1 runtime failure, 2 usage error. */
+#define _DEFAULT_SOURCE 1 /* open_memstream */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11tls/p11tls.h>
+
+#include "args.h"
+#include "commands.h"
+#include "pin.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+    const cli_command *c;
+
+    fprintf(f, "Usage: p11tls [OPTIONS] COMMAND [ARGUMENTS]\n\n"
+               "Use certificates and keys on PKCS#11 tokens, named by pkcs11: "
+               "URIs (RFC 7512).\n\nCommands:\n");
+    for (c = cli_commands; c->name; c++) {
+        char head[96];
+        snprintf(head, sizeof(head), "%s %s", c->name, c->usage);
+        fprintf(f, "  %-44s %s\n", head, c->summary);
+    }
+    fprintf(f, "\nGlobal options (anywhere on the command line):\n");
+    cli_options_print(f, CLI_OPT_GLOBAL);
+    fprintf(f, "\nCommand options:\n");
+    cli_options_print(f, ~(unsigned)CLI_OPT_GLOBAL);
+    fprintf(f, "\nSee p11tls(1).\n");
+}
+
+static void command_usage(FILE *f, const cli_command *c)
+{
+    fprintf(f, "Usage: p11tls [OPTIONS] %s %s\n\n%s\n", c->name, c->usage,
+            c->summary);
+    if (c->options) {
+        fprintf(f, "\nOptions:\n");
+        cli_options_print(f, c->options);
+    }
+    fprintf(f, "\nGlobal options:\n");
+    cli_options_print(f, CLI_OPT_GLOBAL);
+}
+
+/* Checks the parsed options and arguments against the command's entry. */
+static int check_command(const cli_command *c, const cli_args *a)
+{
+    unsigned bad = a->seen & ~(CLI_OPT_GLOBAL | c->options);
+    unsigned missing = c->required & ~a->seen;
+
+    if (bad)
+        return cli_error(CLI_EXIT_USAGE, "option --%s is not valid for '%s'",
+                         cli_option_name(bad), c->name);
+    if (missing)
+        return cli_error(CLI_EXIT_USAGE, "'%s' needs --%s", c->name,
+                         cli_option_name(missing));
+    if (a->n_pos < c->min_args)
+        return cli_error(CLI_EXIT_USAGE, "'%s' needs an argument: p11tls %s %s",
+                         c->name, c->name, c->usage);
+    if (a->n_pos > c->max_args)
+        return cli_error(CLI_EXIT_USAGE, "too many arguments for '%s': p11tls %s %s",
+                         c->name, c->name, c->usage);
+    return CLI_EXIT_OK;
+}
+
+/* Creates the tool's context from the global options. */
+static int make_context(const cli_args *a, cli_pin *pin, p11tls_ctx **out)
+{
+    p11tls_ctx *ctx = NULL;
+    unsigned flags = 0;
+    size_t i;
+    int rc;
+
+    rc = p11tls_ctx_new(&ctx);
+    if (rc < 0)
+        return cli_fail(rc, NULL, "creating a context");
+    if (a->seen & CLI_OPT_NO_REGISTERED)
+        flags |= P11TLS_CTX_NO_REGISTERED_MODULES;
+    if (a->seen & CLI_OPT_ALLOW_MODULE_PATH)
+        flags |= P11TLS_CTX_ALLOW_MODULE_PATH;
+    rc = p11tls_ctx_set_flags(ctx, flags);
+    if (rc < 0) {
+        rc = cli_fail(rc, NULL, "setting context flags");
+        goto fail;
+    }
+    for (i = 0; i < a->n_modules; i++) {
+        rc = p11tls_ctx_add_module(ctx, a->modules[i]);
+        if (rc < 0) {
+            rc = cli_fail(rc, NULL, "module '%s'", a->modules[i]);
+            goto fail;
+        }
+    }
+    rc = p11tls_ctx_set_pin_fn(ctx, cli_pin_fn, pin);
+    if (rc < 0) {
+        rc = cli_fail(rc, NULL, "setting the PIN function");
+        goto fail;
+    }
+    *out = ctx;
+    return CLI_EXIT_OK;
+fail:
+    p11tls_ctx_free(ctx);
+    return rc;
+}
+
+/* Runs c with output buffered in memory for --json, so that a failure
+ * never leaves half a JSON document on stdout. */
+static int run(const cli_command *c, cli_env *env)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    int status;
+
+    if (!env->json) {
+        env->out = stdout;
+        return c->fn(env);
+    }
+    env->out = open_memstream(&buf, &size);
+    if (!env->out)
+        return cli_error(CLI_EXIT_FAILURE, "open_memstream: %s", strerror(errno));
+    status = c->fn(env);
+    if (fclose(env->out) != 0 && status == CLI_EXIT_OK)
+        status = cli_error(CLI_EXIT_FAILURE, "buffering output: %s", strerror(errno));
+    env->out = NULL;
+    if (status == CLI_EXIT_OK && buf)
+        fwrite(buf, 1, size, stdout);
+    free(buf);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    cli_args args;
+    cli_pin pin;
+    cli_env env;
+    const cli_command *c;
+    int status;
+
+    cli_pin_init(&pin, -1);
+    status = cli_args_parse(&args, argc, argv);
+    if (status)
+        goto out;
+
+    if (args.seen & CLI_OPT_VERSION) {
+        printf("p11tls %s\n", P11TLS_VERSION_STRING);
+        goto flush;
+    }
+    if (args.command == NULL) {
+        if (args.seen & CLI_OPT_HELP) {
+            usage(stdout);
+            goto flush;
+        }
+        usage(stderr);
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    c = cli_command_find(args.command);
+    if (c == NULL) {
+        status = cli_error(CLI_EXIT_USAGE, "unknown command '%s' (try 'p11tls --help')",
+                           args.command);
+        goto out;
+    }
+    if (args.seen & CLI_OPT_HELP) {
+        command_usage(stdout, c);
+        goto flush;
+    }
+    status = check_command(c, &args);
+    if (status)
+        goto out;
+
+    cli_pin_init(&pin, args.pin_fd);
+    memset(&env, 0, sizeof(env));
+    env.args = &args;
+    env.pin = &pin;
+    env.json = (args.seen & CLI_OPT_JSON) != 0;
+    status = make_context(&args, &pin, &env.ctx);
+    if (status)
+        goto out;
+    status = run(c, &env);
+    p11tls_ctx_free(env.ctx);
+    cli_pin_wipe(&pin);
+    if (status)
+        goto out;
+
+flush:
+    if (fflush(stdout) != 0 || ferror(stdout))
+        status = cli_error(CLI_EXIT_FAILURE, "writing to standard output: %s",
+                           strerror(errno));
+out:
+    cli_pin_wipe(&pin);
+    cli_args_free(&args);
+    return status;
+}

@@ -1,0 +1,204 @@
+/* pin.c - the PIN function of the p11tls tool. */
+#define _DEFAULT_SOURCE 1 /* explicit_bzero */
+#include "pin.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <p11tls/p11tls.h>
+
+void cli_pin_init(cli_pin *p, int fd)
+{
+    memset(p, 0, sizeof(*p));
+    p->fd = fd;
+}
+
+void cli_pin_wipe(cli_pin *p)
+{
+    explicit_bzero(p->cached, sizeof(p->cached));
+    p->fd_ok = 0;
+}
+
+/* Reads one line (without its end) from fd into buf. Returns its length,
+ * or -1 on a read error, or -2 if it does not fit. Wipes what it reads
+ * beyond the buffer. */
+static long read_line(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    int too_long = 0;
+    char c;
+
+    for (;;) {
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            explicit_bzero(buf, size);
+            return -1;
+        }
+        if (r == 0 || c == '\n')
+            break;
+        if (n + 1 < size)
+            buf[n++] = c;
+        else
+            too_long = 1;
+    }
+    explicit_bzero(&c, sizeof(c));
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    if (too_long) {
+        explicit_bzero(buf, size);
+        return -2;
+    }
+    return (long)n;
+}
+
+/* ---- /dev/tty with echo off, restored even on a fatal signal ---------- */
+
+static volatile sig_atomic_t tty_fd = -1;
+static struct termios tty_saved;
+
+static const int tty_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
+#define N_TTY_SIGNALS (sizeof(tty_signals) / sizeof(tty_signals[0]))
+
+static void tty_restore_on_signal(int sig)
+{
+    int fd = tty_fd;
+    if (fd >= 0)
+        tcsetattr(fd, TCSAFLUSH, &tty_saved);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void put_str(int fd, const char *s)
+{
+    size_t len = strlen(s);
+    while (len > 0) {
+        ssize_t w = write(fd, s, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        s += w;
+        len -= (size_t)w;
+    }
+}
+
+static int ask_tty(cli_pin *p, const char *label, unsigned flags, char *pin,
+                   size_t pin_size)
+{
+    struct sigaction sa, old[N_TTY_SIGNALS];
+    struct termios noecho;
+    char prompt[512];
+    char why[128] = "";
+    size_t i;
+    long n;
+    int fd;
+
+    fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        p->problem = "no terminal to ask for the PIN (use --pin-fd)";
+        return -1;
+    }
+    if (tcgetattr(fd, &tty_saved) != 0) {
+        close(fd);
+        p->problem = "cannot set up the terminal to ask for the PIN";
+        return -1;
+    }
+
+    if (flags & P11TLS_PIN_WRONG)
+        strcat(why, ", the previous PIN was refused");
+    if (flags & P11TLS_PIN_FINAL_TRY)
+        strcat(why, ", final try: a wrong PIN locks the token");
+    else if (flags & P11TLS_PIN_COUNT_LOW)
+        strcat(why, ", a wrong PIN was entered before");
+    if (flags & P11TLS_PIN_CONTEXT_SPECIFIC)
+        strcat(why, ", for this operation");
+    snprintf(prompt, sizeof(prompt), "PIN for token '%s'%s%s%s: ",
+             label && *label ? label : "(no label)", why[0] ? " (" : "",
+             why[0] ? why + 2 : "", why[0] ? ")" : "");
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = tty_restore_on_signal;
+    sigemptyset(&sa.sa_mask);
+    tty_fd = fd;
+    for (i = 0; i < N_TTY_SIGNALS; i++)
+        sigaction(tty_signals[i], &sa, &old[i]);
+
+    noecho = tty_saved;
+    noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+    noecho.c_lflag |= ICANON;
+    put_str(fd, prompt);
+    tcsetattr(fd, TCSAFLUSH, &noecho);
+    n = read_line(fd, pin, pin_size);
+    tcsetattr(fd, TCSAFLUSH, &tty_saved);
+    put_str(fd, "\n");
+
+    tty_fd = -1;
+    for (i = 0; i < N_TTY_SIGNALS; i++)
+        sigaction(tty_signals[i], &old[i], NULL);
+    close(fd);
+
+    if (n == -2) {
+        p->problem = "the PIN entered is too long";
+        return -1;
+    }
+    if (n < 0) {
+        p->problem = "cannot read the PIN from the terminal";
+        return -1;
+    }
+    return 0;
+}
+
+int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
+               unsigned flags, char *pin, size_t pin_size)
+{
+    cli_pin *p = arg;
+    size_t len;
+
+    (void)token_uri;
+    p->problem = NULL;
+    if (pin == NULL || pin_size == 0)
+        return -1;
+
+    if (p->fd < 0)
+        return ask_tty(p, token_label, flags, pin, pin_size) == 0 ? 0 : -1;
+
+    /* --pin-fd: read once; never hand out the same PIN after a refusal. */
+    if (flags & P11TLS_PIN_WRONG) {
+        p->problem = "the PIN from --pin-fd was refused";
+        return -1;
+    }
+    if (!p->fd_read) {
+        long n;
+        p->fd_read = 1;
+        n = read_line(p->fd, p->cached, sizeof(p->cached));
+        if (n == -1) {
+            p->problem = "cannot read the PIN from --pin-fd";
+            return -1;
+        }
+        if (n == -2) {
+            p->problem = "the PIN from --pin-fd is too long";
+            return -1;
+        }
+        p->fd_ok = 1;
+    }
+    if (!p->fd_ok) {
+        p->problem = "no usable PIN from --pin-fd";
+        return -1;
+    }
+    len = strlen(p->cached);
+    if (len + 1 > pin_size) {
+        p->problem = "the PIN from --pin-fd is too long for the token";
+        return -1;
+    }
+    memcpy(pin, p->cached, len + 1);
+    return 0;
+}

@@ -1,0 +1,32 @@
+/* pin.h - the PIN function of the p11tls tool.
+ *
+ * With --pin-fd N the PIN is read once from file descriptor N (up to the
+ * first newline or end of file) and handed to every request that is not a
+ * retry after a refused PIN. Otherwise it is asked for on /dev/tty with
+ * echo off; without a terminal the request is cancelled. PINs are never
+ * printed and are wiped (explicit_bzero) when no longer needed. */
+#ifndef P11TLS_CLI_PIN_H
+#define P11TLS_CLI_PIN_H
+
+#include <stddef.h>
+
+#define CLI_PIN_MAX 256
+
+typedef struct cli_pin {
+    int fd;                 /* --pin-fd, or -1 for /dev/tty */
+    int fd_read;            /* the fd has been read */
+    int fd_ok;              /* ... and gave a usable PIN */
+    char cached[CLI_PIN_MAX];
+    const char *problem;    /* why the last request was cancelled, or NULL */
+} cli_pin;
+
+void cli_pin_init(cli_pin *p, int fd);
+
+/* A p11tls_pin_fn; arg is a cli_pin. */
+int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
+               unsigned flags, char *pin, size_t pin_size);
+
+/* Wipes the cached PIN. */
+void cli_pin_wipe(cli_pin *p);
+
+#endif

@@ -1,0 +1,192 @@
+#!/bin/bash
+# cli_test.sh - tests of the p11tls command-line tool against a SoftHSM
+# token. Run under the wrapper that sets up the token; it provides:
+#   P11TLS_TEST_DIR        directory with <label>.pem certificates and ca.pem
+#   P11TLS_TEST_PIN        the user PIN (1234)
+#   P11TLS_TEST_TOKEN_URI  pkcs11:token=p11tls-test
+#   P11TLS_CLI             the tool (default ./src/p11tls)
+# Output is TAP-like ("ok N - name" / "not ok N - name"); exits 0 only if
+# every check passed.
+set -u
+
+CLI=${P11TLS_CLI:-./src/p11tls}
+TOKEN_URI=${P11TLS_TEST_TOKEN_URI:-pkcs11:token=p11tls-test}
+PIN=${P11TLS_TEST_PIN:-1234}
+DIR=${P11TLS_TEST_DIR:?P11TLS_TEST_DIR must name the test certificate directory}
+TOKEN_LABEL=p11tls-test
+WRONG_PIN=97531864   # unlikely to occur by chance in any output
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/p11tls-cli-test.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+    n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+    if [ -s "$TMP/err" ]; then sed 's/^/#   stderr: /' "$TMP/err"; fi
+}
+check() { # check NAME COMMAND...: ok if COMMAND succeeds
+    local name=$1; shift
+    if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# p11 ARGS...: runs the tool with a timeout; stdout to $TMP/out, stderr to
+# $TMP/err, exit status in $rc.
+p11() {
+    timeout 60 "$CLI" "$@" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+}
+# p11_pin ARGS...: same, with the PIN on file descriptor 3.
+p11_pin() {
+    timeout 60 "$CLI" --pin-fd 3 "$@" >"$TMP/out" 2>"$TMP/err" 3<<<"$PIN"
+    rc=$?
+}
+
+to_der() { # to_der PEM DER: normalises a PEM certificate to DER
+    if command -v openssl >/dev/null 2>&1; then
+        openssl x509 -in "$1" -outform DER -out "$2" 2>/dev/null
+    else
+        certtool --certificate-info --infile "$1" --outder --outfile "$2" >/dev/null 2>&1
+    fi
+}
+
+one_line_stderr() { [ "$(wc -l <"$TMP/err")" -eq 1 ]; }
+
+# ---- list-tokens ---------------------------------------------------------
+
+p11 list-tokens
+check "list-tokens exits 0" test "$rc" -eq 0
+check "list-tokens shows $TOKEN_LABEL" grep -q "Label: $TOKEN_LABEL\$" "$TMP/out"
+
+p11 list-tokens --json
+check "list-tokens --json exits 0" test "$rc" -eq 0
+check "list-tokens --json is valid JSON" \
+    timeout 60 python3 -m json.tool "$TMP/out" /dev/null
+check "list-tokens --json finds $TOKEN_LABEL" timeout 60 python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert isinstance(doc, list)
+assert any(t.get("type") == "token" and t.get("label") == sys.argv[2] for t in doc)
+' "$TMP/out" "$TOKEN_LABEL"
+
+p11 list-tokens "$TOKEN_URI"
+check "list-tokens URI shows only matching token" \
+    test "$rc" -eq 0 -a "$(grep -c '^Token ' "$TMP/out")" -eq 1
+
+# ---- list ----------------------------------------------------------------
+
+p11_pin list "$TOKEN_URI" --login
+check "list --login --pin-fd exits 0" test "$rc" -eq 0
+for label in rsa2048 rsa3072 p256 p384 p521 ed25519; do
+    check "list --login shows private key $label" awk -v l="$label" '
+        /^Object / { cls = ""; lab = "" }
+        /^\tClass: /  { sub(/^\tClass: /, ""); cls = $0 }
+        /^\tLabel: /  { sub(/^\tLabel: /, ""); lab = $0 }
+        /^$/ { if (cls == "private key" && lab == l) found = 1 }
+        END { if (cls == "private key" && lab == l) found = 1; exit !found }
+    ' "$TMP/out"
+done
+check "list --login leaves stderr empty" test ! -s "$TMP/err"
+
+p11_pin --json list "$TOKEN_URI" --login
+check "list --json is a JSON array with the p256 private key" \
+    timeout 60 python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert isinstance(doc, list)
+assert any(o["label"] == "p256" and o["class"] == "private key"
+           and o["algorithm"] == "ECDSA" for o in doc)
+' "$TMP/out"
+
+# ---- export-cert ---------------------------------------------------------
+
+p11 export-cert "$TOKEN_URI;object=p256;type=cert" --pem
+check "export-cert --pem exits 0" test "$rc" -eq 0
+cp "$TMP/out" "$TMP/p256-token.pem"
+if to_der "$TMP/p256-token.pem" "$TMP/a.der" && to_der "$DIR/p256.pem" "$TMP/b.der" &&
+    cmp -s "$TMP/a.der" "$TMP/b.der"; then
+    ok "export-cert --pem equals p256.pem"
+else
+    not_ok "export-cert --pem equals p256.pem"
+fi
+
+p11 export-cert "$TOKEN_URI;object=p256;type=cert"
+check "export-cert DER equals p256.pem" cmp -s "$TMP/out" "$TMP/b.der"
+
+# ---- sign ----------------------------------------------------------------
+
+head -c 1000 /dev/urandom >"$TMP/msg"
+
+# sign_verify LABEL SCHEME [openssl -sigopt ...]
+sign_verify() {
+    local label=$1 scheme=$2; shift 2
+    timeout 60 "$CLI" --pin-fd 3 sign "$TOKEN_URI;object=$label;type=private" \
+        --scheme "$scheme" <"$TMP/msg" >"$TMP/sig" 2>"$TMP/err" 3<<<"$PIN"
+    rc=$?
+    check "sign $label $scheme exits 0" test "$rc" -eq 0
+    openssl x509 -in "$DIR/$label.pem" -pubkey -noout >"$TMP/pub.pem" 2>/dev/null
+    check "sign $label $scheme verifies with openssl" bash -c \
+        'timeout 60 openssl dgst -sha256 -verify "$1" -signature "$2" "${@:4}" "$3" >/dev/null 2>&1' \
+        _ "$TMP/pub.pem" "$TMP/sig" "$TMP/msg" "$@"
+}
+sign_verify p256 ecdsa_secp256r1_sha256
+sign_verify rsa2048 rsa_pss_rsae_sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:-1
+
+# --prehashed: stdin is the SHA-256 of the message
+openssl dgst -sha256 -binary <"$TMP/msg" >"$TMP/hash"
+timeout 60 "$CLI" --pin-fd 3 sign "$TOKEN_URI;object=p256;type=private" \
+    --scheme ecdsa_secp256r1_sha256 --prehashed <"$TMP/hash" >"$TMP/sig" \
+    2>"$TMP/err" 3<<<"$PIN"
+rc=$?
+openssl x509 -in "$DIR/p256.pem" -pubkey -noout >"$TMP/pub.pem" 2>/dev/null
+check "sign --prehashed p256 verifies" bash -c \
+    'test "$1" -eq 0 && timeout 60 openssl dgst -sha256 -verify "$2" -signature "$3" "$4" >/dev/null 2>&1' \
+    _ "$rc" "$TMP/pub.pem" "$TMP/sig" "$TMP/msg"
+
+# ---- errors --------------------------------------------------------------
+
+BAD_URI='pkcs11:token=p11tls-test;object=%zz;type=private'
+p11 info "$BAD_URI"
+check "malformed URI exits 1" test "$rc" -eq 1
+check "malformed URI gives one stderr line" one_line_stderr
+check "malformed URI error names the URI" grep -qF -- "$BAD_URI" "$TMP/err"
+
+timeout 60 "$CLI" --pin-fd 3 info "$TOKEN_URI;object=p256;type=private" \
+    >"$TMP/out" 2>"$TMP/err" 3<<<"$WRONG_PIN"
+rc=$?
+check "wrong PIN exits 1" test "$rc" -eq 1
+check "wrong PIN gives one stderr line mentioning PIN" \
+    bash -c 'test "$(wc -l <"$1")" -eq 1 && grep -q PIN "$1"' _ "$TMP/err"
+check "wrong PIN is not printed" bash -c '! grep -qF -- "$0" "$1" "$2"' \
+    "$WRONG_PIN" "$TMP/out" "$TMP/err"
+
+p11 info "$TOKEN_URI;object=p256;type=private;pin-value=$WRONG_PIN"
+check "pin-value in a URI is not printed" bash -c \
+    'test "$0" -ne 0 && ! grep -qF -- "$1" "$2" "$3"' \
+    "$rc" "$WRONG_PIN" "$TMP/out" "$TMP/err"
+
+p11 no-such-command
+check "unknown subcommand exits 2" test "$rc" -eq 2
+
+p11 list --no-such-option
+check "unknown option exits 2" test "$rc" -eq 2
+
+p11 sign "$TOKEN_URI;object=p256;type=private"
+check "sign without --scheme exits 2" test "$rc" -eq 2
+
+p11 sign "$TOKEN_URI;object=p256;type=private" --scheme no_such_scheme </dev/null
+check "unknown scheme exits 2" test "$rc" -eq 2
+
+p11 --help
+check "--help exits 0" test "$rc" -eq 0 -a -s "$TMP/out"
+
+p11 --version
+check "--version exits 0" test "$rc" -eq 0 -a -s "$TMP/out"
+
+echo "1..$n"
+if [ "$failed" -ne 0 ]; then
+    echo "# $failed of $n checks failed"
+    exit 1
+fi
+exit 0

@@ -1,0 +1,4 @@
+#!/bin/bash
+# CLI tests against a private SoftHSM token, reset_on_fork = true.
+export P11TLS_CLI=${P11TLS_CLI:-./src/p11tls}
+exec bash "${srcdir:-.}/tests/with-token.sh" true bash "${srcdir:-.}/tests/cli/cli_test.sh" "$@"
