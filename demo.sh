@@ -2,7 +2,9 @@
 # demo.sh: on a fresh Debian 12 machine (as root), installs the dependencies,
 # builds p11tls, creates a SoftHSM demo token and uses it with the p11tls
 # tool: list the tokens, show a key, sign a message on the token and verify
-# the signature with OpenSSL against the key's certificate.
+# the signature with OpenSSL against the key's certificate; then the main
+# job: a TLS server (p11tls serve) whose key stays on the token, reached
+# with gnutls-cli.
 #
 # Re-running is safe: the demo token (./demo-token) is reused if present.
 # Set P11TLS_DEMO_SKIP_APT=1 to skip the package installation.
@@ -56,5 +58,57 @@ echo "signature: $(wc -c <demo-token/sig) bytes in demo-token/sig"
 step "verifying the signature with openssl against demo-token/p256.pem"
 openssl x509 -in demo-token/p256.pem -noout -pubkey >demo-token/p256.pub
 echo hello | openssl dgst -sha256 -verify demo-token/p256.pub -signature demo-token/sig
+
+step "p11tls serve: a TLS server with the token's P-256 key, one connection"
+cert='pkcs11:token=p11tls-test;object=p256;type=cert'
+rm -f demo-token/serve.out demo-token/serve.err demo-token/client.out
+./src/p11tls serve "$key" --cert "$cert" --port 0 --count 1 \
+    >demo-token/serve.out 2>demo-token/serve.err &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+port=
+for _ in $(seq 100); do   # up to 10 s for the "listening on" line
+    line=$(head -n 1 demo-token/serve.out)
+    case $line in
+        "listening on 127.0.0.1:"*) port=${line##*:}; break ;;
+    esac
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$port" ]; then
+    echo "demo: the server did not start:" >&2
+    cat demo-token/serve.err >&2
+    exit 1
+fi
+echo "$line"
+
+step "gnutls-cli --x509cafile demo-token/ca.pem --port $port localhost"
+client_ok=0
+timeout 20 gnutls-cli --x509cafile demo-token/ca.pem --port "$port" localhost \
+    </dev/null >demo-token/client.out 2>&1 && client_ok=1
+grep -E '^- (Description|Status)|hello from p11tls' demo-token/client.out || true
+server_status=124
+for _ in $(seq 200); do   # up to 20 s for the server to finish
+    if ! kill -0 "$server" 2>/dev/null; then
+        server_status=0
+        wait "$server" || server_status=$?
+        break
+    fi
+    sleep 0.1
+done
+trap - EXIT
+[ "$server_status" -ne 124 ] || kill "$server" 2>/dev/null || true
+
+step "server's handshake summary"
+grep '^handshake ' demo-token/serve.out || true
+cat demo-token/serve.err >&2
+if [ "$client_ok" -ne 1 ] || [ "$server_status" -ne 0 ] ||
+    ! grep -q 'hello from p11tls' demo-token/client.out ||
+    ! grep -q '^handshake 1: ' demo-token/serve.out; then
+    echo "demo: the TLS handshake failed (client ok=$client_ok," \
+        "server status $server_status); client output:" >&2
+    cat demo-token/client.out >&2
+    exit 1
+fi
 
 step "demo finished"

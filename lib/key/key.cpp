@@ -163,6 +163,12 @@ std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const uns
         }
         s.mark_broken();
         if (is_session_error(rv) && attempt == 0) continue;
+        // A mechanism or parameters the token refuses are not the caller's
+        // bad arguments.
+        if (rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID)
+            if (strcmp(stage, "C_SignInit") == 0 || strcmp(stage, "C_DecryptInit") == 0)
+                fail(P11TLS_E_UNSUPPORTED, "module " + m->name + ": " + stage + ": " + ckr_name(rv) +
+                                               " (the token does not support this mechanism or its parameters)");
         fail_ckr(m, stage, rv);
     }
 }

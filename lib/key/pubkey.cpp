@@ -40,6 +40,18 @@ PublicKey finish(gnutls_pubkey_t k) {
     default: fail(P11TLS_E_UNSUPPORTED, "unsupported public key algorithm");
     }
     pk.bits = (int)bits;
+    if (pk.alg == P11TLS_ALG_ECDSA) {
+        // GnuTLS reports no size for imported EC points; take it from the curve.
+        gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
+        if (gnutls_pubkey_export_ecc_raw2(k, &curve, nullptr, nullptr, 0) < 0)
+            fail(P11TLS_E_UNSUPPORTED, "cannot read EC curve");
+        switch (curve) {
+        case GNUTLS_ECC_CURVE_SECP256R1: pk.bits = 256; break;
+        case GNUTLS_ECC_CURVE_SECP384R1: pk.bits = 384; break;
+        case GNUTLS_ECC_CURVE_SECP521R1: pk.bits = 521; break;
+        default: pk.bits = (int)gnutls_ecc_curve_get_size(curve) * 8;
+        }
+    }
     gnutls_datum_t out = {nullptr, 0};
     if (gnutls_pubkey_export2(k, GNUTLS_X509_FMT_DER, &out) < 0)
         fail(P11TLS_E_INTERNAL, "cannot encode public key");

@@ -3,18 +3,18 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <gnutls/gnutls.h>
+
 #include "base/error.hpp"
 
 namespace p11tls {
 
 Uri::~Uri() {
     if (u_) {
-        // The URI may hold a pin-value: p11-kit frees it without wiping, so
-        // overwrite it first.
-        if (const char *pin = p11_kit_uri_get_pin_value(u_)) {
-            std::string blank(strlen(pin), ' ');
-            p11_kit_uri_set_pin_value(u_, blank.c_str());
-        }
+        // The URI may hold a pin-value, which p11-kit frees without wiping:
+        // clear it in place first.
+        if (const char *pin = p11_kit_uri_get_pin_value(u_))
+            gnutls_memset(const_cast<char *>(pin), 0, strlen(pin));
         p11_kit_uri_free(u_);
     }
 }
@@ -28,6 +28,26 @@ Uri &Uri::operator=(Uri &&o) noexcept {
     return *this;
 }
 
+namespace {
+// p11-kit ignores query attributes it does not know (RFC 7512 allows it),
+// but a URI from a config file with a misspelt "pin-sorce" must not quietly
+// mean something else.
+void check_query_attributes(const char *text) {
+    const char *q = strchr(text, '?');
+    if (!q) return;
+    static const char *const known[] = {"pin-value", "pin-source", "module-name", "module-path"};
+    for (const char *p = q + 1; *p;) {
+        size_t len = strcspn(p, "&");
+        size_t name_len = strcspn(p, "=&");
+        bool ok = name_len > 2 && strncmp(p, "x-", 2) == 0;  // vendor attributes
+        for (const char *k : known) ok = ok || (strlen(k) == name_len && strncmp(p, k, name_len) == 0);
+        if (!ok) fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized query attribute");
+        p += len;
+        if (*p == '&') ++p;
+    }
+}
+}  // namespace
+
 Uri Uri::parse(const char *text) {
     Uri r;
     r.u_ = p11_kit_uri_new();
@@ -40,6 +60,7 @@ Uri Uri::parse(const char *text) {
         fail(P11TLS_E_INVALID_URI, std::string("invalid pkcs11: URI: ") + p11_kit_uri_message(rc));
     if (p11_kit_uri_any_unrecognized(r.u_))
         fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized attribute");
+    check_query_attributes(text);
     return r;
 }
 

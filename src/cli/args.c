@@ -22,6 +22,13 @@ const cli_option cli_options[] = {
      "TLS signature scheme, e.g. ecdsa_secp256r1_sha256"},
     {"prehashed", 0, NULL, CLI_OPT_PREHASHED,
      "standard input is the hash, not the message"},
+    {"cert", 0, "CERT", CLI_OPT_CERT,
+     "certificate: a pkcs11: URI or a PEM file"},
+    {"port", 0, "N", CLI_OPT_PORT, "TCP port on 127.0.0.1 (0: any free port)"},
+    {"count", 0, "N", CLI_OPT_COUNT, "number of connections to serve (default 1)"},
+    {"ca", 0, "FILE", CLI_OPT_CA, "PEM file of CAs trusted for client certificates"},
+    {"require-client-cert", 0, NULL, CLI_OPT_REQUIRE_CLIENT_CERT,
+     "require and verify a client certificate (needs --ca)"},
     {"help", 'h', NULL, CLI_OPT_HELP, "show help and exit"},
     {"version", 0, NULL, CLI_OPT_VERSION, "show the version and exit"},
     {NULL, 0, NULL, 0, NULL},
@@ -77,6 +84,20 @@ static int usage_error(const char *msg, const char *what)
     return 2;
 }
 
+static int parse_uint(const char *s, unsigned long max, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return -1;
+    v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v > max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
 static int parse_fd(const char *s, int *out)
 {
     char *end;
@@ -107,6 +128,24 @@ static int set_option(cli_args *a, const cli_option *o, const char *value)
     case CLI_OPT_SCHEME:
         a->scheme = value;
         break;
+    case CLI_OPT_CERT:
+        if (*value == '\0')
+            return usage_error("empty value for", "--cert");
+        a->cert = value;
+        break;
+    case CLI_OPT_CA:
+        if (*value == '\0')
+            return usage_error("empty value for", "--ca");
+        a->ca = value;
+        break;
+    case CLI_OPT_PORT:
+        if (parse_uint(value, 65535, &a->port) != 0)
+            return usage_error("--port needs a port number 0-65535:", value);
+        break;
+    case CLI_OPT_COUNT:
+        if (parse_uint(value, 1000000, &a->count) != 0 || a->count == 0)
+            return usage_error("--count needs a positive number:", value);
+        break;
     default:
         break;
     }
@@ -119,6 +158,7 @@ int cli_args_parse(cli_args *a, int argc, char **argv)
 
     memset(a, 0, sizeof(*a));
     a->pin_fd = -1;
+    a->count = 1;
     a->modules = calloc((size_t)argc + 1, sizeof(*a->modules));
     a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
     if (!a->modules || !a->pos) {

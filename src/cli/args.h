@@ -25,6 +25,11 @@ enum {
     CLI_OPT_PEM = 1u << 11,
     CLI_OPT_SCHEME = 1u << 12,
     CLI_OPT_PREHASHED = 1u << 13,
+    CLI_OPT_CERT = 1u << 14,
+    CLI_OPT_PORT = 1u << 15,
+    CLI_OPT_COUNT = 1u << 16,
+    CLI_OPT_CA = 1u << 17,
+    CLI_OPT_REQUIRE_CLIENT_CERT = 1u << 18,
 };
 
 #define CLI_OPT_GLOBAL                                                      \
@@ -48,6 +53,10 @@ typedef struct cli_args {
     size_t n_modules;
     int pin_fd;               /* -1 if not given */
     const char *scheme;       /* --scheme value */
+    const char *cert;         /* --cert value (URI or PEM file) */
+    const char *ca;           /* --ca value (PEM file) */
+    unsigned port;            /* --port value, 0 if not given */
+    unsigned count;           /* --count value, 1 if not given */
     const char *command;      /* first non-option argument, or NULL */
     const char **pos;         /* arguments after the subcommand */
     size_t n_pos;

@@ -28,6 +28,12 @@ const cli_command cli_commands[] = {
     {"sign", cmd_sign, "URI --scheme NAME [--prehashed]",
      "sign stdin, write the signature to stdout",
      CLI_OPT_SCHEME | CLI_OPT_PREHASHED, CLI_OPT_SCHEME, 1, 1},
+    {"serve", cli_cmd_serve,
+     "KEY_URI --cert CERT [--port N] [--count N] [--ca FILE --require-client-cert]",
+     "serve TLS on 127.0.0.1 with the key, for --count connections",
+     CLI_OPT_CERT | CLI_OPT_PORT | CLI_OPT_COUNT | CLI_OPT_CA |
+         CLI_OPT_REQUIRE_CLIENT_CERT,
+     CLI_OPT_CERT, 1, 1},
     {NULL, NULL, NULL, NULL, 0, 0, 0, 0},
 };
 

@@ -1,0 +1,158 @@
+#!/bin/bash
+# serve_test.sh - tests of 'p11tls serve' against a SoftHSM token: a TLS
+# server whose key is on the token, reached with gnutls-cli (TLS 1.3) and
+# openssl s_client (TLS 1.2). Run under tests/with-token.sh, which provides
+#   P11TLS_TEST_DIR        directory with <label>.pem certificates and ca.pem
+#   P11TLS_TEST_PIN        the user PIN (1234)
+#   P11TLS_CLI             the tool (default ./src/p11tls)
+# openssl s_client runs with -ign_eof so that it reads the server's hello
+# rather than racing it to the end of its (empty) standard input.
+# Output is TAP-like; exits 0 only if every check passed (77 = skipped when
+# gnutls-cli or openssl is missing).
+set -u
+
+CLI=${P11TLS_CLI:-./src/p11tls}
+PIN=${P11TLS_TEST_PIN:-1234}
+DIR=${P11TLS_TEST_DIR:?P11TLS_TEST_DIR must name the test certificate directory}
+TOKEN=p11tls-test
+
+for tool in gnutls-cli openssl timeout; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "serve_test.sh: SKIP: $tool not found" >&2
+        exit 77
+    fi
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/p11tls-serve-test.XXXXXX") || exit 1
+server_pid=
+cleanup() {
+    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null; fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+    local f
+    n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+    shift
+    for f in "$@"; do
+        [ -s "$f" ] && sed "s|^|#   $(basename "$f"): |" "$f"
+    done
+    return 0
+}
+
+# start_server LABEL: starts serve in the background (count 2), sets
+# server_pid and port. Returns 1 if no port line appeared within 10 s.
+start_server() {
+    local label=$1 i line
+    : >"$TMP/server.out"
+    : >"$TMP/server.err"
+    "$CLI" serve "pkcs11:token=$TOKEN;object=$label;type=private;pin-value=$PIN" \
+        --cert "pkcs11:token=$TOKEN;object=$label;type=cert" \
+        --port 0 --count 2 >"$TMP/server.out" 2>"$TMP/server.err" &
+    server_pid=$!
+    port=
+    for i in $(seq 100); do
+        line=$(head -n 1 "$TMP/server.out")
+        case $line in
+            "listening on 127.0.0.1:"*) port=${line##*:}; return 0 ;;
+        esac
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_server: waits up to 20 s for the server to exit; kills it on timeout.
+# Sets server_status (124 on timeout).
+wait_server() {
+    local i
+    server_status=124
+    for i in $(seq 200); do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            wait "$server_pid"
+            server_status=$?
+            server_pid=
+            return 0
+        fi
+        sleep 0.1
+    done
+    kill "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+    server_pid=
+    return 1
+}
+
+run_label() {
+    local label=$1 gnutls_alg=$2
+    if ! start_server "$label"; then
+        not_ok "$label: serve prints 'listening on 127.0.0.1:PORT'" \
+            "$TMP/server.out" "$TMP/server.err"
+        [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+        server_pid=
+        return
+    fi
+    ok "$label: serve listening on port $port"
+
+    timeout 20 gnutls-cli --x509cafile "$DIR/ca.pem" --port "$port" localhost \
+        </dev/null >"$TMP/gnutls.out" 2>&1
+    if grep -q "hello from p11tls" "$TMP/gnutls.out"; then
+        ok "$label: gnutls-cli handshake, got the hello"
+    else
+        not_ok "$label: gnutls-cli handshake, got the hello" "$TMP/gnutls.out"
+    fi
+
+    timeout 20 openssl s_client -connect "127.0.0.1:$port" -CAfile "$DIR/ca.pem" \
+        -verify_return_error -tls1_2 -ign_eof </dev/null >"$TMP/openssl.out" 2>&1
+    if grep -q "Verify return code: 0" "$TMP/openssl.out" &&
+        grep -q "hello from p11tls" "$TMP/openssl.out"; then
+        ok "$label: openssl s_client -tls1_2 verifies, got the hello"
+    else
+        not_ok "$label: openssl s_client -tls1_2 verifies, got the hello" \
+            "$TMP/openssl.out"
+    fi
+
+    wait_server
+    if [ "$server_status" -eq 0 ]; then
+        ok "$label: serve exits 0 after 2 connections"
+    else
+        not_ok "$label: serve exits 0 after 2 connections (status $server_status)" \
+            "$TMP/server.out" "$TMP/server.err"
+    fi
+
+    if grep -q "^handshake 1: TLS1.3 $gnutls_alg\$" "$TMP/server.out" &&
+        grep -q "^handshake 2: TLS1.2 " "$TMP/server.out"; then
+        ok "$label: summary lines (TLS1.3 $gnutls_alg, TLS1.2)"
+    else
+        not_ok "$label: summary lines (TLS1.3 $gnutls_alg, TLS1.2)" \
+            "$TMP/server.out" "$TMP/server.err"
+    fi
+    sed 's/^/#   /' "$TMP/server.out"
+}
+
+run_label p256 'ECDSA-SECP256R1-SHA256'
+run_label rsa2048 'RSA-PSS-RSAE-SHA[0-9]*'
+
+# A failed handshake is reported and the server goes on to the next one.
+if start_server p256; then
+    echo "not TLS" | timeout 20 bash -c "cat >/dev/tcp/127.0.0.1/$port" 2>/dev/null
+    timeout 20 gnutls-cli --x509cafile "$DIR/ca.pem" --port "$port" localhost \
+        </dev/null >"$TMP/gnutls.out" 2>&1
+    wait_server
+    if [ "$server_status" -eq 1 ] && grep -q "handshake 1 failed" "$TMP/server.err" &&
+        grep -q "^handshake 2: " "$TMP/server.out" &&
+        grep -q "hello from p11tls" "$TMP/gnutls.out"; then
+        ok "a failed handshake is reported, the next one served, exit 1"
+    else
+        not_ok "a failed handshake is reported, the next one served, exit 1 (status $server_status)" \
+            "$TMP/server.out" "$TMP/server.err" "$TMP/gnutls.out"
+    fi
+else
+    not_ok "serve starts for the failed-handshake test" "$TMP/server.err"
+fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,297 @@
+// Integration: keys across fork() under each fork policy (run with SoftHSM reset_on_fork true and false).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include <p11tls/p11tls.h>
+
+// ---- helpers (tests/integration/helpers.cpp) ----
+namespace th {
+std::string env(const char *name);
+std::string test_dir();
+std::string test_pin();
+std::string key_uri(const std::string &label, bool pin = true, const char *type = "private");
+std::vector<unsigned char> read_file(const std::string &path);
+std::vector<unsigned char> cert_der(const std::string &label);
+gnutls_pubkey_t cert_pubkey(const std::string &label);
+std::vector<unsigned char> cert_spki(const std::string &label);
+int verify_data(const std::string &label, gnutls_sign_algorithm_t alg, const void *msg,
+                size_t msg_len, const unsigned char *sig, size_t sig_len);
+int verify_hash(const std::string &label, gnutls_sign_algorithm_t alg, const void *hash,
+                size_t hash_len, const unsigned char *sig, size_t sig_len);
+int sign(p11tls_key *key, uint16_t scheme, const void *msg, size_t len,
+         std::vector<unsigned char> &sig);
+int wait_bounded(pid_t pid, int timeout_s);
+int run_in_child(int (*fn)(void *), void *arg, int timeout_s);
+int run_exec_child(const std::string &filter, const char *var, int timeout_s);
+std::string describe_status(int st);
+bool exited_ok(int st);
+bool have_token();
+}  // namespace th
+#define REQUIRE_TOKEN() \
+    do { if (!th::have_token()) GTEST_SKIP() << "run under tests/with-token.sh"; } while (0)
+// ---- end helpers ----
+
+namespace {
+struct KeyPtr {
+    p11tls_key *k = nullptr;
+    ~KeyPtr() { p11tls_key_free(k); }
+};
+
+const char kMsg[] = "signed across fork";
+
+// 0 if key signs kMsg and the signature verifies against label's certificate.
+int sign_and_verify(p11tls_key *key, const char *label, uint16_t scheme, gnutls_sign_algorithm_t alg) {
+    std::vector<unsigned char> sig;
+    if (th::sign(key, scheme, kMsg, sizeof kMsg - 1, sig) != 0) return 10;
+    if (th::verify_data(label, alg, kMsg, sizeof kMsg - 1, sig.data(), sig.size()) < 0) return 11;
+    return 0;
+}
+
+int p256_ok(p11tls_key *k) {
+    return sign_and_verify(k, "p256", P11TLS_SIG_ECDSA_SECP256R1_SHA256, GNUTLS_SIGN_ECDSA_SHA256);
+}
+
+int child_signs(void *arg) { return p256_ok(static_cast<p11tls_key *>(arg)); }
+
+int grandchild(void *arg) {
+    p11tls_key *k = static_cast<p11tls_key *>(arg);
+    if (int rc = p256_ok(k)) return rc;  // in the child first
+    int st = th::run_in_child(child_signs, k, 30);
+    if (!th::exited_ok(st)) return 20;
+    return p256_ok(k) ? 21 : 0;  // and again in the child afterwards
+}
+}  // namespace
+
+TEST(Fork, ReinitKeySignsInChildAndGrandchild) {
+    REQUIRE_TOKEN();
+    KeyPtr key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p256_ok(key.k), 0);
+    int st = th::run_in_child(grandchild, key.k, 60);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+    // The parent keeps signing after the fork.
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(p256_ok(key.k), 0) << p11tls_last_error_detail();
+}
+
+TEST(Fork, ReinitKeyNeverUsedBeforeFork) {
+    REQUIRE_TOKEN();
+    KeyPtr key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0);
+    int st = th::run_in_child(child_signs, key.k, 30);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+    EXPECT_EQ(p256_ok(key.k), 0);
+}
+
+TEST(Fork, ReinitOwnContextWithPinFunction) {
+    REQUIRE_TOKEN();
+    p11tls_ctx *ctx = nullptr;
+    ASSERT_EQ(p11tls_ctx_new(&ctx), 0);
+    auto pin = [](void *, const char *, const char *, unsigned, char *pin, size_t n) {
+        snprintf(pin, n, "%s", th::test_pin().c_str());
+        return 0;
+    };
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx, pin, nullptr), 0);
+    KeyPtr key;
+    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256", false).c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
+    p11tls_ctx_free(ctx);
+    int st = th::run_in_child(child_signs, key.k, 30);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+}
+
+namespace {
+int fail_policy_child(void *arg) {
+    p11tls_key *stale = static_cast<p11tls_key *>(arg);
+    std::vector<unsigned char> sig;
+    int rc = th::sign(stale, P11TLS_SIG_ECDSA_SECP256R1_SHA256, kMsg, sizeof kMsg - 1, sig);
+    if (rc != P11TLS_E_FORKED) return 30;
+    if (std::string(p11tls_last_error_detail()).empty()) return 31;
+    // Still stale on a second try.
+    unsigned char buf[256];
+    size_t n = sizeof buf;
+    if (p11tls_key_sign(stale, P11TLS_SIG_ECDSA_SECP256R1_SHA256, (const uint8_t *)kMsg, 3, buf, &n) !=
+        P11TLS_E_FORKED)
+        return 32;
+    // Properties recorded at open still answer.
+    if (p11tls_key_get_algorithm(stale) != P11TLS_ALG_ECDSA) return 33;
+    // A key opened in the child, through a FAIL context, works.
+    p11tls_ctx *ctx = nullptr;
+    if (p11tls_ctx_new(&ctx) != 0) return 34;
+    p11tls_ctx_set_fork_policy(ctx, P11TLS_FORK_FAIL);
+    p11tls_key *fresh = nullptr;
+    if (p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, &fresh) != 0) return 35;
+    rc = p256_ok(fresh);
+    p11tls_key_free(fresh);
+    p11tls_ctx_free(ctx);
+    if (rc) return 36;
+    // And so does one from the default context.
+    if (p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &fresh) != 0) return 37;
+    rc = p256_ok(fresh);
+    p11tls_key_free(fresh);
+    return rc ? 38 : 0;
+}
+}  // namespace
+
+TEST(Fork, FailPolicy) {
+    REQUIRE_TOKEN();
+    p11tls_ctx *ctx = nullptr;
+    ASSERT_EQ(p11tls_ctx_new(&ctx), 0);
+    ASSERT_EQ(p11tls_ctx_set_fork_policy(ctx, P11TLS_FORK_FAIL), 0);
+    KeyPtr key;
+    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p256_ok(key.k), 0);
+    int st = th::run_in_child(fail_policy_child, key.k, 30);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+    EXPECT_EQ(p256_ok(key.k), 0) << "the parent's key is not stale";
+    p11tls_ctx_free(ctx);
+}
+
+TEST(Fork, AbortPolicy) {
+    REQUIRE_TOKEN();
+    p11tls_ctx *ctx = nullptr;
+    ASSERT_EQ(p11tls_ctx_new(&ctx), 0);
+    ASSERT_EQ(p11tls_ctx_set_fork_policy(ctx, P11TLS_FORK_ABORT), 0);
+    KeyPtr key;
+    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p256_ok(key.k), 0);
+    int st = th::run_in_child(child_signs, key.k, 30);
+    ASSERT_GE(st, 0) << th::describe_status(st);
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT) << th::describe_status(st);
+    EXPECT_EQ(p256_ok(key.k), 0);
+    p11tls_ctx_free(ctx);
+}
+
+namespace {
+struct TwoPolicies {
+    p11tls_key *reinit, *fail;
+};
+int two_policies_child(void *arg) {
+    auto *t = static_cast<TwoPolicies *>(arg);
+    std::vector<unsigned char> sig;
+    if (th::sign(t->fail, P11TLS_SIG_ECDSA_SECP256R1_SHA256, kMsg, sizeof kMsg - 1, sig) != P11TLS_E_FORKED)
+        return 40;
+    if (int rc = p256_ok(t->reinit)) return 41 + rc * 0;
+    if (th::sign(t->fail, P11TLS_SIG_ECDSA_SECP256R1_SHA256, kMsg, sizeof kMsg - 1, sig) != P11TLS_E_FORKED)
+        return 42;
+    return 0;
+}
+}  // namespace
+
+TEST(Fork, TwoContextsTwoPolicies) {
+    REQUIRE_TOKEN();
+    p11tls_ctx *a = nullptr, *b = nullptr;
+    ASSERT_EQ(p11tls_ctx_new(&a), 0);
+    ASSERT_EQ(p11tls_ctx_new(&b), 0);
+    ASSERT_EQ(p11tls_ctx_set_fork_policy(a, P11TLS_FORK_REINIT), 0);
+    ASSERT_EQ(p11tls_ctx_set_fork_policy(b, P11TLS_FORK_FAIL), 0);
+    KeyPtr ka, kb;
+    ASSERT_EQ(p11tls_key_open(a, th::key_uri("p256").c_str(), 0, &ka.k), 0);
+    ASSERT_EQ(p11tls_key_open(b, th::key_uri("p256").c_str(), 0, &kb.k), 0);
+    TwoPolicies t = {ka.k, kb.k};
+    int st = th::run_in_child(two_policies_child, &t, 30);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+    p11tls_ctx_free(a);
+    p11tls_ctx_free(b);
+}
+
+namespace {
+struct TwoKeys {
+    p11tls_key *rsa2048, *rsa3072;
+};
+int two_keys_child(void *arg) {
+    auto *t = static_cast<TwoKeys *>(arg);
+    const uint16_t scheme = P11TLS_SIG_RSA_PSS_RSAE_SHA256;
+    const gnutls_sign_algorithm_t alg = GNUTLS_SIGN_RSA_PSS_RSAE_SHA256;
+    std::vector<unsigned char> s3, s2;
+    // rsa3072 first, so the two keys are re-found in the opposite order.
+    if (th::sign(t->rsa3072, scheme, kMsg, sizeof kMsg - 1, s3) != 0) return 50;
+    if (th::sign(t->rsa2048, scheme, kMsg, sizeof kMsg - 1, s2) != 0) return 51;
+    if (th::verify_data("rsa3072", alg, kMsg, sizeof kMsg - 1, s3.data(), s3.size()) < 0) return 52;
+    if (th::verify_data("rsa2048", alg, kMsg, sizeof kMsg - 1, s2.data(), s2.size()) < 0) return 53;
+    if (th::verify_data("rsa2048", alg, kMsg, sizeof kMsg - 1, s3.data(), s3.size()) >= 0) return 54;
+    if (th::verify_data("rsa3072", alg, kMsg, sizeof kMsg - 1, s2.data(), s2.size()) >= 0) return 55;
+    if (s3.size() != 384 || s2.size() != 256) return 56;
+    return 0;
+}
+}  // namespace
+
+TEST(Fork, TwoKeysEachVerifiesAgainstItsOwnCertificate) {
+    REQUIRE_TOKEN();
+    TwoKeys t = {nullptr, nullptr};
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("rsa2048").c_str(), 0, &t.rsa2048), 0);
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("rsa3072").c_str(), 0, &t.rsa3072), 0);
+    // Use both in the parent so handles are bound here.
+    std::vector<unsigned char> sig;
+    ASSERT_EQ(th::sign(t.rsa2048, P11TLS_SIG_RSA_PKCS1_SHA256, "x", 1, sig), 0);
+    ASSERT_EQ(th::sign(t.rsa3072, P11TLS_SIG_RSA_PKCS1_SHA256, "x", 1, sig), 0);
+    int st = th::run_in_child(two_keys_child, &t, 60);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+    p11tls_key_free(t.rsa2048);
+    p11tls_key_free(t.rsa3072);
+}
+
+namespace {
+int many_children(void *arg) {
+    p11tls_key *k = static_cast<p11tls_key *>(arg);
+    for (int i = 0; i < 3; ++i) {
+        int st = th::run_in_child(child_signs, k, 30);
+        if (!th::exited_ok(st)) return 60 + i;
+    }
+    return p256_ok(k) ? 70 : 0;
+}
+}  // namespace
+
+TEST(Fork, ManySequentialChildren) {
+    REQUIRE_TOKEN();
+    KeyPtr key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0);
+    for (int i = 0; i < 5; ++i) {
+        int st = th::run_in_child(child_signs, key.k, 30);
+        EXPECT_TRUE(th::exited_ok(st)) << "child " << i << ": " << th::describe_status(st);
+        EXPECT_EQ(p256_ok(key.k), 0);
+    }
+    int st = th::run_in_child(many_children, key.k, 90);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+}
+
+TEST(Fork, ForkWhileOtherThreadsSign) {
+    REQUIRE_TOKEN();
+    KeyPtr key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0);
+    std::atomic<bool> stop{false};
+    std::atomic<int> errors{0};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 2; ++i)
+        ts.emplace_back([&] {
+            while (!stop) {
+                std::vector<unsigned char> sig;
+                if (th::sign(key.k, P11TLS_SIG_ECDSA_SECP256R1_SHA256, kMsg, sizeof kMsg - 1, sig) != 0) ++errors;
+            }
+        });
+    int failed = 0;
+    for (int i = 0; i < 10; ++i) {
+        int st = th::run_in_child(child_signs, key.k, 30);
+        if (!th::exited_ok(st)) {
+            ++failed;
+            ADD_FAILURE() << "child " << i << ": " << th::describe_status(st);
+        }
+    }
+    stop = true;
+    for (auto &t : ts) t.join();
+    EXPECT_EQ(failed, 0);
+    EXPECT_EQ(errors.load(), 0);
+}

@@ -1,0 +1,197 @@
+// Shared helpers for the integration tests (declared in each test file's
+// "helpers" block; there is no header so that only *.cpp files are added).
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <vector>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include <p11tls/p11tls.h>
+
+namespace th {
+
+std::string env(const char *name) {
+    const char *v = getenv(name);
+    return v ? v : "";
+}
+
+std::string test_dir() { return env("P11TLS_TEST_DIR"); }
+std::string test_pin() {
+    std::string p = env("P11TLS_TEST_PIN");
+    return p.empty() ? "1234" : p;
+}
+
+// pkcs11: URI of one object on the test token; pin adds pin-value.
+std::string key_uri(const std::string &label, bool pin = true, const char *type = "private") {
+    std::string u = "pkcs11:token=p11tls-test;object=" + label + ";type=" + type;
+    if (pin) u += ";pin-value=" + test_pin();
+    return u;
+}
+
+std::vector<unsigned char> read_file(const std::string &path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::vector<unsigned char>((std::istreambuf_iterator<char>(f)),
+                                      std::istreambuf_iterator<char>());
+}
+
+// DER of $P11TLS_TEST_DIR/<label>.pem; empty on error.
+std::vector<unsigned char> cert_der(const std::string &label) {
+    auto pem = read_file(test_dir() + "/" + label + ".pem");
+    if (pem.empty()) return {};
+    gnutls_datum_t in = {pem.data(), (unsigned)pem.size()}, out = {nullptr, 0};
+    if (gnutls_pem_base64_decode2("CERTIFICATE", &in, &out) < 0) return {};
+    std::vector<unsigned char> der(out.data, out.data + out.size);
+    gnutls_free(out.data);
+    return der;
+}
+
+// The certificate's public key; NULL on error. Caller deinits.
+gnutls_pubkey_t cert_pubkey(const std::string &label) {
+    auto der = cert_der(label);
+    if (der.empty()) return nullptr;
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) < 0) return nullptr;
+    gnutls_datum_t d = {der.data(), (unsigned)der.size()};
+    gnutls_pubkey_t pk = nullptr;
+    if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0 && gnutls_pubkey_init(&pk) >= 0) {
+        if (gnutls_pubkey_import_x509(pk, crt, 0) < 0) {
+            gnutls_pubkey_deinit(pk);
+            pk = nullptr;
+        }
+    }
+    gnutls_x509_crt_deinit(crt);
+    return pk;
+}
+
+// SubjectPublicKeyInfo DER of the certificate's key.
+std::vector<unsigned char> cert_spki(const std::string &label) {
+    gnutls_pubkey_t pk = cert_pubkey(label);
+    if (!pk) return {};
+    gnutls_datum_t out = {nullptr, 0};
+    std::vector<unsigned char> r;
+    if (gnutls_pubkey_export2(pk, GNUTLS_X509_FMT_DER, &out) >= 0) r.assign(out.data, out.data + out.size);
+    gnutls_free(out.data);
+    gnutls_pubkey_deinit(pk);
+    return r;
+}
+
+// gnutls_pubkey_verify_data2 against <label>'s certificate: >= 0 verifies.
+int verify_data(const std::string &label, gnutls_sign_algorithm_t alg, const void *msg,
+                size_t msg_len, const unsigned char *sig, size_t sig_len) {
+    gnutls_pubkey_t pk = cert_pubkey(label);
+    if (!pk) return GNUTLS_E_INTERNAL_ERROR;
+    gnutls_datum_t m = {(unsigned char *)msg, (unsigned)msg_len};
+    gnutls_datum_t s = {(unsigned char *)sig, (unsigned)sig_len};
+    int rc = gnutls_pubkey_verify_data2(pk, alg, 0, &m, &s);
+    gnutls_pubkey_deinit(pk);
+    return rc;
+}
+
+int verify_hash(const std::string &label, gnutls_sign_algorithm_t alg, const void *hash,
+                size_t hash_len, const unsigned char *sig, size_t sig_len) {
+    gnutls_pubkey_t pk = cert_pubkey(label);
+    if (!pk) return GNUTLS_E_INTERNAL_ERROR;
+    gnutls_datum_t h = {(unsigned char *)hash, (unsigned)hash_len};
+    gnutls_datum_t s = {(unsigned char *)sig, (unsigned)sig_len};
+    int rc = gnutls_pubkey_verify_hash2(pk, alg, 0, &h, &s);
+    gnutls_pubkey_deinit(pk);
+    return rc;
+}
+
+// Signs msg with key; returns the p11tls code, fills sig.
+int sign(p11tls_key *key, uint16_t scheme, const void *msg, size_t len,
+         std::vector<unsigned char> &sig) {
+    size_t n = 0;
+    int rc = p11tls_key_sign(key, scheme, (const uint8_t *)msg, len, nullptr, &n);
+    if (rc != 0) return rc;
+    sig.assign(n, 0);
+    rc = p11tls_key_sign(key, scheme, (const uint8_t *)msg, len, sig.data(), &n);
+    if (rc == 0) sig.resize(n);
+    return rc;
+}
+
+// Waits for pid for at most timeout_s seconds (WNOHANG + 10 ms sleeps); on
+// timeout kills it with SIGKILL, reaps it and returns -1. Else the status.
+int wait_bounded(pid_t pid, int timeout_s) {
+    int status = 0;
+    for (long waited_ms = 0;; waited_ms += 10) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return status;
+        if (r < 0 && errno != EINTR) return -2;
+        if (waited_ms >= timeout_s * 1000L) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, nullptr);
+    }
+}
+
+// Runs fn in a forked child, which reports only through its exit status
+// (fn's return value, 0..255). Returns the raw wait status, or -1 on timeout.
+int run_in_child(int (*fn)(void *), void *arg, int timeout_s) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -3;
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        int rc = 120;
+        try {
+            rc = fn(arg);
+        } catch (...) {
+            rc = 121;
+        }
+        _exit(rc);
+    }
+    return wait_bounded(pid, timeout_s);
+}
+
+// Re-executes this test binary with --gtest_filter=filter (a DISABLED_
+// suite) and env var
+// name=1, in a fresh process (no PKCS#11 login). Returns the raw status.
+int run_exec_child(const std::string &filter, const char *var, int timeout_s) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -3;
+    if (pid == 0) {
+        setenv(var, "1", 1);
+        std::string f = "--gtest_filter=" + filter;
+        // The child suites are DISABLED_ so that normal runs do not list them.
+        execl("/proc/self/exe", "integration_tests", f.c_str(), "--gtest_also_run_disabled_tests",
+              (char *)nullptr);
+        _exit(127);
+    }
+    return wait_bounded(pid, timeout_s);
+}
+
+std::string describe_status(int st) {
+    if (st == -1) return "timed out (killed)";
+    if (st < 0) return "fork/wait failed";
+    if (WIFEXITED(st)) return "exit " + std::to_string(WEXITSTATUS(st));
+    if (WIFSIGNALED(st)) return "signal " + std::to_string(WTERMSIG(st));
+    return "status " + std::to_string(st);
+}
+
+bool exited_ok(int st) { return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0; }
+
+bool have_token() { return !test_dir().empty(); }
+
+}  // namespace th

@@ -1,0 +1,365 @@
+// tests/module/countmod_test.cpp: p11tls against a counting PKCS#11 module
+// (tests/module/testmod.c, which forwards to SoftHSM and appends
+// "<pid> <function>" to $P11TLS_TESTMOD_COUNT_DIR/calls.log per call).
+// Run through tests/run/countmod-rof-*.sh (tests/with-token.sh).
+//
+// Children report only through their exit status; every wait is bounded
+// (WNOHANG polling for at most 30 s, then SIGKILL).
+#include <gtest/gtest.h>
+
+#include <p11tls/p11tls.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+const char kKeyUri[] = "pkcs11:token=p11tls-test;object=p256;type=private;pin-value=1234";
+const char kBadPinUri[] = "pkcs11:token=p11tls-test;object=p256;type=private;pin-value=0000";
+
+bool have_token() {
+    const char *m = getenv("P11TLS_SOFTHSM_MODULE");
+    return m && *m && getenv("SOFTHSM2_CONF");
+}
+
+#define REQUIRE_TOKEN() \
+    do { if (!have_token()) GTEST_SKIP() << "run through tests/with-token.sh"; } while (0)
+
+std::string testmod_path() {
+    const char *e = getenv("P11TLS_TESTMOD");
+    std::string p = (e && *e) ? e : "./tests/module/.libs/libp11tls-testmod.so";
+    char buf[PATH_MAX];
+    if (realpath(p.c_str(), buf)) return buf;
+    return p;
+}
+
+// One count directory per process tree, chosen by the first process and
+// inherited by its exec'd children through the environment.
+const std::string &count_dir() {
+    static std::string dir = [] {
+        const char *e = getenv("P11TLS_TESTMOD_COUNT_DIR");
+        if (e && *e) return std::string(e);
+        const char *base = getenv("P11TLS_TEST_DIR");
+        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/countmod.XXXXXX";
+        std::vector<char> b(tmpl.begin(), tmpl.end());
+        b.push_back(0);
+        if (!mkdtemp(b.data())) return std::string();
+        std::string d(b.data());
+        setenv("P11TLS_TESTMOD_COUNT_DIR", d.c_str(), 1);
+        return d;
+    }();
+    return dir;
+}
+
+std::string log_path() { return count_dir() + "/calls.log"; }
+
+struct Line {
+    long pid;
+    std::string fn;
+};
+
+std::vector<Line> read_log() {
+    std::vector<Line> out;
+    std::ifstream in(log_path());
+    long pid;
+    std::string fn;
+    while (in >> pid >> fn) out.push_back({pid, fn});
+    return out;
+}
+
+size_t count_calls(const std::vector<Line> &log, long pid, const char *fn = nullptr, size_t from = 0) {
+    size_t n = 0;
+    for (size_t i = from; i < log.size(); i++)
+        if (log[i].pid == pid && (!fn || log[i].fn == fn)) n++;
+    return n;
+}
+
+// Bounded wait: WNOHANG polling for at most timeout_s, then SIGKILL.
+// Returns the raw status, or -1 on timeout.
+int wait_bounded(pid_t pid, int timeout_s = 30) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int st = 0;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return st;
+        if (r < 0) return -2;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= timeout_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        usleep(5000);
+    }
+}
+
+std::string describe(int st) {
+    if (st == -1) return "timed out (killed)";
+    if (st < 0) return "fork/wait failed";
+    if (WIFEXITED(st)) return "exit " + std::to_string(WEXITSTATUS(st));
+    if (WIFSIGNALED(st)) return "signal " + std::to_string(WTERMSIG(st));
+    return "status " + std::to_string(st);
+}
+
+bool exited_ok(int st) { return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0; }
+
+// Re-executes this binary running only the DISABLED_ suite `filter`, with
+// marker=1 and the extra environment set. *out_pid gets the child's pid.
+int run_exec_child(const std::string &filter, const char *marker,
+                   const std::vector<std::pair<std::string, std::string>> &env,
+                   pid_t *out_pid = nullptr) {
+    count_dir();  // make sure the child inherits the count directory
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -3;
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        setenv(marker, "1", 1);
+        for (auto &kv : env) setenv(kv.first.c_str(), kv.second.c_str(), 1);
+        std::string f = "--gtest_filter=" + filter;
+        execl("/proc/self/exe", "countmod_tests", f.c_str(), "--gtest_also_run_disabled_tests",
+              (char *)nullptr);
+        _exit(127);
+    }
+    if (out_pid) *out_pid = pid;
+    return wait_bounded(pid);
+}
+
+bool in_child(const char *marker) {
+    const char *v = getenv(marker);
+    return v && strcmp(v, "1") == 0;
+}
+
+struct Ctx {
+    p11tls_ctx *c = nullptr;
+    ~Ctx() { p11tls_ctx_free(c); }
+};
+struct Key {
+    p11tls_key *k = nullptr;
+    ~Key() { p11tls_key_free(k); }
+};
+
+// A context that sees only the module at path.
+int make_ctx(Ctx &ctx, const std::string &path) {
+    count_dir();  // set P11TLS_TESTMOD_COUNT_DIR before the module is used
+    int rc = p11tls_ctx_new(&ctx.c);
+    if (rc) return rc;
+    rc = p11tls_ctx_set_flags(ctx.c, P11TLS_CTX_NO_REGISTERED_MODULES);
+    if (rc) return rc;
+    return p11tls_ctx_add_module(ctx.c, path.c_str());
+}
+
+int sign_once(p11tls_key *key) {
+    static const uint8_t msg[] = "count me";
+    uint8_t sig[512];
+    size_t sig_len = sizeof sig;
+    return p11tls_key_sign(key, P11TLS_SIG_ECDSA_SECP256R1_SHA256, msg, sizeof msg - 1, sig, &sig_len);
+}
+
+// Opened once per process (in the first test that needs it) and shared.
+p11tls_key *shared_key() {
+    static Ctx ctx;
+    static Key key;
+    if (!key.k) {
+        if (make_ctx(ctx, testmod_path()) != 0) return nullptr;
+        if (p11tls_key_open(ctx.c, kKeyUri, 0, &key.k) != 0) return nullptr;
+    }
+    return key.k;
+}
+
+}  // namespace
+
+// 1. Open + sign through the counting module.
+TEST(CountMod, OpenAndSign) {
+    REQUIRE_TOKEN();
+    ASSERT_FALSE(count_dir().empty());
+    size_t before = read_log().size();
+
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << testmod_path() << ": " << p11tls_last_error_detail();
+    Key key;
+    ASSERT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    size_t after_open = read_log().size();
+    ASSERT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+
+    auto log = read_log();
+    long me = getpid();
+    size_t sign_calls = count_calls(log, me, "C_Sign", after_open);
+    EXPECT_GE(sign_calls, 1u);
+    EXPECT_EQ(count_calls(log, me, "C_Initialize"), 1u);
+    std::cout << "[ figures  ] PKCS#11 calls: open " << count_calls(log, me, nullptr, before) -
+                     count_calls(log, me, nullptr, after_open)
+              << " (incl. C_Initialize), sign " << count_calls(log, me, nullptr, after_open)
+              << " (C_Sign " << sign_calls << "), total open+sign " << count_calls(log, me, nullptr, before)
+              << std::endl;
+
+    // A second sign with the same key: no re-login, no new lookup.
+    size_t mark = log.size();
+    ASSERT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+    log = read_log();
+    EXPECT_EQ(count_calls(log, me, "C_Login", mark), 0u);
+    EXPECT_EQ(count_calls(log, me, "C_FindObjectsInit", mark), 0u);
+    std::cout << "[ figures  ] PKCS#11 calls for a second sign: " << count_calls(log, me, nullptr, mark)
+              << std::endl;
+}
+
+// 2. A child that only _exits or execs makes no PKCS#11 call.
+TEST(CountMod, ForkExitMakesNoCall) {
+    REQUIRE_TOKEN();
+    p11tls_key *key = shared_key();
+    ASSERT_NE(key, nullptr) << p11tls_last_error_detail();
+    ASSERT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) _exit(0);
+    int st = wait_bounded(pid);
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+    EXPECT_EQ(count_calls(read_log(), pid), 0u) << "calls from the _exit child " << pid;
+    std::cout << "[ figures  ] PKCS#11 calls in the fork+_exit child: " << count_calls(read_log(), pid)
+              << std::endl;
+    // The parent still signs.
+    EXPECT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
+}
+
+TEST(CountMod, ForkExecMakesNoCall) {
+    REQUIRE_TOKEN();
+    p11tls_key *key = shared_key();
+    ASSERT_NE(key, nullptr) << p11tls_last_error_detail();
+    ASSERT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        execl("/bin/true", "true", (char *)nullptr);
+        _exit(127);
+    }
+    int st = wait_bounded(pid);
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+    EXPECT_EQ(count_calls(read_log(), pid), 0u) << "calls from the exec child " << pid;
+    std::cout << "[ figures  ] PKCS#11 calls in the fork+exec child: " << count_calls(read_log(), pid)
+              << std::endl;
+    EXPECT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
+}
+
+// 3. A wrong PIN is tried exactly once (fresh process: nothing logged in).
+TEST(DISABLED_CountModWrongPinChild, OneLogin) {
+    if (!in_child("P11TLS_COUNTMOD_WRONG_PIN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    Key key;
+    EXPECT_EQ(p11tls_key_open(ctx.c, kBadPinUri, 0, &key.k), P11TLS_E_PIN_INCORRECT)
+        << p11tls_last_error_detail();
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
+}
+
+TEST(CountMod, WrongPinLoginOnce) {
+    REQUIRE_TOKEN();
+    pid_t child = 0;
+    int st = run_exec_child("DISABLED_CountModWrongPinChild.*", "P11TLS_COUNTMOD_WRONG_PIN_CHILD", {}, &child);
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+    auto log = read_log();
+    EXPECT_EQ(count_calls(log, child, "C_Login"), 1u);
+    std::cout << "[ figures  ] wrong-PIN child: C_Login " << count_calls(log, child, "C_Login")
+              << ", PKCS#11 calls " << count_calls(log, child) << std::endl;
+}
+
+// 4. A module whose C_Initialize fails is reported, and does not stop
+//    another context from using SoftHSM directly in the same process.
+namespace {
+struct ModSeen {
+    std::string want;
+    bool found = false;
+    int status = 0;
+    std::string error;
+};
+int module_cb(void *arg, const p11tls_module_info *info) {
+    ModSeen *s = static_cast<ModSeen *>(arg);
+    std::string name = info->name ? info->name : "";
+    std::string path = info->path ? info->path : "";
+    if (name.find(s->want) != std::string::npos || path.find(s->want) != std::string::npos) {
+        s->found = true;
+        s->status = info->status;
+        s->error = info->error ? info->error : "";
+    }
+    return 0;
+}
+}  // namespace
+
+TEST(DISABLED_CountModFailInitChild, Reported) {
+    if (!in_child("P11TLS_COUNTMOD_FAIL_INIT_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    Ctx bad;
+    ASSERT_EQ(make_ctx(bad, testmod_path()), 0) << p11tls_last_error_detail();
+    Key key;
+    int rc = p11tls_key_open(bad.c, kKeyUri, 0, &key.k);
+    EXPECT_TRUE(rc == P11TLS_E_TOKEN_NOT_PRESENT || rc == P11TLS_E_MODULE)
+        << p11tls_strerror_name(rc) << ": " << p11tls_last_error_detail();
+
+    ModSeen seen;
+    seen.want = "libp11tls-testmod";
+    EXPECT_EQ(p11tls_list_modules(bad.c, module_cb, &seen), 0) << p11tls_last_error_detail();
+    EXPECT_TRUE(seen.found);
+    EXPECT_EQ(seen.status, P11TLS_E_MODULE) << p11tls_strerror_name(seen.status);
+    EXPECT_NE(seen.error.find("C_Initialize"), std::string::npos) << seen.error;
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_Initialize"), 1u);
+
+    Ctx good;
+    ASSERT_EQ(make_ctx(good, getenv("P11TLS_SOFTHSM_MODULE")), 0) << p11tls_last_error_detail();
+    Key key2;
+    ASSERT_EQ(p11tls_key_open(good.c, kKeyUri, 0, &key2.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key2.k), 0) << p11tls_last_error_detail();
+}
+
+TEST(CountMod, FailInitReported) {
+    REQUIRE_TOKEN();
+    int st = run_exec_child("DISABLED_CountModFailInitChild.*", "P11TLS_COUNTMOD_FAIL_INIT_CHILD",
+                            {{"P11TLS_TESTMOD_FAIL_INIT", "1"}});
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+}
+
+// 5. An injected CKR_DEVICE_ERROR on the 3rd C_Sign fails exactly one sign.
+TEST(DISABLED_CountModFailSignChild, OneSignFails) {
+    if (!in_child("P11TLS_COUNTMOD_FAIL_SIGN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    Key key;
+    ASSERT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    int failures = 0, last_rc = 0;
+    for (int i = 0; i < 4; i++) {
+        int rc = sign_once(key.k);
+        if (rc != 0) {
+            failures++;
+            last_rc = rc;
+        }
+    }
+    EXPECT_EQ(failures, 1);
+    EXPECT_EQ(last_rc, P11TLS_E_DEVICE) << p11tls_strerror_name(last_rc);
+}
+
+TEST(CountMod, InjectedSignFailure) {
+    REQUIRE_TOKEN();
+    int st = run_exec_child("DISABLED_CountModFailSignChild.*", "P11TLS_COUNTMOD_FAIL_SIGN_CHILD",
+                            {{"P11TLS_TESTMOD_FAIL", "C_Sign:3:0x30"}});
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+}

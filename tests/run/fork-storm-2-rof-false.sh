@@ -1,0 +1,4 @@
+#!/bin/bash
+# Fork 500 times while 2 threads sign (shared and own keys); every child must
+# sign with the inherited and a fresh key within 2 s. reset_on_fork = false.
+exec bash "${srcdir:-.}/tests/with-token.sh" false ./tests/fork_storm 2 500 "$@"

@@ -1,0 +1,4 @@
+#!/bin/bash
+# GnuTLS glue tests (in-process handshakes) against a private SoftHSM token,
+# reset_on_fork = false.
+exec bash "${srcdir:-.}/tests/with-token.sh" false ./tests/gnutls_tests "$@"

@@ -1,0 +1,4 @@
+#!/bin/bash
+# GnuTLS glue tests (in-process handshakes) against a private SoftHSM token,
+# reset_on_fork = true.
+exec bash "${srcdir:-.}/tests/with-token.sh" true ./tests/gnutls_tests "$@"
