@@ -1,6 +1,5 @@
-// Shared helpers for the integration tests (declared in each test file's
-// "helpers" block; there is no header so that only *.cpp files are added).
-#include <gtest/gtest.h>
+// Shared helpers for the integration tests (declared in helpers.hpp).
+#include "helpers.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -36,7 +35,7 @@ std::string test_pin() {
 }
 
 // pkcs11: URI of one object on the test token; pin adds pin-value.
-std::string key_uri(const std::string &label, bool pin = true, const char *type = "private") {
+std::string key_uri(const std::string &label, bool pin, const char *type) {
     std::string u = "pkcs11:token=p11tls-test;object=" + label + ";type=" + type;
     if (pin) u += ";pin-value=" + test_pin();
     return u;

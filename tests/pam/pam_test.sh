@@ -15,6 +15,9 @@ builddir=$(cd "$builddir" && pwd)
 modso=$builddir/src/pam/.libs/pam_p11tls.so
 
 skip() { echo "$me: SKIP: $*" >&2; exit 77; }
+# pamtester is not instrumented: a sanitizer-built PAM module cannot be
+# loaded into it (the sanitizer runtime must come first).
+[ -z "${P11TLS_SANITIZER:-}" ] || skip "PAM tests do not run in the $P11TLS_SANITIZER build"
 
 [ -n "${P11TLS_TEST_DIR:-}" ] || skip "P11TLS_TEST_DIR not set (run through tests/with-token.sh)"
 [ -f "$modso" ] || skip "$modso not built (make src/pam/pam_p11tls.la)"

@@ -1,0 +1,43 @@
+// Shared helpers of the integration tests (tests/integration/helpers.cpp).
+#pragma once
+#include <gtest/gtest.h>
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include <gnutls/abstract.h>
+
+#include <p11tls/p11tls.h>
+
+namespace th {
+std::string env(const char *name);
+std::string test_dir();
+std::string test_pin();
+std::string key_uri(const std::string &label, bool pin = true, const char *type = "private");
+std::vector<unsigned char> read_file(const std::string &path);
+std::vector<unsigned char> cert_der(const std::string &label);
+gnutls_pubkey_t cert_pubkey(const std::string &label);
+std::vector<unsigned char> cert_spki(const std::string &label);
+int verify_data(const std::string &label, gnutls_sign_algorithm_t alg, const void *msg,
+                size_t msg_len, const unsigned char *sig, size_t sig_len);
+int verify_hash(const std::string &label, gnutls_sign_algorithm_t alg, const void *hash,
+                size_t hash_len, const unsigned char *sig, size_t sig_len);
+int sign(p11tls_key *key, uint16_t scheme, const void *msg, size_t len,
+         std::vector<unsigned char> &sig);
+int wait_bounded(pid_t pid, int timeout_s);
+int run_in_child(int (*fn)(void *), void *arg, int timeout_s);
+int run_exec_child(const std::string &filter, const char *var, int timeout_s);
+std::string describe_status(int st);
+bool exited_ok(int st);
+bool have_token();
+
+// Frees the key it holds (tests fill .k through p11tls_key_open).
+struct KeyPtr {
+    p11tls_key *k = nullptr;
+    ~KeyPtr() { p11tls_key_free(k); }
+};
+}  // namespace th
+using th::KeyPtr;
+#define REQUIRE_TOKEN() \
+    do { if (!th::have_token()) GTEST_SKIP() << "run under tests/with-token.sh"; } while (0)
