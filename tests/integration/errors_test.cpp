@@ -16,6 +16,10 @@
 
 #include "helpers.hpp"
 
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace {
 
 int open_code(p11tls_ctx *ctx, const std::string &uri) {
@@ -118,6 +122,33 @@ TEST(DISABLED_NoPinChild, PinRequired) {
 TEST(Errors, PinRequired) {
     REQUIRE_TOKEN();
     int st = th::run_exec_child("DISABLED_NoPinChild.*", "P11TLS_NO_PIN_CHILD", 30);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+}
+
+// pin-source must be a regular file that others cannot read.
+TEST(DISABLED_PinSourceChild, PinSource) {
+    if (!in_child("P11TLS_PIN_SOURCE_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    const std::string dir = th::test_dir();
+    const std::string file = dir + "/pin.txt";
+    const std::string base = "pkcs11:token=p11tls-test;object=p256;type=private?pin-source=";
+    {
+        std::ofstream out(file);
+        out << th::test_pin() << "\n";
+    }
+    ASSERT_EQ(chmod(file.c_str(), 0644), 0);
+    EXPECT_EQ(open_code(nullptr, base + file), P11TLS_E_PIN_SOURCE);
+    EXPECT_NE(std::string(p11tls_last_error_detail()).find("readable by others"), std::string::npos)
+        << p11tls_last_error_detail();
+    EXPECT_EQ(open_code(nullptr, base + dir), P11TLS_E_PIN_SOURCE);  // not a regular file
+    EXPECT_EQ(open_code(nullptr, base + dir + "/missing"), P11TLS_E_PIN_SOURCE);
+    ASSERT_EQ(chmod(file.c_str(), 0600), 0);
+    EXPECT_EQ(open_code(nullptr, base + file), 0) << p11tls_last_error_detail();
+    unlink(file.c_str());
+}
+
+TEST(Errors, PinSource) {
+    REQUIRE_TOKEN();
+    int st = th::run_exec_child("DISABLED_PinSourceChild.*", "P11TLS_PIN_SOURCE_CHILD", 30);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
