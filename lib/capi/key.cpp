@@ -47,10 +47,8 @@ int sign_common(p11tls_key *key, uint16_t scheme, const uint8_t *in, size_t in_l
                 size_t *sig_len, bool prehashed) {
     if (!key || !sig_len || (!in && in_len)) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
     const Scheme &s = scheme_of(scheme);
-    if (s.alg != p11tls_key_get_algorithm(key))
-        fail(P11TLS_E_UNSUPPORTED, std::string("scheme ") + s.name + " does not fit this key's algorithm");
     if (!sig) {
-        *sig_len = key_max_signature_size(key);
+        *sig_len = key_signature_size(key, s);
         return 0;
     }
     auto out = key_sign(key, s, in, in_len, prehashed);
@@ -115,11 +113,8 @@ int p11tls_key_decrypt(p11tls_key *key, int padding, const uint8_t *ct, size_t c
                        uint8_t *pt, size_t *pt_len) {
     return guard(__func__, [&] {
         if (!key || !ct || !pt_len) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
-        if (key->pub.alg != P11TLS_ALG_RSA) fail(P11TLS_E_UNSUPPORTED, "only RSA keys decrypt");
-        if (padding != P11TLS_DECRYPT_RSA_PKCS1 && padding != P11TLS_DECRYPT_RSA_OAEP_SHA256)
-            fail(P11TLS_E_INVALID_ARGUMENT, "unknown padding");
         if (!pt) {
-            *pt_len = (key->pub.bits + 7) / 8;
+            *pt_len = key_plaintext_size(key, padding);
             return 0;
         }
         auto out = key_decrypt(key, padding, ct, ct_len);

@@ -226,7 +226,8 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     return key;
 }
 
-size_t key_max_signature_size(const p11tls_key *key) {
+namespace {
+size_t max_signature_size(const p11tls_key *key) {
     size_t bytes = (key->pub.bits + 7) / 8;
     switch (key->pub.alg) {
     case P11TLS_ALG_RSA: return bytes;
@@ -235,6 +236,20 @@ size_t key_max_signature_size(const p11tls_key *key) {
     case P11TLS_ALG_ED448: return 114;
     }
     return 0;
+}
+}  // namespace
+
+size_t key_signature_size(const p11tls_key *key, const Scheme &s) {
+    if (s.alg != key->pub.alg)
+        fail(P11TLS_E_UNSUPPORTED, std::string("scheme ") + s.name + " does not fit this key's algorithm");
+    return max_signature_size(key);
+}
+
+size_t key_plaintext_size(const p11tls_key *key, int padding) {
+    if (key->pub.alg != P11TLS_ALG_RSA) fail(P11TLS_E_UNSUPPORTED, "only RSA keys decrypt");
+    if (padding != P11TLS_DECRYPT_RSA_PKCS1 && padding != P11TLS_DECRYPT_RSA_OAEP_SHA256)
+        fail(P11TLS_E_INVALID_ARGUMENT, "unknown padding");
+    return (key->pub.bits + 7) / 8;
 }
 
 bool key_supports(p11tls_key *key, const Scheme &s) {
@@ -254,9 +269,7 @@ bool key_supports(p11tls_key *key, const Scheme &s) {
 
 std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsigned char *data,
                                     size_t len, bool prehashed) {
-    if (s.alg != key->pub.alg)
-        fail(P11TLS_E_UNSUPPORTED, std::string("scheme ") + s.name + " does not fit this key's algorithm");
-    const size_t max = key_max_signature_size(key);
+    const size_t max = key_signature_size(key, s);
     if (s.alg == P11TLS_ALG_ED25519 || s.alg == P11TLS_ALG_ED448) {
         if (prehashed) fail(P11TLS_E_UNSUPPORTED, "EdDSA signs messages, not hashes");
         CK_MECHANISM mech = {CKM_EDDSA, nullptr, 0};
@@ -296,8 +309,7 @@ std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsi
 
 std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsigned char *ct,
                                        size_t len) {
-    if (key->pub.alg != P11TLS_ALG_RSA) fail(P11TLS_E_UNSUPPORTED, "only RSA keys decrypt");
-    const size_t max = (key->pub.bits + 7) / 8;
+    const size_t max = key_plaintext_size(key, padding);
     if (padding == P11TLS_DECRYPT_RSA_PKCS1) {
         CK_MECHANISM mech = {CKM_RSA_PKCS, nullptr, 0};
         return run_op(key, &mech, ct, len, max, true);
@@ -307,7 +319,7 @@ std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsig
         CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
         return run_op(key, &mech, ct, len, max, true);
     }
-    fail(P11TLS_E_INVALID_ARGUMENT, "unknown padding");
+    fail(P11TLS_E_INTERNAL, "padding checked by key_plaintext_size");
 }
 
 }  // namespace p11tls

@@ -57,6 +57,9 @@ std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsi
                                     size_t len, bool prehashed);
 std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsigned char *ct,
                                        size_t len);
-size_t key_max_signature_size(const p11tls_key *key);
+// Largest signature of scheme s (which must fit the key: P11TLS_E_UNSUPPORTED).
+size_t key_signature_size(const p11tls_key *key, const Scheme &s);
+// Largest plaintext for padding (RSA keys and known paddings only).
+size_t key_plaintext_size(const p11tls_key *key, int padding);
 
 }  // namespace p11tls

@@ -9,6 +9,8 @@
 
 #include <p11tls/p11tls.h>
 
+#include "../integration/helpers.hpp"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -36,7 +38,7 @@ bool have_token() {
     return m && *m && getenv("SOFTHSM2_CONF");
 }
 
-#define REQUIRE_TOKEN() \
+#define REQUIRE_SOFTHSM() \
     do { if (!have_token()) GTEST_SKIP() << "run through tests/with-token.sh"; } while (0)
 
 std::string testmod_path() {
@@ -88,35 +90,11 @@ size_t count_calls(const std::vector<Line> &log, long pid, const char *fn = null
     return n;
 }
 
-// Bounded wait: WNOHANG polling for at most timeout_s, then SIGKILL.
-// Returns the raw status, or -1 on timeout.
-int wait_bounded(pid_t pid, int timeout_s = 30) {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        int st = 0;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) return st;
-        if (r < 0) return -2;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec >= timeout_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            return -1;
-        }
-        usleep(5000);
-    }
-}
-
-std::string describe(int st) {
-    if (st == -1) return "timed out (killed)";
-    if (st < 0) return "fork/wait failed";
-    if (WIFEXITED(st)) return "exit " + std::to_string(WEXITSTATUS(st));
-    if (WIFSIGNALED(st)) return "signal " + std::to_string(WTERMSIG(st));
-    return "status " + std::to_string(st);
-}
-
-bool exited_ok(int st) { return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0; }
+// Bounded waits and status helpers are shared with the integration tests
+// (tests/integration/helpers.cpp).
+using th::exited_ok;
+int wait_bounded(pid_t pid) { return th::wait_bounded(pid, 30); }
+std::string describe(int st) { return th::describe_status(st); }
 
 // Re-executes this binary running only the DISABLED_ suite `filter`, with
 // marker=1 and the extra environment set. *out_pid gets the child's pid.
@@ -188,7 +166,7 @@ p11tls_key *shared_key() {
 
 // 1. Open + sign through the counting module.
 TEST(CountMod, OpenAndSign) {
-    REQUIRE_TOKEN();
+    REQUIRE_SOFTHSM();
     ASSERT_FALSE(count_dir().empty());
     size_t before = read_log().size();
 
@@ -222,7 +200,7 @@ TEST(CountMod, OpenAndSign) {
 
 // 2. A child that only _exits or execs makes no PKCS#11 call.
 TEST(CountMod, ForkExitMakesNoCall) {
-    REQUIRE_TOKEN();
+    REQUIRE_SOFTHSM();
     p11tls_key *key = shared_key();
     ASSERT_NE(key, nullptr) << p11tls_last_error_detail();
     ASSERT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
@@ -242,7 +220,7 @@ TEST(CountMod, ForkExitMakesNoCall) {
 }
 
 TEST(CountMod, ForkExecMakesNoCall) {
-    REQUIRE_TOKEN();
+    REQUIRE_SOFTHSM();
     p11tls_key *key = shared_key();
     ASSERT_NE(key, nullptr) << p11tls_last_error_detail();
     ASSERT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
@@ -275,7 +253,7 @@ TEST(DISABLED_CountModWrongPinChild, OneLogin) {
 }
 
 TEST(CountMod, WrongPinLoginOnce) {
-    REQUIRE_TOKEN();
+    REQUIRE_SOFTHSM();
     pid_t child = 0;
     int st = run_exec_child("DISABLED_CountModWrongPinChild.*", "P11TLS_COUNTMOD_WRONG_PIN_CHILD", {}, &child);
     EXPECT_TRUE(exited_ok(st)) << describe(st);
@@ -332,7 +310,7 @@ TEST(DISABLED_CountModFailInitChild, Reported) {
 }
 
 TEST(CountMod, FailInitReported) {
-    REQUIRE_TOKEN();
+    REQUIRE_SOFTHSM();
     int st = run_exec_child("DISABLED_CountModFailInitChild.*", "P11TLS_COUNTMOD_FAIL_INIT_CHILD",
                             {{"P11TLS_TESTMOD_FAIL_INIT", "1"}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
@@ -358,7 +336,7 @@ TEST(DISABLED_CountModFailSignChild, OneSignFails) {
 }
 
 TEST(CountMod, InjectedSignFailure) {
-    REQUIRE_TOKEN();
+    REQUIRE_SOFTHSM();
     int st = run_exec_child("DISABLED_CountModFailSignChild.*", "P11TLS_COUNTMOD_FAIL_SIGN_CHILD",
                             {{"P11TLS_TESTMOD_FAIL", "C_Sign:3:0x30"}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
