@@ -73,6 +73,7 @@ int main(int argc, char **argv) {
         workers.emplace_back([&, i] {
             p11tls_key *own = nullptr;
             if (p11tls_key_open(nullptr, key_uri(i % 2 ? "p384" : "p256").c_str(), 0, &own) != 0) {
+                fprintf(stderr, "parent thread %d: open: %s\n", i, p11tls_last_error_detail());
                 ++thread_errors;
                 return;
             }
@@ -83,7 +84,8 @@ int main(int argc, char **argv) {
                 ok = ok && p11tls_key_sign(own, i % 2 ? P11TLS_SIG_ECDSA_SECP384R1_SHA384
                                                       : P11TLS_SIG_ECDSA_SECP256R1_SHA256,
                                            (const uint8_t *)"x", 1, sig, &len) == 0;
-                if (!ok) ++thread_errors;
+                if (!ok && thread_errors++ == 0)
+                    fprintf(stderr, "parent thread %d: %s\n", i, p11tls_last_error_detail());
                 signatures += 2;
             }
             p11tls_key_free(own);
