@@ -27,11 +27,63 @@ extern "C" {
  * MD5+SHA-1 signatures and SHA-1 signatures are not supported.
  *
  * Returns 0, or a negative GNUTLS_E_* code: GNUTLS_E_INVALID_REQUEST for bad
- * arguments, GNUTLS_E_PKCS11_ERROR when the key could not be opened (the
- * p11tls error is in p11tls_last_error_detail()), GNUTLS_E_MEMORY_ERROR, or what
- * gnutls_privkey_import_ext4() returned. On failure pkey is unchanged. */
+ * arguments or a malformed URI, GNUTLS_E_PKCS11_PIN_ERROR when no usable
+ * PIN was available or the token refused it, GNUTLS_E_PKCS11_ERROR when the
+ * key could not be opened otherwise (the p11tls error is in
+ * p11tls_last_error_detail()), GNUTLS_E_MEMORY_ERROR, or what
+ * gnutls_privkey_import_ext4() returned. On failure pkey is unchanged.
+ * Thread-safe; the key may be used by several threads and after fork(), as
+ * the context's fork policy says. */
 P11TLS_API int p11tls_gnutls_privkey_import(gnutls_privkey_t pkey, p11tls_ctx *ctx,
                                             const char *uri, unsigned flags);
+
+/* Imports the certificate named by uri (fetched through ctx; NULL is the
+ * default context) into crt, an initialized gnutls_x509_crt_t. Returns 0,
+ * or a negative GNUTLS_E_* code as p11tls_gnutls_privkey_import() does
+ * (GNUTLS_E_PKCS11_ERROR also when no certificate or several match), or
+ * what gnutls_x509_crt_import() returned. Thread-safe. */
+P11TLS_API int p11tls_gnutls_x509_crt_import(gnutls_x509_crt_t crt, p11tls_ctx *ctx,
+                                             const char *uri);
+
+/* Adds to cred the certificate named by cert_uri, its chain, and the private
+ * key named by key_uri (opened as p11tls_gnutls_privkey_import() does), as
+ * gnutls_certificate_set_key() would. The chain is the certificate, then
+ * its issuers as found among the certificates on the same token, up to but
+ * not including a self-signed root (at most 8 certificates). GnuTLS checks
+ * that the key belongs to the certificate (GNUTLS_E_CERTIFICATE_KEY_MISMATCH
+ * otherwise).
+ *
+ * Returns what gnutls_certificate_set_key() returned (0, or the key's index
+ * if cred has GNUTLS_CERTIFICATE_API_V2), or a negative GNUTLS_E_* code as
+ * p11tls_gnutls_x509_crt_import() does; on failure cred is unchanged. cred
+ * owns the key and certificates afterwards. Not thread-safe with respect to
+ * other uses of the same cred (as GnuTLS's own set_key). */
+P11TLS_API int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_t cred,
+                                                 p11tls_ctx *ctx, const char *cert_uri,
+                                                 const char *key_uri);
+
+/* Makes GnuTLS hand pkcs11: URLs to p11tls: gnutls_privkey_import_url(),
+ * gnutls_x509_crt_import_url() and what is built on them, such as
+ * gnutls_certificate_set_x509_key_file2() with pkcs11: URLs, then open keys
+ * and certificates through p11tls, in a context of its own (registered
+ * p11-kit modules, fork policy P11TLS_FORK_REINIT). The PIN comes from the
+ * URL (pin-value, pin-source) or, failing that, from GnuTLS's process-wide
+ * PKCS#11 PIN function (gnutls_pkcs11_set_pin_function()); a PIN function set
+ * on a credentials structure or privkey cannot reach p11tls.
+ *
+ * What GnuTLS still does itself for pkcs11: URLs: issuer lookups when it
+ * builds a chain from a URL (gnutls_pkcs11_get_raw_issuer(), so
+ * gnutls_certificate_set_x509_key_file2() may initialize GnuTLS's own
+ * PKCS#11 layer to look for issuers), gnutls_pubkey_import_url(), and
+ * everything under gnutls_pkcs11_*(). Use p11tls_gnutls_certificate_set_key()
+ * to have the chain found by p11tls.
+ *
+ * Idempotent: every call after the first returns the first call's result,
+ * and several callers in one process may each call it. Returns 0, or a
+ * negative GNUTLS_E_* code (GNUTLS_E_INVALID_REQUEST if something else
+ * registered pkcs11: first). GnuTLS's URL table is not thread-safe: call it
+ * before other threads use GnuTLS URL functions. */
+P11TLS_API int p11tls_gnutls_register_url(void);
 
 #ifdef __cplusplus
 }

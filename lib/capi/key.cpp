@@ -35,8 +35,6 @@ int alloc_out(const void *src, size_t len, uint8_t **out, size_t *out_len) {
 }  // namespace p11tls
 
 namespace {
-const std::shared_ptr<CtxState> &state_of(p11tls_ctx *ctx) { return ctx ? ctx->state : default_ctx(); }
-
 const Scheme &scheme_of(uint16_t code) {
     const Scheme *s = find_scheme(code);
     if (!s) fail(P11TLS_E_UNSUPPORTED, "unknown signature scheme");

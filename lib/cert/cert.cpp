@@ -22,14 +22,22 @@ int algorithm_of(CK_KEY_TYPE kt, TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_H
 
 }  // namespace
 
-std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri_text) {
+namespace {
+
+// The one certificate the URI names: its token and its DER value.
+struct FoundCert {
+    TokenState *token = nullptr;
+    std::vector<unsigned char> der;
+};
+
+FoundCert find_cert(const CtxState &ctx, const char *uri_text) {
     Uri uri = Uri::parse(uri_text);
     if (uri.has_class() && uri.object_class() != CKO_CERTIFICATE)
         fail(P11TLS_E_INVALID_ARGUMENT, "URI names an object type other than a certificate");
     auto tokens = matching_tokens(ctx, uri);
     if (tokens.empty()) fail(P11TLS_E_TOKEN_NOT_PRESENT, "no token matches the URI");
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    std::vector<unsigned char> der;
+    FoundCert out;
     int found = 0;
     for (TokenState *t : tokens) {
         std::vector<CK_ATTRIBUTE> tmpl;
@@ -39,12 +47,36 @@ std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri_text) {
         PooledSession s(t);
         for (CK_OBJECT_HANDLE h : find_objects(t, s.get(), tmpl, 2)) {
             if (++found > 1) fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one certificate");
-            der = get_attribute(t, s.get(), h, CKA_VALUE);
+            out.der = get_attribute(t, s.get(), h, CKA_VALUE);
+            out.token = t;
         }
     }
     if (!found) fail(P11TLS_E_NOT_FOUND, "no certificate matches the URI");
-    if (der.empty()) fail(P11TLS_E_DEVICE, "certificate has no CKA_VALUE");
-    return der;
+    if (out.der.empty()) fail(P11TLS_E_DEVICE, "certificate has no CKA_VALUE");
+    return out;
+}
+
+// More certificates than this on one token is not a chain but a store; the
+// rest are not read.
+constexpr size_t kMaxCertsBeside = 256;
+
+}  // namespace
+
+std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri) {
+    return find_cert(ctx, uri).der;
+}
+
+std::vector<std::vector<unsigned char>> certs_beside(const CtxState &ctx, const char *uri) {
+    FoundCert c = find_cert(ctx, uri);
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &cls, sizeof cls}};
+    std::vector<std::vector<unsigned char>> out = {c.der};
+    PooledSession s(c.token);
+    for (CK_OBJECT_HANDLE h : find_objects(c.token, s.get(), tmpl, kMaxCertsBeside)) {
+        auto der = get_attribute(c.token, s.get(), h, CKA_VALUE);
+        if (!der.empty() && der != c.der) out.push_back(std::move(der));
+    }
+    return out;
 }
 
 int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, void *arg) {

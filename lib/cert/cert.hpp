@@ -9,6 +9,10 @@
 namespace p11tls {
 
 std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri);
+// The certificate the URI names (first), then every other certificate on
+// its token: where its issuers are looked for. Fails as cert_der() does
+// when the URI names no single certificate.
+std::vector<std::vector<unsigned char>> certs_beside(const CtxState &ctx, const char *uri);
 int list_tokens(const CtxState &ctx, const char *uri, p11tls_token_cb cb, void *arg);
 int list_objects(const CtxState &ctx, const char *uri, unsigned flags, p11tls_object_cb cb, void *arg);
 int list_modules(const CtxState &ctx, p11tls_module_cb cb, void *arg);

@@ -17,6 +17,8 @@
 
 #include <gnutls/gnutls.h>
 
+#include "gnutls/errmap.hpp"
+
 namespace {
 
 // The DigestInfo prefixes (RFC 8017, 9.2 note 1) of the hashes p11tls signs.
@@ -183,12 +185,7 @@ extern "C" int p11tls_gnutls_privkey_import(gnutls_privkey_t pkey, p11tls_ctx *c
     if (!pkey || !uri || flags != 0) return GNUTLS_E_INVALID_REQUEST;
     p11tls_key *key = nullptr;
     int rc = p11tls_key_open(ctx, uri, 0, &key);
-    if (rc < 0) {
-        if (rc == P11TLS_E_MEMORY) return GNUTLS_E_MEMORY_ERROR;
-        if (rc == P11TLS_E_INVALID_ARGUMENT || rc == P11TLS_E_INVALID_URI)
-            return GNUTLS_E_INVALID_REQUEST;
-        return GNUTLS_E_PKCS11_ERROR;
-    }
+    if (rc < 0) return p11tls::gnutls_error_of(rc);
     rc = gnutls_privkey_import_ext4(pkey, key, cb_sign_data, cb_sign_hash,
                                     p11tls_key_get_algorithm(key) == P11TLS_ALG_RSA ? cb_decrypt
                                                                                     : nullptr,

@@ -52,3 +52,10 @@ const std::shared_ptr<CtxState> &default_ctx();
 struct p11tls_ctx {
     std::shared_ptr<p11tls::CtxState> state;
 };
+
+namespace p11tls {
+// The state behind a caller's handle; NULL is the default context.
+inline const std::shared_ptr<CtxState> &state_of(p11tls_ctx *ctx) {
+    return ctx ? ctx->state : default_ctx();
+}
+}  // namespace p11tls

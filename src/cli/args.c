@@ -29,6 +29,10 @@ const cli_option cli_options[] = {
     {"ca", 0, "FILE", CLI_OPT_CA, "PEM file of CAs trusted for client certificates"},
     {"require-client-cert", 0, NULL, CLI_OPT_REQUIRE_CLIENT_CERT,
      "require and verify a client certificate (needs --ca)"},
+    {"workers", 0, "N", CLI_OPT_WORKERS,
+     "fork N worker processes after opening the key (prefork)"},
+    {"server-name", 0, "NAME", CLI_OPT_SERVER_NAME,
+     "name the server certificate must carry (default localhost)"},
     {"help", 'h', NULL, CLI_OPT_HELP, "show help and exit"},
     {"version", 0, NULL, CLI_OPT_VERSION, "show the version and exit"},
     {NULL, 0, NULL, 0, NULL},
@@ -145,6 +149,15 @@ static int set_option(cli_args *a, const cli_option *o, const char *value)
     case CLI_OPT_COUNT:
         if (parse_uint(value, 1000000, &a->count) != 0 || a->count == 0)
             return usage_error("--count needs a positive number:", value);
+        break;
+    case CLI_OPT_WORKERS:
+        if (parse_uint(value, 64, &a->workers) != 0 || a->workers == 0)
+            return usage_error("--workers needs a number 1-64:", value);
+        break;
+    case CLI_OPT_SERVER_NAME:
+        if (*value == '\0')
+            return usage_error("empty value for", "--server-name");
+        a->server_name = value;
         break;
     default:
         break;

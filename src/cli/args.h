@@ -30,6 +30,8 @@ enum {
     CLI_OPT_COUNT = 1u << 16,
     CLI_OPT_CA = 1u << 17,
     CLI_OPT_REQUIRE_CLIENT_CERT = 1u << 18,
+    CLI_OPT_WORKERS = 1u << 19,
+    CLI_OPT_SERVER_NAME = 1u << 20,
 };
 
 #define CLI_OPT_GLOBAL                                                      \
@@ -57,6 +59,8 @@ typedef struct cli_args {
     const char *ca;           /* --ca value (PEM file) */
     unsigned port;            /* --port value, 0 if not given */
     unsigned count;           /* --count value, 1 if not given */
+    unsigned workers;         /* --workers value, 0 if not given */
+    const char *server_name;  /* --server-name value */
     const char *command;      /* first non-option argument, or NULL */
     const char **pos;         /* arguments after the subcommand */
     size_t n_pos;

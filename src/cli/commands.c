@@ -29,11 +29,17 @@ const cli_command cli_commands[] = {
      "sign stdin, write the signature to stdout",
      CLI_OPT_SCHEME | CLI_OPT_PREHASHED, CLI_OPT_SCHEME, 1, 1},
     {"serve", cli_cmd_serve,
-     "KEY_URI --cert CERT [--port N] [--count N] [--ca FILE --require-client-cert]",
-     "serve TLS on 127.0.0.1 with the key, for --count connections",
+     "KEY_URI --cert CERT [--port N] [--count N] [--workers N] "
+     "[--ca FILE [--require-client-cert]]",
+     "serve TLS on 127.0.0.1 with the key, for --count connections (per worker)",
      CLI_OPT_CERT | CLI_OPT_PORT | CLI_OPT_COUNT | CLI_OPT_CA |
-         CLI_OPT_REQUIRE_CLIENT_CERT,
+         CLI_OPT_REQUIRE_CLIENT_CERT | CLI_OPT_WORKERS,
      CLI_OPT_CERT, 1, 1},
+    {"connect", cli_cmd_connect,
+     "[KEY_URI --cert CERT] --port N --ca FILE [--server-name NAME]",
+     "connect to 127.0.0.1:N over TLS, presenting the key's certificate",
+     CLI_OPT_CERT | CLI_OPT_PORT | CLI_OPT_CA | CLI_OPT_SERVER_NAME,
+     CLI_OPT_PORT | CLI_OPT_CA, 0, 1},
     {NULL, NULL, NULL, NULL, 0, 0, 0, 0},
 };
 

@@ -43,6 +43,8 @@ extern const cli_command cli_commands[]; /* terminated by a NULL name */
 
 /* serve: a small TLS server with a token key (serve.c). */
 int cli_cmd_serve(cli_env *env);
+/* connect: a TLS client with a token key (connect.c). */
+int cli_cmd_connect(cli_env *env);
 
 /* The entry named name, or NULL. */
 const cli_command *cli_command_find(const char *name);

@@ -25,9 +25,12 @@ static void usage(FILE *f)
                "Use certificates and keys on PKCS#11 tokens, named by pkcs11: "
                "URIs (RFC 7512).\n\nCommands:\n");
     for (c = cli_commands; c->name; c++) {
-        char head[96];
+        char head[160];
         snprintf(head, sizeof(head), "%s %s", c->name, c->usage);
-        fprintf(f, "  %-44s %s\n", head, c->summary);
+        if (strlen(head) <= 44)
+            fprintf(f, "  %-44s %s\n", head, c->summary);
+        else /* a long usage line gets its summary on the next line */
+            fprintf(f, "  %s\n  %-44s %s\n", head, "", c->summary);
     }
     fprintf(f, "\nGlobal options (anywhere on the command line):\n");
     cli_options_print(f, CLI_OPT_GLOBAL);

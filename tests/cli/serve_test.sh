@@ -11,79 +11,20 @@
 # gnutls-cli or openssl is missing).
 set -u
 
-CLI=${P11TLS_CLI:-./src/p11tls}
-PIN=${P11TLS_TEST_PIN:-1234}
-DIR=${P11TLS_TEST_DIR:?P11TLS_TEST_DIR must name the test certificate directory}
-TOKEN=p11tls-test
+. "$(dirname "$0")/lib.sh"
+need_tools gnutls-cli openssl timeout
 
-for tool in gnutls-cli openssl timeout; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "serve_test.sh: SKIP: $tool not found" >&2
-        exit 77
-    fi
-done
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/p11tls-serve-test.XXXXXX") || exit 1
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null; fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    local f
-    n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-    shift
-    for f in "$@"; do
-        [ -s "$f" ] && sed "s|^|#   $(basename "$f"): |" "$f"
-    done
-    return 0
-}
-
-# start_server LABEL: starts serve in the background (count 2), sets
-# server_pid and port. Returns 1 if no port line appeared within 10 s.
+# start_server LABEL: serve the token key and certificate LABEL for 2
+# connections.
 start_server() {
-    local label=$1 i line
-    : >"$TMP/server.out"
-    : >"$TMP/server.err"
-    "$CLI" serve "pkcs11:token=$TOKEN;object=$label;type=private;pin-value=$PIN" \
-        --cert "pkcs11:token=$TOKEN;object=$label;type=cert" \
-        --port 0 --count 2 >"$TMP/server.out" 2>"$TMP/server.err" &
-    server_pid=$!
-    port=
-    for i in $(seq 100); do
-        line=$(head -n 1 "$TMP/server.out")
-        case $line in
-            "listening on 127.0.0.1:"*) port=${line##*:}; return 0 ;;
-        esac
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    return 1
+    start_serve "$TMP/server.out" "$TMP/server.err" "$(key_uri "$1")" \
+        --cert "$(cert_uri "$1")" --count 2
 }
 
-# wait_server: waits up to 20 s for the server to exit; kills it on timeout.
-# Sets server_status (124 on timeout).
+# wait_server: waits up to 20 s for the server; server_status (124: killed).
 wait_server() {
-    local i
-    server_status=124
-    for i in $(seq 200); do
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            wait "$server_pid"
-            server_status=$?
-            server_pid=
-            return 0
-        fi
-        sleep 0.1
-    done
-    kill "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-    server_pid=
-    return 1
+    wait_pid "$server_pid" 20
+    server_status=$wait_status
 }
 
 run_label() {
@@ -91,8 +32,6 @@ run_label() {
     if ! start_server "$label"; then
         not_ok "$label: serve prints 'listening on 127.0.0.1:PORT'" \
             "$TMP/server.out" "$TMP/server.err"
-        [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-        server_pid=
         return
     fi
     ok "$label: serve listening on port $port"
@@ -154,5 +93,4 @@ else
     not_ok "serve starts for the failed-handshake test" "$TMP/server.err"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+finish

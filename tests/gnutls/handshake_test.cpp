@@ -13,8 +13,11 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/pkcs11.h>
+#include <gnutls/urls.h>
 #include <gnutls/x509.h>
 #include <gtest/gtest.h>
 
@@ -103,13 +106,9 @@ struct Result {
 
 // One handshake over a socketpair: server in a thread, client here; then the
 // client sends "ping" and the server echoes it back.
-Result run_handshake(const std::string &label, const char *server_priority,
+Result run_handshake(const ServerCred &sc, const char *server_priority,
                      const char *client_priority) {
     Result r;
-    ServerCred sc;
-    ::testing::AssertionResult made = make_server_cred(label, &sc);
-    EXPECT_TRUE(made);
-    if (!made) return r;
 
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
@@ -162,6 +161,39 @@ Result run_handshake(const std::string &label, const char *server_priority,
     close(sv[1]);
     gnutls_certificate_free_credentials(ccred);
     return r;
+}
+
+Result run_handshake(const std::string &label, const char *server_priority,
+                     const char *client_priority) {
+    ServerCred sc;
+    ::testing::AssertionResult made = make_server_cred(label, &sc);
+    EXPECT_TRUE(made);
+    if (!made) return Result();
+    return run_handshake(sc, server_priority, client_priority);
+}
+
+std::string cert_uri(const std::string &label) {
+    return "pkcs11:token=p11tls-test;object=" + label + ";type=cert";
+}
+
+std::vector<unsigned char> pem_file_der(const std::string &path) {
+    gnutls_datum_t pem = {nullptr, 0}, der = {nullptr, 0};
+    std::vector<unsigned char> out;
+    if (gnutls_load_file(path.c_str(), &pem) < 0) return out;
+    if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) >= 0)
+        out.assign(der.data, der.data + der.size);
+    gnutls_free(pem.data);
+    gnutls_free(der.data);
+    return out;
+}
+
+std::vector<unsigned char> crt_der(gnutls_x509_crt_t crt) {
+    gnutls_datum_t der = {nullptr, 0};
+    std::vector<unsigned char> out;
+    if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) >= 0)
+        out.assign(der.data, der.data + der.size);
+    gnutls_free(der.data);
+    return out;
 }
 
 #define EXPECT_HANDSHAKE_OK(r)                                                        \
@@ -323,6 +355,85 @@ TEST_F(GnutlsTest, GnutlsCliPeer) {
     EXPECT_EQ(0, server_rc) << gnutls_strerror(server_rc);
     EXPECT_NE(std::string::npos, out.find("Handshake was completed")) << out;
     EXPECT_EQ(0, WEXITSTATUS(status)) << out;
+}
+
+TEST_F(GnutlsTest, X509CrtImport) {
+    gnutls_x509_crt_t crt;
+    ASSERT_EQ(0, gnutls_x509_crt_init(&crt));
+    ASSERT_EQ(0, p11tls_gnutls_x509_crt_import(crt, nullptr, cert_uri("p256").c_str()))
+        << p11tls_last_error_detail();
+    EXPECT_EQ(pem_file_der(test_dir() + "/p256.pem"), crt_der(crt));
+    EXPECT_EQ(GNUTLS_E_PKCS11_ERROR,
+              p11tls_gnutls_x509_crt_import(crt, nullptr, cert_uri("no-such-cert").c_str()));
+    EXPECT_EQ(GNUTLS_E_INVALID_REQUEST, p11tls_gnutls_x509_crt_import(crt, nullptr, "pkcs11:bogus=1"));
+    EXPECT_EQ(GNUTLS_E_INVALID_REQUEST, p11tls_gnutls_x509_crt_import(nullptr, nullptr, "pkcs11:"));
+    gnutls_x509_crt_deinit(crt);
+}
+
+// Certificate and key both from the token, through one call.
+TEST_F(GnutlsTest, CertificateSetKeyHandshake) {
+    for (const char *label : {"p256", "rsa2048", "ed25519"}) {
+        ServerCred sc;
+        ASSERT_EQ(0, gnutls_certificate_allocate_credentials(&sc.cred));
+        ASSERT_EQ(0, p11tls_gnutls_certificate_set_key(sc.cred, nullptr, cert_uri(label).c_str(),
+                                                       key_uri(label).c_str()))
+            << label << ": " << p11tls_last_error_detail();
+        Result r = run_handshake(sc, "NORMAL", kTls13);
+        EXPECT_HANDSHAKE_OK(r);
+    }
+}
+
+TEST_F(GnutlsTest, CertificateSetKeyErrors) {
+    ServerCred sc;
+    ASSERT_EQ(0, gnutls_certificate_allocate_credentials(&sc.cred));
+    // (A wrong PIN is tested in a fresh process, tests/cli/serve_test.sh: here
+    // the token is already logged in by earlier tests and needs no PIN.)
+    // The P-384 key does not belong to the P-256 certificate: GnuTLS's check.
+    EXPECT_EQ(GNUTLS_E_CERTIFICATE_KEY_MISMATCH,
+              p11tls_gnutls_certificate_set_key(sc.cred, nullptr, cert_uri("p256").c_str(),
+                                                key_uri("p384").c_str()));
+    EXPECT_EQ(GNUTLS_E_PKCS11_ERROR,
+              p11tls_gnutls_certificate_set_key(sc.cred, nullptr, cert_uri("nothing").c_str(),
+                                                key_uri("p256").c_str()));
+    EXPECT_EQ(GNUTLS_E_INVALID_REQUEST,
+              p11tls_gnutls_certificate_set_key(sc.cred, nullptr, nullptr, key_uri("p256").c_str()));
+    // Nothing was added: a handshake finds no certificate.
+    Result r = run_handshake(sc, "NORMAL", kTls13);
+    EXPECT_NE(0, r.server_rc);
+}
+
+// gnutls_*_import_url and gnutls_certificate_set_x509_key_file2 with pkcs11:
+// URLs, after p11tls_gnutls_register_url(). GnuTLS's own PKCS#11 layer is
+// initialized with no modules at all (GNUTLS_PKCS11_FLAG_MANUAL), so these
+// can only succeed through p11tls.
+TEST_F(GnutlsTest, RegisterUrl) {
+    ASSERT_EQ(0, gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_MANUAL, nullptr));
+    ASSERT_EQ(0, p11tls_gnutls_register_url());
+    EXPECT_EQ(0, p11tls_gnutls_register_url());  // idempotent
+    EXPECT_NE(0, gnutls_url_is_supported("pkcs11:token=p11tls-test"));
+
+    gnutls_privkey_t pkey;
+    ASSERT_EQ(0, gnutls_privkey_init(&pkey));
+    ASSERT_EQ(0, gnutls_privkey_import_url(pkey, key_uri("p256").c_str(), 0));
+    EXPECT_EQ(GNUTLS_PRIVKEY_EXT, gnutls_privkey_get_type(pkey));  // GnuTLS's own: _PKCS11
+    gnutls_privkey_deinit(pkey);
+
+    gnutls_x509_crt_t crt;
+    ASSERT_EQ(0, gnutls_x509_crt_init(&crt));
+    ASSERT_EQ(0, gnutls_x509_crt_import_url(crt, cert_uri("p256").c_str(), 0));
+    EXPECT_EQ(pem_file_der(test_dir() + "/p256.pem"), crt_der(crt));
+    gnutls_x509_crt_deinit(crt);
+
+    for (const char *label : {"p256", "rsa2048"}) {
+        ServerCred sc;
+        ASSERT_EQ(0, gnutls_certificate_allocate_credentials(&sc.cred));
+        ASSERT_EQ(0, gnutls_certificate_set_x509_key_file2(sc.cred, cert_uri(label).c_str(),
+                                                           key_uri(label).c_str(),
+                                                           GNUTLS_X509_FMT_DER, nullptr, 0))
+            << label;
+        Result r = run_handshake(sc, "NORMAL", kTls13);
+        EXPECT_HANDSHAKE_OK(r);
+    }
 }
 
 }  // namespace

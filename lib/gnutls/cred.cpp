@@ -1,0 +1,120 @@
+// GnuTLS glue: token certificates as gnutls_x509_crt_t, and a certificate
+// with its chain and its token key as one entry of a credentials structure.
+#include <p11tls/gnutls.h>
+
+#include <vector>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "capi/guard.hpp"
+#include "cert/cert.hpp"
+#include "gnutls/errmap.hpp"
+#include "world/context.hpp"
+
+using namespace p11tls;
+
+namespace {
+
+// Deepest chain sent; deeper ones are a loop or a store, not a chain.
+constexpr unsigned kMaxChain = 8;
+
+// Owns parsed certificates.
+class CrtList {
+public:
+    ~CrtList() {
+        for (gnutls_x509_crt_t c : crts_) gnutls_x509_crt_deinit(c);
+    }
+    // Parses der; a certificate that does not parse is skipped (it cannot
+    // be an issuer we would send), except the first, the leaf.
+    int add(const std::vector<unsigned char> &der) {
+        gnutls_x509_crt_t c;
+        int rc = gnutls_x509_crt_init(&c);
+        if (rc < 0) return rc;
+        gnutls_datum_t d = {const_cast<unsigned char *>(der.data()), static_cast<unsigned>(der.size())};
+        rc = gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_DER);
+        if (rc < 0) {
+            gnutls_x509_crt_deinit(c);
+            return rc;
+        }
+        crts_.push_back(c);
+        return 0;
+    }
+    size_t size() const { return crts_.size(); }
+    gnutls_x509_crt_t operator[](size_t i) const { return crts_[i]; }
+
+private:
+    std::vector<gnutls_x509_crt_t> crts_;
+};
+
+// Indexes into certs of the chain: the leaf (0), then each issuer found,
+// up to but not including a self-signed one (the peer must hold that
+// anchor already, RFC 8446 4.4.2).
+std::vector<size_t> chain_of(const CrtList &certs) {
+    std::vector<size_t> chain = {0};
+    std::vector<bool> used(certs.size(), false);
+    used[0] = true;
+    while (chain.size() < kMaxChain) {
+        gnutls_x509_crt_t cur = certs[chain.back()];
+        if (gnutls_x509_crt_check_issuer(cur, cur)) break;
+        size_t next = 0;
+        for (size_t i = 1; i < certs.size() && !next; i++)
+            if (!used[i] && gnutls_x509_crt_check_issuer(cur, certs[i])) next = i;
+        if (!next || gnutls_x509_crt_check_issuer(certs[next], certs[next])) break;
+        used[next] = true;
+        chain.push_back(next);
+    }
+    return chain;
+}
+
+}  // namespace
+
+extern "C" int p11tls_gnutls_x509_crt_import(gnutls_x509_crt_t crt, p11tls_ctx *ctx,
+                                             const char *uri) {
+    if (!crt || !uri) return GNUTLS_E_INVALID_REQUEST;
+    uint8_t *der = nullptr;
+    size_t len = 0;
+    int rc = p11tls_cert_get_der(ctx, uri, &der, &len);
+    if (rc < 0) return gnutls_error_of(rc);
+    gnutls_datum_t d = {der, static_cast<unsigned>(len)};
+    rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
+    p11tls_free(der);
+    return rc;
+}
+
+extern "C" int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_t cred,
+                                                 p11tls_ctx *ctx, const char *cert_uri,
+                                                 const char *key_uri) {
+    if (!cred || !cert_uri || !key_uri) return GNUTLS_E_INVALID_REQUEST;
+    std::vector<std::vector<unsigned char>> ders;
+    int rc = guard(__func__, [&] {
+        ders = certs_beside(*state_of(ctx), cert_uri);
+        return 0;
+    });
+    if (rc < 0) return gnutls_error_of(rc);
+
+    CrtList certs;
+    for (size_t i = 0; i < ders.size(); i++) {
+        rc = certs.add(ders[i]);
+        if (rc < 0 && i == 0) return rc;  // the leaf itself is not a certificate
+    }
+    std::vector<size_t> chain = chain_of(certs);
+
+    gnutls_pcert_st pcerts[kMaxChain];
+    unsigned n = 0;
+    for (size_t i : chain) {
+        rc = gnutls_pcert_import_x509(&pcerts[n], certs[i], 0);
+        if (rc < 0) break;
+        n++;
+    }
+    gnutls_privkey_t pkey = nullptr;
+    if (rc >= 0) rc = gnutls_privkey_init(&pkey);
+    if (rc >= 0) rc = p11tls_gnutls_privkey_import(pkey, ctx, key_uri, 0);
+    // GnuTLS checks here that the key belongs to the certificate.
+    if (rc >= 0) rc = gnutls_certificate_set_key(cred, nullptr, 0, pcerts, static_cast<int>(n), pkey);
+    if (rc < 0) {
+        for (unsigned i = 0; i < n; i++) gnutls_pcert_deinit(&pcerts[i]);
+        if (pkey) gnutls_privkey_deinit(pkey);
+    }
+    return rc;  // on success cred owns the certificates' data and the key
+}

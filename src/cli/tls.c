@@ -1,0 +1,184 @@
+/* tls.c - see tls.h. */
+#define _GNU_SOURCE 1
+#include "tls.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/x509.h>
+#include <p11tls/gnutls.h>
+
+#include "util.h"
+
+#define CLI_TLS_MAX_CHAIN 16
+
+/* The one error line for an identity p11tls could not load: what (the key,
+ * or certificate and key), GnuTLS's code, the PIN problem the tool saw (if
+ * any) and p11tls's detail. Must follow the failing call at once. */
+static int identity_error(cli_env *env, const char *what, int rc)
+{
+    const char *detail = p11tls_last_error_detail();
+    const char *problem = env->pin->problem;
+
+    return cli_error(CLI_EXIT_FAILURE, "%s: %s%s%s%s%s%s", what,
+                     gnutls_strerror(rc), problem ? "; " : "",
+                     problem ? problem : "", detail && *detail ? " (" : "",
+                     detail && *detail ? detail : "",
+                     detail && *detail ? ")" : "");
+}
+
+/* A PEM chain file and the token key, as one credentials entry. */
+static int load_pem_chain(gnutls_certificate_credentials_t cred, cli_env *env,
+                          const char *key_uri, const char *file)
+{
+    gnutls_pcert_st pcert[CLI_TLS_MAX_CHAIN];
+    gnutls_datum_t data = {NULL, 0};
+    gnutls_privkey_t pkey = NULL;
+    unsigned n = CLI_TLS_MAX_CHAIN, i;
+    int rc;
+
+    rc = gnutls_load_file(file, &data);
+    if (rc < 0)
+        return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file,
+                         gnutls_strerror(rc));
+    rc = gnutls_pcert_list_import_x509_raw(pcert, &n, &data, GNUTLS_X509_FMT_PEM, 0);
+    gnutls_free(data.data);
+    if (rc < 0)
+        return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file,
+                         gnutls_strerror(rc));
+    if (n == 0)
+        return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': no certificate",
+                         file);
+    rc = gnutls_privkey_init(&pkey);
+    if (rc >= 0) {
+        rc = p11tls_gnutls_privkey_import(pkey, env->ctx, key_uri, 0);
+        if (rc < 0) {
+            char shown[CLI_URI_BUF], what[CLI_URI_BUF + 8];
+            snprintf(what, sizeof(what), "key '%s'",
+                     cli_redact_uri(key_uri, shown, sizeof(shown)));
+            identity_error(env, what, rc);
+            goto fail;
+        }
+        rc = gnutls_certificate_set_key(cred, NULL, 0, pcert, (int)n, pkey);
+    }
+    if (rc < 0) {
+        cli_error(CLI_EXIT_FAILURE, "using the key with '%s': %s", file,
+                  gnutls_strerror(rc));
+        goto fail;
+    }
+    return CLI_EXIT_OK; /* cred owns the certificates and the key */
+fail:
+    for (i = 0; i < n; i++)
+        gnutls_pcert_deinit(&pcert[i]);
+    if (pkey)
+        gnutls_privkey_deinit(pkey);
+    return CLI_EXIT_FAILURE;
+}
+
+int cli_tls_trust(gnutls_certificate_credentials_t cred, const char *ca)
+{
+    int rc = gnutls_certificate_set_x509_trust_file(cred, ca, GNUTLS_X509_FMT_PEM);
+    if (rc < 0)
+        return cli_error(CLI_EXIT_FAILURE, "CA file '%s': %s", ca, gnutls_strerror(rc));
+    if (rc == 0)
+        return cli_error(CLI_EXIT_FAILURE, "CA file '%s': no certificate", ca);
+    return CLI_EXIT_OK;
+}
+
+int cli_tls_load_identity(gnutls_certificate_credentials_t cred, cli_env *env,
+                          const char *key_uri)
+{
+    const char *cert = env->args->cert;
+    char shown[CLI_URI_BUF];
+    int rc;
+
+    if (strncmp(cert, "pkcs11:", 7) != 0) {
+        rc = load_pem_chain(cred, env, key_uri, cert);
+    } else {
+        char shown_key[CLI_URI_BUF], what[2 * CLI_URI_BUF + 32];
+        rc = p11tls_gnutls_certificate_set_key(cred, env->ctx, cert, key_uri);
+        snprintf(what, sizeof(what), "certificate '%s' with key '%s'",
+                 cli_redact_uri(cert, shown, sizeof(shown)),
+                 cli_redact_uri(key_uri, shown_key, sizeof(shown_key)));
+        if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+            rc = cli_error(CLI_EXIT_FAILURE, "%s: the key does not belong to the certificate",
+                           what);
+        else if (rc < 0)
+            rc = identity_error(env, what, rc);
+        else
+            rc = CLI_EXIT_OK;
+    }
+    if (rc == CLI_EXIT_OK && env->args->ca)
+        rc = cli_tls_trust(cred, env->args->ca);
+    return rc;
+}
+
+int cli_tls_handshake(gnutls_session_t session, char *why, size_t why_size)
+{
+    int rc;
+
+    if (why_size)
+        why[0] = '\0';
+    do
+        rc = gnutls_handshake(session);
+    while (rc < 0 && gnutls_error_is_fatal(rc) == 0);
+    if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR && why_size) {
+        gnutls_datum_t text = {NULL, 0};
+        unsigned status = gnutls_session_get_verify_cert_status(session);
+        if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
+                                                         &text, 0) >= 0) {
+            snprintf(why, why_size, "%s", (const char *)text.data);
+            gnutls_free(text.data);
+        }
+    }
+    return rc;
+}
+
+const char *cli_tls_summary(gnutls_session_t session, char *buf, size_t size)
+{
+    const char *proto = gnutls_protocol_get_name(gnutls_protocol_get_version(session));
+    gnutls_sign_algorithm_t sig = gnutls_sign_algorithm_get(session);
+    const char *alg = sig != GNUTLS_SIGN_UNKNOWN ? gnutls_sign_get_name(sig) : NULL;
+
+    if (alg == NULL)
+        alg = gnutls_kx_get_name(gnutls_kx_get(session));
+    snprintf(buf, size, "%s %s", proto ? proto : "?", alg ? alg : "?");
+    return buf;
+}
+
+int cli_tls_send(gnutls_session_t session, const char *data, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t w = gnutls_record_send(session, data + off, len - off);
+        if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
+            continue;
+        if (w < 0)
+            return (int)w;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+void cli_tls_close(gnutls_session_t session, int fd)
+{
+    struct timeval tv = {2, 0};
+    char buf[4096];
+    int rc, i;
+
+    do
+        rc = gnutls_bye(session, GNUTLS_SHUT_WR);
+    while (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED);
+    (void)shutdown(fd, SHUT_WR);
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    for (i = 0; i < 256; i++) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+    }
+    close(fd);
+}
