@@ -100,11 +100,13 @@ Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     return b;
 }
 
-// The binding for this generation, applying the context's fork policy.
+// The binding for this generation, applying the context's fork policy. A
+// binding whose token was lost (removed) is rebound too: the token may be
+// back, as a new TokenState.
 Binding *bind(p11tls_key *key) {
     const uint64_t gen = current_generation();
     Binding *b = __atomic_load_n(&key->binding, __ATOMIC_ACQUIRE);
-    if (b && b->gen == gen) return b;
+    if (b && b->gen == gen && !b->token->lost()) return b;
     if (key->open_gen != gen) {
         int policy = key->ctx->fork_policy();
         if (policy == P11TLS_FORK_FAIL)
@@ -123,6 +125,10 @@ Binding *bind(p11tls_key *key) {
 
 bool is_session_error(CK_RV rv) {
     return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED;
+}
+
+bool is_token_gone(CK_RV rv) {
+    return rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT;
 }
 
 
@@ -163,6 +169,9 @@ std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const uns
         }
         s.mark_broken();
         if (is_session_error(rv) && attempt == 0) continue;
+        // Not retried: the token is gone now. The next operation finds it
+        // again if it is back.
+        if (is_token_gone(rv)) b->token->mark_lost();
         // A mechanism or parameters the token refuses are not the caller's
         // bad arguments.
         if (rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID)

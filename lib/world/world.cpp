@@ -71,7 +71,7 @@ std::vector<TokenState *> ModuleState::tokens() {
         if (P11CALL(mod_, C_GetTokenInfo, id, &ti) != CKR_OK) continue;
         TokenState *found = nullptr;
         for (auto &t : tokens_)
-            if (t->slot() == id && t->same_token(ti)) found = t.get();
+            if (t->slot() == id && !t->lost() && t->same_token(ti)) found = t.get();
         if (!found) {
             tokens_.push_back(std::make_unique<TokenState>(this, id, ti));
             found = tokens_.back().get();

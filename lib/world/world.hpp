@@ -42,7 +42,15 @@ public:
 
     bool has_mechanism(CK_MECHANISM_TYPE m);
 
+    // The module said the token is gone (CKR_DEVICE_REMOVED,
+    // CKR_TOKEN_NOT_PRESENT): its sessions, login and object handles are
+    // dead. A lost TokenState is never found again; when the token is back,
+    // discovery makes a new one and keys bound here rebind to it.
+    bool lost() const { return __atomic_load_n(&lost_, __ATOMIC_ACQUIRE); }
+    void mark_lost() { __atomic_store_n(&lost_, true, __ATOMIC_RELEASE); }
+
 private:
+    bool lost_ = false;  // atomic access only
     ModuleState *ms_;
     const CK_SLOT_ID slot_;
     const CK_TOKEN_INFO info_;

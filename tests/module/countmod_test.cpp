@@ -341,3 +341,118 @@ TEST(CountMod, InjectedSignFailure) {
                             {{"P11TLS_TESTMOD_FAIL", "C_Sign:3:0x30"}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
+
+// 6. A token pulled mid-operation (CKR_TOKEN_NOT_PRESENT or CKR_DEVICE_REMOVED
+//    injected at the 2nd C_Sign; the module also closes every session, so the
+//    login is gone as after a real removal): that sign is
+//    P11TLS_E_TOKEN_NOT_PRESENT and is not retried; the token is back at once,
+//    and the same key object signs again: rebound to the returned token,
+//    logged in again (once, with the URI's PIN).
+TEST(DISABLED_CountModPulledChild, SameKeyWorksAgain) {
+    if (!in_child("P11TLS_COUNTMOD_PULLED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    Key key;
+    ASSERT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+    size_t before = read_log().size();
+    EXPECT_EQ(sign_once(key.k), P11TLS_E_TOKEN_NOT_PRESENT) << p11tls_last_error_detail();
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_Sign", before), 1u) << "a pulled token is not retried";
+    for (int i = 0; i < 3; i++) EXPECT_EQ(sign_once(key.k), 0) << i << ": " << p11tls_last_error_detail();
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login", before), 1u);
+}
+
+TEST(CountMod, PulledTokenReturns) {
+    REQUIRE_SOFTHSM();
+    for (const char *rv : {"0xE0", "0x32"}) {  // CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_REMOVED
+        std::string rule = std::string("C_Sign:2:") + rv;
+        int st = run_exec_child("DISABLED_CountModPulledChild.*", "P11TLS_COUNTMOD_PULLED_CHILD",
+                                {{"P11TLS_TESTMOD_FAIL", rule}});
+        EXPECT_TRUE(exited_ok(st)) << rv << ": " << describe(st);
+    }
+}
+
+// 7. CKR_SESSION_HANDLE_INVALID mid-operation is retried once on a fresh
+//    session: one injected failure is invisible; two in a row fail the
+//    operation after exactly two C_Sign calls, never a third.
+TEST(DISABLED_CountModSessionRetryChild, RetriedOnce) {
+    if (!in_child("P11TLS_COUNTMOD_RETRY_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    const bool twice = getenv("P11TLS_COUNTMOD_RETRY_TWICE") != nullptr;
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    Key key;
+    ASSERT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+    size_t before = read_log().size();
+    int rc = sign_once(key.k);  // C_Sign #2 (and #3) fail
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_Sign", before), 2u);
+    if (twice)
+        EXPECT_EQ(rc, P11TLS_E_DEVICE) << p11tls_strerror_name(rc);
+    else
+        EXPECT_EQ(rc, 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+}
+
+TEST(CountMod, SessionInvalidRetriedOnce) {
+    REQUIRE_SOFTHSM();
+    int st = run_exec_child("DISABLED_CountModSessionRetryChild.*", "P11TLS_COUNTMOD_RETRY_CHILD",
+                            {{"P11TLS_TESTMOD_FAIL", "C_Sign:2:0xB3"}});
+    EXPECT_TRUE(exited_ok(st)) << "once: " << describe(st);
+    st = run_exec_child("DISABLED_CountModSessionRetryChild.*", "P11TLS_COUNTMOD_RETRY_CHILD",
+                        {{"P11TLS_TESTMOD_FAIL", "C_Sign:2:0xB3:2"}, {"P11TLS_COUNTMOD_RETRY_TWICE", "1"}});
+    EXPECT_TRUE(exited_ok(st)) << "twice: " << describe(st);
+}
+
+// 8. PIN safety with the token's flags forced (the module ORs them into
+//    C_GetTokenInfo): on CKF_USER_PIN_FINAL_TRY the PIN in the URI is not
+//    used, only the PIN function's, which is told; on CKF_USER_PIN_LOCKED
+//    nothing is tried. Counted in C_Login calls of a fresh process (the
+//    token is not logged in yet).
+namespace {
+struct PinFnSeen {
+    int calls = 0;
+    unsigned flags = 0;
+};
+int final_try_pin_fn(void *arg, const char *, const char *, unsigned flags, char *pin, size_t size) {
+    PinFnSeen *s = static_cast<PinFnSeen *>(arg);
+    s->calls++;
+    s->flags = flags;
+    snprintf(pin, size, "%s", "1234");
+    return 0;
+}
+}  // namespace
+
+TEST(DISABLED_CountModPinFlagsChild, Checked) {
+    if (!in_child("P11TLS_COUNTMOD_PINFLAGS_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    const bool locked = getenv("P11TLS_COUNTMOD_LOCKED") != nullptr;
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    Key key;
+    // The URI's PIN is right, but never used on a final try.
+    int rc = p11tls_key_open(ctx.c, kKeyUri, 0, &key.k);
+    EXPECT_EQ(rc, locked ? P11TLS_E_PIN_LOCKED : P11TLS_E_PIN_REQUIRED) << p11tls_strerror_name(rc);
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 0u);
+    PinFnSeen seen;
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, final_try_pin_fn, &seen), 0);
+    rc = p11tls_key_open(ctx.c, kKeyUri, 0, &key.k);
+    if (locked) {
+        EXPECT_EQ(rc, P11TLS_E_PIN_LOCKED) << p11tls_strerror_name(rc);
+        EXPECT_EQ(seen.calls, 0);
+        EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 0u);
+    } else {
+        EXPECT_EQ(rc, 0) << p11tls_last_error_detail();
+        EXPECT_EQ(seen.calls, 1);
+        EXPECT_TRUE(seen.flags & P11TLS_PIN_FINAL_TRY) << seen.flags;
+        EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
+    }
+}
+
+TEST(CountMod, FinalTryAndLockedPin) {
+    REQUIRE_SOFTHSM();
+    int st = run_exec_child("DISABLED_CountModPinFlagsChild.*", "P11TLS_COUNTMOD_PINFLAGS_CHILD",
+                            {{"P11TLS_TESTMOD_TOKEN_FLAGS", "0x20000"}});  // CKF_USER_PIN_FINAL_TRY
+    EXPECT_TRUE(exited_ok(st)) << "final try: " << describe(st);
+    st = run_exec_child("DISABLED_CountModPinFlagsChild.*", "P11TLS_COUNTMOD_PINFLAGS_CHILD",
+                        {{"P11TLS_TESTMOD_TOKEN_FLAGS", "0x40000"}, {"P11TLS_COUNTMOD_LOCKED", "1"}});
+    EXPECT_TRUE(exited_ok(st)) << "locked: " << describe(st);
+}

@@ -7,9 +7,15 @@
  *                               "<pid> <function>\n" to DIR/calls.log
  *                               (O_APPEND, one write() per line)
  *   P11TLS_TESTMOD_FAIL_INIT=1  C_Initialize returns CKR_GENERAL_ERROR
- *   P11TLS_TESTMOD_FAIL=F:N:RV  the Nth call of function F in this process
- *                               returns RV (e.g. "C_Sign:3:0x30")
- * The last two are read at C_Initialize. Only C_GetFunctionList is exported.
+ *   P11TLS_TESTMOD_FAIL=F:N:RV[:K]  the Nth call of function F in this
+ *                               process returns RV (e.g. "C_Sign:3:0x30"),
+ *                               and with K the K calls from the Nth on;
+ *                               CKR_DEVICE_REMOVED and CKR_TOKEN_NOT_PRESENT
+ *                               also close every session (a token pulled
+ *                               and put back: the login is gone)
+ *   P11TLS_TESTMOD_TOKEN_FLAGS=X  ORed into every C_GetTokenInfo's flags
+ *                               (e.g. 0x20000, CKF_USER_PIN_FINAL_TRY)
+ * These are read at C_Initialize. Only C_GetFunctionList is exported.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -28,6 +34,8 @@ static char fail_fn[64];
 static unsigned long fail_nth;
 static CK_RV fail_rv;
 static unsigned long fail_count;
+static unsigned long fail_times = 1;
+static CK_FLAGS extra_token_flags;
 
 static void log_call(const char *name)
 {
@@ -65,13 +73,30 @@ static CK_RV load_real(void)
     return CKR_OK;
 }
 
+/* A token pulled and put back at once: what it leaves behind is what a real
+ * removal leaves, every session closed and the login gone. */
+static void pull_tokens(void)
+{
+    CK_SLOT_ID slots[64];
+    CK_ULONG n = 64, i;
+    if (!real || real->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+        return;
+    for (i = 0; i < n; i++)
+        real->C_CloseAllSessions(slots[i]);
+}
+
 /* Returns non-zero if this call must fail with fail_rv. Not thread safe in
  * the count, which is fine for the tests (one rule, single thread). */
 static int inject(const char *name)
 {
     if (!fail_fn[0] || strcmp(fail_fn, name) != 0)
         return 0;
-    return __atomic_add_fetch(&fail_count, 1, __ATOMIC_SEQ_CST) == fail_nth;
+    unsigned long n = __atomic_add_fetch(&fail_count, 1, __ATOMIC_SEQ_CST);
+    if (n < fail_nth || n >= fail_nth + fail_times)
+        return 0;
+    if (fail_rv == CKR_DEVICE_REMOVED || fail_rv == CKR_TOKEN_NOT_PRESENT)
+        pull_tokens();
+    return 1;
 }
 
 static void read_fail_rule(void)
@@ -80,6 +105,9 @@ static void read_fail_rule(void)
     fail_init = fi && strcmp(fi, "1") == 0;
     fail_fn[0] = 0;
     fail_count = 0;
+    fail_times = 1;
+    const char *tf = getenv("P11TLS_TESTMOD_TOKEN_FLAGS");
+    extra_token_flags = tf ? strtoul(tf, NULL, 0) : 0;
     const char *f = getenv("P11TLS_TESTMOD_FAIL");
     if (!f || !*f)
         return;
@@ -90,7 +118,9 @@ static void read_fail_rule(void)
     unsigned long nth = strtoul(c1 + 1, &end, 10);
     if (*end != ':')
         return;
-    unsigned long rv = strtoul(end + 1, NULL, 0);
+    unsigned long rv = strtoul(end + 1, &end, 0);
+    if (*end == ':')
+        fail_times = strtoul(end + 1, NULL, 10);
     memcpy(fail_fn, f, (size_t)(c1 - f));
     fail_fn[c1 - f] = 0;
     fail_nth = nth;
@@ -138,6 +168,19 @@ static CK_RV tm_C_GetInfo(CK_INFO_PTR info)
     return rv;
 }
 
+static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+    log_call("C_GetTokenInfo");
+    if (inject("C_GetTokenInfo"))
+        return fail_rv;
+    if (!real)
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    CK_RV rv = real->C_GetTokenInfo(slot, info);
+    if (rv == CKR_OK && info)
+        info->flags |= extra_token_flags;
+    return rv;
+}
+
 /* One forwarding wrapper per function. */
 #define FWD(name, params, args)                        \
     static CK_RV tm_##name params                      \
@@ -161,7 +204,6 @@ typedef CK_ATTRIBUTE_PTR AP;
 FWD(C_Finalize, (CK_VOID_PTR r), (r))
 FWD(C_GetSlotList, (CK_BBOOL p, CK_SLOT_ID_PTR l, ULP c), (p, l, c))
 FWD(C_GetSlotInfo, (CK_SLOT_ID s, CK_SLOT_INFO_PTR i), (s, i))
-FWD(C_GetTokenInfo, (CK_SLOT_ID s, CK_TOKEN_INFO_PTR i), (s, i))
 FWD(C_GetMechanismList, (CK_SLOT_ID s, CK_MECHANISM_TYPE_PTR l, ULP c), (s, l, c))
 FWD(C_GetMechanismInfo, (CK_SLOT_ID s, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO_PTR i), (s, t, i))
 FWD(C_InitToken, (CK_SLOT_ID s, CK_UTF8CHAR_PTR p, UL pl, CK_UTF8CHAR_PTR l), (s, p, pl, l))
