@@ -171,3 +171,89 @@ TEST(Ctx, UriPinWinsOverPinFunction) {
     ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
     EXPECT_EQ(ps.calls, 0);
 }
+
+// ---- PIN functions that fork or call back into p11tls (fork model: no lock
+// is held across user code). A deadlock shows as the child timing out.
+namespace {
+int child_opens_and_signs(void *) {
+    p11tls_key *k = nullptr;
+    if (p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &k) != 0) return 40;
+    int rc = sign_ok(k) ? 0 : 41;
+    p11tls_key_free(k);
+    return rc;
+}
+
+struct ReentrantPin {
+    int calls = 0;
+    int forked_child_status = -2;
+    int inner_open = 1, inner_sign = 0, inner_list = 1;
+};
+
+// Forks a child that uses p11tls (its own key, PIN from the URI) and waits
+// for it, bounded, before answering.
+int forking_pin_fn(void *arg, const char *, const char *, unsigned, char *pin, size_t size) {
+    auto *s = static_cast<ReentrantPin *>(arg);
+    s->calls++;
+    s->forked_child_status = th::run_in_child(child_opens_and_signs, nullptr, 20);
+    snprintf(pin, size, "%s", th::test_pin().c_str());
+    return 0;
+}
+
+// Uses p11tls on the same token (listing, opening and signing with a key
+// whose URI carries the PIN) before answering.
+int reentrant_pin_fn(void *arg, const char *, const char *, unsigned, char *pin, size_t size) {
+    auto *s = static_cast<ReentrantPin *>(arg);
+    s->calls++;
+    int tokens = 0;
+    s->inner_list = p11tls_list_tokens(nullptr, "pkcs11:token=p11tls-test", count_token, &tokens);
+    if (s->inner_list == 0 && tokens != 1) s->inner_list = -100 - tokens;
+    p11tls_key *k = nullptr;
+    s->inner_open = p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &k);
+    if (s->inner_open == 0) {
+        s->inner_sign = sign_ok(k) ? 0 : -1;
+        p11tls_key_free(k);
+    }
+    snprintf(pin, size, "%s", th::test_pin().c_str());
+    return 0;
+}
+}  // namespace
+
+TEST(DISABLED_PinFnForksChild, NoDeadlock) {
+    if (!getenv("P11TLS_PIN_FN_FORK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    CtxPtr ctx;
+    ReentrantPin rp;
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, forking_pin_fn, &rp), 0);
+    KeyPtr key;
+    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256", false).c_str(), 0, &key.k), 0)
+        << p11tls_last_error_detail();
+    EXPECT_EQ(rp.calls, 1);
+    EXPECT_TRUE(th::exited_ok(rp.forked_child_status)) << th::describe_status(rp.forked_child_status);
+    EXPECT_TRUE(sign_ok(key.k));
+}
+
+TEST(Ctx, PinFunctionThatForks) {
+    REQUIRE_TOKEN();
+    int st = th::run_exec_child("DISABLED_PinFnForksChild.*", "P11TLS_PIN_FN_FORK_CHILD", 60);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+}
+
+TEST(DISABLED_PinFnReentersChild, NoDeadlock) {
+    if (!getenv("P11TLS_PIN_FN_REENTER_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    CtxPtr ctx;
+    ReentrantPin rp;
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, reentrant_pin_fn, &rp), 0);
+    KeyPtr key;
+    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256", false).c_str(), 0, &key.k), 0)
+        << p11tls_last_error_detail();
+    EXPECT_EQ(rp.calls, 1);
+    EXPECT_EQ(rp.inner_list, 0) << p11tls_strerror_name(rp.inner_list);
+    EXPECT_EQ(rp.inner_open, 0) << p11tls_strerror_name(rp.inner_open);
+    EXPECT_EQ(rp.inner_sign, 0);
+    EXPECT_TRUE(sign_ok(key.k));
+}
+
+TEST(Ctx, PinFunctionThatCallsP11tls) {
+    REQUIRE_TOKEN();
+    int st = th::run_exec_child("DISABLED_PinFnReentersChild.*", "P11TLS_PIN_FN_REENTER_CHILD", 60);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+}

@@ -39,23 +39,43 @@ int p256_ok(p11tls_key *k) {
 
 int child_signs(void *arg) { return p256_ok(static_cast<p11tls_key *>(arg)); }
 
-int grandchild(void *arg) {
-    p11tls_key *k = static_cast<p11tls_key *>(arg);
-    if (int rc = p256_ok(k)) return rc;  // in the child first
-    int st = th::run_in_child(child_signs, k, 30);
-    if (!th::exited_ok(st)) return 20;
-    return p256_ok(k) ? 21 : 0;  // and again in the child afterwards
+// Signs, forks a child that does the same one level deeper, signs again.
+// Level 1 is the child, 2 the grandchild, 3 the great-grandchild.
+struct Level {
+    p11tls_key *key;
+    int depth;
+};
+int descend(void *arg) {
+    Level *l = static_cast<Level *>(arg);
+    if (int rc = p256_ok(l->key)) return rc;
+    if (l->depth < 3) {
+        Level next = {l->key, l->depth + 1};
+        int st = th::run_in_child(descend, &next, 30);
+        if (!th::exited_ok(st)) return 20 + l->depth;  // which level failed below
+    }
+    return p256_ok(l->key) ? 30 + l->depth : 0;
 }
 }  // namespace
 
-TEST(Fork, ReinitKeySignsInChildAndGrandchild) {
+// A key opened before fork signs in the child, the grandchild and the
+// great-grandchild, while the parent keeps signing in another thread.
+TEST(Fork, ReinitKeySignsDownThreeGenerations) {
     REQUIRE_TOKEN();
     KeyPtr key;
     ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
     ASSERT_EQ(p256_ok(key.k), 0);
-    int st = th::run_in_child(grandchild, key.k, 60);
+    std::atomic<bool> done{false};
+    std::atomic<int> parent_signs{0}, parent_failures{0};
+    std::thread signer([&] {
+        while (!done.load()) (p256_ok(key.k) == 0 ? parent_signs : parent_failures)++;
+    });
+    Level first = {key.k, 1};
+    int st = th::run_in_child(descend, &first, 90);
+    done = true;
+    signer.join();
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
-    // The parent keeps signing after the fork.
+    EXPECT_EQ(parent_failures.load(), 0);
+    EXPECT_GT(parent_signs.load(), 0);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(p256_ok(key.k), 0) << p11tls_last_error_detail();
 }
 

@@ -1,0 +1,5 @@
+#!/bin/bash
+# Two dlopened layered callers of p11tls (tests/layered/), SoftHSM
+# reset_on_fork = true.
+exec bash "${srcdir:-.}/tests/with-token.sh" true ./tests/layered_test \
+    ./tests/layered/.libs/libcaller-a.so ./tests/layered/.libs/libcaller-b.so
