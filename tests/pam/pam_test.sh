@@ -105,7 +105,7 @@ run_pam "$pin"; check "p256 not authorized: refused" fail "no authorized key" $?
 # 5. empty authorized file
 : > "$tmp/authorized-empty"
 write_service p256 "$tmp/authorized-empty"
-run_pam "$pin"; check "empty authorized file: refused" fail "no authorized certificate" $?
+run_pam "$pin"; check "empty authorized file: refused" fail "no authorized key in" $?
 
 # 6. missing authorized file
 write_service p256 "$tmp/does-not-exist"
