@@ -159,6 +159,13 @@ static int first_token(void *arg, const p11tls_token_info *info)
     return 1; /* stop: the first match is the key's token */
 }
 
+static int count_token(void *arg, const p11tls_token_info *info)
+{
+    (void)info;
+    ++*(int *)arg;
+    return 0;
+}
+
 /* p11tls keeps a token logged in for the whole process and has no logout,
  * so once any caller in the process has logged in, opening a key asks for
  * no PIN at all. A PAM module must not take that as proof that this user
@@ -375,8 +382,14 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
         goto out;
     }
     if (cl.n == 0) {
-        pam_syslog(pamh, LOG_NOTICE, "no token: no certificate matches %s",
-                   o.uri ? o.uri : "(any)");
+        int tokens = 0;
+        p11tls_list_tokens(ctx, o.uri, count_token, &tokens);
+        if (tokens == 0)
+            pam_syslog(pamh, LOG_NOTICE, "no token: no token matches %s",
+                       o.uri ? o.uri : "(any)");
+        else
+            pam_syslog(pamh, LOG_NOTICE, "no certificate on %d token(s) matches %s",
+                       tokens, o.uri ? o.uri : "(any)");
         ret = PAM_AUTHINFO_UNAVAIL;
         goto out;
     }

@@ -80,7 +80,10 @@ check "PEM PUBLIC KEY entry: success" 0 "1 authorized key(s) in $tmp/authorized-
 mkdir -p "$tmp/pam.d"
 echo "auth required $modso uri=pkcs11:token=no-such-token;type=cert authorized=$tmp/authorized" \
     > "$tmp/pam.d/$service"
-run_pam "$pin"$'\n'; check "no token: refused" fail "no token: no certificate matches" $?
+run_pam "$pin"$'\n'; check "no token: refused" fail "no token: no token matches pkcs11:token=no-such-token" $?
+echo "auth required $modso uri=pkcs11:token=p11tls-test;object=no-such-object;type=cert authorized=$tmp/authorized" \
+    > "$tmp/pam.d/$service"
+run_pam "$pin"$'\n'; check "no matching certificate: refused" fail "no certificate on 1 token(s) matches" $?
 
 cat "$rsa" "$p256" > "$tmp/authorized-both"
 echo "auth required $modso uri=pkcs11:token=p11tls-test;type=cert authorized=$tmp/authorized-both" \
