@@ -25,6 +25,7 @@
 #define PAM_SM_ACCOUNT
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
+#include <security/pam_modutil.h>
 
 #include <p11tls/p11tls.h>
 
@@ -43,11 +44,8 @@
 #define DATA_USER "pam_p11tls.user"
 #define DATA_PIN_PREFIX "pam_p11tls.pin-checked:"
 
-/* PKCS#11 CK_TOKEN_INFO flags (p11tls_token_info.flags). */
+/* CKF_LOGIN_REQUIRED of CK_TOKEN_INFO (p11tls_token_info.flags). */
 #define TOKEN_LOGIN_REQUIRED 0x00000004UL
-#define TOKEN_PIN_COUNT_LOW 0x00010000UL
-#define TOKEN_PIN_FINAL_TRY 0x00020000UL
-#define TOKEN_PIN_LOCKED 0x00040000UL
 
 struct opts {
     const char *uri;
@@ -333,7 +331,7 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
         pam_syslog(pamh, LOG_NOTICE, "cannot determine the user name");
         return PAM_USER_UNKNOWN;
     }
-    pw = getpwnam(user);
+    pw = pam_modutil_getpwnam(pamh, user); /* thread-safe, freed with the handle */
     if (pw == NULL) {
         pam_syslog(pamh, LOG_NOTICE, "unknown user %s", user);
         return PAM_USER_UNKNOWN;
@@ -436,7 +434,8 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
         ret = key_open_error(pamh, user, key_uri, label, &ps, rc);
         goto out;
     }
-    if (!o.nopin && (tf.flags & TOKEN_LOGIN_REQUIRED) && ps.calls == 0 &&
+    /* A token we could not look up counts as needing a login: fail closed. */
+    if (!o.nopin && (!tf.found || (tf.flags & TOKEN_LOGIN_REQUIRED)) && ps.calls == 0 &&
         !(tf.uri && pin_was_checked(pamh, tf.uri))) {
         pam_syslog(pamh, LOG_NOTICE,
                    "user %s: token %s is already logged in in this process and p11tls "

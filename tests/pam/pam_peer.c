@@ -9,6 +9,8 @@
  *   authtok=PIN  set PAM_AUTHTOK, as a password module before pam_p11tls
  *                would (for try_first_pass / use_first_pass)
  * Logs "pam_peer: ..." with pam_syslog; returns PAM_SUCCESS or PAM_AUTH_ERR.
+ * account option:
+ *   user=NAME    set PAM_USER (a user change between auth and account)
  * account and setcred return PAM_SUCCESS.
  */
 #include <string.h>
@@ -68,6 +70,9 @@ PAM_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 
 PAM_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    (void)pamh; (void)flags; (void)argc; (void)argv;
+    (void)flags;
+    for (int i = 0; i < argc; i++)
+        if (strncmp(argv[i], "user=", 5) == 0)
+            return pam_set_item(pamh, PAM_USER, argv[i] + 5);
     return PAM_SUCCESS;
 }

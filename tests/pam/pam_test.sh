@@ -122,6 +122,14 @@ printf 'account required %s\naccount required pam_permit.so\n' "$modso" > "$tmp/
 run_pam "" acct_mgmt
 check "account without auth: PAM_IGNORE, the other modules decide" 0 "" $?
 
+{
+    echo "auth    required $modso uri=pkcs11:token=p11tls-test;object=p256;type=cert authorized=$tmp/authorized"
+    echo "account required $peer user=nobody"
+    echo "account required $modso"
+} > "$tmp/pam.d/$service"
+run_pam "$pin"$'\n' authenticate acct_mgmt
+check "account after a user change: denied" fail "account: user is nobody, but pam_p11tls authenticated $user" $?
+
 # --- PIN sources: try_first_pass / use_first_pass -------------------------------------
 svc_first() { # PEER_OPTIONS P11TLS_OPTIONS
     {
