@@ -1,56 +1,67 @@
 /*
  * pam_p11tls — PAM authentication with a PKCS#11 token key, through p11tls.
  *
- * auth: find the certificates on the token matching uri=, keep those that
- * appear in the user's authorized file (PEM certificates; same DER or same
- * public key), ask for the PIN through the PAM conversation, sign a fresh
- * random challenge with the matching private key and verify the signature
- * with GnuTLS against the certificate's public key.
+ * auth: read the keys authorized for the user (authorized.c, mapfile.c),
+ * find the certificates on the token matching uri= whose public key is one
+ * of them, get the PIN (pin.c), open the private key of the first match and
+ * prove possession by signing a fresh challenge (prove.c).
  *
  * Every call uses its own p11tls context, created and freed inside
- * pam_sm_authenticate; the module has no global state, no init/deinit, and
- * may be loaded several times in one stack and dlclose()d.
+ * pam_sm_authenticate; the only state kept is PAM handle data (pam_set_data)
+ * so that account knows whom this module authenticated. No init/deinit, so
+ * the module may be loaded several times in one stack and dlclose()d.
  */
-#define _DEFAULT_SOURCE 1 /* explicit_bzero */
+#define _DEFAULT_SOURCE 1
 #define _GNU_SOURCE 1
 
-#include <errno.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-
-#include <gnutls/abstract.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
+#include <unistd.h>
 
 #define PAM_SM_AUTH
 #define PAM_SM_ACCOUNT
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
+#include <security/pam_modutil.h>
 
 #include <p11tls/p11tls.h>
+
+#include "authorized.h"
+#include "mapfile.h"
+#include "objuri.h"
+#include "pin.h"
+#include "prove.h"
 
 #define PAM_EXPORT __attribute__((visibility("default")))
 
 #define DEFAULT_AUTHORIZED ".config/p11tls/authorized_certs"
-#define CHALLENGE_LEN 32
+
+/* PAM handle data: the user this module authenticated (for account), and
+ * per token "its PIN was checked in this handle" (see pin_was_checked). */
+#define DATA_USER "pam_p11tls.user"
+#define DATA_PIN_PREFIX "pam_p11tls.pin-checked:"
+
+/* CKF_LOGIN_REQUIRED of CK_TOKEN_INFO (p11tls_token_info.flags). */
+#define TOKEN_LOGIN_REQUIRED 0x00000004UL
 
 struct opts {
     const char *uri;
     const char *module;
     const char *authorized;
+    const char *mapfile;
     int debug;
     int nopin;
+    enum pin_mode pin_mode;
 };
 
 static void parse_args(pam_handle_t *pamh, int argc, const char **argv,
                        struct opts *o)
 {
     memset(o, 0, sizeof(*o));
+    o->pin_mode = PIN_PROMPT;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "uri=", 4) == 0)
@@ -59,13 +70,16 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv,
             o->module = a + 7;
         else if (strncmp(a, "authorized=", 11) == 0)
             o->authorized = a + 11;
+        else if (strncmp(a, "mapfile=", 8) == 0)
+            o->mapfile = a + 8;
         else if (strcmp(a, "debug") == 0)
             o->debug = 1;
         else if (strcmp(a, "nopin") == 0)
             o->nopin = 1;
-        else if (strcmp(a, "try_first_pass") == 0 ||
-                 strcmp(a, "use_first_pass") == 0)
-            ; /* accepted, not implemented yet: the PIN is always asked */
+        else if (strcmp(a, "try_first_pass") == 0)
+            o->pin_mode = PIN_TRY_FIRST_PASS;
+        else if (strcmp(a, "use_first_pass") == 0)
+            o->pin_mode = PIN_USE_FIRST_PASS;
         else
             pam_syslog(pamh, LOG_WARNING, "unknown option: %s", a);
     }
@@ -77,46 +91,11 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv,
             pam_syslog((pamh), LOG_DEBUG, __VA_ARGS__);      \
     } while (0)
 
-/* ---- PIN through the PAM conversation --------------------------------- */
-
-struct pin_arg {
-    pam_handle_t *pamh;
-    int calls;
-};
-
-static int pam_pin_fn(void *arg, const char *token_uri, const char *token_label,
-                      unsigned flags, char *pin, size_t pin_size)
+static void free_data(pam_handle_t *pamh, void *data, int error_status)
 {
-    struct pin_arg *pa = arg;
-    char *resp = NULL;
-    (void)token_uri;
-
-    pa->calls++;
-    const char *label = token_label && *token_label ? token_label : "token";
-    const char *warn = "";
-    if (flags & P11TLS_PIN_FINAL_TRY)
-        warn = " (final try)";
-    else if (flags & P11TLS_PIN_COUNT_LOW)
-        warn = " (wrong PIN entered before)";
-    int rc = pam_prompt(pa->pamh, PAM_PROMPT_ECHO_OFF, &resp, "PIN for %s%s: ",
-                        label, warn);
-    if (rc != PAM_SUCCESS || resp == NULL) {
-        if (resp) {
-            explicit_bzero(resp, strlen(resp));
-            free(resp);
-        }
-        return -1;
-    }
-    size_t n = strlen(resp);
-    if (n + 1 > pin_size) {
-        explicit_bzero(resp, n);
-        free(resp);
-        return -1;
-    }
-    memcpy(pin, resp, n + 1);
-    explicit_bzero(resp, n);
-    free(resp);
-    return 0;
+    (void)pamh;
+    (void)error_status;
+    free(data);
 }
 
 /* ---- certificate listing ------------------------------------------------ */
@@ -159,193 +138,161 @@ static void cert_list_free(struct cert_list *cl)
     memset(cl, 0, sizeof(*cl));
 }
 
-/* Private key URI from a certificate object URI: same path attributes, with
- * type=private instead of type=cert; the query part is dropped. */
-static char *key_uri_from_cert_uri(const char *cert_uri)
+/* ---- token state ---------------------------------------------------------- */
+
+struct token_flags {
+    int found;
+    unsigned long flags;
+    char *uri;
+    char *label;
+};
+
+static int first_token(void *arg, const p11tls_token_info *info)
 {
-    if (strncmp(cert_uri, "pkcs11:", 7) != 0)
+    struct token_flags *tf = arg;
+    tf->found = 1;
+    tf->flags = info->flags;
+    tf->uri = strdup(info->uri);
+    tf->label = strdup(info->label ? info->label : "");
+    return 1; /* stop: the first match is the key's token */
+}
+
+static int count_token(void *arg, const p11tls_token_info *info)
+{
+    (void)info;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* p11tls keeps a token logged in for the whole process and has no logout,
+ * so once any caller in the process has logged in, opening a key asks for
+ * no PIN at all. A PAM module must not take that as proof that this user
+ * knows the PIN: it is accepted only if this module checked the token's PIN
+ * earlier in the same PAM handle (two stacked instances). */
+static char *pin_data_name(const char *token_uri)
+{
+    char *name = NULL;
+    if (asprintf(&name, "%s%s", DATA_PIN_PREFIX, token_uri) < 0)
         return NULL;
-    const char *path = cert_uri + 7;
-    size_t plen = strcspn(path, "?");
-    char *out = malloc(7 + plen + sizeof(";type=private"));
-    if (out == NULL)
-        return NULL;
-    strcpy(out, "pkcs11:");
-    char *w = out + 7;
-    const char *p = path, *end = path + plen;
-    int first = 1;
-    while (p < end) {
-        const char *semi = memchr(p, ';', (size_t)(end - p));
-        const char *aend = semi ? semi : end;
-        size_t alen = (size_t)(aend - p);
-        if (alen > 0 && !(alen >= 5 && strncmp(p, "type=", 5) == 0)) {
-            if (!first)
-                *w++ = ';';
-            memcpy(w, p, alen);
-            w += alen;
-            first = 0;
-        }
-        p = semi ? semi + 1 : end;
-    }
-    strcpy(w, first ? "type=private" : ";type=private");
-    return out;
+    return name;
 }
 
-/* ---- authorized certificates ------------------------------------------- */
-
-static int spki_der(gnutls_x509_crt_t crt, gnutls_datum_t *out)
+static int pin_was_checked(pam_handle_t *pamh, const char *token_uri)
 {
-    gnutls_pubkey_t pk;
-    out->data = NULL;
-    out->size = 0;
-    if (gnutls_pubkey_init(&pk) < 0)
-        return -1;
-    int rc = gnutls_pubkey_import_x509(pk, crt, 0);
-    if (rc >= 0)
-        rc = gnutls_pubkey_export2(pk, GNUTLS_X509_FMT_DER, out);
-    gnutls_pubkey_deinit(pk);
-    return rc < 0 ? -1 : 0;
+    const void *d = NULL;
+    char *name = pin_data_name(token_uri);
+    int ok = name && pam_get_data(pamh, name, &d) == PAM_SUCCESS && d != NULL;
+    free(name);
+    return ok;
 }
 
-/* Returns 1 if the DER certificate matches one of the authorized ones
- * (same certificate, or same public key). */
-static int is_authorized(gnutls_x509_crt_t *auth, unsigned n_auth,
-                         const uint8_t *der, size_t der_len)
+static void set_pin_checked(pam_handle_t *pamh, const char *token_uri)
 {
-    gnutls_x509_crt_t crt;
-    gnutls_datum_t d = {(unsigned char *)der, (unsigned)der_len};
-    gnutls_datum_t spki = {NULL, 0};
-    int found = 0;
-
-    if (gnutls_x509_crt_init(&crt) < 0)
-        return 0;
-    if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) < 0 ||
-        spki_der(crt, &spki) < 0) {
-        gnutls_x509_crt_deinit(crt);
-        return 0;
-    }
-    for (unsigned i = 0; i < n_auth && !found; i++) {
-        gnutls_datum_t a = {NULL, 0}, as = {NULL, 0};
-        if (gnutls_x509_crt_export2(auth[i], GNUTLS_X509_FMT_DER, &a) >= 0) {
-            if (a.size == der_len && memcmp(a.data, der, der_len) == 0)
-                found = 1;
-            gnutls_free(a.data);
-        }
-        if (!found && spki_der(auth[i], &as) == 0) {
-            if (as.size == spki.size && memcmp(as.data, spki.data, spki.size) == 0)
-                found = 1;
-            gnutls_free(as.data);
-        }
-    }
-    gnutls_free(spki.data);
-    gnutls_x509_crt_deinit(crt);
-    return found;
+    char *name = pin_data_name(token_uri);
+    char *val = strdup("1");
+    if (name && val && pam_set_data(pamh, name, val, free_data) == PAM_SUCCESS)
+        val = NULL;
+    free(val);
+    free(name);
 }
 
-/* ---- challenge signing ------------------------------------------------- */
-
-static int pick_scheme(p11tls_key *key, uint16_t *scheme,
-                       gnutls_sign_algorithm_t *galg)
+/* Remaining-tries warnings of a token, for the wrong-PIN log line. */
+static const char *tries_note(unsigned pin_flags)
 {
-    int alg = p11tls_key_get_algorithm(key);
-    int bits = p11tls_key_get_bits(key);
-    switch (alg) {
-    case P11TLS_ALG_RSA:
-        if (p11tls_key_supports(key, P11TLS_SIG_RSA_PSS_RSAE_SHA256) == 1) {
-            *scheme = P11TLS_SIG_RSA_PSS_RSAE_SHA256;
-            *galg = GNUTLS_SIGN_RSA_PSS_RSAE_SHA256;
-        } else {
-            *scheme = P11TLS_SIG_RSA_PKCS1_SHA256;
-            *galg = GNUTLS_SIGN_RSA_SHA256;
-        }
-        return 0;
-    case P11TLS_ALG_ECDSA:
-        if (bits <= 256) {
-            *scheme = P11TLS_SIG_ECDSA_SECP256R1_SHA256;
-            *galg = GNUTLS_SIGN_ECDSA_SHA256;
-        } else if (bits <= 384) {
-            *scheme = P11TLS_SIG_ECDSA_SECP384R1_SHA384;
-            *galg = GNUTLS_SIGN_ECDSA_SHA384;
-        } else {
-            *scheme = P11TLS_SIG_ECDSA_SECP521R1_SHA512;
-            *galg = GNUTLS_SIGN_ECDSA_SHA512;
-        }
-        return 0;
-    case P11TLS_ALG_ED25519:
-        *scheme = P11TLS_SIG_ED25519;
-        *galg = GNUTLS_SIGN_EDDSA_ED25519;
-        return 0;
-    case P11TLS_ALG_ED448:
-        *scheme = P11TLS_SIG_ED448;
-        *galg = GNUTLS_SIGN_EDDSA_ED448;
-        return 0;
-    default:
-        return -1;
-    }
+    if (pin_flags & P11TLS_PIN_FINAL_TRY)
+        return " (that was the final try: the PIN is now locked)";
+    if (pin_flags & P11TLS_PIN_COUNT_LOW)
+        return " (the token had reported earlier wrong PINs: few tries left)";
+    return "";
 }
 
-/* Signs a random challenge with key and verifies it with the certificate's
- * public key. Returns PAM_SUCCESS or PAM_AUTH_ERR (logged). */
-static int prove_possession(pam_handle_t *pamh, const struct opts *o,
-                            p11tls_key *key, const uint8_t *cert_der,
-                            size_t cert_len)
+/* ---- the authorized keys ----------------------------------------------- */
+
+/* Fills list with the keys of user. Returns PAM_SUCCESS or a PAM error
+ * after logging why; *where names the source for later messages. */
+static int load_authorized(pam_handle_t *pamh, const struct opts *o, const char *user,
+                           const struct passwd *pw, struct authorized_list *list,
+                           char **where)
 {
-    uint8_t challenge[CHALLENGE_LEN];
-    uint8_t *sig = NULL;
-    size_t sig_len = 0;
-    uint16_t scheme;
-    gnutls_sign_algorithm_t galg;
-    gnutls_x509_crt_t crt = NULL;
-    gnutls_pubkey_t pk = NULL;
-    int ret = PAM_AUTH_ERR;
+    struct authorized_error err = {0, ""};
     int rc;
 
-    if (pick_scheme(key, &scheme, &galg) < 0) {
-        pam_syslog(pamh, LOG_ERR, "unsupported key algorithm for %s",
-                   p11tls_key_get_uri(key));
-        return PAM_AUTH_ERR;
+    *where = NULL;
+    if (o->mapfile) {
+        /* The mapping file belongs to the administrator: root, or the
+         * account running the PAM application (a test harness). */
+        rc = mapfile_load(o->mapfile, geteuid(), user, pw->pw_uid, list, &err);
+        if (rc < 0) {
+            if (err.line)
+                pam_syslog(pamh, LOG_ERR, "user %s: mapping file %s line %u: %s", user,
+                           o->mapfile, err.line, err.msg);
+            else
+                pam_syslog(pamh, LOG_ERR, "user %s: mapping file %s: %s", user,
+                           o->mapfile, err.msg);
+            return rc == AUTHORIZED_E_MEMORY ? PAM_BUF_ERR : PAM_AUTH_ERR;
+        }
+        *where = strdup(o->mapfile);
+        if (o->authorized == NULL)
+            return *where ? PAM_SUCCESS : PAM_BUF_ERR;
+        free(*where);
+        *where = NULL;
     }
-    if (gnutls_rnd(GNUTLS_RND_NONCE, challenge, sizeof(challenge)) < 0) {
-        pam_syslog(pamh, LOG_ERR, "cannot generate a random challenge");
-        return PAM_AUTH_ERR;
-    }
-    rc = p11tls_key_sign(key, scheme, challenge, sizeof(challenge), NULL, &sig_len);
-    if (rc == 0 && (sig = malloc(sig_len)) == NULL)
-        rc = P11TLS_E_MEMORY;
-    if (rc == 0)
-        rc = p11tls_key_sign(key, scheme, challenge, sizeof(challenge), sig, &sig_len);
-    if (rc != 0) {
-        pam_syslog(pamh, LOG_ERR, "signing the challenge failed (%s): %s",
-                   p11tls_strerror_name(rc), p11tls_last_error_detail());
-        goto out;
-    }
-    gnutls_datum_t cd = {(unsigned char *)cert_der, (unsigned)cert_len};
-    gnutls_datum_t md = {challenge, sizeof(challenge)};
-    gnutls_datum_t sd = {sig, (unsigned)sig_len};
-    if (gnutls_x509_crt_init(&crt) < 0 || gnutls_pubkey_init(&pk) < 0 ||
-        gnutls_x509_crt_import(crt, &cd, GNUTLS_X509_FMT_DER) < 0 ||
-        gnutls_pubkey_import_x509(pk, crt, 0) < 0) {
-        pam_syslog(pamh, LOG_ERR, "cannot read the token certificate's public key");
-        goto out;
-    }
-    rc = gnutls_pubkey_verify_data2(pk, galg, 0, &md, &sd);
+    char *path = NULL;
+    if (o->authorized)
+        path = strdup(o->authorized);
+    else if (asprintf(&path, "%s/%s", pw->pw_dir, DEFAULT_AUTHORIZED) < 0)
+        path = NULL;
+    if (path == NULL)
+        return PAM_BUF_ERR;
+    rc = authorized_load_file(path, pw->pw_uid, list, &err);
     if (rc < 0) {
-        pam_syslog(pamh, LOG_NOTICE,
-                   "signature mismatch: the key %s does not match its certificate (%s)",
-                   p11tls_key_get_uri(key), gnutls_strerror(rc));
-        goto out;
+        if (err.line)
+            pam_syslog(pamh, LOG_NOTICE, "user %s: authorized file %s line %u: %s", user,
+                       path, err.line, err.msg);
+        else
+            pam_syslog(pamh, LOG_NOTICE, "user %s: cannot read authorized file %s: %s",
+                       user, path, err.msg);
+        free(path);
+        return rc == AUTHORIZED_E_MEMORY ? PAM_BUF_ERR : PAM_AUTH_ERR;
     }
-    DBG(o, pamh, "challenge signed with %s and verified",
-        p11tls_sig_scheme_name(scheme));
-    ret = PAM_SUCCESS;
-out:
-    if (pk)
-        gnutls_pubkey_deinit(pk);
-    if (crt)
-        gnutls_x509_crt_deinit(crt);
-    free(sig);
-    explicit_bzero(challenge, sizeof(challenge));
-    return ret;
+    if (o->mapfile && asprintf(where, "%s and %s", o->mapfile, path) >= 0) {
+        free(path);
+        return PAM_SUCCESS;
+    }
+    *where = path;
+    return PAM_SUCCESS;
+}
+
+/* ---- opening the key -------------------------------------------------------- */
+
+/* Logs why p11tls_key_open failed and maps it to a PAM code. */
+static int key_open_error(pam_handle_t *pamh, const char *user, const char *key_uri,
+                          const char *token_label, const struct pin_state *ps, int rc)
+{
+    switch (rc) {
+    case P11TLS_E_PIN_INCORRECT:
+        pam_syslog(pamh, LOG_NOTICE, "user %s: wrong PIN for token %s (from %s)%s", user,
+                   token_label, ps->source == PIN_FROM_AUTHTOK ? "PAM_AUTHTOK" : "the prompt",
+                   tries_note(ps->flags));
+        return PAM_AUTH_ERR;
+    case P11TLS_E_PIN_LOCKED:
+        pam_syslog(pamh, LOG_NOTICE, "user %s: the PIN of token %s is locked", user,
+                   token_label);
+        return PAM_AUTH_ERR;
+    case P11TLS_E_PIN_CANCELLED:
+    case P11TLS_E_PIN_REQUIRED:
+        pam_syslog(pamh, LOG_NOTICE, "user %s: no PIN for token %s: %s", user, token_label,
+                   ps->declined ? ps->declined : "none available");
+        return PAM_AUTH_ERR;
+    case P11TLS_E_TOKEN_NOT_PRESENT:
+        pam_syslog(pamh, LOG_NOTICE, "no token: %s removed while opening %s", token_label,
+                   key_uri);
+        return PAM_AUTHINFO_UNAVAIL;
+    default:
+        pam_syslog(pamh, LOG_NOTICE, "user %s: cannot open key %s (%s): %s", user, key_uri,
+                   p11tls_strerror_name(rc), p11tls_last_error_detail());
+        return PAM_AUTH_ERR;
+    }
 }
 
 /* ---- the PAM entry points ---------------------------------------------- */
@@ -356,16 +303,15 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     struct opts o;
     const char *user = NULL;
     struct passwd *pw;
-    char *auth_path = NULL;
-    gnutls_datum_t auth_data = {NULL, 0};
-    gnutls_x509_crt_t *auth = NULL;
-    unsigned n_auth = 0;
+    struct authorized_list auth = {NULL, 0, 0};
+    char *where = NULL;
     p11tls_ctx *ctx = NULL;
     struct cert_list cl = {NULL, 0, 0, 0};
-    struct pin_arg pa = {pamh, 0};
+    struct pin_state ps;
+    struct token_flags tf = {0, 0, NULL, NULL};
     uint8_t *match_der = NULL;
     size_t match_len = 0;
-    const char *match_uri = NULL;
+    char *cert_uri = NULL;
     char *key_uri = NULL;
     p11tls_key *key = NULL;
     int ret = PAM_AUTH_ERR;
@@ -373,47 +319,33 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     (void)flags;
 
     parse_args(pamh, argc, argv, &o);
+    memset(&ps, 0, sizeof(ps));
+    ps.pamh = pamh;
+    ps.mode = o.pin_mode;
+    /* Forget an earlier success in this handle: account must reflect the
+     * last authentication. */
+    pam_set_data(pamh, DATA_USER, NULL, NULL);
 
     rc = pam_get_user(pamh, &user, NULL);
     if (rc != PAM_SUCCESS || user == NULL || *user == '\0') {
         pam_syslog(pamh, LOG_NOTICE, "cannot determine the user name");
         return PAM_USER_UNKNOWN;
     }
-    pw = getpwnam(user);
+    pw = pam_modutil_getpwnam(pamh, user); /* thread-safe, freed with the handle */
     if (pw == NULL) {
         pam_syslog(pamh, LOG_NOTICE, "unknown user %s", user);
         return PAM_USER_UNKNOWN;
     }
 
-    /* The user's authorized certificates. */
-    if (o.authorized) {
-        auth_path = strdup(o.authorized);
-    } else if (asprintf(&auth_path, "%s/%s", pw->pw_dir, DEFAULT_AUTHORIZED) < 0) {
-        auth_path = NULL;
-    }
-    if (auth_path == NULL) {
-        pam_syslog(pamh, LOG_CRIT, "out of memory");
-        return PAM_BUF_ERR;
-    }
-    rc = gnutls_load_file(auth_path, &auth_data);
-    if (rc < 0) {
-        pam_syslog(pamh, LOG_NOTICE, "user %s: cannot read authorized file %s: %s",
-                   user, auth_path, gnutls_strerror(rc));
+    ret = load_authorized(pamh, &o, user, pw, &auth, &where);
+    if (ret != PAM_SUCCESS)
+        goto out;
+    if (auth.n == 0) {
+        pam_syslog(pamh, LOG_NOTICE, "user %s: no authorized key in %s", user, where);
         ret = PAM_AUTH_ERR;
         goto out;
     }
-    rc = gnutls_x509_crt_list_import2(&auth, &n_auth, &auth_data,
-                                      GNUTLS_X509_FMT_PEM, 0);
-    if (rc < 0 || n_auth == 0) {
-        pam_syslog(pamh, LOG_NOTICE,
-                   "user %s: no authorized certificate in %s", user, auth_path);
-        n_auth = 0;
-        auth = NULL;
-        ret = PAM_AUTH_ERR;
-        goto out;
-    }
-    DBG(&o, pamh, "user %s: %u authorized certificate(s) in %s", user, n_auth,
-        auth_path);
+    DBG(&o, pamh, "user %s: %zu authorized key(s) in %s", user, auth.n, where);
 
     /* Our own context. */
     rc = p11tls_ctx_new(&ctx);
@@ -433,7 +365,7 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
         }
     }
     if (!o.nopin)
-        p11tls_ctx_set_pin_fn(ctx, pam_pin_fn, &pa);
+        p11tls_ctx_set_pin_fn(ctx, pin_from_pam, &ps);
 
     /* The token's certificates matching uri=. */
     rc = p11tls_list_objects(ctx, o.uri, 0, collect_cert, &cl);
@@ -448,85 +380,93 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
         goto out;
     }
     if (cl.n == 0) {
-        pam_syslog(pamh, LOG_NOTICE, "no token: no certificate matches %s",
-                   o.uri ? o.uri : "(any)");
+        int tokens = 0;
+        p11tls_list_tokens(ctx, o.uri, count_token, &tokens);
+        if (tokens == 0)
+            pam_syslog(pamh, LOG_NOTICE, "no token: no token matches %s",
+                       o.uri ? o.uri : "(any)");
+        else
+            pam_syslog(pamh, LOG_NOTICE, "no certificate on %d token(s) matches %s",
+                       tokens, o.uri ? o.uri : "(any)");
         ret = PAM_AUTHINFO_UNAVAIL;
         goto out;
     }
-    for (size_t i = 0; i < cl.n && match_uri == NULL; i++) {
+    for (size_t i = 0; i < cl.n && match_der == NULL; i++) {
         uint8_t *der = NULL;
         size_t len = 0;
-        if (p11tls_cert_get_der(ctx, cl.uris[i], &der, &len) != 0)
+        char *u = object_uri_for(cl.uris[i], "cert", o.uri);
+        if (u == NULL || p11tls_cert_get_der(ctx, u, &der, &len) != 0) {
+            DBG(&o, pamh, "certificate %s: unreadable: %s", cl.uris[i],
+                p11tls_last_error_detail());
+            free(u);
             continue;
-        if (is_authorized(auth, n_auth, der, len)) {
-            match_uri = cl.uris[i];
+        }
+        if (authorized_match_cert(&auth, der, len) == 1) {
+            cert_uri = u;
             match_der = der;
             match_len = len;
         } else {
+            free(u);
             p11tls_free(der);
         }
         DBG(&o, pamh, "certificate %s: %s", cl.uris[i],
-            match_uri ? "authorized" : "not authorized");
+            match_der ? "authorized" : "not authorized");
     }
-    if (match_uri == NULL) {
+    if (match_der == NULL) {
         pam_syslog(pamh, LOG_NOTICE,
                    "user %s: no authorized key on the token (%zu certificate(s) "
-                   "checked against %s)", user, cl.n, auth_path);
+                   "checked against %s)", user, cl.n, where);
         ret = PAM_AUTH_ERR;
         goto out;
     }
 
     /* The private key, the PIN, the proof. */
-    key_uri = key_uri_from_cert_uri(match_uri);
+    key_uri = object_uri_for(cert_uri, "private", o.uri);
     if (key_uri == NULL) {
-        pam_syslog(pamh, LOG_ERR, "cannot derive a key URI from %s", match_uri);
-        ret = PAM_AUTH_ERR;
+        ret = PAM_BUF_ERR;
         goto out;
     }
+    p11tls_list_tokens(ctx, key_uri, first_token, &tf);
+    const char *label = tf.label && *tf.label ? tf.label : key_uri;
     DBG(&o, pamh, "opening key %s", key_uri);
     rc = p11tls_key_open(ctx, key_uri, 0, &key);
     if (rc != 0) {
-        switch (rc) {
-        case P11TLS_E_PIN_INCORRECT:
-            pam_syslog(pamh, LOG_NOTICE, "user %s: wrong PIN for %s", user, key_uri);
-            ret = PAM_AUTH_ERR;
-            break;
-        case P11TLS_E_PIN_LOCKED:
-            pam_syslog(pamh, LOG_NOTICE, "user %s: the token's PIN is locked", user);
-            ret = PAM_AUTH_ERR;
-            break;
-        case P11TLS_E_PIN_CANCELLED:
-        case P11TLS_E_PIN_REQUIRED:
-            pam_syslog(pamh, LOG_NOTICE, "user %s: no PIN given", user);
-            ret = PAM_AUTH_ERR;
-            break;
-        case P11TLS_E_TOKEN_NOT_PRESENT:
-            pam_syslog(pamh, LOG_NOTICE, "no token: removed while opening %s", key_uri);
-            ret = PAM_AUTHINFO_UNAVAIL;
-            break;
-        default:
-            pam_syslog(pamh, LOG_NOTICE, "user %s: cannot open key %s (%s): %s",
-                       user, key_uri, p11tls_strerror_name(rc),
-                       p11tls_last_error_detail());
-            ret = PAM_AUTH_ERR;
-        }
+        ret = key_open_error(pamh, user, key_uri, label, &ps, rc);
         goto out;
     }
-    ret = prove_possession(pamh, &o, key, match_der, match_len);
-    if (ret == PAM_SUCCESS)
+    /* A token we could not look up counts as needing a login: fail closed. */
+    if (!o.nopin && (!tf.found || (tf.flags & TOKEN_LOGIN_REQUIRED)) && ps.calls == 0 &&
+        !(tf.uri && pin_was_checked(pamh, tf.uri))) {
+        pam_syslog(pamh, LOG_NOTICE,
+                   "user %s: token %s is already logged in in this process and p11tls "
+                   "cannot log it out, so the PIN cannot be checked; refused", user, label);
+        ret = PAM_AUTH_ERR;
+        goto out;
+    }
+    ret = prove_possession(pamh, o.debug, key, match_der, match_len);
+    if (ret == PAM_SUCCESS) {
+        char *u = strdup(user);
+        if (u == NULL || pam_set_data(pamh, DATA_USER, u, free_data) != PAM_SUCCESS) {
+            free(u);
+            ret = PAM_BUF_ERR;
+            goto out;
+        }
+        if (ps.calls > 0 && tf.uri)
+            set_pin_checked(pamh, tf.uri);
         DBG(&o, pamh, "user %s authenticated with %s", user, key_uri);
+    }
 
 out:
     p11tls_key_free(key);
     free(key_uri);
+    free(cert_uri);
+    free(tf.uri);
+    free(tf.label);
     p11tls_free(match_der);
     cert_list_free(&cl);
     p11tls_ctx_free(ctx);
-    for (unsigned i = 0; i < n_auth; i++)
-        gnutls_x509_crt_deinit(auth[i]);
-    gnutls_free(auth);
-    gnutls_free(auth_data.data);
-    free(auth_path);
+    authorized_free(&auth);
+    free(where);
     return ret;
 }
 
@@ -537,9 +477,28 @@ PAM_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
     return PAM_SUCCESS;
 }
 
+/* account: PAM_SUCCESS for the user this module authenticated in this
+ * handle; PAM_IGNORE when it authenticated nobody (the user logged in some
+ * other way: the other account modules decide); PAM_PERM_DENIED when the
+ * user changed after authentication. */
 PAM_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
                                 const char **argv)
 {
-    (void)pamh; (void)flags; (void)argc; (void)argv;
+    const void *authed = NULL, *item = NULL;
+    struct opts o;
+    (void)flags;
+
+    parse_args(pamh, argc, argv, &o);
+    if (pam_get_data(pamh, DATA_USER, &authed) != PAM_SUCCESS || authed == NULL) {
+        DBG(&o, pamh, "account: no user authenticated by pam_p11tls in this handle");
+        return PAM_IGNORE;
+    }
+    const char *user = pam_get_item(pamh, PAM_USER, &item) == PAM_SUCCESS ? item : NULL;
+    if (user == NULL || strcmp(user, authed) != 0) {
+        pam_syslog(pamh, LOG_NOTICE, "account: user is %s, but pam_p11tls authenticated %s",
+                   user ? user : "(none)", (const char *)authed);
+        return PAM_PERM_DENIED;
+    }
+    DBG(&o, pamh, "account: user %s was authenticated by pam_p11tls", user);
     return PAM_SUCCESS;
 }

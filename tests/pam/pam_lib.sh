@@ -1,0 +1,121 @@
+# pam_lib.sh — helpers sourced by the pam_p11tls test scripts (pam_test.sh,
+# pam_programs_test.sh). Sets: me, builddir, modso, wrapper, pin, user, tmp,
+# service, n, fails; defines write_service, run_pam, check, count_logins.
+#
+# Nothing on the system is touched: pam_wrapper reads service files from
+# $tmp/pam.d, and every PAM run is bounded by timeout(1). pam_wrapper shows
+# the modules' pam_syslog lines on stderr ("SYSLOG(<prio>): ..."), which the
+# checks grep.
+
+set -u
+
+builddir=${abs_top_builddir:-${top_builddir:-.}}
+builddir=$(cd "$builddir" && pwd)
+modso=$builddir/src/pam/.libs/pam_p11tls.so
+
+skip() { echo "$me: SKIP: $*" >&2; exit 77; }
+# pamtester and libpam are not instrumented: a sanitizer-built PAM module
+# cannot be loaded into them (the sanitizer runtime must come first, and
+# LD_PRELOAD already holds pam_wrapper).
+[ -z "${P11TLS_SANITIZER:-}" ] || skip "PAM tests do not run in the $P11TLS_SANITIZER build"
+
+[ -n "${P11TLS_TEST_DIR:-}" ] || skip "P11TLS_TEST_DIR not set (run through tests/with-token.sh)"
+[ -f "$modso" ] || skip "$modso not built (make src/pam/pam_p11tls.la)"
+command -v pamtester >/dev/null 2>&1 || skip "pamtester not installed"
+wrapper=
+for w in /usr/lib/x86_64-linux-gnu/libpam_wrapper.so /usr/lib/*/libpam_wrapper.so \
+         /usr/lib64/libpam_wrapper.so /usr/lib/libpam_wrapper.so \
+         /usr/local/lib/libpam_wrapper.so; do
+    if [ -f "$w" ]; then wrapper=$w; break; fi
+done
+[ -n "$wrapper" ] || skip "libpam_wrapper.so not found (install libpam-wrapper)"
+
+pin=${P11TLS_TEST_PIN:-1234}
+user=$(id -un)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pam_test.XXXXXX")
+[ -n "${P11TLS_PAM_KEEP_LOG:-}" ] || trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/pam.d"
+service=p11tls-test
+# The counting module (tests/module/testmod.c) logs its calls here.
+export P11TLS_TESTMOD_COUNT_DIR="$tmp/count"
+mkdir -p "$P11TLS_TESTMOD_COUNT_DIR"
+testmod=$builddir/tests/module/.libs/libp11tls-testmod.so
+
+fails=0
+n=0
+
+# write_service OBJECT AUTHORIZED_FILE [EXTRA OPTIONS...]
+write_service() {
+    local object=$1 authorized=$2
+    shift 2
+    # Linux-PAM takes [ ... ] to quote an argument; ';' needs no quoting.
+    echo "auth required $modso uri=pkcs11:token=p11tls-test;object=$object;type=cert authorized=$authorized $*" \
+        > "$tmp/pam.d/$service"
+    echo "account required $modso" >> "$tmp/pam.d/$service"
+}
+
+# run_pam INPUT [OPERATIONS...] -> exit status of pamtester; log in $tmp/log.
+# INPUT is given to the conversation, one answer per line.
+run_pam() {
+    local input=$1
+    shift
+    [ "$#" -gt 0 ] || set -- authenticate
+    printf '%s' "$input" | \
+        LD_PRELOAD=$wrapper PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$tmp/pam.d" \
+        PAM_WRAPPER_DEBUGLEVEL=2 \
+        timeout 30 pamtester -v "$service" "$user" "$@" \
+        >"$tmp/log" 2>&1
+}
+
+# check NAME EXPECT(0|fail) PATTERN RC [PATTERN...]
+# Every PATTERN (grep -e) must appear in $tmp/log; no PIN may appear in the
+# modules' log lines.
+check() {
+    local name=$1 expect=$2 pattern=$3 rc=$4
+    shift 4
+    n=$((n + 1))
+    local ok=1 p
+    if [ "$expect" = 0 ] && [ "$rc" -ne 0 ]; then ok=0; fi
+    if [ "$expect" = fail ] && [ "$rc" -eq 0 ]; then ok=0; fi
+    for p in "$pattern" "$@"; do
+        if [ -n "$p" ] && ! grep -q -e "$p" "$tmp/log"; then
+            ok=0
+            echo "# missing in the log: $p"
+        fi
+    done
+    if grep 'SYSLOG' "$tmp/log" | grep -q -e "$pin" -e 0000 -e 9999; then
+        ok=0
+        echo "# a PIN appears in the log"
+    fi
+    if [ $ok = 1 ]; then
+        echo "ok $n - $name"
+    else
+        echo "not ok $n - $name (exit $rc)"
+        sed 's/^/#   /' "$tmp/log"
+        fails=$((fails + 1))
+    fi
+}
+
+# count_logins: number of C_Login calls the counting module saw since the
+# last reset_count.
+count_logins() {
+    grep -c ' C_Login$' "$P11TLS_TESTMOD_COUNT_DIR/calls.log" 2>/dev/null || true
+}
+reset_count() { rm -f "$P11TLS_TESTMOD_COUNT_DIR/calls.log"; }
+
+# expect_eq NAME WANT GOT: one more test case comparing numbers.
+expect_eq() {
+    n=$((n + 1))
+    if [ "$2" = "$3" ]; then
+        echo "ok $n - $1 ($3)"
+    else
+        echo "not ok $n - $1: expected $2, got $3"
+        fails=$((fails + 1))
+    fi
+}
+
+finish() {
+    echo "1..$n"
+    [ $fails -eq 0 ] || exit 1
+    exit 0
+}

@@ -1,0 +1,120 @@
+#!/bin/bash
+# pam_programs_test.sh — pam_p11tls in the settings PAM modules live in:
+# stacked with itself and with another module that uses p11tls, in a process
+# that authenticates, forks and authenticates again, 100 transactions in one
+# process, and the man page's example configuration exactly as written.
+#
+# Run through tests/with-token.sh (tests/run/pam-programs-rof-*.sh). The
+# result of a child authentication after fork depends on the driver: with
+# SoftHSM reset_on_fork = true (like real smart cards) the child logs in
+# again and succeeds; with false the child inherits the parent's login, so
+# its PIN cannot be checked and pam_p11tls refuses (see pam_p11tls(8), "The
+# PIN is checked in every authentication").
+# Exit status: 0 all passed, 1 a case failed, 77 skipped.
+
+me=pam_programs_test.sh
+. "$(dirname "$0")/pam_lib.sh"
+
+peer=$builddir/tests/pam/.libs/pam_peer.so
+forktest=$builddir/tests/pam/pam_fork_test
+[ -f "$peer" ] || skip "$peer not built (make check builds it)"
+[ -x "$forktest" ] || skip "$forktest not built (make check builds it)"
+man=${top_srcdir:-${srcdir:-.}}/doc/pam_p11tls.8
+[ -f "$man" ] || skip "$man not found"
+
+cp "$P11TLS_TEST_DIR/p256.pem" "$tmp/a-p256"
+cp "$P11TLS_TEST_DIR/rsa2048.pem" "$tmp/a-rsa"
+tok="pkcs11:token=p11tls-test"
+refused_msg="is already logged in in this process"
+
+# run_prog CYCLES -> the result line of pam_fork_test in $tmp/result
+run_prog() {
+    LD_PRELOAD=$wrapper PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$tmp/pam.d" \
+        PAM_WRAPPER_DEBUGLEVEL=2 timeout 120 "$forktest" "$service" "$user" "$1" \
+        >"$tmp/result" 2>"$tmp/log"
+    local rc=$?
+    cat "$tmp/result" >>"$tmp/log"
+    return $rc
+}
+field() { sed -n "s/.*\\b$1=\\(-\\?[0-9]*\\).*/\\1/p" "$tmp/result"; }
+
+# --- stacks ----------------------------------------------------------------
+# Two pam_p11tls instances with different options (key, authorized file,
+# debug) and pam_peer, which opens and signs with a key through a p11tls
+# context of its own, all in one pamtester process. The second instance
+# asks for no PIN: the first checked the token's PIN in this handle.
+{
+    echo "auth    required $modso uri=$tok;object=p256;type=cert authorized=$tmp/a-p256"
+    echo "auth    required $peer key=$tok;object=p384;type=private;pin-value=$pin"
+    echo "auth    required $modso uri=$tok;object=rsa2048;type=cert authorized=$tmp/a-rsa debug"
+    echo "account required $modso debug"
+} > "$tmp/pam.d/$service"
+run_pam "$pin"$'\n' authenticate acct_mgmt
+check "two instances and pam_peer in one stack: success" 0 \
+    "pam_peer: signed with its own context" $? \
+    "challenge signed with rsa_pss_rsae_sha256" \
+    "account: user $user was authenticated by pam_p11tls"
+expect_eq "two instances and pam_peer: PIN prompts" 1 "$(grep -o 'PIN for' "$tmp/log" | wc -l)"
+
+# pam_peer logs in first (its URI carries the PIN): pam_p11tls then cannot
+# check a PIN in this process and must refuse, not wave the user through.
+{
+    echo "auth    required $peer key=$tok;object=p384;type=private;pin-value=$pin"
+    echo "auth    required $modso uri=$tok;object=p256;type=cert authorized=$tmp/a-p256"
+} > "$tmp/pam.d/$service"
+run_pam "$pin"$'\n'
+check "token logged in by another module first: refused" fail "$refused_msg" $?
+
+# --- authenticate, fork, authenticate in the child ---------------------------------
+printf 'auth required %s uri=%s;object=p256;type=cert authorized=%s\naccount required %s\n' \
+    "$modso" "$tok" "$tmp/a-p256" "$modso" > "$tmp/pam.d/$service"
+if [ "$P11TLS_TEST_RESET_ON_FORK" = true ]; then want_child=0; else want_child=7; fi
+run_prog 1; rc=$?
+check "auth, fork, auth in the child: program ran" 0 "" $rc
+expect_eq "auth in the parent (PAM code)" 0 "$(field first)"
+expect_eq "auth in the child, reset_on_fork=$P11TLS_TEST_RESET_ON_FORK (PAM code)" \
+    "$want_child" "$(field child)"
+
+# --- 100 transactions in one process, then fork ----------------------------------------
+# Each pam_end unloads pam_p11tls.so. Only the first transaction can check
+# the PIN (see above); the other 99 must be refused, each with its message.
+# Resident memory after the 100th may exceed that after the first by at
+# most 4 MiB: measured growth is under 1 MiB (libraries' one-time state,
+# which does not grow with the number of cycles).
+run_prog 100; rc=$?
+check "100 transactions then fork: program ran" 0 "" $rc
+expect_eq "100 transactions: first succeeds" 0 "$(field first)"
+expect_eq "100 transactions: successes" 1 "$(field ok)"
+expect_eq "100 transactions: refusals with the message" 99 \
+    "$(grep -c "$refused_msg" "$tmp/log" | awk -v c="$want_child" '{print $1 - (c == 7)}')"
+expect_eq "100 transactions: child after fork (PAM code)" "$want_child" "$(field child)"
+first_kb=$(field rss_first_kb); last_kb=$(field rss_last_kb)
+echo "# RSS after transaction 1: ${first_kb} kB, after 100: ${last_kb} kB"
+n=$((n + 1))
+if [ -n "$first_kb" ] && [ -n "$last_kb" ] && [ $((last_kb - first_kb)) -le 4096 ]; then
+    echo "ok $n - 100 transactions: RSS growth $((last_kb - first_kb)) kB <= 4096 kB"
+else
+    echo "not ok $n - 100 transactions: RSS growth ${first_kb:-?} -> ${last_kb:-?} kB"
+    fails=$((fails + 1))
+fi
+
+# --- the man page example, as written -------------------------------------------------
+# Only the documented placeholders are replaced: MyToken, alice, the
+# directory /etc/p11tls/ and the module's file name.
+extract() {
+    sed -n "/^\\.\\\\\" $1-begin/,/^\\.\\\\\" $1-end/p" "$man" | grep -v '^\.'
+}
+mkdir -p "$tmp/etc/p11tls"
+subst() {
+    sed -e "s#/etc/p11tls/#$tmp/etc/p11tls/#g" -e "s#MyToken#p11tls-test#g" \
+        -e "s#^alice:#$user:#" -e "s#\\([[:space:]]\\)pam_p11tls\\.so#\\1$modso#"
+}
+extract example-pam.d | subst > "$tmp/pam.d/$service"
+extract example-map | subst > "$tmp/etc/p11tls/pam_map"
+cp "$P11TLS_TEST_DIR/p256.pem" "$tmp/etc/p11tls/alice.pem"
+expect_eq "man page example: pam.d lines extracted" 4 "$(grep -c . "$tmp/pam.d/$service")"
+expect_eq "man page example: mapping file lines extracted" 3 "$(grep -c . "$tmp/etc/p11tls/pam_map")"
+run_pam "$pin"$'\n' authenticate acct_mgmt
+check "man page example: auth and account succeed" 0 "" $?
+
+finish

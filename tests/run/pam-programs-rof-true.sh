@@ -1,0 +1,4 @@
+#!/bin/bash
+# pam_p11tls in stacks, forking programs and the man page example, under
+# pam_wrapper. reset_on_fork = true.
+exec bash "${srcdir:-.}/tests/with-token.sh" true bash "${srcdir:-.}/tests/pam/pam_programs_test.sh" "$@"
