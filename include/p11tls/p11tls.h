@@ -168,12 +168,25 @@ P11TLS_API uint16_t p11tls_sig_scheme_from_name(const char *name);
 #define P11TLS_ALG_ED25519 3
 #define P11TLS_ALG_ED448 4
 
+/* p11tls_key_open() flag: prove the PIN now. PKCS#11 keeps a token logged
+ * in for the whole process, so once anyone in the process has logged in, a
+ * plain open needs no PIN. With this flag the token is logged out (if it was
+ * logged in) and logged in again with this open's PIN, so the open succeeds
+ * only if that PIN is right: for authentication modules (PAM) that must
+ * check that the user knows it. The URI must match exactly one token
+ * (P11TLS_E_AMBIGUOUS otherwise), so one PIN is never tried on several.
+ * Cost: the logout is process-wide. Other keys on the token are logged in
+ * again on their next operation with their own PIN source; if this PIN was
+ * wrong, the token stays logged out until then. */
+#define P11TLS_KEY_OPEN_VERIFY_PIN (1u << 0)
+
 /* Opens the private key named by uri (RFC 7512). Exactly one private key
  * must match: P11TLS_E_NOT_FOUND if none, P11TLS_E_AMBIGUOUS if several.
  * Logs in to the token if needed, with the PIN from the URI (pin-value,
  * then pin-source) or else the context's PIN function. A refused PIN
  * returns P11TLS_E_PIN_INCORRECT and is never retried automatically.
- * flags must be 0. On success *out_key is a new key owned by the caller. */
+ * flags is 0 or P11TLS_KEY_OPEN_VERIFY_PIN. On success *out_key is a new key
+ * owned by the caller. */
 P11TLS_API int p11tls_key_open(p11tls_ctx *ctx, const char *uri, unsigned flags,
                                p11tls_key **out_key);
 

@@ -61,8 +61,8 @@ void p11tls_free(void *p) { free(p); }
 int p11tls_key_open(p11tls_ctx *ctx, const char *uri, unsigned flags, p11tls_key **out_key) {
     return guard(__func__, [&] {
         if (!uri || !out_key) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
-        if (flags) fail(P11TLS_E_INVALID_ARGUMENT, "flags must be 0");
-        *out_key = open_key(state_of(ctx), uri).release();
+        if (flags & ~P11TLS_KEY_OPEN_VERIFY_PIN) fail(P11TLS_E_INVALID_ARGUMENT, "unknown flags");
+        *out_key = open_key(state_of(ctx), uri, flags).release();
         return 0;
     });
 }

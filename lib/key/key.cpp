@@ -127,6 +127,28 @@ bool is_session_error(CK_RV rv) {
     return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED;
 }
 
+// The token forgot our login (someone in the process logged out: another
+// library, or P11TLS_KEY_OPEN_VERIFY_PIN; or the device dropped it), and
+// with it the handles of private objects (SoftHSM invalidates them).
+bool is_login_lost(CK_RV rv) {
+    return rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_OBJECT_HANDLE_INVALID ||
+           rv == CKR_KEY_HANDLE_INVALID;
+}
+
+// Logs in again (with this key's own PIN source; a refused PIN is still
+// never retried) and finds the key again, with the same identity checks as
+// after fork.
+Binding *refresh_binding(p11tls_key *key, Binding *old) {
+    old->token->note_logged_out();
+    Binding *nb = rebind(key, current_generation(), old);
+    if (!__atomic_compare_exchange_n(&key->binding, &old, nb, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        delete nb;  // another thread refreshed it first
+        return old;
+    }
+    return nb;
+}
+
 bool is_token_gone(CK_RV rv) {
     return rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT;
 }
@@ -138,6 +160,7 @@ std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const uns
                                   size_t in_len, size_t out_guess, bool decrypt) {
     Binding *b = bind(key);
     const Module *m = b->token->module();
+    // One retry, for whichever comes first: a dead session, or a lost login.
     for (int attempt = 0;; ++attempt) {
         PooledSession s(b->token);
         const char *stage = decrypt ? "C_DecryptInit" : "C_SignInit";
@@ -169,6 +192,11 @@ std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const uns
         }
         s.mark_broken();
         if (is_session_error(rv) && attempt == 0) continue;
+        if (is_login_lost(rv) && attempt == 0) {
+            b = refresh_binding(key, b);
+            m = b->token->module();
+            continue;
+        }
         // Not retried: the token is gone now. The next operation finds it
         // again if it is back.
         if (is_token_gone(rv)) b->token->mark_lost();
@@ -206,12 +234,20 @@ std::vector<unsigned char> ecdsa_to_der(const std::vector<unsigned char> &rs) {
 
 }  // namespace
 
-std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const char *uri_text) {
+std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const char *uri_text,
+                                     unsigned flags) {
     Uri uri = Uri::parse(uri_text);
     if (uri.has_class() && uri.object_class() != CKO_PRIVATE_KEY)
         fail(P11TLS_E_INVALID_ARGUMENT, "URI names an object type other than a private key");
     auto tokens = matching_tokens(*ctx, uri);
     if (tokens.empty()) fail(P11TLS_E_TOKEN_NOT_PRESENT, "no token matches the URI");
+    if (flags & P11TLS_KEY_OPEN_VERIFY_PIN) {
+        if (tokens.size() > 1)
+            fail(P11TLS_E_AMBIGUOUS,
+                 "P11TLS_KEY_OPEN_VERIFY_PIN needs a URI that matches one token; it matches " +
+                     std::to_string(tokens.size()));
+        tokens[0]->verify_login(*ctx, &uri);
+    }
     auto matches = find_private_keys(*ctx, uri, tokens, {});
     if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "no private key matches the URI");
     if (matches.size() > 1) fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one private key");

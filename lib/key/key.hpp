@@ -48,7 +48,9 @@ struct p11tls_key {
 
 namespace p11tls {
 
-std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const char *uri);
+// flags: P11TLS_KEY_OPEN_VERIFY_PIN or 0.
+std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const char *uri,
+                                     unsigned flags = 0);
 
 bool key_supports(p11tls_key *key, const Scheme &s);
 

@@ -94,41 +94,27 @@ bool session_logged_in(const Module *m, CK_SESSION_HANDLE h) {
 
 }  // namespace
 
-void TokenState::ensure_login(const CtxState &ctx, const Uri *uri) {
+void TokenState::open_keeper_locked() {
+    if (keeper_ != CK_INVALID_HANDLE) return;
     const Module *m = module();
-    CK_FLAGS flags;
-    bool last_wrong;
-    {
-        std::lock_guard<std::mutex> g(login_mu_);
-        if (logged_in_) return;
-        if (!(info_.flags & CKF_LOGIN_REQUIRED)) return;
-        if (keeper_ == CK_INVALID_HANDLE) {
-            CK_RV rv = P11CALL(m, C_OpenSession, slot_, (CK_FLAGS)CKF_SERIAL_SESSION,
-                               (void *)nullptr, (CK_NOTIFY) nullptr, &keeper_);
-            if (rv != CKR_OK) {
-                keeper_ = CK_INVALID_HANDLE;
-                fail_ckr(m, "C_OpenSession", rv);
-            }
-        }
-        // Another caller in this process may have logged in already.
-        if (session_logged_in(m, keeper_)) {
-            logged_in_ = true;
-            return;
-        }
-        CK_TOKEN_INFO ti;
-        CK_RV rv = P11CALL(m, C_GetTokenInfo, slot_, &ti);
-        if (rv != CKR_OK) fail_ckr(m, "C_GetTokenInfo", rv);
-        flags = ti.flags;
-        last_wrong = last_pin_wrong_;
+    CK_RV rv = P11CALL(m, C_OpenSession, slot_, (CK_FLAGS)CKF_SERIAL_SESSION, (void *)nullptr,
+                       (CK_NOTIFY) nullptr, &keeper_);
+    if (rv != CKR_OK) {
+        keeper_ = CK_INVALID_HANDLE;
+        fail_ckr(m, "C_OpenSession", rv);
     }
-    if (flags & CKF_USER_PIN_LOCKED)
-        fail(P11TLS_E_PIN_LOCKED, "token " + label_ + ": the user PIN is locked");
+}
 
-    SecretBuffer pin;
-    bool have_pin = obtain_pin(ctx, uri, *this, flags, 0, last_wrong, pin);
+CK_FLAGS TokenState::token_flags_locked() {
+    const Module *m = module();
+    CK_TOKEN_INFO ti;
+    CK_RV rv = P11CALL(m, C_GetTokenInfo, slot_, &ti);
+    if (rv != CKR_OK) fail_ckr(m, "C_GetTokenInfo", rv);
+    return ti.flags;
+}
 
-    std::lock_guard<std::mutex> g(login_mu_);
-    if (logged_in_) return;
+void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {
+    const Module *m = module();
     CK_RV rv = P11CALL(m, C_Login, keeper_, (CK_USER_TYPE)CKU_USER,
                        have_pin ? (CK_UTF8CHAR *)pin.data() : nullptr,
                        have_pin ? (CK_ULONG)pin.length() : 0UL);
@@ -141,6 +127,68 @@ void TokenState::ensure_login(const CtxState &ctx, const Uri *uri) {
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE)
         last_pin_wrong_ = true;
     fail_ckr(m, "C_Login", rv);
+}
+
+void TokenState::ensure_login(const CtxState &ctx, const Uri *uri) {
+    const Module *m = module();
+    CK_FLAGS flags;
+    bool last_wrong;
+    {
+        std::lock_guard<std::mutex> g(login_mu_);
+        if (logged_in_) return;
+        if (!(info_.flags & CKF_LOGIN_REQUIRED)) return;
+        open_keeper_locked();
+        // Another caller in this process may have logged in already.
+        if (session_logged_in(m, keeper_)) {
+            logged_in_ = true;
+            return;
+        }
+        flags = token_flags_locked();
+        last_wrong = last_pin_wrong_;
+    }
+    if (flags & CKF_USER_PIN_LOCKED)
+        fail(P11TLS_E_PIN_LOCKED, "token " + label_ + ": the user PIN is locked");
+
+    SecretBuffer pin;
+    bool have_pin = obtain_pin(ctx, uri, *this, flags, 0, last_wrong, pin);
+
+    std::lock_guard<std::mutex> g(login_mu_);
+    if (logged_in_) return;
+    login_locked(have_pin, pin);
+}
+
+void TokenState::verify_login(const CtxState &ctx, const Uri *uri) {
+    const Module *m = module();
+    CK_FLAGS flags;
+    bool last_wrong;
+    {
+        std::lock_guard<std::mutex> g(login_mu_);
+        if (!(info_.flags & CKF_LOGIN_REQUIRED))
+            fail(P11TLS_E_UNSUPPORTED, "token " + label_ + " needs no login: it has no PIN to verify");
+        open_keeper_locked();
+        flags = token_flags_locked();
+        last_wrong = last_pin_wrong_;
+    }
+    if (flags & CKF_USER_PIN_LOCKED)
+        fail(P11TLS_E_PIN_LOCKED, "token " + label_ + ": the user PIN is locked");
+
+    SecretBuffer pin;
+    bool have_pin = obtain_pin(ctx, uri, *this, flags, 0, last_wrong, pin);
+
+    std::lock_guard<std::mutex> g(login_mu_);
+    // C_Login while logged in would succeed without looking at the PIN.
+    if (session_logged_in(m, keeper_)) {
+        CK_RV rv = P11CALL(m, C_Logout, keeper_);
+        if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN) fail_ckr(m, "C_Logout", rv);
+        debug("token %s: logged out to verify a PIN", label_.c_str());
+    }
+    logged_in_ = false;
+    login_locked(have_pin, pin);
+}
+
+void TokenState::note_logged_out() {
+    std::lock_guard<std::mutex> g(login_mu_);
+    logged_in_ = false;
 }
 
 void TokenState::context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_HANDLE h) {

@@ -10,6 +10,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "base/secure.hpp"
 #include "pkcs11/module.hpp"
 #include "world/context.hpp"
 
@@ -37,6 +38,12 @@ public:
     // PIN comes from the URI, then the context's PIN function (called with
     // no lock held). Never retries a refused PIN.
     void ensure_login(const CtxState &ctx, const Uri *uri);
+    // Logs out (if logged in) and in again with the PIN from the URI or the
+    // PIN function: succeeds only if that PIN is right
+    // (P11TLS_KEY_OPEN_VERIFY_PIN). The logout is process-wide.
+    void verify_login(const CtxState &ctx, const Uri *uri);
+    // An operation said CKR_USER_NOT_LOGGED_IN: the next ensure_login logs in.
+    void note_logged_out();
     // Context-specific login (CKA_ALWAYS_AUTHENTICATE) on session h.
     void context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_HANDLE h);
 
@@ -50,6 +57,11 @@ public:
     void mark_lost() { __atomic_store_n(&lost_, true, __ATOMIC_RELEASE); }
 
 private:
+    // With login_mu_ held:
+    void open_keeper_locked();
+    CK_FLAGS token_flags_locked();
+    void login_locked(bool have_pin, SecretBuffer &pin);
+
     bool lost_ = false;  // atomic access only
     ModuleState *ms_;
     const CK_SLOT_ID slot_;

@@ -428,18 +428,24 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     }
     p11tls_list_tokens(ctx, key_uri, first_token, &tf);
     const char *label = tf.label && *tf.label ? tf.label : key_uri;
-    DBG(&o, pamh, "opening key %s", key_uri);
-    rc = p11tls_key_open(ctx, key_uri, 0, &key);
+    /* PKCS#11 keeps a token logged in for the whole process: unless an
+     * earlier pam_p11tls in this handle checked this token's PIN, make p11tls
+     * log out and in again, so that only the right PIN opens the key. A
+     * token we could not look up counts as needing a login: fail closed. */
+    int need_pin = (!tf.found || (tf.flags & TOKEN_LOGIN_REQUIRED)) &&
+                   !(tf.uri && pin_was_checked(pamh, tf.uri));
+    DBG(&o, pamh, "opening key %s%s", key_uri, need_pin ? " (verifying the PIN)" : "");
+    rc = p11tls_key_open(ctx, key_uri, need_pin ? P11TLS_KEY_OPEN_VERIFY_PIN : 0, &key);
     if (rc != 0) {
         ret = key_open_error(pamh, user, key_uri, label, &ps, rc);
         goto out;
     }
-    /* A token we could not look up counts as needing a login: fail closed. */
-    if (!o.nopin && (!tf.found || (tf.flags & TOKEN_LOGIN_REQUIRED)) && ps.calls == 0 &&
-        !(tf.uri && pin_was_checked(pamh, tf.uri))) {
+    /* The PIN must have come from the user (or the PIN pad), not from a
+     * pin-value or pin-source in uri=. */
+    if (need_pin && !o.nopin && ps.calls == 0) {
         pam_syslog(pamh, LOG_NOTICE,
-                   "user %s: token %s is already logged in in this process and p11tls "
-                   "cannot log it out, so the PIN cannot be checked; refused", user, label);
+                   "user %s: token %s: the PIN did not come from the user (pin-value or "
+                   "pin-source in uri=?); refused", user, label);
         ret = PAM_AUTH_ERR;
         goto out;
     }

@@ -267,7 +267,7 @@ TEST(KeyProperties, OpenArgumentChecks) {
     p11tls_key *k = nullptr;
     EXPECT_EQ(p11tls_key_open(nullptr, nullptr, 0, &k), P11TLS_E_INVALID_ARGUMENT);
     EXPECT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, nullptr), P11TLS_E_INVALID_ARGUMENT);
-    EXPECT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 1, &k), P11TLS_E_INVALID_ARGUMENT);
+    EXPECT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0x80, &k), P11TLS_E_INVALID_ARGUMENT);
     // type=cert is not a private key.
     EXPECT_EQ(p11tls_key_open(nullptr, th::key_uri("p256", true, "cert").c_str(), 0, &k),
               P11TLS_E_INVALID_ARGUMENT);

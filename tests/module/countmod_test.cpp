@@ -456,3 +456,48 @@ TEST(CountMod, FinalTryAndLockedPin) {
                         {{"P11TLS_TESTMOD_TOKEN_FLAGS", "0x40000"}, {"P11TLS_COUNTMOD_LOCKED", "1"}});
     EXPECT_TRUE(exited_ok(st)) << "locked: " << describe(st);
 }
+
+// 9. P11TLS_KEY_OPEN_VERIFY_PIN: proves the PIN although the token is logged
+//    in already (logout + one C_Login); a wrong PIN fails with one C_Login,
+//    and the other key on the token logs in again on its next operation,
+//    with its own PIN.
+TEST(DISABLED_CountModVerifyPinChild, Checked) {
+    if (!in_child("P11TLS_COUNTMOD_VERIFY_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    const char kWrong[] = "pkcs11:token=p11tls-test;object=p256;type=private;pin-value=0000";
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    Key held;
+    ASSERT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &held.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(held.k), 0);
+    const long me = getpid();
+
+    size_t mark = read_log().size();
+    Key plain;
+    EXPECT_EQ(p11tls_key_open(ctx.c, kWrong, 0, &plain.k), 0) << "logged in: the wrong PIN is not even looked at";
+    EXPECT_EQ(count_calls(read_log(), me, "C_Login", mark), 0u);
+
+    mark = read_log().size();
+    Key v;
+    EXPECT_EQ(p11tls_key_open(ctx.c, kWrong, P11TLS_KEY_OPEN_VERIFY_PIN, &v.k), P11TLS_E_PIN_INCORRECT);
+    auto log = read_log();
+    EXPECT_EQ(count_calls(log, me, "C_Logout", mark), 1u);
+    EXPECT_EQ(count_calls(log, me, "C_Login", mark), 1u);
+
+    mark = read_log().size();
+    EXPECT_EQ(sign_once(held.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(count_calls(read_log(), me, "C_Login", mark), 1u) << "the held key logs in again, once";
+
+    mark = read_log().size();
+    EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, P11TLS_KEY_OPEN_VERIFY_PIN, &v.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(count_calls(read_log(), me, "C_Login", mark), 1u);
+    EXPECT_EQ(sign_once(v.k), 0);
+    EXPECT_EQ(sign_once(held.k), 0);
+    Key bad;
+    EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, 2u, &bad.k), P11TLS_E_INVALID_ARGUMENT);
+}
+
+TEST(CountMod, VerifyPinFlag) {
+    REQUIRE_SOFTHSM();
+    int st = run_exec_child("DISABLED_CountModVerifyPinChild.*", "P11TLS_COUNTMOD_VERIFY_CHILD", {});
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+}
