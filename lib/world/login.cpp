@@ -129,17 +129,22 @@ void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {
     fail_ckr(m, "C_Login", rv);
 }
 
-void TokenState::ensure_login(const CtxState &ctx, const Uri *uri) {
+// The PIN is fetched with no lock held: the PIN function is user code.
+void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
     const Module *m = module();
     CK_FLAGS flags;
     bool last_wrong;
     {
         std::lock_guard<std::mutex> g(login_mu_);
-        if (logged_in_) return;
-        if (!(info_.flags & CKF_LOGIN_REQUIRED)) return;
+        if (logged_in_ && !verify) return;
+        if (!(info_.flags & CKF_LOGIN_REQUIRED)) {
+            if (verify)
+                fail(P11TLS_E_UNSUPPORTED, "token " + label_ + " needs no login: it has no PIN to verify");
+            return;
+        }
         open_keeper_locked();
         // Another caller in this process may have logged in already.
-        if (session_logged_in(m, keeper_)) {
+        if (!verify && session_logged_in(m, keeper_)) {
             logged_in_ = true;
             return;
         }
@@ -153,36 +158,17 @@ void TokenState::ensure_login(const CtxState &ctx, const Uri *uri) {
     bool have_pin = obtain_pin(ctx, uri, *this, flags, 0, last_wrong, pin);
 
     std::lock_guard<std::mutex> g(login_mu_);
-    if (logged_in_) return;
-    login_locked(have_pin, pin);
-}
-
-void TokenState::verify_login(const CtxState &ctx, const Uri *uri) {
-    const Module *m = module();
-    CK_FLAGS flags;
-    bool last_wrong;
-    {
-        std::lock_guard<std::mutex> g(login_mu_);
-        if (!(info_.flags & CKF_LOGIN_REQUIRED))
-            fail(P11TLS_E_UNSUPPORTED, "token " + label_ + " needs no login: it has no PIN to verify");
-        open_keeper_locked();
-        flags = token_flags_locked();
-        last_wrong = last_pin_wrong_;
+    if (verify) {
+        // C_Login while logged in would succeed without looking at the PIN.
+        if (session_logged_in(m, keeper_)) {
+            CK_RV rv = P11CALL(m, C_Logout, keeper_);
+            if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN) fail_ckr(m, "C_Logout", rv);
+            debug("token %s: logged out to verify a PIN", label_.c_str());
+        }
+        logged_in_ = false;
+    } else if (logged_in_) {
+        return;
     }
-    if (flags & CKF_USER_PIN_LOCKED)
-        fail(P11TLS_E_PIN_LOCKED, "token " + label_ + ": the user PIN is locked");
-
-    SecretBuffer pin;
-    bool have_pin = obtain_pin(ctx, uri, *this, flags, 0, last_wrong, pin);
-
-    std::lock_guard<std::mutex> g(login_mu_);
-    // C_Login while logged in would succeed without looking at the PIN.
-    if (session_logged_in(m, keeper_)) {
-        CK_RV rv = P11CALL(m, C_Logout, keeper_);
-        if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN) fail_ckr(m, "C_Logout", rv);
-        debug("token %s: logged out to verify a PIN", label_.c_str());
-    }
-    logged_in_ = false;
     login_locked(have_pin, pin);
 }
 

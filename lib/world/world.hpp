@@ -37,11 +37,11 @@ public:
     // Logs in as user if the token needs it and is not logged in yet. The
     // PIN comes from the URI, then the context's PIN function (called with
     // no lock held). Never retries a refused PIN.
-    void ensure_login(const CtxState &ctx, const Uri *uri);
+    void ensure_login(const CtxState &ctx, const Uri *uri) { login(ctx, uri, false); }
     // Logs out (if logged in) and in again with the PIN from the URI or the
     // PIN function: succeeds only if that PIN is right
     // (P11TLS_KEY_OPEN_VERIFY_PIN). The logout is process-wide.
-    void verify_login(const CtxState &ctx, const Uri *uri);
+    void verify_login(const CtxState &ctx, const Uri *uri) { login(ctx, uri, true); }
     // An operation said CKR_USER_NOT_LOGGED_IN: the next ensure_login logs in.
     void note_logged_out();
     // Context-specific login (CKA_ALWAYS_AUTHENTICATE) on session h.
@@ -57,6 +57,7 @@ public:
     void mark_lost() { __atomic_store_n(&lost_, true, __ATOMIC_RELEASE); }
 
 private:
+    void login(const CtxState &ctx, const Uri *uri, bool verify);
     // With login_mu_ held:
     void open_keeper_locked();
     CK_FLAGS token_flags_locked();

@@ -161,48 +161,54 @@ TMPL
             --template "$TMP/srv.tmpl" --outfile "$TMP/srv.pem"
 } >"$TMP/srv.log" 2>&1 || not_ok "software server certificate" "$TMP/srv.log"
 
-# connect_to NAME LOG PEER-PID CONNECT-ARGS...
+# connect_client LOG CONNECT-ARGS...: p11tls connect to $port, verifying
+# the server against the test CA.
 connect_client() {
     local log=$1
     shift
     timeout 30 "$CLI" connect --port "$port" --ca "$DIR/ca.pem" "$@" >"$log" 2>&1
 }
 
-port=$(free_port)
-gnutls-serv --echo --verify-client-cert --x509cafile "$DIR/ca.pem" \
-    --x509keyfile "$TMP/srv-key.pem" --x509certfile "$TMP/srv.pem" -p "$port" \
-    >"$TMP/gs.out" 2>&1 &
-peer=$!
-bg_pids+=("$peer")
-if wait_listening "$port"; then
-    if connect_client "$TMP/gs.connect" "$(key_uri rsa2048)" --cert "$(cert_uri rsa2048)" &&
-        grep -q "^handshake: TLS1.3 .*(client certificate sent)" "$TMP/gs.connect" &&
-        grep -q "hello from p11tls connect" "$TMP/gs.connect"; then
-        ok "connect: gnutls-serv verified the token client certificate, echoed"
+# start_peer LOG COMMAND...: runs a peer server (listening on $port) in the
+# background as $peer; returns 1 if it is not listening within 10 s.
+start_peer() {
+    local log=$1
+    shift
+    "$@" </dev/null >"$log" 2>&1 &
+    peer=$!
+    bg_pids+=("$peer")
+    wait_listening "$port"
+}
+
+# connect_check NAME LABEL REPLY PEERLOG: p11tls connect presenting the
+# token's LABEL certificate and key must complete TLS 1.3, send it, and get
+# REPLY back.
+connect_check() {
+    local log=$TMP/connect-$2
+    if connect_client "$log" "$(key_uri "$2")" --cert "$(cert_uri "$2")" &&
+        grep -q "^handshake: TLS1.3 .*(client certificate sent)" "$log" &&
+        grep -q "$3" "$log"; then
+        ok "$1"
     else
-        not_ok "connect: gnutls-serv verified the token client certificate, echoed" \
-            "$TMP/gs.connect" "$TMP/gs.out"
+        not_ok "$1" "$log" "$4"
     fi
+}
+
+port=$(free_port)
+if start_peer "$TMP/gs.out" gnutls-serv --echo --verify-client-cert --x509cafile "$DIR/ca.pem" \
+    --x509keyfile "$TMP/srv-key.pem" --x509certfile "$TMP/srv.pem" -p "$port"; then
+    connect_check "connect: gnutls-serv verified the token client certificate, echoed" \
+        rsa2048 "hello from p11tls connect" "$TMP/gs.out"
 else
     not_ok "connect: gnutls-serv listens" "$TMP/gs.out"
 fi
 kill "$peer" 2>/dev/null
 
 port=$(free_port)
-openssl s_server -accept "127.0.0.1:$port" -cert "$TMP/srv.pem" -key "$TMP/srv-key.pem" \
-    -CAfile "$DIR/ca.pem" -Verify 1 -verify_return_error -rev \
-    </dev/null >"$TMP/os.out" 2>&1 &
-peer=$!
-bg_pids+=("$peer")
-if wait_listening "$port"; then
-    if connect_client "$TMP/os.connect" "$(key_uri p384)" --cert "$(cert_uri p384)" &&
-        grep -q "^handshake: TLS1.3 .*(client certificate sent)" "$TMP/os.connect" &&
-        grep -q "tcennoc slt11p morf olleh" "$TMP/os.connect"; then
-        ok "connect: openssl s_server -Verify accepted the token client certificate"
-    else
-        not_ok "connect: openssl s_server -Verify accepted the token client certificate" \
-            "$TMP/os.connect" "$TMP/os.out"
-    fi
+if start_peer "$TMP/os.out" openssl s_server -accept "127.0.0.1:$port" -cert "$TMP/srv.pem" \
+    -key "$TMP/srv-key.pem" -CAfile "$DIR/ca.pem" -Verify 1 -verify_return_error -rev; then
+    connect_check "connect: openssl s_server -Verify accepted the token client certificate" \
+        p384 "tcennoc slt11p morf olleh" "$TMP/os.out"
     # Without a client certificate the same server refuses.
     if ! connect_client "$TMP/os.nocert" && ! grep -q "hello from p11tls connect" "$TMP/os.nocert"; then
         ok "connect: without a client certificate the peer refuses"
