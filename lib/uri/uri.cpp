@@ -44,8 +44,11 @@ std::vector<RawAttr> split_attrs(const char *begin, const char *end, char sep) {
         const char *e = static_cast<const char *>(memchr(p, sep, end - p));
         if (!e) e = end;
         const char *eq = static_cast<const char *>(memchr(p, '=', e - p));
-        if (e > p)  // p11-kit skips empty elements ("a=1;;b=2"), so do we
-            out.push_back({std::string(p, eq ? eq : e), eq ? std::string(eq + 1, e) : std::string()});
+        // RFC 7512 has no empty elements. p11-kit 0.24 reads the rest of
+        // "pkcs11:;token=a" or "model=m;;token=a" as a query attribute it
+        // ignores: the URI would match every token.
+        if (e == p) fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an empty attribute (\";;\" or a leading \";\")");
+        out.push_back({std::string(p, eq ? eq : e), eq ? std::string(eq + 1, e) : std::string()});
         p = e + 1;
     }
     return out;
@@ -93,6 +96,13 @@ Uri Uri::parse(const char *text) {
     if (!text || !*text) text = "pkcs11:";
     if (strncmp(text, "pkcs11:", 7) != 0)
         fail(P11TLS_E_INVALID_URI, "URI does not start with \"pkcs11:\"");
+    // p11-kit drops whitespace anywhere in a URI (RFC 3986, appendix C), so
+    // "token=My Token" would quietly name "MyToken", and a whitespace-only
+    // element becomes an empty one (see split_attrs). RFC 7512 wants them
+    // percent-encoded: refuse raw whitespace and control characters.
+    for (const char *p = text; *p; ++p)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a space or control character (percent-encode it: %20)");
     int rc = p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, r.u_);
     if (rc != P11_KIT_URI_OK)
         fail(P11TLS_E_INVALID_URI, std::string("invalid pkcs11: URI: ") + p11_kit_uri_message(rc));
