@@ -1,6 +1,7 @@
 #include "uri/uri.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -54,6 +55,18 @@ std::vector<RawAttr> split_attrs(const char *begin, const char *end, char sep) {
     return out;
 }
 
+// p11-kit reads "slot-id=" as slot 0 and a number too large for CK_SLOT_ID
+// (strtoul saturates) as (CK_SLOT_ID)-1, its "any slot": a mistyped slot-id
+// would widen the URI to every slot. A slot-id is decimal digits naming a
+// slot other than (CK_SLOT_ID)-1.
+void check_slot_id(const std::string &v) {
+    bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+    errno = 0;
+    unsigned long long n = digits ? strtoull(v.c_str(), nullptr, 10) : 0;
+    if (!digits || errno == ERANGE || n >= (unsigned long long)(CK_SLOT_ID)-1)
+        fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a slot-id that is not a slot number");
+}
+
 // What p11-kit accepts but a URI from a config file written by someone else
 // must not mean:
 //  - a query attribute p11-kit ignores (RFC 7512 allows it): a misspelt
@@ -76,15 +89,18 @@ void check_attributes(const char *text) {
         for (const char *k : known_query) ok = ok || a.name == k;
         if (!ok) fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized query attribute");
     }
-    for (const auto *attrs : {&path_attrs, &query_attrs}) {
-        for (size_t i = 0; i < attrs->size(); ++i) {
-            const RawAttr &a = (*attrs)[i];
-            for (size_t j = 0; j < i; ++j)
-                if ((*attrs)[j].name == a.name)
-                    fail(P11TLS_E_INVALID_URI, "pkcs11: URI gives the attribute \"" + a.name + "\" twice");
-            if (a.name != "id" && a.value.find("%00") != std::string::npos)
-                fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a NUL byte (%00) in \"" + a.name + "\"");
-        }
+    // pin-value and the other query attributes are also accepted in the path
+    // (older style), so "twice" spans path and query.
+    std::vector<RawAttr> all = path_attrs;
+    all.insert(all.end(), query_attrs.begin(), query_attrs.end());
+    for (size_t i = 0; i < all.size(); ++i) {
+        const RawAttr &a = all[i];
+        for (size_t j = 0; j < i; ++j)
+            if (all[j].name == a.name)
+                fail(P11TLS_E_INVALID_URI, "pkcs11: URI gives the attribute \"" + a.name + "\" twice");
+        if (a.name == "slot-id") check_slot_id(a.value);
+        if (a.name != "id" && a.value.find("%00") != std::string::npos)
+            fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a NUL byte (%00) in \"" + a.name + "\"");
     }
 }
 }  // namespace
@@ -94,6 +110,11 @@ Uri Uri::parse(const char *text) {
     r.u_ = p11_kit_uri_new();
     if (!r.u_) fail(P11TLS_E_MEMORY, "out of memory");
     if (!text || !*text) text = "pkcs11:";
+    // Far above any real URI (all token fields, a 255-byte label and id,
+    // and a PATH_MAX pin-source, all percent-encoded, stay under 16 KiB),
+    // far below what would make parsing and matching costly.
+    if (strnlen(text, kMaxUriLength + 1) > kMaxUriLength)
+        fail(P11TLS_E_INVALID_URI, "pkcs11: URI longer than " + std::to_string(kMaxUriLength) + " bytes");
     if (strncmp(text, "pkcs11:", 7) != 0)
         fail(P11TLS_E_INVALID_URI, "URI does not start with \"pkcs11:\"");
     // p11-kit drops whitespace anywhere in a URI (RFC 3986, appendix C), so

@@ -10,6 +10,9 @@
 
 namespace p11tls {
 
+// Longer URIs are P11TLS_E_INVALID_URI.
+constexpr size_t kMaxUriLength = 64 * 1024;
+
 class Uri {
 public:
     // Parses text; throws P11TLS_E_INVALID_URI. NULL/"" means "pkcs11:".
