@@ -9,7 +9,10 @@
  *   P11TLS_TESTMOD_FAIL_INIT=1  C_Initialize returns CKR_GENERAL_ERROR
  *   P11TLS_TESTMOD_FAIL=F:N:RV  the Nth call of function F in this process
  *                               returns RV (e.g. "C_Sign:3:0x30")
- * The last two are read at C_Initialize. Only C_GetFunctionList is exported.
+ *   P11TLS_TESTMOD_TOKEN_FLAGS=N  N (e.g. 0x40000, CKF_USER_PIN_LOCKED) is
+ *                               ORed into every token's flags: SoftHSM never
+ *                               reports the PIN counter flags itself
+ * The last three are read at C_Initialize. Only C_GetFunctionList is exported.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -28,6 +31,7 @@ static char fail_fn[64];
 static unsigned long fail_nth;
 static CK_RV fail_rv;
 static unsigned long fail_count;
+static CK_FLAGS extra_token_flags;
 
 static void log_call(const char *name)
 {
@@ -80,6 +84,8 @@ static void read_fail_rule(void)
     fail_init = fi && strcmp(fi, "1") == 0;
     fail_fn[0] = 0;
     fail_count = 0;
+    const char *tf = getenv("P11TLS_TESTMOD_TOKEN_FLAGS");
+    extra_token_flags = tf ? (CK_FLAGS)strtoul(tf, NULL, 0) : 0;
     const char *f = getenv("P11TLS_TESTMOD_FAIL");
     if (!f || !*f)
         return;
@@ -161,7 +167,18 @@ typedef CK_ATTRIBUTE_PTR AP;
 FWD(C_Finalize, (CK_VOID_PTR r), (r))
 FWD(C_GetSlotList, (CK_BBOOL p, CK_SLOT_ID_PTR l, ULP c), (p, l, c))
 FWD(C_GetSlotInfo, (CK_SLOT_ID s, CK_SLOT_INFO_PTR i), (s, i))
-FWD(C_GetTokenInfo, (CK_SLOT_ID s, CK_TOKEN_INFO_PTR i), (s, i))
+static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID s, CK_TOKEN_INFO_PTR i)
+{
+    log_call("C_GetTokenInfo");
+    if (inject("C_GetTokenInfo"))
+        return fail_rv;
+    if (!real)
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    CK_RV rv = real->C_GetTokenInfo(s, i);
+    if (rv == CKR_OK && i)
+        i->flags |= extra_token_flags;
+    return rv;
+}
 FWD(C_GetMechanismList, (CK_SLOT_ID s, CK_MECHANISM_TYPE_PTR l, ULP c), (s, l, c))
 FWD(C_GetMechanismInfo, (CK_SLOT_ID s, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO_PTR i), (s, t, i))
 FWD(C_InitToken, (CK_SLOT_ID s, CK_UTF8CHAR_PTR p, UL pl, CK_UTF8CHAR_PTR l), (s, p, pl, l))
