@@ -12,6 +12,7 @@
 #include "base/error.hpp"
 #include "base/fork.hpp"
 #include "base/log.hpp"
+#include "key/ecdsa.hpp"
 #include "key/scheme.hpp"
 #include "world/world.hpp"
 
@@ -216,19 +217,6 @@ std::vector<unsigned char> software_hash(const Scheme &s, const unsigned char *m
     s.hash->init(ctx.data());
     s.hash->update(ctx.data(), len, msg);
     s.hash->digest(ctx.data(), out.size(), out.data());
-    return out;
-}
-
-// ECDSA on PKCS#11 returns r||s; TLS and X.509 carry DER.
-std::vector<unsigned char> ecdsa_to_der(const std::vector<unsigned char> &rs) {
-    if (rs.empty() || rs.size() % 2) fail(P11TLS_E_DEVICE, "malformed ECDSA signature from token");
-    size_t half = rs.size() / 2;
-    gnutls_datum_t r = {const_cast<unsigned char *>(rs.data()), (unsigned)half};
-    gnutls_datum_t sv = {const_cast<unsigned char *>(rs.data() + half), (unsigned)half};
-    gnutls_datum_t der = {nullptr, 0};
-    if (gnutls_encode_rs_value(&der, &r, &sv) < 0) fail(P11TLS_E_INTERNAL, "cannot encode ECDSA signature");
-    std::vector<unsigned char> out(der.data, der.data + der.size);
-    gnutls_free(der.data);
     return out;
 }
 

@@ -1,7 +1,10 @@
 #include "uri/uri.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include <gnutls/gnutls.h>
 
@@ -29,21 +32,75 @@ Uri &Uri::operator=(Uri &&o) noexcept {
 }
 
 namespace {
-// p11-kit ignores query attributes it does not know (RFC 7512 allows it),
-// but a URI from a config file with a misspelt "pin-sorce" must not quietly
-// mean something else.
-void check_query_attributes(const char *text) {
-    const char *q = strchr(text, '?');
-    if (!q) return;
-    static const char *const known[] = {"pin-value", "pin-source", "module-name", "module-path"};
-    for (const char *p = q + 1; *p;) {
-        size_t len = strcspn(p, "&");
-        size_t name_len = strcspn(p, "=&");
-        bool ok = name_len > 2 && strncmp(p, "x-", 2) == 0;  // vendor attributes
-        for (const char *k : known) ok = ok || (strlen(k) == name_len && strncmp(p, k, name_len) == 0);
+// One "name=value" element of the path (separated by ';') or the query
+// (separated by '&'); value is still percent-encoded.
+struct RawAttr {
+    std::string name;
+    std::string value;
+};
+
+std::vector<RawAttr> split_attrs(const char *begin, const char *end, char sep) {
+    std::vector<RawAttr> out;
+    for (const char *p = begin; p < end;) {
+        const char *e = static_cast<const char *>(memchr(p, sep, end - p));
+        if (!e) e = end;
+        const char *eq = static_cast<const char *>(memchr(p, '=', e - p));
+        // RFC 7512 has no empty elements. p11-kit 0.24 reads the rest of
+        // "pkcs11:;token=a" or "model=m;;token=a" as a query attribute it
+        // ignores: the URI would match every token.
+        if (e == p) fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an empty attribute (\";;\" or a leading \";\")");
+        out.push_back({std::string(p, eq ? eq : e), eq ? std::string(eq + 1, e) : std::string()});
+        p = e + 1;
+    }
+    return out;
+}
+
+// p11-kit reads "slot-id=" as slot 0 and a number too large for CK_SLOT_ID
+// (strtoul saturates) as (CK_SLOT_ID)-1, its "any slot": a mistyped slot-id
+// would widen the URI to every slot. A slot-id is decimal digits naming a
+// slot other than (CK_SLOT_ID)-1.
+void check_slot_id(const std::string &v) {
+    bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+    errno = 0;
+    unsigned long long n = digits ? strtoull(v.c_str(), nullptr, 10) : 0;
+    if (!digits || errno == ERANGE || n >= (unsigned long long)(CK_SLOT_ID)-1)
+        fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a slot-id that is not a slot number");
+}
+
+// What p11-kit accepts but a URI from a config file written by someone else
+// must not mean:
+//  - a query attribute p11-kit ignores (RFC 7512 allows it): a misspelt
+//    "pin-sorce" would quietly mean "no PIN source";
+//  - an attribute given twice: p11-kit keeps the last, so "object=a;object=b"
+//    would match only b although a reader may see a;
+//  - %00 anywhere but in id: every other value is text that p11-kit hands
+//    on as a C string (the PIN "12%0034" would silently become "12") or that
+//    no token can carry. id is binary and may hold zero bytes.
+void check_attributes(const char *text) {
+    const char *path = text + 7;  // after "pkcs11:"
+    const char *q = strchr(path, '?');
+    const char *path_end = q ? q : path + strlen(path);
+    auto path_attrs = split_attrs(path, path_end, ';');
+    auto query_attrs = q ? split_attrs(q + 1, q + 1 + strlen(q + 1), '&') : std::vector<RawAttr>{};
+
+    static const char *const known_query[] = {"pin-value", "pin-source", "module-name", "module-path"};
+    for (const RawAttr &a : query_attrs) {
+        bool ok = a.name.size() > 2 && a.name.compare(0, 2, "x-") == 0;  // vendor attributes
+        for (const char *k : known_query) ok = ok || a.name == k;
         if (!ok) fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized query attribute");
-        p += len;
-        if (*p == '&') ++p;
+    }
+    // pin-value and the other query attributes are also accepted in the path
+    // (older style), so "twice" spans path and query.
+    std::vector<RawAttr> all = path_attrs;
+    all.insert(all.end(), query_attrs.begin(), query_attrs.end());
+    for (size_t i = 0; i < all.size(); ++i) {
+        const RawAttr &a = all[i];
+        for (size_t j = 0; j < i; ++j)
+            if (all[j].name == a.name)
+                fail(P11TLS_E_INVALID_URI, "pkcs11: URI gives the attribute \"" + a.name + "\" twice");
+        if (a.name == "slot-id") check_slot_id(a.value);
+        if (a.name != "id" && a.value.find("%00") != std::string::npos)
+            fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a NUL byte (%00) in \"" + a.name + "\"");
     }
 }
 }  // namespace
@@ -53,15 +110,75 @@ Uri Uri::parse(const char *text) {
     r.u_ = p11_kit_uri_new();
     if (!r.u_) fail(P11TLS_E_MEMORY, "out of memory");
     if (!text || !*text) text = "pkcs11:";
+    // Far above any real URI (all token fields, a 255-byte label and id,
+    // and a PATH_MAX pin-source, all percent-encoded, stay under 16 KiB),
+    // far below what would make parsing and matching costly.
+    if (strnlen(text, kMaxUriLength + 1) > kMaxUriLength)
+        fail(P11TLS_E_INVALID_URI, "pkcs11: URI longer than " + std::to_string(kMaxUriLength) + " bytes");
     if (strncmp(text, "pkcs11:", 7) != 0)
         fail(P11TLS_E_INVALID_URI, "URI does not start with \"pkcs11:\"");
+    // p11-kit drops whitespace anywhere in a URI (RFC 3986, appendix C), so
+    // "token=My Token" would quietly name "MyToken", and a whitespace-only
+    // element becomes an empty one (see split_attrs). RFC 7512 wants them
+    // percent-encoded: refuse raw whitespace and control characters.
+    for (const char *p = text; *p; ++p)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a space or control character (percent-encode it: %20)");
     int rc = p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, r.u_);
     if (rc != P11_KIT_URI_OK)
         fail(P11TLS_E_INVALID_URI, std::string("invalid pkcs11: URI: ") + p11_kit_uri_message(rc));
     if (p11_kit_uri_any_unrecognized(r.u_))
         fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized attribute");
-    check_query_attributes(text);
+    check_attributes(text);
     return r;
+}
+
+std::string Uri::format() const {
+    char *s = nullptr;
+    int rc = p11_kit_uri_format(u_, P11_KIT_URI_FOR_ANY, &s);
+    if (rc != P11_KIT_URI_OK || !s) fail(P11TLS_E_INTERNAL, "cannot format URI");
+    std::string r = s;
+    // The text may hold a pin-value.
+    gnutls_memset(s, 0, r.size());
+    free(s);
+    return r;
+}
+
+namespace {
+template <size_t N>
+bool same_field(const CK_UTF8CHAR (&a)[N], const CK_UTF8CHAR (&b)[N]) {
+    return memcmp(a, b, N) == 0;
+}
+bool same_cstr(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+}  // namespace
+
+bool Uri::same_as(const Uri &o) const {
+    // Field by field, not memcmp of the structs: their padding is not ours.
+    const CK_INFO *ma = p11_kit_uri_get_module_info(u_), *mb = p11_kit_uri_get_module_info(o.u_);
+    const CK_SLOT_INFO *sa = p11_kit_uri_get_slot_info(u_), *sb = p11_kit_uri_get_slot_info(o.u_);
+    const CK_TOKEN_INFO *ta = p11_kit_uri_get_token_info(u_), *tb = p11_kit_uri_get_token_info(o.u_);
+    if (!same_field(ma->manufacturerID, mb->manufacturerID) ||
+        !same_field(ma->libraryDescription, mb->libraryDescription) ||
+        ma->libraryVersion.major != mb->libraryVersion.major ||
+        ma->libraryVersion.minor != mb->libraryVersion.minor)
+        return false;
+    if (!same_field(sa->slotDescription, sb->slotDescription) ||
+        !same_field(sa->manufacturerID, sb->manufacturerID) ||
+        p11_kit_uri_get_slot_id(u_) != p11_kit_uri_get_slot_id(o.u_))
+        return false;
+    if (!same_field(ta->label, tb->label) || !same_field(ta->manufacturerID, tb->manufacturerID) ||
+        !same_field(ta->model, tb->model) || !same_field(ta->serialNumber, tb->serialNumber))
+        return false;
+    auto attrs = [](const Uri &u) {
+        std::vector<std::pair<CK_ATTRIBUTE_TYPE, std::string>> v;
+        for (const CK_ATTRIBUTE &a : u.object_template())
+            v.emplace_back(a.type, std::string(static_cast<const char *>(a.pValue), a.ulValueLen));
+        std::sort(v.begin(), v.end());
+        return v;
+    };
+    return attrs(*this) == attrs(o) && same_cstr(pin_value(), o.pin_value()) &&
+           same_cstr(pin_source(), o.pin_source()) && same_cstr(module_name(), o.module_name()) &&
+           same_cstr(module_path(), o.module_path());
 }
 
 bool Uri::matches_module(const CK_INFO &info) const {

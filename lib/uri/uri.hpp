@@ -1,5 +1,6 @@
 // RFC 7512 pkcs11: URIs, parsed by p11-kit's P11KitUri. Strict: unknown
-// attributes, NUL bytes and bad percent-encoding are P11TLS_E_INVALID_URI.
+// attributes, attributes given twice, NUL bytes (%00) outside id and bad
+// percent-encoding are P11TLS_E_INVALID_URI.
 #pragma once
 #include <string>
 #include <vector>
@@ -8,6 +9,9 @@
 #include <p11-kit/uri.h>
 
 namespace p11tls {
+
+// Longer URIs are P11TLS_E_INVALID_URI.
+constexpr size_t kMaxUriLength = 64 * 1024;
 
 class Uri {
 public:
@@ -19,6 +23,13 @@ public:
     Uri &operator=(Uri &&o) noexcept;
     Uri(const Uri &) = delete;
     Uri &operator=(const Uri &) = delete;
+
+    // The URI as text (RFC 7512, every attribute it holds, pin-value
+    // included: never log it). parse(format()) gives the same URI.
+    std::string format() const;
+    // Same module, slot, token and object attributes, query attributes
+    // included (attribute order does not matter).
+    bool same_as(const Uri &o) const;
 
     bool matches_module(const CK_INFO &info) const;
     bool matches_slot(CK_SLOT_ID id, const CK_SLOT_INFO &info) const;

@@ -125,7 +125,11 @@ bool TokenState::has_mechanism(CK_MECHANISM_TYPE m) {
         CK_ULONG n = 0;
         if (P11CALL(module(), C_GetMechanismList, slot_, (CK_MECHANISM_TYPE *)nullptr, &n) ==
             CKR_OK) {
-            mechs_.resize(n);
+            // One spare element: p11-kit-client.so before 0.25 (Debian 12
+            // has 0.24.1) reads one past the array when it drops mechanisms
+            // its RPC cannot carry (p11-kit pull request 456; found by ASan
+            // in tests/forward). The module is still told n.
+            mechs_.resize(n + 1);
             if (P11CALL(module(), C_GetMechanismList, slot_, mechs_.data(), &n) == CKR_OK)
                 mechs_.resize(n);
             else

@@ -166,6 +166,18 @@ check "pin-value in a URI is not printed" bash -c \
     'test "$0" -ne 0 && ! grep -qF -- "$1" "$2" "$3"' \
     "$rc" "$WRONG_PIN" "$TMP/out" "$TMP/err"
 
+# With debugging on, p11tls logs the failed login, never the PIN (from a
+# URI or from --pin-fd). The first check proves that debugging was on.
+P11TLS_DEBUG=1 p11 info "$TOKEN_URI;object=p256;type=private;pin-value=$WRONG_PIN"
+cp "$TMP/err" "$TMP/debug-uri"
+timeout 60 env P11TLS_DEBUG=1 "$CLI" --pin-fd 3 info "$TOKEN_URI;object=p256;type=private" \
+    >"$TMP/out" 2>"$TMP/err" 3<<<"$WRONG_PIN"
+check "P11TLS_DEBUG logs the failed login" \
+    bash -c 'grep -q "^p11tls\[[0-9]*\]: .*C_Login" "$0" && grep -q "^p11tls\[[0-9]*\]: .*C_Login" "$1"' \
+    "$TMP/debug-uri" "$TMP/err"
+check "P11TLS_DEBUG output has no PIN" bash -c '! grep -qF -- "$0" "$1" "$2"' \
+    "$WRONG_PIN" "$TMP/debug-uri" "$TMP/err"
+
 p11 no-such-command
 check "unknown subcommand exits 2" test "$rc" -eq 2
 

@@ -7,6 +7,7 @@
 // (WNOHANG polling for at most 30 s, then SIGKILL).
 #include <gtest/gtest.h>
 
+#include <p11-kit/pkcs11.h>
 #include <p11tls/p11tls.h>
 
 #include "../integration/helpers.hpp"
@@ -403,58 +404,81 @@ TEST(CountMod, SessionInvalidRetriedOnce) {
     EXPECT_TRUE(exited_ok(st)) << "twice: " << describe(st);
 }
 
-// 8. PIN safety with the token's flags forced (the module ORs them into
-//    C_GetTokenInfo): on CKF_USER_PIN_FINAL_TRY the PIN in the URI is not
-//    used, only the PIN function's, which is told; on CKF_USER_PIN_LOCKED
-//    nothing is tried. Counted in C_Login calls of a fresh process (the
-//    token is not logged in yet).
+// 8. PIN counter flags, injected by the test module into C_GetTokenInfo
+//    (P11TLS_TESTMOD_TOKEN_FLAGS): SoftHSM never sets them. Each case runs
+//    in a fresh re-executed child, where nothing is logged in yet.
 namespace {
-struct PinFnSeen {
+struct FinalTryPin {
     int calls = 0;
     unsigned flags = 0;
 };
 int final_try_pin_fn(void *arg, const char *, const char *, unsigned flags, char *pin, size_t size) {
-    PinFnSeen *s = static_cast<PinFnSeen *>(arg);
-    s->calls++;
+    auto *s = static_cast<FinalTryPin *>(arg);
+    ++s->calls;
     s->flags = flags;
-    snprintf(pin, size, "%s", "1234");
+    snprintf(pin, size, "%s", th::test_pin().c_str());
     return 0;
 }
 }  // namespace
 
-TEST(DISABLED_CountModPinFlagsChild, Checked) {
-    if (!in_child("P11TLS_COUNTMOD_PINFLAGS_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    const bool locked = getenv("P11TLS_COUNTMOD_LOCKED") != nullptr;
+// A locked user PIN: P11TLS_E_PIN_LOCKED without a single C_Login, whatever
+// the URI offers.
+TEST(DISABLED_CountModLockedChild, NoLogin) {
+    if (!in_child("P11TLS_COUNTMOD_LOCKED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
     Key key;
-    // The URI's PIN is right, but never used on a final try.
-    int rc = p11tls_key_open(ctx.c, kKeyUri, 0, &key.k);
-    EXPECT_EQ(rc, locked ? P11TLS_E_PIN_LOCKED : P11TLS_E_PIN_REQUIRED) << p11tls_strerror_name(rc);
+    EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), P11TLS_E_PIN_LOCKED) << p11tls_last_error_detail();
+    EXPECT_EQ(key.k, nullptr);
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 0u);
-    PinFnSeen seen;
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, final_try_pin_fn, &seen), 0);
-    rc = p11tls_key_open(ctx.c, kKeyUri, 0, &key.k);
-    if (locked) {
-        EXPECT_EQ(rc, P11TLS_E_PIN_LOCKED) << p11tls_strerror_name(rc);
-        EXPECT_EQ(seen.calls, 0);
-        EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 0u);
-    } else {
-        EXPECT_EQ(rc, 0) << p11tls_last_error_detail();
-        EXPECT_EQ(seen.calls, 1);
-        EXPECT_TRUE(seen.flags & P11TLS_PIN_FINAL_TRY) << seen.flags;
-        EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
-    }
 }
 
-TEST(CountMod, FinalTryAndLockedPin) {
+TEST(CountMod, LockedPinNoLogin) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CountModPinFlagsChild.*", "P11TLS_COUNTMOD_PINFLAGS_CHILD",
-                            {{"P11TLS_TESTMOD_TOKEN_FLAGS", "0x20000"}});  // CKF_USER_PIN_FINAL_TRY
-    EXPECT_TRUE(exited_ok(st)) << "final try: " << describe(st);
-    st = run_exec_child("DISABLED_CountModPinFlagsChild.*", "P11TLS_COUNTMOD_PINFLAGS_CHILD",
-                        {{"P11TLS_TESTMOD_TOKEN_FLAGS", "0x40000"}, {"P11TLS_COUNTMOD_LOCKED", "1"}});
-    EXPECT_TRUE(exited_ok(st)) << "locked: " << describe(st);
+    int st = run_exec_child("DISABLED_CountModLockedChild.*", "P11TLS_COUNTMOD_LOCKED_CHILD",
+                            {{"P11TLS_TESTMOD_TOKEN_FLAGS", std::to_string(CKF_USER_PIN_LOCKED)}});
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+}
+
+// On the final PIN try, a PIN from the URI (pin-value or pin-source) is not
+// used: without a PIN function P11TLS_E_PIN_REQUIRED and no C_Login; with
+// one, only its PIN is tried, once, and it is told P11TLS_PIN_FINAL_TRY.
+TEST(DISABLED_CountModFinalTryChild, OnlyThePinFunction) {
+    if (!in_child("P11TLS_COUNTMOD_FINAL_TRY_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    const std::string pin_file = count_dir() + "/pin";
+    {
+        std::ofstream out(pin_file);
+        out << th::test_pin() << "\n";
+    }
+    ASSERT_EQ(chmod(pin_file.c_str(), 0600), 0);
+    const std::string source_uri = "pkcs11:token=p11tls-test;object=p256;type=private?pin-source=" + pin_file;
+    {
+        Ctx ctx;
+        ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+        Key k1, k2;
+        EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &k1.k), P11TLS_E_PIN_REQUIRED) << p11tls_last_error_detail();
+        EXPECT_EQ(p11tls_key_open(ctx.c, source_uri.c_str(), 0, &k2.k), P11TLS_E_PIN_REQUIRED)
+            << p11tls_last_error_detail();
+        EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 0u);
+    }
+    // The URI's PIN is wrong here: had it been tried, the open would fail.
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    FinalTryPin fp;
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, final_try_pin_fn, &fp), 0);
+    Key key;
+    EXPECT_EQ(p11tls_key_open(ctx.c, kBadPinUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(fp.calls, 1);
+    EXPECT_TRUE(fp.flags & P11TLS_PIN_FINAL_TRY) << fp.flags;
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
+    unlink(pin_file.c_str());
+}
+
+TEST(CountMod, FinalTryOnlyPinFunction) {
+    REQUIRE_SOFTHSM();
+    int st = run_exec_child("DISABLED_CountModFinalTryChild.*", "P11TLS_COUNTMOD_FINAL_TRY_CHILD",
+                            {{"P11TLS_TESTMOD_TOKEN_FLAGS", std::to_string(CKF_USER_PIN_FINAL_TRY)}});
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
 
 // 9. P11TLS_KEY_OPEN_VERIFY_PIN: proves the PIN although the token is logged

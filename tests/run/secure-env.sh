@@ -1,0 +1,3 @@
+#!/bin/bash
+# P11TLS_DEBUG is ignored by a setuid program (tests/setuid/). No token needed.
+exec bash "${srcdir:-.}/tests/setuid/secure_env_test.sh" ./tests/setuid/secure_env "$@"
