@@ -12,10 +12,17 @@
  *           (the key is freed outside the timed part)
  *   raw     C_FindObjectsInit(class, label) + C_FindObjects + Final on an
  *           open, logged-in session: the search p11tls_key_open must do
- * and prints the medians: lookup,<alg>,<impl>,objects=N,<us>,us */
+ * and prints the medians: lookup,<alg>,<impl>,objects=N,<us>,us
+ *
+ * To explain the difference it also prints, per size, the median time of
+ * the module calls p11tls_key_open makes besides the search (impl
+ * "call:C_GetTokenInfo" and so on, one call each), and, when BENCH_TESTMOD
+ * names tests/module's logging module, how many calls of each function one
+ * p11tls_key_open makes (impl "calls:C_...", unit "calls"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -142,6 +149,85 @@ static double time_raw(const raw_module *m, CK_SESSION_HANDLE s, const char *lab
     return us;
 }
 
+/* Median time of single module calls, on the EC key (any key would do). */
+static void time_calls(const raw_module *m, CK_SESSION_HANDLE s, const char *param, long reps)
+{
+    CK_OBJECT_HANDLE key = raw_find(m, s, CKO_PRIVATE_KEY, "lookup-ec");
+    double *v = calloc((size_t)reps, sizeof *v);
+    for (int which = 0; which < 3; ++which) {
+        for (long i = 0; i < reps; ++i) {
+            CK_TOKEN_INFO ti;
+            CK_SLOT_INFO si;
+            unsigned char id[64];
+            CK_ATTRIBUTE a = {CKA_ID, id, sizeof id};
+            uint64_t t0 = now_ns();
+            if (which == 0)
+                m->f->C_GetTokenInfo(m->slot, &ti);
+            else if (which == 1)
+                m->f->C_GetSlotInfo(m->slot, &si);
+            else
+                m->f->C_GetAttributeValue(s, key, &a, 1);
+            v[i] = (double)(now_ns() - t0) / 1e3;
+        }
+        static const char *names[] = {"call:C_GetTokenInfo", "call:C_GetSlotInfo",
+                                      "call:C_GetAttributeValue"};
+        emit("lookup", "ec", names[which], param, median(v, (size_t)reps), "us");
+    }
+    free(v);
+}
+
+/* The module calls of one p11tls_key_open, counted by the test module
+ * (which forwards to BENCH_MODULE and logs "<pid> <function>" lines). */
+static void count_calls(const char *alg, const char *uri, const char *param)
+{
+    const char *testmod = getenv("BENCH_TESTMOD");
+    char dir[] = "/tmp/p11tls-bench-calls.XXXXXX";
+    if (!testmod || access(testmod, R_OK) != 0 || !mkdtemp(dir))
+        return;
+    setenv("P11TLS_SOFTHSM_MODULE", bench_module(), 1);
+    p11tls_ctx *ctx;
+    p11tls_key *key;
+    if (p11tls_ctx_new(&ctx) < 0 || p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES) < 0 ||
+        p11tls_ctx_add_module(ctx, testmod) < 0 || p11tls_key_open(ctx, uri, 0, &key) < 0)
+        die("p11tls through the test module: %s", p11tls_last_error_detail());
+    p11tls_key_free(key);
+    /* The module reads this per call: only the second open is logged. */
+    setenv("P11TLS_TESTMOD_COUNT_DIR", dir, 1);
+    if (p11tls_key_open(ctx, uri, 0, &key) < 0)
+        die("p11tls_key_open: %s", p11tls_last_error_detail());
+    unsetenv("P11TLS_TESTMOD_COUNT_DIR");
+    p11tls_key_free(key);
+    p11tls_ctx_free(ctx);
+
+    char path[128], line[128], fn[64][48];
+    long count[64] = {0};
+    int nfn = 0;
+    snprintf(path, sizeof path, "%s/calls.log", dir);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char name[48];
+        long pid;
+        if (sscanf(line, "%ld %47s", &pid, name) != 2 || pid != (long)getpid())
+            continue;
+        int i = 0;
+        while (i < nfn && strcmp(fn[i], name) != 0)
+            ++i;
+        if (i == nfn && nfn < 64)
+            strcpy(fn[nfn++], name);
+        if (i < 64)
+            ++count[i];
+    }
+    if (f)
+        fclose(f);
+    unlink(path);
+    rmdir(dir);
+    for (int i = 0; i < nfn; ++i) {
+        char impl[64];
+        snprintf(impl, sizeof impl, "calls:%.48s", fn[i]);
+        emit("lookup", alg, impl, param, (double)count[i], "calls");
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *sizes = arg_str(argc, argv, "--sizes", "10,100,1000,10000");
@@ -187,7 +273,9 @@ int main(int argc, char **argv)
             }
             emit("lookup", algs[a], "p11tls", param, median(pv, (size_t)n), "us");
             emit("lookup", algs[a], "raw", param, median(rv, (size_t)n), "us");
+            count_calls(algs[a], uri[a], param);
         }
+        time_calls(&m, s, param, n);
     }
     return 0;
 }

@@ -178,7 +178,8 @@ class Report:
         out.append("")
 
     def lookup(self, out):
-        sizes = sorted({int(k[3].split("=")[1]) for k in self.med if k[0] == "lookup"})
+        sizes = sorted({int(k[3].split("=")[1]) for k in self.med
+                        if k[0] == "lookup" and k[2] == "raw"})
         if not sizes:
             return
         out.append("### Key lookup on a token holding N objects\n")
@@ -199,6 +200,58 @@ class Report:
                     self.target("lookup within 1.1x the raw search", f"{a.upper()} key, {n} objects",
                                 f"{r:.2f}x", r <= 1.1)
             out.append(f"| {n:,} | " + " | ".join(cells) + " |")
+        out.append("")
+        if not any(k[0] == "lookup" and k[2].startswith("calls:") for k in self.med):
+            return
+        out.append("Where `p11tls_key_open`'s time goes: its module calls (counted through the "
+                   "logging test module, tests/module) times the cost of one such call on the same "
+                   "token (measured raw). *Module time* is that sum; the rest is p11tls itself "
+                   "(URI parsing, public key import, allocation).\n")
+        out.append("| objects | key | searches | C_GetAttributeValue | C_GetTokenInfo | C_GetSlotInfo | module time | p11tls_key_open |")
+        out.append("|---:|---|---:|---:|---:|---:|---:|---:|")
+        for n in sizes:
+            p = f"objects={n}"
+            tinfo = self.get("lookup", "ec", "call:C_GetTokenInfo", p) or 0
+            sinfo = self.get("lookup", "ec", "call:C_GetSlotInfo", p) or 0
+            attr = self.get("lookup", "ec", "call:C_GetAttributeValue", p) or 0
+            for a in ("ec", "rsa"):
+                c = lambda fn: self.get("lookup", a, "calls:" + fn, p) or 0
+                raw = self.get("lookup", a, "raw", p) or 0
+                searches = c("C_FindObjectsInit")
+                total = searches * raw + c("C_GetAttributeValue") * attr + \
+                    c("C_GetTokenInfo") * tinfo + c("C_GetSlotInfo") * sinfo
+                out.append(f"| {n:,} | {a.upper()} | {searches:.0f} × {fmt(raw)} µs | "
+                           f"{c('C_GetAttributeValue'):.0f} × {fmt(attr)} µs | "
+                           f"{c('C_GetTokenInfo'):.0f} × {fmt(tinfo)} µs | "
+                           f"{c('C_GetSlotInfo'):.0f} × {fmt(sinfo)} µs | {fmt(total, 'µs')} | "
+                           f"{fmt(self.get('lookup', a, 'p11tls', p), 'µs')} |")
+        out.append("")
+
+    def profile(self, out):
+        keys = ["rsa2048", "p256", "ed25519"]
+        impls = ["raw", "gnutls", "p11tls", "p11tls-gnutls"]
+        if not any(self.get("profile", k, "raw", "") for k in keys):
+            return
+        out.append("### Instructions per signature (callgrind)\n")
+        out.append("Counted by valgrind's callgrind, so machine load does not matter: "
+                   "(instructions for 2N signatures - for N) / N, one thread. In parentheses: "
+                   "instructions added to raw PKCS#11 and their share of raw.\n")
+        out.append("| key | raw | GnuTLS built-in | p11tls C API | p11tls via gnutls_privkey_t |")
+        out.append("|---|---:|---:|---:|---:|")
+        for k in keys:
+            raw = self.get("profile", k, "raw", "")
+            cells = []
+            for i in impls:
+                v = self.get("profile", k, i, "")
+                if v is None or raw is None:
+                    cells.append("–")
+                elif i == "raw":
+                    cells.append(fmt(v))
+                else:
+                    cells.append(f"{fmt(v)} (+{fmt(v - raw)}, {100 * (v - raw) / raw:+.1f}%)")
+                if v is not None:
+                    self.summary.append(("profile", k, i, "", v, ratio(raw, v)))
+            out.append(f"| {k} | " + " | ".join(cells) + " |")
         out.append("")
 
     def mem(self, out):
@@ -230,7 +283,7 @@ def plots(med, plotdir, top):
                 f.write(f"{t} " + " ".join("NaN" if v is None else f"{v:.1f}" for v in vals) + "\n")
             f.write("\n\n")
     with open(os.path.join(tmp, "lookup.dat"), "w") as f:
-        sizes = sorted({int(k[3].split("=")[1]) for k in med if k[0] == "lookup"})
+        sizes = sorted({int(k[3].split("=")[1]) for k in med if k[0] == "lookup" and k[2] == "raw"})
         for n in sizes:
             vals = [med.get(("lookup", a, i, f"objects={n}")) for a in ("ec", "rsa") for i in ("raw", "p11tls")]
             f.write(f"{n} " + " ".join("NaN" if v is None else f"{v / 1000:.4f}" for v in vals) + "\n")
@@ -258,7 +311,7 @@ def main():
     meta = dict(line.rstrip("\n").split("=", 1) for line in open(a.meta) if "=" in line)
     rep = Report(med, units, raw)
     body = []
-    for section in (rep.sign, rep.tls, rep.fork, rep.lookup, rep.mem):
+    for section in (rep.sign, rep.profile, rep.tls, rep.fork, rep.lookup, rep.mem):
         section(body)
 
     with open(a.summary, "w", newline="") as f:

@@ -11,7 +11,9 @@
 #   doc/perf-threads.png, doc/perf-lookup.png     plots (gnuplot)
 #
 #   --quick     smoke test, about 2 minutes (short windows, 2 rounds)
-#   --only L    comma-separated subset of sign,tls,fork,lookup,mem
+#   --only L    comma-separated subset of sign,tls,fork,lookup,mem,profile
+#               (profile: instructions per signature under valgrind's
+#               callgrind, noise-free; in the full run only)
 #   --rounds N  rounds of the interleaved benchmarks (default 5, quick 2)
 #   --no-doc    leave doc/ alone (results are still written)
 #
@@ -31,7 +33,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 mode=full
-only=sign,tls,fork,lookup,mem
+only=
 rounds=
 doc=1
 while [ "$#" -gt 0 ]; do
@@ -50,9 +52,11 @@ want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
 # Durations: the full run's windows are long enough for ~1% run-to-run
 # spread on an idle machine; the quick run only shows that all works.
 if [ "$mode" = quick ]; then
+    : "${only:=sign,tls,fork,lookup,mem}"
     : "${rounds:=2}"; sign_s=0.15; tls_s=0.25; fork_iters=20; child_iters=8
     lookup_sizes=10,100,1000; lookup_reps=5; mem_gens=6
 else
+    : "${only:=sign,tls,fork,lookup,mem,profile}"
     : "${rounds:=5}"; sign_s=0.5; tls_s=0.6; fork_iters=100; child_iters=30
     lookup_sizes=10,100,1000,10000; lookup_reps=15; mem_gens=20
 fi
@@ -247,6 +251,33 @@ if want mem; then
                 run 1 bench/bench_mem --test fork --impl "$impl" --gens "$mem_gens"
         done
     done
+fi
+
+# Instructions per signature: callgrind counts instructions, so machine load
+# does not matter. Two runs with N and 2N signatures; the difference over N
+# excludes start-up and key opening.
+if want profile; then
+    if command -v valgrind >/dev/null 2>&1; then
+        log "profile: instructions per signature (callgrind)"
+        instr() {
+            ./libtool --mode=execute valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+                bench/bench_sign --impl "$1" --key "$2" --ops "$3" 2>&1 |
+                sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+        }
+        for key in rsa2048 p256 ed25519; do
+            case $key in rsa2048) n=20 ;; *) n=200 ;; esac
+            for impl in raw gnutls p11tls p11tls-gnutls; do
+                a=$(instr "$impl" "$key" "$n") b=$(instr "$impl" "$key" $((2 * n)))
+                if [ -n "$a" ] && [ -n "$b" ]; then
+                    echo "1,profile,$key,$impl,,$(((b - a) / n)),instructions" >>"$csv"
+                else
+                    log "FAILED: callgrind $impl $key"
+                fi
+            done
+        done
+    else
+        log "valgrind not found: no instruction counts"
+    fi
 fi
 
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$meta"
