@@ -1,8 +1,12 @@
 #include "base/fork.hpp"
 
+#include <climits>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 namespace p11tls {
 
@@ -21,33 +25,61 @@ pthread_once_t g_once = PTHREAD_ONCE_INIT;
 // that forks inside C_Initialize) is never waited for.
 thread_local int t_depth = 0;
 
-void sleep_us(long us) {
-    struct timespec ts = {0, us * 1000};
-    nanosleep(&ts, nullptr);
+// Futexes, not condition variables: a condition variable's mutex would be
+// copied into the child, and a futex is a plain int and one system call
+// (async-signal-safe). Waking, not polling: polling with nanosleep(50 us)
+// made a fork wait ~100 us (sleep plus timer slack) beyond the call in
+// flight; with a wake-up it waits for that call only (bench/fork.c, gate).
+long futex_wait(int *addr, int expected, long timeout_ns) {
+    struct timespec ts = {timeout_ns / 1000000000L, timeout_ns % 1000000000L};
+    return syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
+}
+
+void futex_wake_all(int *addr) { syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0); }
+
+int64_t monotonic_ns() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+// Leaves the set of calls in flight; wakes a waiting prepare handler. The
+// SEQ_CST decrement and load pair with atfork_prepare's store and load:
+// either we see the gate closed and wake it, or it sees our decrement.
+void leave_in_flight() {
+    __atomic_sub_fetch(&g_in_flight, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&g_gate_closed, __ATOMIC_SEQ_CST)) futex_wake_all(&g_in_flight);
 }
 
 void atfork_prepare() {
     __atomic_store_n(&g_gate_closed, 1, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&g_forks_gated, 1, __ATOMIC_RELAXED);
-    // Poll: a condition variable cannot be used here (its mutex would be
-    // copied into the child), and forks are rare.
-    for (long waited_us = 0; __atomic_load_n(&g_in_flight, __ATOMIC_SEQ_CST) > t_depth;
-         waited_us += 50) {
-        if (waited_us >= kGateWaitMs * 1000L) {
+    const int64_t deadline = monotonic_ns() + kGateWaitMs * 1000000L;
+    for (;;) {
+        int n = __atomic_load_n(&g_in_flight, __ATOMIC_SEQ_CST);
+        if (n <= t_depth) break;
+        int64_t left = deadline - monotonic_ns();
+        if (left <= 0) {
             __atomic_add_fetch(&g_gate_timeouts, 1, __ATOMIC_RELAXED);
             break;
         }
-        sleep_us(50);
+        // Sleeps only while the count is still n (else returns at once).
+        futex_wait(&g_in_flight, n, left);
     }
 }
 
-void atfork_parent() { __atomic_store_n(&g_gate_closed, 0, __ATOMIC_SEQ_CST); }
+void open_gate() {
+    __atomic_store_n(&g_gate_closed, 0, __ATOMIC_SEQ_CST);
+    futex_wake_all(&g_gate_closed);
+}
+
+void atfork_parent() { open_gate(); }
 
 void atfork_child() {
     // Only this thread exists now: its own calls are the only ones in flight.
     __atomic_store_n(&g_in_flight, t_depth, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&g_generation, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&g_gate_closed, 0, __ATOMIC_SEQ_CST);
+    open_gate();
 }
 
 void register_handlers() { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
@@ -62,15 +94,18 @@ GateGuard::GateGuard() noexcept {
     for (;;) {
         __atomic_add_fetch(&g_in_flight, 1, __ATOMIC_SEQ_CST);
         if (t_depth > 0 || !__atomic_load_n(&g_gate_closed, __ATOMIC_SEQ_CST)) break;
-        __atomic_sub_fetch(&g_in_flight, 1, __ATOMIC_SEQ_CST);
-        while (__atomic_load_n(&g_gate_closed, __ATOMIC_SEQ_CST)) sleep_us(50);
+        leave_in_flight();
+        // Until the parent or child handler opens the gate (the timeout
+        // only guards against a lost wake-up).
+        while (__atomic_load_n(&g_gate_closed, __ATOMIC_SEQ_CST))
+            futex_wait(&g_gate_closed, 1, 1000000L);
     }
     ++t_depth;
 }
 
 GateGuard::~GateGuard() noexcept {
     --t_depth;
-    __atomic_sub_fetch(&g_in_flight, 1, __ATOMIC_SEQ_CST);
+    leave_in_flight();
 }
 
 ForkStats fork_stats() noexcept {

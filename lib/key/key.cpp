@@ -56,9 +56,18 @@ Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *p
     return new Binding{gen, m.token, m.handle, always_auth, prev};
 }
 
-bool read_always_auth(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
+// Everything open and rebind read of the private key object, in one batch:
+// the public key's attributes (CKA_KEY_TYPE first), then these.
+Attributes key_attributes(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
+    std::vector<CK_ATTRIBUTE_TYPE> types = kPublicKeyAttributes;
+    types.push_back(CKA_LABEL);
+    types.push_back(CKA_ALWAYS_AUTHENTICATE);
+    return Attributes(t, s, h, types);
+}
+
+bool always_auth(const Attributes &a) {
     CK_BBOOL v = CK_FALSE;
-    return get_scalar(t, s, h, CKA_ALWAYS_AUTHENTICATE, &v) && v == CK_TRUE;
+    return a.scalar(CKA_ALWAYS_AUTHENTICATE, &v) && v == CK_TRUE;
 }
 
 [[noreturn]] void fork_abort(const p11tls_key *key) {
@@ -92,11 +101,12 @@ Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "key " + key->object_uri + " is gone from its token");
     if (matches.size() > 1) fail(P11TLS_E_AMBIGUOUS, "key " + key->object_uri + " is no longer unique");
     PooledSession s(token);
-    PublicKey pk = read_public_key(token, s.get(), matches[0].handle);
+    Attributes attrs = key_attributes(token, s.get(), matches[0].handle);
+    PublicKey pk = read_public_key(token, s.get(), matches[0].handle, attrs);
     if (pk.spki != key->pub.spki)
         fail(P11TLS_E_KEY_MISMATCH,
              "key found for " + key->object_uri + " is not the key that was opened");
-    Binding *b = make_binding(gen, matches[0], read_always_auth(token, s.get(), matches[0].handle), old);
+    Binding *b = make_binding(gen, matches[0], always_auth(attrs), old);
     debug("key %s: rebound in generation %llu", key->object_uri.c_str(), (unsigned long long)gen);
     return b;
 }
@@ -246,14 +256,15 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     key->ctx = ctx;
     key->module = m.token->module();
     key->token_info = m.token->info();
-    key->id = get_attribute(m.token, s.get(), m.handle, CKA_ID);
-    auto label = get_attribute(m.token, s.get(), m.handle, CKA_LABEL);
+    Attributes attrs = key_attributes(m.token, s.get(), m.handle);
+    key->id = attrs.get(CKA_ID);
+    const auto &label = attrs.get(CKA_LABEL);
     key->label.assign(label.begin(), label.end());
-    get_scalar(m.token, s.get(), m.handle, CKA_KEY_TYPE, &key->key_type);
-    key->pub = read_public_key(m.token, s.get(), m.handle);
+    attrs.scalar(CKA_KEY_TYPE, &key->key_type);
+    key->pub = read_public_key(m.token, s.get(), m.handle, attrs);
     key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
     key->open_gen = current_generation();
-    key->binding = make_binding(key->open_gen, m, read_always_auth(m.token, s.get(), m.handle), nullptr);
+    key->binding = make_binding(key->open_gen, m, always_auth(attrs), nullptr);
     key->uri = std::move(uri);
     debug("opened key %s", key->object_uri.c_str());
     return key;

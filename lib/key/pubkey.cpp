@@ -120,13 +120,23 @@ PublicKey public_key_of_cert(const std::vector<unsigned char> &der) {
     return finish(k.get());
 }
 
+const std::vector<CK_ATTRIBUTE_TYPE> kPublicKeyAttributes = {
+    CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PUBLIC_KEY_INFO,
+    CKA_EC_PARAMS, CKA_EC_POINT, CKA_ID};
+
 PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv) {
+    return read_public_key(t, s, priv, Attributes(t, s, priv, kPublicKeyAttributes));
+}
+
+PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                          const Attributes &attrs) {
+    (void)priv;
     CK_KEY_TYPE kt = 0;
-    if (!get_scalar(t, s, priv, CKA_KEY_TYPE, &kt))
+    if (!attrs.scalar(CKA_KEY_TYPE, &kt))
         fail(P11TLS_E_DEVICE, "cannot read CKA_KEY_TYPE of key");
     if (kt == CKK_RSA) {
-        auto n = get_attribute(t, s, priv, CKA_MODULUS);
-        auto e = get_attribute(t, s, priv, CKA_PUBLIC_EXPONENT);
+        const auto &n = attrs.get(CKA_MODULUS);
+        const auto &e = attrs.get(CKA_PUBLIC_EXPONENT);
         if (!n.empty() && !e.empty()) {
             PubkeyPtr k = new_pubkey();
             gnutls_datum_t dn = datum(n), de = datum(e);
@@ -137,31 +147,32 @@ PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE p
     } else if (kt != CKK_EC && kt != CKK_EC_EDWARDS) {
         fail(P11TLS_E_UNSUPPORTED, "unsupported key type");
     }
-    auto info = get_attribute(t, s, priv, CKA_PUBLIC_KEY_INFO);
+    const auto &info = attrs.get(CKA_PUBLIC_KEY_INFO);
     if (!info.empty()) {
         PubkeyPtr k = new_pubkey();
         gnutls_datum_t d = datum(info);
         if (gnutls_pubkey_import(k.get(), &d, GNUTLS_X509_FMT_DER) >= 0) return finish(k.get());
     }
-    auto params = get_attribute(t, s, priv, CKA_EC_PARAMS);
-    auto point = get_attribute(t, s, priv, CKA_EC_POINT);
+    const auto &params = attrs.get(CKA_EC_PARAMS);
+    const auto &point = attrs.get(CKA_EC_POINT);
     if (!params.empty() && !point.empty()) return ec_public_key(kt, params, point);
 
     // The companion objects share the key's CKA_ID.
-    auto id = get_attribute(t, s, priv, CKA_ID);
+    const auto &id = attrs.get(CKA_ID);
     if (!id.empty()) {
         CK_OBJECT_CLASS pub = CKO_PUBLIC_KEY;
         std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &pub, sizeof pub},
                                           {CKA_KEY_TYPE, &kt, sizeof kt},
-                                          {CKA_ID, id.data(), id.size()}};
+                                          {CKA_ID, (void *)id.data(), id.size()}};
         auto found = find_objects(t, s, tmpl, 2);
         if (found.size() == 1) {
-            auto pp = get_attribute(t, s, found[0], CKA_EC_PARAMS);
-            auto pt = get_attribute(t, s, found[0], CKA_EC_POINT);
+            Attributes pa(t, s, found[0], {CKA_EC_PARAMS, CKA_EC_POINT});
+            const auto &pp = pa.get(CKA_EC_PARAMS);
+            const auto &pt = pa.get(CKA_EC_POINT);
             if (!pp.empty() && !pt.empty()) return ec_public_key(kt, pp, pt);
         }
         CK_OBJECT_CLASS cert = CKO_CERTIFICATE;
-        tmpl = {{CKA_CLASS, &cert, sizeof cert}, {CKA_ID, id.data(), id.size()}};
+        tmpl = {{CKA_CLASS, &cert, sizeof cert}, {CKA_ID, (void *)id.data(), id.size()}};
         found = find_objects(t, s, tmpl, 2);
         if (found.size() == 1) {
             auto der = get_attribute(t, s, found[0], CKA_VALUE);

@@ -8,6 +8,7 @@
 namespace p11tls {
 
 class TokenState;
+class Attributes;
 
 struct PublicKey {
     int alg = 0;   // P11TLS_ALG_*
@@ -19,6 +20,14 @@ struct PublicKey {
 // (RSA modulus, CKA_PUBLIC_KEY_INFO), else from the public key or the
 // certificate with the same CKA_ID. Throws P11TLS_E_UNSUPPORTED.
 PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv);
+
+// The same, from attributes of priv already read (they must include
+// kPublicKeyAttributes), saving the module calls.
+PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                          const Attributes &attrs);
+
+// What read_public_key needs of the private key object; CKA_KEY_TYPE first.
+extern const std::vector<CK_ATTRIBUTE_TYPE> kPublicKeyAttributes;
 
 // SPKI of a DER certificate.
 PublicKey public_key_of_cert(const std::vector<unsigned char> &der);

@@ -203,4 +203,45 @@ std::vector<unsigned char> get_attribute(TokenState *t, CK_SESSION_HANDLE s, CK_
     return v;
 }
 
+Attributes::Attributes(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                       const std::vector<CK_ATTRIBUTE_TYPE> &types)
+    : types_(types), values_(types.size()) {
+    const Module *m = t->module();
+    const CK_ULONG unavailable = CK_UNAVAILABLE_INFORMATION;
+    auto tolerated = [](CK_RV rv) {
+        return rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE;
+    };
+    std::vector<CK_ATTRIBUTE> tmpl;
+    for (CK_ATTRIBUTE_TYPE type : types) tmpl.push_back({type, nullptr, unavailable});
+    bool batched = !tmpl.empty() &&
+                   tolerated(P11CALL(m, C_GetAttributeValue, s, o, tmpl.data(), (CK_ULONG)tmpl.size())) &&
+                   tmpl[0].ulValueLen != unavailable;
+    if (batched) {
+        std::vector<CK_ATTRIBUTE> want;  // the present, non-empty ones
+        std::vector<size_t> index;
+        for (size_t i = 0; i < tmpl.size(); ++i) {
+            if (tmpl[i].ulValueLen == unavailable || tmpl[i].ulValueLen == 0) continue;
+            values_[i].resize(tmpl[i].ulValueLen);
+            want.push_back({tmpl[i].type, values_[i].data(), tmpl[i].ulValueLen});
+            index.push_back(i);
+        }
+        if (!want.empty() &&
+            !tolerated(P11CALL(m, C_GetAttributeValue, s, o, want.data(), (CK_ULONG)want.size())))
+            batched = false;
+        for (size_t j = 0; batched && j < want.size(); ++j) {
+            if (want[j].ulValueLen == unavailable) values_[index[j]].clear();
+            else values_[index[j]].resize(want[j].ulValueLen);
+        }
+    }
+    if (!batched)
+        for (size_t i = 0; i < types.size(); ++i) values_[i] = get_attribute(t, s, o, types[i]);
+}
+
+const std::vector<unsigned char> &Attributes::get(CK_ATTRIBUTE_TYPE type) const {
+    static const std::vector<unsigned char> none;
+    for (size_t i = 0; i < types_.size(); ++i)
+        if (types_[i] == type) return values_[i];
+    return none;
+}
+
 }  // namespace p11tls

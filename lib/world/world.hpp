@@ -3,6 +3,7 @@
 // on first use and never touches (or frees) the one it inherited, whose
 // locks may have been held by threads that do not exist there.
 #pragma once
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -145,6 +146,36 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri);
 std::vector<CK_OBJECT_HANDLE> find_objects(TokenState *t, CK_SESSION_HANDLE s,
                                            const std::vector<CK_ATTRIBUTE> &tmpl,
                                            size_t max = 64);
+
+// Several attributes of one object, read in two C_GetAttributeValue calls
+// (sizes, then values) rather than one or two per attribute. Each call is a
+// round trip to the token (with SoftHSM's file store, ~30 us: it re-checks
+// the object's file), and p11tls_key_open used to make 11 (RSA) or 18 (EC)
+// of them (bench/lookup.c, doc/performance.md).
+//
+// Relies on C_GetAttributeValue processing every attribute of the template
+// even when it returns CKR_ATTRIBUTE_TYPE_INVALID or CKR_ATTRIBUTE_SENSITIVE
+// for some (PKCS#11 2.20+, section 11.7). On any other error, or if the
+// first attribute (by convention one every such object has, e.g.
+// CKA_KEY_TYPE) comes back unavailable, the attributes are read one by one.
+class Attributes {
+public:
+    Attributes(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+               const std::vector<CK_ATTRIBUTE_TYPE> &types);
+    // The value, empty if absent, unavailable or not requested.
+    const std::vector<unsigned char> &get(CK_ATTRIBUTE_TYPE type) const;
+    template <typename T>
+    bool scalar(CK_ATTRIBUTE_TYPE type, T *out) const {
+        const auto &v = get(type);
+        if (v.size() != sizeof(T)) return false;
+        memcpy(out, v.data(), sizeof(T));
+        return true;
+    }
+
+private:
+    std::vector<CK_ATTRIBUTE_TYPE> types_;
+    std::vector<std::vector<unsigned char>> values_;
+};
 
 // Reads a variable-length attribute; empty if absent.
 std::vector<unsigned char> get_attribute(TokenState *t, CK_SESSION_HANDLE s,
