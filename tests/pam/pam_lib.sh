@@ -35,7 +35,12 @@ user=$(id -un)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pam_test.XXXXXX")
 [ -n "${P11TLS_PAM_KEEP_LOG:-}" ] || trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/pam.d"
-service=p11tls-test
+# A service name of this run's own: pam_wrapper copies the service directory
+# to /tmp/pam.X, X one character, so concurrent test scripts can end up
+# sharing that copy; with distinct names a collision fails loudly (no such
+# service) instead of running another script's stack (seen once: a refusal
+# test authenticated with the other script's authorized file).
+service=p11tls-test-$$
 # The counting module (tests/module/testmod.c) logs its calls here.
 export P11TLS_TESTMOD_COUNT_DIR="$tmp/count"
 mkdir -p "$P11TLS_TESTMOD_COUNT_DIR"
