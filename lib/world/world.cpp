@@ -68,7 +68,18 @@ std::vector<TokenState *> ModuleState::tokens() {
     std::lock_guard<std::mutex> g(mu_);
     for (CK_SLOT_ID id : slots) {
         CK_TOKEN_INFO ti;
-        if (P11CALL(mod_, C_GetTokenInfo, id, &ti) != CKR_OK) continue;
+        if (P11CALL(mod_, C_GetTokenInfo, id, &ti) != CKR_OK) {
+            // A failure here can be passing (SoftHSM returns CKR_GENERAL_ERROR
+            // while forked children re-read its files): it must not hide a
+            // token this generation already knows in that slot. A removed
+            // token is dropped by C_GetSlotList, or by mark_lost().
+            for (auto &t : tokens_)
+                if (t->slot() == id && !t->lost()) {
+                    out.push_back(t.get());
+                    break;
+                }
+            continue;
+        }
         TokenState *found = nullptr;
         for (auto &t : tokens_)
             if (t->slot() == id && !t->lost() && t->same_token(ti)) found = t.get();
