@@ -66,13 +66,23 @@ TEST(Fork, ReinitKeySignsDownThreeGenerations) {
     ASSERT_EQ(p256_ok(key.k), 0);
     std::atomic<bool> done{false};
     std::atomic<int> parent_signs{0}, parent_failures{0};
+    // Not under ASan: a child forked while another thread is inside the
+    // ASan allocator can hang in it (seen with GCC 12's libasan, in this test
+    // and in the fork storm); the plain and TSan builds run the thread.
+    const char *san = getenv("P11TLS_SANITIZER");
+    const bool concurrent = !(san && strcmp(san, "asan") == 0);
     std::thread signer([&] {
+        if (!concurrent) {
+            (p256_ok(key.k) == 0 ? parent_signs : parent_failures)++;
+            return;
+        }
         while (!done.load()) (p256_ok(key.k) == 0 ? parent_signs : parent_failures)++;
     });
+    if (!concurrent) signer.join();
     Level first = {key.k, 1};
     int st = th::run_in_child(descend, &first, 90);
     done = true;
-    signer.join();
+    if (concurrent) signer.join();
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
     EXPECT_EQ(parent_failures.load(), 0);
     EXPECT_GT(parent_signs.load(), 0);
