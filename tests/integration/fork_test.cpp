@@ -66,9 +66,9 @@ TEST(Fork, ReinitKeySignsDownThreeGenerations) {
     ASSERT_EQ(p256_ok(key.k), 0);
     std::atomic<bool> done{false};
     std::atomic<int> parent_signs{0}, parent_failures{0};
-    // Not under ASan: a child forked while another thread is inside the
-    // ASan allocator can hang in it (seen with GCC 12's libasan, in this test
-    // and in the fork storm); the plain and TSan builds run the thread.
+    // Not under ASan: there this test and the fork storm saw children hang
+    // when forked while another thread signed (our reading: inside GCC 12's
+    // libasan allocator); the plain and TSan builds run the thread.
     const char *san = getenv("P11TLS_SANITIZER");
     const bool concurrent = !(san && strcmp(san, "asan") == 0);
     std::thread signer([&] {
