@@ -271,6 +271,10 @@ TEST(Fork, ManySequentialChildren) {
 
 TEST(Fork, ForkWhileOtherThreadsSign) {
     REQUIRE_TOKEN();
+    // As for the fork storm: under ASan, children forked while other threads
+    // sign can hang (our reading: in GCC 12's libasan allocator).
+    const char *san = getenv("P11TLS_SANITIZER");
+    if (san && strcmp(san, "asan") == 0) GTEST_SKIP() << "children of threaded parents can hang under ASan";
     KeyPtr key;
     ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0);
     std::atomic<bool> stop{false};
