@@ -249,10 +249,12 @@ Attributes::Attributes(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
 }
 
 const std::vector<unsigned char> &Attributes::get(CK_ATTRIBUTE_TYPE type) const {
-    static const std::vector<unsigned char> none;
+    // Never destroyed: no static with a non-trivial destructor (a child's
+    // exit, or a dlclosed caller, must not run it).
+    static const std::vector<unsigned char> *const none = new std::vector<unsigned char>();
     for (size_t i = 0; i < types_.size(); ++i)
         if (types_[i] == type) return values_[i];
-    return none;
+    return *none;
 }
 
 }  // namespace p11tls
