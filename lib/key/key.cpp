@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
@@ -28,10 +29,62 @@ namespace p11tls {
 
 namespace {
 
+// What open and rebind read of every object a key search finds: the public
+// key's attributes, and what tells a private key from its companions.
+std::vector<CK_ATTRIBUTE_TYPE> object_attribute_types() {
+    std::vector<CK_ATTRIBUTE_TYPE> types = {CKA_CLASS};  // first: every object has one
+    types.insert(types.end(), kPublicKeyAttributes.begin(), kPublicKeyAttributes.end());
+    types.push_back(CKA_LABEL);
+    types.push_back(CKA_ALWAYS_AUTHENTICATE);
+    return types;
+}
+
+struct Found {
+    CK_OBJECT_HANDLE handle;
+    Attributes attrs;
+};
+
 struct Match {
     TokenState *token;
     CK_OBJECT_HANDLE handle;
+    std::optional<Attributes> attrs;  // the key's, when the search read them
+    std::vector<Found> companions;    // its public key, certificate, ... if found
 };
+
+// A search by label or ID without CKA_CLASS finds a key's public key and
+// certificate in the same scan of the token as the key itself; the public
+// key of an EC key is on its public key object only (SoftHSM), so this saves
+// a second scan, which costs as much as the first. More objects than this
+// share the name: search by class instead.
+constexpr size_t kMaxNamedObjects = 8;
+
+bool names_objects(const std::vector<CK_ATTRIBUTE> &tmpl) {
+    for (const CK_ATTRIBUTE &a : tmpl)
+        if (a.type == CKA_LABEL || a.type == CKA_ID) return true;
+    return false;
+}
+
+// Private keys on t matching tmpl (no CKA_CLASS in it), with their
+// attributes and companions; false if too many objects share the name.
+bool find_named(TokenState *t, CK_SESSION_HANDLE s, const std::vector<CK_ATTRIBUTE> &tmpl,
+                std::vector<Match> &out) {
+    auto handles = find_objects(t, s, tmpl, kMaxNamedObjects + 1);
+    if (handles.size() > kMaxNamedObjects) return false;
+    std::vector<Match> keys;
+    std::vector<Found> others;
+    for (CK_OBJECT_HANDLE h : handles) {
+        Attributes a(t, s, h, object_attribute_types());
+        CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
+        a.scalar(CKA_CLASS, &cls);
+        if (cls == CKO_PRIVATE_KEY) keys.push_back({t, h, std::move(a), {}});
+        else if (cls == CKO_PUBLIC_KEY || cls == CKO_CERTIFICATE) others.push_back({h, std::move(a)});
+    }
+    for (Match &k : keys) {
+        k.companions = others;
+        out.push_back(std::move(k));
+    }
+    return true;
+}
 
 std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
                                      const std::vector<TokenState *> &tokens,
@@ -44,9 +97,12 @@ std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
         for (const CK_ATTRIBUTE &a : uri.object_template())
             if (a.type != CKA_CLASS) tmpl.push_back(a);
         for (const CK_ATTRIBUTE &a : extra) tmpl.push_back(a);
-        tmpl.push_back({CKA_CLASS, &priv, sizeof priv});
         PooledSession s(t);
-        for (CK_OBJECT_HANDLE h : find_objects(t, s.get(), tmpl, 2)) out.push_back({t, h});
+        if (!names_objects(tmpl) || !find_named(t, s.get(), tmpl, out)) {
+            tmpl.push_back({CKA_CLASS, &priv, sizeof priv});
+            for (CK_OBJECT_HANDLE h : find_objects(t, s.get(), tmpl, 2))
+                out.push_back({t, h, std::nullopt, {}});
+        }
         if (out.size() > 1) break;
     }
     return out;
@@ -56,13 +112,15 @@ Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *p
     return new Binding{gen, m.token, m.handle, always_auth, prev};
 }
 
-// Everything open and rebind read of the private key object, in one batch:
-// the public key's attributes (CKA_KEY_TYPE first), then these.
-Attributes key_attributes(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
-    std::vector<CK_ATTRIBUTE_TYPE> types = kPublicKeyAttributes;
-    types.push_back(CKA_LABEL);
-    types.push_back(CKA_ALWAYS_AUTHENTICATE);
-    return Attributes(t, s, h, types);
+const Attributes &key_attributes(Match &m, CK_SESSION_HANDLE s) {
+    if (!m.attrs) m.attrs.emplace(m.token, s, m.handle, object_attribute_types());
+    return *m.attrs;
+}
+
+PublicKey public_key(Match &m, CK_SESSION_HANDLE s) {
+    std::vector<Companion> companions;
+    for (const Found &f : m.companions) companions.push_back({f.handle, &f.attrs});
+    return read_public_key(m.token, s, key_attributes(m, s), companions);
 }
 
 bool always_auth(const Attributes &a) {
@@ -101,12 +159,11 @@ Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "key " + key->object_uri + " is gone from its token");
     if (matches.size() > 1) fail(P11TLS_E_AMBIGUOUS, "key " + key->object_uri + " is no longer unique");
     PooledSession s(token);
-    Attributes attrs = key_attributes(token, s.get(), matches[0].handle);
-    PublicKey pk = read_public_key(token, s.get(), matches[0].handle, attrs);
+    PublicKey pk = public_key(matches[0], s.get());
     if (pk.spki != key->pub.spki)
         fail(P11TLS_E_KEY_MISMATCH,
              "key found for " + key->object_uri + " is not the key that was opened");
-    Binding *b = make_binding(gen, matches[0], always_auth(attrs), old);
+    Binding *b = make_binding(gen, matches[0], always_auth(*matches[0].attrs), old);
     debug("key %s: rebound in generation %llu", key->object_uri.c_str(), (unsigned long long)gen);
     return b;
 }
@@ -251,17 +308,17 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     if (matches.size() > 1) fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one private key");
 
     auto key = std::make_unique<p11tls_key>();
-    const Match &m = matches[0];
+    Match &m = matches[0];
     PooledSession s(m.token);
     key->ctx = ctx;
     key->module = m.token->module();
     key->token_info = m.token->info();
-    Attributes attrs = key_attributes(m.token, s.get(), m.handle);
+    const Attributes &attrs = key_attributes(m, s.get());
     key->id = attrs.get(CKA_ID);
     const auto &label = attrs.get(CKA_LABEL);
     key->label.assign(label.begin(), label.end());
     attrs.scalar(CKA_KEY_TYPE, &key->key_type);
-    key->pub = read_public_key(m.token, s.get(), m.handle, attrs);
+    key->pub = public_key(m, s.get());
     key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
     key->open_gen = current_generation();
     key->binding = make_binding(key->open_gen, m, always_auth(attrs), nullptr);

@@ -124,13 +124,8 @@ const std::vector<CK_ATTRIBUTE_TYPE> kPublicKeyAttributes = {
     CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PUBLIC_KEY_INFO,
     CKA_EC_PARAMS, CKA_EC_POINT, CKA_ID};
 
-PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv) {
-    return read_public_key(t, s, priv, Attributes(t, s, priv, kPublicKeyAttributes));
-}
-
-PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
-                          const Attributes &attrs) {
-    (void)priv;
+PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
+                          const std::vector<Companion> &companions) {
     CK_KEY_TYPE kt = 0;
     if (!attrs.scalar(CKA_KEY_TYPE, &kt))
         fail(P11TLS_E_DEVICE, "cannot read CKA_KEY_TYPE of key");
@@ -159,25 +154,41 @@ PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE p
 
     // The companion objects share the key's CKA_ID.
     const auto &id = attrs.get(CKA_ID);
-    if (!id.empty()) {
-        CK_OBJECT_CLASS pub = CKO_PUBLIC_KEY;
-        std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &pub, sizeof pub},
-                                          {CKA_KEY_TYPE, &kt, sizeof kt},
-                                          {CKA_ID, (void *)id.data(), id.size()}};
-        auto found = find_objects(t, s, tmpl, 2);
-        if (found.size() == 1) {
-            Attributes pa(t, s, found[0], {CKA_EC_PARAMS, CKA_EC_POINT});
-            const auto &pp = pa.get(CKA_EC_PARAMS);
-            const auto &pt = pa.get(CKA_EC_POINT);
+    if (id.empty()) fail(P11TLS_E_UNSUPPORTED, "cannot determine the public key: the key has no CKA_ID");
+    for (const Companion &c : companions) {
+        CK_OBJECT_CLASS cls = 0;
+        CK_KEY_TYPE ckt = 0;
+        if (!c.attrs->scalar(CKA_CLASS, &cls) || c.attrs->get(CKA_ID) != id) continue;
+        if (cls == CKO_PUBLIC_KEY && c.attrs->scalar(CKA_KEY_TYPE, &ckt) && ckt == kt) {
+            const auto &pp = c.attrs->get(CKA_EC_PARAMS);
+            const auto &pt = c.attrs->get(CKA_EC_POINT);
             if (!pp.empty() && !pt.empty()) return ec_public_key(kt, pp, pt);
         }
-        CK_OBJECT_CLASS cert = CKO_CERTIFICATE;
-        tmpl = {{CKA_CLASS, &cert, sizeof cert}, {CKA_ID, (void *)id.data(), id.size()}};
-        found = find_objects(t, s, tmpl, 2);
-        if (found.size() == 1) {
-            auto der = get_attribute(t, s, found[0], CKA_VALUE);
-            if (!der.empty()) return public_key_of_cert(der);
-        }
+    }
+    for (const Companion &c : companions) {
+        CK_OBJECT_CLASS cls = 0;
+        if (!c.attrs->scalar(CKA_CLASS, &cls) || cls != CKO_CERTIFICATE || c.attrs->get(CKA_ID) != id)
+            continue;
+        auto der = get_attribute(t, s, c.handle, CKA_VALUE);
+        if (!der.empty()) return public_key_of_cert(der);
+    }
+    CK_OBJECT_CLASS pub = CKO_PUBLIC_KEY;
+    std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &pub, sizeof pub},
+                                      {CKA_KEY_TYPE, &kt, sizeof kt},
+                                      {CKA_ID, (void *)id.data(), id.size()}};
+    auto found = find_objects(t, s, tmpl, 2);
+    if (found.size() == 1) {
+        Attributes pa(t, s, found[0], {CKA_EC_PARAMS, CKA_EC_POINT});
+        const auto &pp = pa.get(CKA_EC_PARAMS);
+        const auto &pt = pa.get(CKA_EC_POINT);
+        if (!pp.empty() && !pt.empty()) return ec_public_key(kt, pp, pt);
+    }
+    CK_OBJECT_CLASS cert = CKO_CERTIFICATE;
+    tmpl = {{CKA_CLASS, &cert, sizeof cert}, {CKA_ID, (void *)id.data(), id.size()}};
+    found = find_objects(t, s, tmpl, 2);
+    if (found.size() == 1) {
+        auto der = get_attribute(t, s, found[0], CKA_VALUE);
+        if (!der.empty()) return public_key_of_cert(der);
     }
     fail(P11TLS_E_UNSUPPORTED,
          "cannot determine the public key: no public key or certificate with the key's CKA_ID");

@@ -16,17 +16,22 @@ struct PublicKey {
     std::vector<unsigned char> spki;
 };
 
-// Reads the public key of private key object priv: from the object itself
-// (RSA modulus, CKA_PUBLIC_KEY_INFO), else from the public key or the
-// certificate with the same CKA_ID. Throws P11TLS_E_UNSUPPORTED.
-PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv);
+// An object found beside a private key (its public key or certificate),
+// with at least CKA_CLASS and kPublicKeyAttributes read.
+struct Companion {
+    CK_OBJECT_HANDLE handle;
+    const Attributes *attrs;
+};
 
-// The same, from attributes of priv already read (they must include
-// kPublicKeyAttributes), saving the module calls.
-PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
-                          const Attributes &attrs);
+// The public key of a private key object, from its attributes (which must
+// include kPublicKeyAttributes): from the object itself (RSA modulus,
+// CKA_PUBLIC_KEY_INFO, CKA_EC_POINT), else from the public key or the
+// certificate with the same CKA_ID, taken from companions when they hold
+// it and searched for on the token otherwise. Throws P11TLS_E_UNSUPPORTED.
+PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
+                          const std::vector<Companion> &companions = {});
 
-// What read_public_key needs of the private key object; CKA_KEY_TYPE first.
+// What read_public_key needs of the private key object.
 extern const std::vector<CK_ATTRIBUTE_TYPE> kPublicKeyAttributes;
 
 // SPKI of a DER certificate.

@@ -1,5 +1,6 @@
 #include "world/world.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/error.hpp"
@@ -10,6 +11,7 @@
 namespace p11tls {
 
 namespace {
+constexpr size_t kSlotRoom = 16;
 World *g_world;            // the current generation's world; older ones are abandoned
 GenSpinLock g_world_lock;  // guards replacing g_world; a child may take it over
 }  // namespace
@@ -58,33 +60,47 @@ int ModuleState::ensure_initialized() {
 std::vector<TokenState *> ModuleState::tokens() {
     std::vector<TokenState *> out;
     if (ensure_initialized() != 0) return out;
-    CK_ULONG n = 0;
-    CK_RV rv = P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_TRUE, (CK_SLOT_ID *)nullptr, &n);
-    if (rv != CKR_OK || n == 0) return out;
-    std::vector<CK_SLOT_ID> slots(n);
-    rv = P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_TRUE, slots.data(), &n);
+    // Room for the usual number of slots first: one call instead of two.
+    std::vector<CK_SLOT_ID> slots(kSlotRoom);
+    CK_ULONG n = slots.size();
+    CK_RV rv = P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_TRUE, slots.data(), &n);
+    if (rv == CKR_BUFFER_TOO_SMALL) {
+        n = 0;
+        rv = P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_TRUE, (CK_SLOT_ID *)nullptr, &n);
+        if (rv != CKR_OK || n == 0) return out;
+        slots.resize(n);
+        rv = P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_TRUE, slots.data(), &n);
+    }
     if (rv != CKR_OK) return out;
-    slots.resize(n);
+    slots.resize(std::min<size_t>(n, slots.size()));
     std::lock_guard<std::mutex> g(mu_);
     for (CK_SLOT_ID id : slots) {
+        // C_GetTokenInfo is a round trip to the device (~40 us even for
+        // SoftHSM, which re-reads its token file), made on every open: a
+        // token that cannot change under us is taken as known.
+        TokenState *known = nullptr;
+        for (auto &t : tokens_)
+            if (t->slot() == id && !t->lost()) known = t.get();
+        if (known && known->fixed()) {
+            out.push_back(known);
+            continue;
+        }
         CK_TOKEN_INFO ti;
         if (P11CALL(mod_, C_GetTokenInfo, id, &ti) != CKR_OK) {
             // A failure here can be passing (SoftHSM returns CKR_GENERAL_ERROR
             // while forked children re-read its files): it must not hide a
             // token this generation already knows in that slot. A removed
             // token is dropped by C_GetSlotList, or by mark_lost().
-            for (auto &t : tokens_)
-                if (t->slot() == id && !t->lost()) {
-                    out.push_back(t.get());
-                    break;
-                }
+            if (known) out.push_back(known);
             continue;
         }
         TokenState *found = nullptr;
         for (auto &t : tokens_)
             if (t->slot() == id && !t->lost() && t->same_token(ti)) found = t.get();
         if (!found) {
-            tokens_.push_back(std::make_unique<TokenState>(this, id, ti));
+            CK_SLOT_INFO si;
+            if (P11CALL(mod_, C_GetSlotInfo, id, &si) != CKR_OK) continue;
+            tokens_.push_back(std::make_unique<TokenState>(this, id, si, ti));
             found = tokens_.back().get();
         }
         out.push_back(found);
@@ -92,11 +108,16 @@ std::vector<TokenState *> ModuleState::tokens() {
     return out;
 }
 
-TokenState::TokenState(ModuleState *ms, CK_SLOT_ID slot, const CK_TOKEN_INFO &info)
-    : ms_(ms), slot_(slot), info_(info), uri_(format_token_uri(info)),
+TokenState::TokenState(ModuleState *ms, CK_SLOT_ID slot, const CK_SLOT_INFO &slot_info,
+                       const CK_TOKEN_INFO &info)
+    : ms_(ms), slot_(slot), slot_info_(slot_info), info_(info), uri_(format_token_uri(info)),
       label_(P11TLS_FIELD(info.label)) {}
 
 const Module *TokenState::module() const { return ms_->module(); }
+
+bool TokenState::fixed() const {
+    return !(slot_info_.flags & CKF_REMOVABLE_DEVICE) && (info_.flags & CKF_TOKEN_INITIALIZED);
+}
 
 bool TokenState::same_token(const CK_TOKEN_INFO &o) const {
     return memcmp(info_.label, o.label, sizeof o.label) == 0 &&
@@ -177,9 +198,9 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri) {
         if (ms->ensure_initialized() != 0) continue;
         if (!uri.matches_module(ms->info())) continue;
         for (TokenState *t : ms->tokens()) {
-            CK_SLOT_INFO si;
-            if (P11CALL(m, C_GetSlotInfo, t->slot(), &si) != CKR_OK) continue;
-            if (!uri.matches_slot(t->slot(), si)) continue;
+            // What a URI matches in the slot info (descriptions, versions)
+            // does not change.
+            if (!uri.matches_slot(t->slot(), t->slot_info())) continue;
             if (!uri.matches_token(t->info())) continue;
             out.push_back(t);
         }
@@ -222,30 +243,36 @@ Attributes::Attributes(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
     auto tolerated = [](CK_RV rv) {
         return rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE;
     };
+    // One call with room for every value a key or certificate object
+    // usually has (an RSA-4096 modulus, a P-521 point, labels, IDs).
+    std::vector<unsigned char> room(types.size() * kAttributeRoom);
     std::vector<CK_ATTRIBUTE> tmpl;
-    for (CK_ATTRIBUTE_TYPE type : types) tmpl.push_back({type, nullptr, unavailable});
-    bool batched = !tmpl.empty() &&
-                   tolerated(P11CALL(m, C_GetAttributeValue, s, o, tmpl.data(), (CK_ULONG)tmpl.size())) &&
+    for (size_t i = 0; i < types.size(); ++i)
+        tmpl.push_back({types[i], room.data() + i * kAttributeRoom, (CK_ULONG)kAttributeRoom});
+    CK_RV rv = tmpl.empty() ? CKR_OK
+                            : P11CALL(m, C_GetAttributeValue, s, o, tmpl.data(), (CK_ULONG)tmpl.size());
+    // A value too large for its room comes back unavailable, like an absent
+    // one (CKR_BUFFER_TOO_SMALL tells only that one of them was too large).
+    bool batched = !tmpl.empty() && (tolerated(rv) || rv == CKR_BUFFER_TOO_SMALL) &&
                    tmpl[0].ulValueLen != unavailable;
-    if (batched) {
-        std::vector<CK_ATTRIBUTE> want;  // the present, non-empty ones
-        std::vector<size_t> index;
-        for (size_t i = 0; i < tmpl.size(); ++i) {
-            if (tmpl[i].ulValueLen == unavailable || tmpl[i].ulValueLen == 0) continue;
-            values_[i].resize(tmpl[i].ulValueLen);
-            want.push_back({tmpl[i].type, values_[i].data(), tmpl[i].ulValueLen});
-            index.push_back(i);
+    std::vector<size_t> retry;
+    for (size_t i = 0; batched && i < tmpl.size(); ++i) {
+        if (tmpl[i].ulValueLen == unavailable) {
+            if (rv == CKR_BUFFER_TOO_SMALL) retry.push_back(i);
+            continue;
         }
-        if (!want.empty() &&
-            !tolerated(P11CALL(m, C_GetAttributeValue, s, o, want.data(), (CK_ULONG)want.size())))
-            batched = false;
-        for (size_t j = 0; batched && j < want.size(); ++j) {
-            if (want[j].ulValueLen == unavailable) values_[index[j]].clear();
-            else values_[index[j]].resize(want[j].ulValueLen);
+        if (tmpl[i].ulValueLen > kAttributeRoom) {  // a module that lies: read alone
+            retry.push_back(i);
+            continue;
         }
+        const unsigned char *v = room.data() + i * kAttributeRoom;
+        values_[i].assign(v, v + tmpl[i].ulValueLen);
     }
-    if (!batched)
+    if (!batched) {
         for (size_t i = 0; i < types.size(); ++i) values_[i] = get_attribute(t, s, o, types[i]);
+        return;
+    }
+    for (size_t i : retry) values_[i] = get_attribute(t, s, o, types[i]);
 }
 
 const std::vector<unsigned char> &Attributes::get(CK_ATTRIBUTE_TYPE type) const {

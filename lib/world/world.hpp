@@ -22,12 +22,18 @@ class ModuleState;
 
 class TokenState {
 public:
-    TokenState(ModuleState *ms, CK_SLOT_ID slot, const CK_TOKEN_INFO &info);
+    TokenState(ModuleState *ms, CK_SLOT_ID slot, const CK_SLOT_INFO &slot_info,
+               const CK_TOKEN_INFO &info);
 
     ModuleState *module_state() const { return ms_; }
     const Module *module() const;
     CK_SLOT_ID slot() const { return slot_; }
     const CK_TOKEN_INFO &info() const { return info_; }  // as discovered
+    const CK_SLOT_INFO &slot_info() const { return slot_info_; }  // as discovered
+    // An initialized token in a slot that is not removable (an HSM, a
+    // software token): it stays this token for the generation, unless an
+    // operation says it is gone (mark_lost).
+    bool fixed() const;
     const std::string &uri() const { return uri_; }
     const std::string &label() const { return label_; }
     bool same_token(const CK_TOKEN_INFO &other) const;
@@ -67,6 +73,7 @@ private:
     bool lost_ = false;  // atomic access only
     ModuleState *ms_;
     const CK_SLOT_ID slot_;
+    const CK_SLOT_INFO slot_info_;
     const CK_TOKEN_INFO info_;
     const std::string uri_, label_;
 
@@ -92,8 +99,9 @@ public:
     const std::string &error() const { return error_; }
     const CK_INFO &info() const { return info_; }
 
-    // The present tokens (re-read from the module on every call; a token
-    // seen before keeps its state).
+    // The present tokens: the slot list is read from the module on every
+    // call; the token in a slot is re-read (C_GetTokenInfo) unless it is
+    // fixed(). A token seen before keeps its state.
     std::vector<TokenState *> tokens();
 
 private:
@@ -147,17 +155,20 @@ std::vector<CK_OBJECT_HANDLE> find_objects(TokenState *t, CK_SESSION_HANDLE s,
                                            const std::vector<CK_ATTRIBUTE> &tmpl,
                                            size_t max = 64);
 
-// Several attributes of one object, read in two C_GetAttributeValue calls
-// (sizes, then values) rather than one or two per attribute. Each call is a
-// round trip to the token (with SoftHSM's file store, ~30 us: it re-checks
-// the object's file), and p11tls_key_open used to make 11 (RSA) or 18 (EC)
-// of them (bench/lookup.c, doc/performance.md).
+// Several attributes of one object, read in one C_GetAttributeValue call
+// with room for typical values (kAttributeRoom bytes each) rather than one
+// or two calls per attribute; only a value larger than its room costs two
+// more calls. Each call is a round trip to the token (with SoftHSM's file
+// store, ~30 us: it re-checks the object's file), and p11tls_key_open used
+// to make 11 (RSA) or 18 (EC) of them (bench/lookup.c, doc/performance.md).
 //
 // Relies on C_GetAttributeValue processing every attribute of the template
-// even when it returns CKR_ATTRIBUTE_TYPE_INVALID or CKR_ATTRIBUTE_SENSITIVE
-// for some (PKCS#11 2.20+, section 11.7). On any other error, or if the
-// first attribute (by convention one every such object has, e.g.
-// CKA_KEY_TYPE) comes back unavailable, the attributes are read one by one.
+// even when it returns CKR_ATTRIBUTE_TYPE_INVALID, CKR_ATTRIBUTE_SENSITIVE
+// or CKR_BUFFER_TOO_SMALL for some (PKCS#11 2.20+, section 11.7). On any
+// other error, or if the first attribute (by convention one every such
+// object has, e.g. CKA_CLASS) comes back unavailable, the attributes are
+// read one by one.
+constexpr size_t kAttributeRoom = 640;
 class Attributes {
 public:
     Attributes(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
