@@ -152,8 +152,15 @@ void TokenState::release_session(CK_SESSION_HANDLE h, bool broken) {
 }
 
 bool TokenState::has_mechanism(CK_MECHANISM_TYPE m) {
+    if (!__atomic_load_n(&mechs_loaded_, __ATOMIC_ACQUIRE)) load_mechanisms();
+    for (CK_MECHANISM_TYPE x : mechs_)
+        if (x == m) return true;
+    return false;
+}
+
+void TokenState::load_mechanisms() {
     std::lock_guard<std::mutex> g(pool_mu_);
-    if (!mechs_loaded_) {
+    if (!__atomic_load_n(&mechs_loaded_, __ATOMIC_RELAXED)) {
         CK_ULONG n = 0;
         if (P11CALL(module(), C_GetMechanismList, slot_, (CK_MECHANISM_TYPE *)nullptr, &n) ==
             CKR_OK) {
@@ -167,11 +174,8 @@ bool TokenState::has_mechanism(CK_MECHANISM_TYPE m) {
             else
                 mechs_.clear();
         }
-        mechs_loaded_ = true;
+        __atomic_store_n(&mechs_loaded_, true, __ATOMIC_RELEASE);
     }
-    for (CK_MECHANISM_TYPE x : mechs_)
-        if (x == m) return true;
-    return false;
 }
 
 std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri) {

@@ -54,7 +54,7 @@ public:
     // Context-specific login (CKA_ALWAYS_AUTHENTICATE) on session h.
     void context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_HANDLE h);
 
-    bool has_mechanism(CK_MECHANISM_TYPE m);
+    bool has_mechanism(CK_MECHANISM_TYPE m);  // lock-free once loaded
 
     // The module said the token is gone (CKR_DEVICE_REMOVED,
     // CKR_TOKEN_NOT_PRESENT): its sessions, login and object handles are
@@ -64,6 +64,7 @@ public:
     void mark_lost() { __atomic_store_n(&lost_, true, __ATOMIC_RELEASE); }
 
 private:
+    void load_mechanisms();
     void login(const CtxState &ctx, const Uri *uri, bool verify);
     // With login_mu_ held:
     void open_keeper_locked();
@@ -79,8 +80,10 @@ private:
 
     std::mutex pool_mu_;
     std::vector<CK_SESSION_HANDLE> idle_;         // guarded by pool_mu_
-    std::vector<CK_MECHANISM_TYPE> mechs_;        // guarded by pool_mu_
-    bool mechs_loaded_ = false;                   // guarded by pool_mu_
+    // Written once under pool_mu_, then read without it: every signature
+    // asks, from every thread.
+    std::vector<CK_MECHANISM_TYPE> mechs_;
+    bool mechs_loaded_ = false;                   // atomic access; set after mechs_
 
     std::mutex login_mu_;                         // serializes C_Login
     bool logged_in_ = false;                      // guarded by login_mu_
