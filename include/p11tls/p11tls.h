@@ -128,7 +128,9 @@ P11TLS_API int p11tls_ctx_set_fork_policy(p11tls_ctx *ctx, int policy);
 /* Loads the PKCS#11 module at module_path (through p11-kit, as a managed
  * module) and makes its tokens visible to this context only. The module is
  * loaded at once so that a bad path fails here (P11TLS_E_MODULE); it is
- * initialized on first use. Loading the same path twice is harmless. */
+ * initialized on first use. Loading the same path twice is harmless. A path
+ * that failed to load is also remembered: p11tls_list_modules() reports it
+ * (status P11TLS_E_MODULE, error saying why) until it loads. */
 P11TLS_API int p11tls_ctx_add_module(p11tls_ctx *ctx, const char *module_path);
 
 /* Context flags. */
@@ -273,7 +275,9 @@ typedef struct p11tls_module_info {
 typedef int (*p11tls_module_cb)(void *arg, const p11tls_module_info *info);
 
 /* Calls cb for each module the context uses, including those that failed
- * to load or initialize (status < 0). */
+ * to initialize (status < 0, error naming C_Initialize and the CKR_*
+ * value), then for each path p11tls_ctx_add_module() could not load (name
+ * and path are the path as given, status P11TLS_E_MODULE). */
 P11TLS_API int p11tls_list_modules(p11tls_ctx *ctx, p11tls_module_cb cb, void *arg);
 
 /* Object classes reported by p11tls_list_objects (PKCS#11 CKO_* values). */

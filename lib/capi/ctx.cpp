@@ -1,4 +1,5 @@
 // Exported context functions.
+#include "base/error.hpp"
 #include "capi/guard.hpp"
 #include "world/context.hpp"
 
@@ -47,7 +48,16 @@ int p11tls_ctx_add_module(p11tls_ctx *ctx, const char *module_path) {
     return guard(__func__, [&] {
         check_configurable(ctx);
         if (!module_path) fail(P11TLS_E_INVALID_ARGUMENT, "module_path is NULL");
-        ctx->state->add_module(load_module_path(module_path));
+        Module *m;
+        try {
+            m = load_module_path(module_path);
+        } catch (const Error &e) {
+            // Remembered, so that p11tls_list_modules shows it to whoever
+            // lists the context's modules later (a diagnostic tool).
+            if (e.code() == P11TLS_E_MODULE) ctx->state->add_failed_module(module_path, e.code(), e.what());
+            throw;
+        }
+        ctx->state->add_module(m);
         return 0;
     });
 }

@@ -131,6 +131,10 @@ int list_modules(const CtxState &ctx, p11tls_module_cb cb, void *arg) {
                                    status == 0 ? "" : ms->error().c_str()};
         if (int rc = cb(arg, &info)) return rc;
     }
+    for (const CtxState::FailedModule &f : ctx.failed_modules()) {
+        p11tls_module_info info = {f.path.c_str(), f.path.c_str(), "", f.status, f.error.c_str()};
+        if (int rc = cb(arg, &info)) return rc;
+    }
     return 0;
 }
 

@@ -16,6 +16,8 @@ void CtxState::set_pin_fn(PinFn f) {
 
 void CtxState::add_module(Module *m) {
     GenSpinGuard g(lock_);
+    for (size_t i = 0; i < failed_.size(); ++i)
+        if (failed_[i].path == m->path) failed_.erase(failed_.begin() + i--);
     for (Module *x : extra_)
         if (x == m) return;
     extra_.push_back(m);
@@ -31,6 +33,22 @@ std::vector<Module *> CtxState::modules() const {
         if (!dup) out.push_back(m);
     }
     return out;
+}
+
+void CtxState::add_failed_module(const std::string &path, int status, const std::string &error) {
+    GenSpinGuard g(lock_);
+    for (FailedModule &f : failed_)
+        if (f.path == path) {
+            f.status = status;
+            f.error = error;
+            return;
+        }
+    failed_.push_back({path, status, error});
+}
+
+std::vector<CtxState::FailedModule> CtxState::failed_modules() const {
+    GenSpinGuard g(lock_);
+    return failed_;
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // its p11tls_ctx while keys opened through it live on.
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <p11tls/p11tls.h>
@@ -35,13 +36,24 @@ public:
     // its own.
     std::vector<Module *> modules() const;
 
+    // A module path that p11tls_ctx_add_module could not load. Listed by
+    // p11tls_list_modules until the same path loads.
+    struct FailedModule {
+        std::string path;
+        int status;
+        std::string error;
+    };
+    void add_failed_module(const std::string &path, int status, const std::string &error);
+    std::vector<FailedModule> failed_modules() const;
+
 private:
     const bool is_default_;
     int fork_policy_ = P11TLS_FORK_REINIT;
     unsigned flags_ = 0;
-    mutable GenSpinLock lock_;     // guards pin_ and extra_
+    mutable GenSpinLock lock_;     // guards pin_, extra_ and failed_
     PinFn pin_;
     std::vector<Module *> extra_;
+    std::vector<FailedModule> failed_;
 };
 
 // The process default context (created once, never freed).

@@ -22,7 +22,12 @@ void read_pin_source(const char *source, SecretBuffer &pin) {
     const char *path = source;
     if (strncmp(path, "file:", 5) == 0) path += 5;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) fail(P11TLS_E_PIN_SOURCE, std::string("cannot open pin-source: ") + strerror(errno));
+    if (fd < 0) {
+        const int err = errno;
+        // O_NOFOLLOW: whoever can replace the link could point it elsewhere.
+        if (err == ELOOP) fail(P11TLS_E_PIN_SOURCE, "pin-source is a symbolic link; refusing to follow it");
+        fail(P11TLS_E_PIN_SOURCE, std::string("cannot open pin-source: ") + strerror(err));
+    }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);

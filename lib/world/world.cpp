@@ -220,21 +220,30 @@ std::vector<CK_OBJECT_HANDLE> find_objects(TokenState *t, CK_SESSION_HANDLE s,
     std::vector<CK_OBJECT_HANDLE> out(max);
     CK_ULONG n = 0;
     rv = P11CALL(m, C_FindObjects, s, out.data(), (CK_ULONG)max, &n);
-    P11CALL(m, C_FindObjectsFinal, s);
+    CK_RV final_rv = P11CALL(m, C_FindObjectsFinal, s);
     if (rv != CKR_OK) fail_ckr(m, "C_FindObjects", rv);
+    // The search may still be active on s: failing makes the caller's
+    // PooledSession close s rather than pool it.
+    if (final_rv != CKR_OK) fail_ckr(m, "C_FindObjectsFinal", final_rv);
     out.resize(n);
     return out;
 }
 
 std::vector<unsigned char> get_attribute(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
                                          CK_ATTRIBUTE_TYPE type) {
+    // Absent or sensitive is an answer; any other failure is the module's
+    // error, not an empty value (an empty CKA_ID made a failed read look
+    // like an unsupported key; found with a module failing at random).
     CK_ATTRIBUTE a = {type, nullptr, 0};
-    if (P11CALL(t->module(), C_GetAttributeValue, s, o, &a, 1UL) != CKR_OK ||
-        a.ulValueLen == (CK_ULONG)-1)
-        return {};
+    auto absent = [&](CK_RV rv) {
+        if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE) return true;
+        if (rv != CKR_OK) fail_ckr(t->module(), "C_GetAttributeValue", rv);
+        return a.ulValueLen == CK_UNAVAILABLE_INFORMATION;
+    };
+    if (absent(P11CALL(t->module(), C_GetAttributeValue, s, o, &a, 1UL))) return {};
     std::vector<unsigned char> v(a.ulValueLen);
     a.pValue = v.data();
-    if (P11CALL(t->module(), C_GetAttributeValue, s, o, &a, 1UL) != CKR_OK) return {};
+    if (absent(P11CALL(t->module(), C_GetAttributeValue, s, o, &a, 1UL))) return {};
     v.resize(a.ulValueLen);
     return v;
 }

@@ -4,6 +4,7 @@
 // locks may have been held by threads that do not exist there.
 #pragma once
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -133,10 +134,15 @@ private:
 World &current_world();
 
 // A session borrowed from a token's pool; returns itself on scope exit.
+// Left by an exception, it is closed instead: an operation may still be
+// active on it (a C_FindObjectsFinal that failed leaves the search open,
+// and every later C_FindObjectsInit on that session would fail with
+// CKR_OPERATION_ACTIVE; found with a module failing at random).
 class PooledSession {
 public:
-    explicit PooledSession(TokenState *t) : t_(t), h_(t->acquire_session()) {}
-    ~PooledSession() { t_->release_session(h_, broken_); }
+    explicit PooledSession(TokenState *t)
+        : t_(t), h_(t->acquire_session()), exceptions_(std::uncaught_exceptions()) {}
+    ~PooledSession() { t_->release_session(h_, broken_ || std::uncaught_exceptions() > exceptions_); }
     PooledSession(const PooledSession &) = delete;
     PooledSession &operator=(const PooledSession &) = delete;
     CK_SESSION_HANDLE get() const { return h_; }
@@ -145,6 +151,7 @@ public:
 private:
     TokenState *t_;
     CK_SESSION_HANDLE h_;
+    const int exceptions_;
     bool broken_ = false;
 };
 
@@ -191,7 +198,8 @@ private:
     std::vector<std::vector<unsigned char>> values_;
 };
 
-// Reads a variable-length attribute; empty if absent.
+// Reads a variable-length attribute; empty if absent or sensitive. Other
+// module errors throw (fail_ckr).
 std::vector<unsigned char> get_attribute(TokenState *t, CK_SESSION_HANDLE s,
                                          CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type);
 template <typename T>

@@ -18,29 +18,29 @@ static int cmd_sign(cli_env *env);
 
 const cli_command cli_commands[] = {
     {"list-tokens", cmd_list_tokens, "[URI]",
-     "list tokens, and modules that failed to load", 0, 0, 0, 1},
+     "list tokens, and modules that failed to load", 0, 0, 0, 1, 1},
     {"list", cmd_list, "[URI] [--login]",
-     "list objects (certificates, keys)", CLI_OPT_LOGIN, 0, 0, 1},
+     "list objects (certificates, keys)", CLI_OPT_LOGIN, 0, 0, 1, 0},
     {"info", cmd_info, "URI",
-     "show a private key: algorithm, size, schemes, public key", 0, 0, 1, 1},
+     "show a private key: algorithm, size, schemes, public key", 0, 0, 1, 1, 0},
     {"export-cert", cmd_export_cert, "URI [--pem]",
-     "write a certificate to stdout, DER or PEM", CLI_OPT_PEM, 0, 1, 1},
+     "write a certificate to stdout, DER or PEM", CLI_OPT_PEM, 0, 1, 1, 0},
     {"sign", cmd_sign, "URI --scheme NAME [--prehashed]",
      "sign stdin, write the signature to stdout",
-     CLI_OPT_SCHEME | CLI_OPT_PREHASHED, CLI_OPT_SCHEME, 1, 1},
+     CLI_OPT_SCHEME | CLI_OPT_PREHASHED, CLI_OPT_SCHEME, 1, 1, 0},
     {"serve", cli_cmd_serve,
      "KEY_URI --cert CERT [--port N] [--count N] [--workers N] "
      "[--ca FILE [--require-client-cert]]",
      "serve TLS on 127.0.0.1 with the key, for --count connections (per worker)",
      CLI_OPT_CERT | CLI_OPT_PORT | CLI_OPT_COUNT | CLI_OPT_CA |
          CLI_OPT_REQUIRE_CLIENT_CERT | CLI_OPT_WORKERS,
-     CLI_OPT_CERT, 1, 1},
+     CLI_OPT_CERT, 1, 1, 0},
     {"connect", cli_cmd_connect,
      "[KEY_URI --cert CERT] --port N --ca FILE [--server-name NAME]",
      "connect to 127.0.0.1:N over TLS, presenting the key's certificate",
      CLI_OPT_CERT | CLI_OPT_PORT | CLI_OPT_CA | CLI_OPT_SERVER_NAME,
-     CLI_OPT_PORT | CLI_OPT_CA, 0, 1},
-    {NULL, NULL, NULL, NULL, 0, 0, 0, 0},
+     CLI_OPT_PORT | CLI_OPT_CA, 0, 1, 0},
+    {NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0},
 };
 
 const cli_command *cli_command_find(const char *name)

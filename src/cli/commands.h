@@ -37,6 +37,7 @@ typedef struct cli_command {
     unsigned options;         /* subcommand CLI_OPT_* bits it accepts */
     unsigned required;        /* CLI_OPT_* bits it requires */
     size_t min_args, max_args;
+    int reports_bad_modules;  /* a --module that fails to load is listed, not fatal */
 } cli_command;
 
 extern const cli_command cli_commands[]; /* terminated by a NULL name */

@@ -72,8 +72,12 @@ static int check_command(const cli_command *c, const cli_args *a)
     return CLI_EXIT_OK;
 }
 
-/* Creates the tool's context from the global options. */
-static int make_context(const cli_args *a, cli_pin *pin, p11tls_ctx **out)
+/* Creates the tool's context from the global options. A --module that
+ * cannot be loaded is an error, except for a command that reports such
+ * modules itself (list-tokens: the library remembers the failure and
+ * p11tls_list_modules lists it). */
+static int make_context(const cli_args *a, const cli_command *c, cli_pin *pin,
+                        p11tls_ctx **out)
 {
     p11tls_ctx *ctx = NULL;
     unsigned flags = 0;
@@ -94,6 +98,8 @@ static int make_context(const cli_args *a, cli_pin *pin, p11tls_ctx **out)
     }
     for (i = 0; i < a->n_modules; i++) {
         rc = p11tls_ctx_add_module(ctx, a->modules[i]);
+        if (rc == P11TLS_E_MODULE && c->reports_bad_modules)
+            continue;
         if (rc < 0) {
             rc = cli_fail(rc, NULL, "module '%s'", a->modules[i]);
             goto fail;
@@ -181,7 +187,7 @@ int main(int argc, char **argv)
     env.args = &args;
     env.pin = &pin;
     env.json = (args.seen & CLI_OPT_JSON) != 0;
-    status = make_context(&args, &pin, &env.ctx);
+    status = make_context(&args, c, &pin, &env.ctx);
     if (status)
         goto out;
     status = run(c, &env);

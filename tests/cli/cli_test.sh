@@ -196,6 +196,63 @@ check "--help exits 0" test "$rc" -eq 0 -a -s "$TMP/out"
 p11 --version
 check "--version exits 0" test "$rc" -eq 0 -a -s "$TMP/out"
 
+# ---- modules that fail ---------------------------------------------------
+# Beside SoftHSM: a copy of the test module whose C_Initialize fails, a
+# path with no file, and a copy failing 30% of its calls at random that
+# forwards to a copy of SoftHSM (copies: one library instance each, each
+# configured by its PATH.env; see tests/module/testmod.c).
+TESTMOD=${P11TLS_TESTMOD:-./tests/module/.libs/libp11tls-testmod.so}
+SOFTHSM=${P11TLS_SOFTHSM_MODULE:-}
+if [ -f "$TESTMOD" ] && [ -n "$SOFTHSM" ]; then
+    mods=$TMP/mods
+    mkdir -p "$mods/failinit" "$mods/random" "$mods/softhsm"
+    failinit=$mods/failinit/libp11tls-testmod.so
+    random=$mods/random/libp11tls-testmod.so
+    missing=$mods/missing/libnothing.so
+    cp "$TESTMOD" "$failinit"
+    echo "P11TLS_TESTMOD_FAIL_INIT=1" >"$failinit.env"
+    cp "$SOFTHSM" "$mods/softhsm/libsofthsm2.so"
+    cp "$TESTMOD" "$random"
+    printf 'P11TLS_TESTMOD_RANDOM_FAIL=300:7\nP11TLS_SOFTHSM_MODULE=%s\n' \
+        "$mods/softhsm/libsofthsm2.so" >"$random.env"
+    bad_modules="--no-registered --module $SOFTHSM --module $failinit --module $missing --module $random"
+
+    # shellcheck disable=SC2086  # $bad_modules is deliberately split
+    p11 $bad_modules list-tokens
+    check "list-tokens with bad modules exits 0" test "$rc" -eq 0
+    check "list-tokens with bad modules shows the good token" \
+        grep -q "Label: $TOKEN_LABEL\$" "$TMP/out"
+    check "list-tokens names the module whose C_Initialize failed, with the CKR_ value" \
+        bash -c 'grep -F -- "$0" "$1" | grep -q "C_Initialize: CKR_GENERAL_ERROR"' "$failinit" "$TMP/out"
+    check "list-tokens names the module that cannot be loaded, and why" \
+        bash -c 'grep -F -- "$0" "$1" | grep -q "cannot load module .*No such file"' "$missing" "$TMP/out"
+    check "list-tokens does not list a working module as failed" \
+        bash -c '! grep -q "^	$0" "$1" && ! grep -qF "	$2" "$1"' "$SOFTHSM" "$TMP/out" "$random"
+
+    # shellcheck disable=SC2086
+    p11 $bad_modules list-tokens --json
+    check "list-tokens --json with bad modules: token and both failed modules" \
+        timeout 60 python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+failed = {m["path"]: m for m in doc if m.get("type") == "module"}
+assert any(t.get("type") == "token" and t.get("label") == sys.argv[2] and t.get("module") == sys.argv[3] for t in doc)
+f = failed[sys.argv[4]]
+assert f["status_name"] == "P11TLS_E_MODULE" and "C_Initialize: CKR_GENERAL_ERROR" in f["error"], f
+m = failed[sys.argv[5]]
+assert m["status_name"] == "P11TLS_E_MODULE" and "cannot load module" in m["error"], m
+assert sys.argv[3] not in failed and sys.argv[6] not in failed, failed
+' "$TMP/out" "$TOKEN_LABEL" "$SOFTHSM" "$failinit" "$missing" "$random"
+
+    # Any other command still stops at a module that cannot be loaded.
+    p11 --no-registered --module "$SOFTHSM" --module "$missing" \
+        export-cert "$TOKEN_URI;object=p256;type=cert"
+    check "a module that cannot be loaded stops other commands (exit 1, one line)" \
+        bash -c 'test "$0" -eq 1 && [ "$(wc -l <"$1")" -eq 1 ] && grep -qF -- "$2" "$1"' "$rc" "$TMP/err" "$missing"
+else
+    echo "# skipped the bad-module checks: no $TESTMOD or no P11TLS_SOFTHSM_MODULE"
+fi
+
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then
     echo "# $failed of $n checks failed"

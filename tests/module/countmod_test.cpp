@@ -10,8 +10,11 @@
 #include <p11-kit/pkcs11.h>
 #include <p11tls/p11tls.h>
 
+#include <gnutls/abstract.h>
+
 #include "../integration/helpers.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -524,4 +527,285 @@ TEST(CountMod, VerifyPinFlag) {
     REQUIRE_SOFTHSM();
     int st = run_exec_child("DISABLED_CountModVerifyPinChild.*", "P11TLS_COUNTMOD_VERIFY_CHILD", {});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
+}
+
+// 10. What the PIN function is told. A refused PIN is not retried by
+//     p11tls; the next request for that token tells the PIN function that
+//     the previous PIN was refused (P11TLS_PIN_WRONG).
+namespace {
+const char kNoPinUri[] = "pkcs11:token=p11tls-test;object=p256;type=private";
+
+struct PinScript {
+    std::vector<std::string> pins;  // returned in turn
+    std::vector<unsigned> flags;    // flags of each call
+};
+int script_pin_fn(void *arg, const char *, const char *, unsigned flags, char *pin, size_t size) {
+    auto *s = static_cast<PinScript *>(arg);
+    size_t i = s->flags.size();
+    s->flags.push_back(flags);
+    if (i >= s->pins.size()) return -1;
+    snprintf(pin, size, "%s", s->pins[i].c_str());
+    return 0;
+}
+}  // namespace
+
+TEST(DISABLED_CountModPinWrongChild, ToldOnNextRequest) {
+    if (!in_child("P11TLS_COUNTMOD_PIN_WRONG_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    PinScript ps;
+    ps.pins = {"0000", th::test_pin()};
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
+    const long me = getpid();
+
+    Key k1;
+    EXPECT_EQ(p11tls_key_open(ctx.c, kNoPinUri, 0, &k1.k), P11TLS_E_PIN_INCORRECT) << p11tls_last_error_detail();
+    ASSERT_EQ(ps.flags.size(), 1u) << "p11tls asked again by itself";
+    EXPECT_FALSE(ps.flags[0] & P11TLS_PIN_WRONG) << ps.flags[0];
+    EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 1u);
+
+    Key k2;
+    EXPECT_EQ(p11tls_key_open(ctx.c, kNoPinUri, 0, &k2.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(ps.flags.size(), 2u);
+    EXPECT_TRUE(ps.flags[1] & P11TLS_PIN_WRONG) << ps.flags[1];
+    EXPECT_FALSE(ps.flags[1] & P11TLS_PIN_FINAL_TRY) << ps.flags[1];
+    EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 2u);
+    EXPECT_EQ(sign_once(k2.k), 0) << p11tls_last_error_detail();
+    std::cout << "[ figures  ] PIN function flags: first request 0x" << std::hex << ps.flags[0]
+              << ", after a refused PIN 0x" << ps.flags[1] << std::dec
+              << " (P11TLS_PIN_COUNT_LOW = 0x2 comes from SoftHSM's own CKF_USER_PIN_COUNT_LOW)" << std::endl;
+}
+
+TEST(CountMod, PinWrongToldOnNextRequest) {
+    REQUIRE_SOFTHSM();
+    int st = run_exec_child("DISABLED_CountModPinWrongChild.*", "P11TLS_COUNTMOD_PIN_WRONG_CHILD", {});
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+}
+
+// CKF_USER_PIN_COUNT_LOW (injected: the token has not refused a PIN in this
+// process) reaches the PIN function as P11TLS_PIN_COUNT_LOW alone; unlike
+// the final try it does not stop a URI's PIN from being used.
+TEST(DISABLED_CountModCountLowChild, Told) {
+    if (!in_child("P11TLS_COUNTMOD_COUNT_LOW_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    PinScript ps;
+    ps.pins = {th::test_pin()};
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
+    Key key;
+    EXPECT_EQ(p11tls_key_open(ctx.c, kNoPinUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(ps.flags.size(), 1u);
+    EXPECT_EQ(ps.flags[0], P11TLS_PIN_COUNT_LOW);
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
+}
+
+TEST(DISABLED_CountModCountLowUriChild, UriPinStillUsed) {
+    if (!in_child("P11TLS_COUNTMOD_COUNT_LOW_URI_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    PinScript ps;
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
+    Key key;
+    EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    EXPECT_TRUE(ps.flags.empty());
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
+}
+
+TEST(CountMod, PinCountLowTold) {
+    REQUIRE_SOFTHSM();
+    const std::string flags = std::to_string(CKF_USER_PIN_COUNT_LOW);
+    int st = run_exec_child("DISABLED_CountModCountLowChild.*", "P11TLS_COUNTMOD_COUNT_LOW_CHILD",
+                            {{"P11TLS_TESTMOD_TOKEN_FLAGS", flags}});
+    EXPECT_TRUE(exited_ok(st)) << "PIN function: " << describe(st);
+    st = run_exec_child("DISABLED_CountModCountLowUriChild.*", "P11TLS_COUNTMOD_COUNT_LOW_URI_CHILD",
+                        {{"P11TLS_TESTMOD_TOKEN_FLAGS", flags}});
+    EXPECT_TRUE(exited_ok(st)) << "URI PIN: " << describe(st);
+}
+
+// 11. Only the first line of a pin-source file is the PIN: a wrong first
+//     line fails after exactly one C_Login (the right PIN on the second line
+//     is never tried); a right first line logs in whatever follows it.
+TEST(DISABLED_CountModPinSourceLineChild, FirstLineOnly) {
+    if (!in_child("P11TLS_COUNTMOD_PIN_SOURCE_LINE_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    const std::string file = count_dir() + "/pin-lines." + std::to_string(getpid());
+    const std::string uri = std::string(kNoPinUri) + "?pin-source=" + file;
+    auto write_pin_file = [&](const std::string &text) {
+        std::ofstream out(file, std::ios::trunc);
+        out << text;
+        out.close();
+        return chmod(file.c_str(), 0600) == 0;
+    };
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    const long me = getpid();
+
+    ASSERT_TRUE(write_pin_file("0000\n" + th::test_pin() + "\n"));
+    Key bad;
+    EXPECT_EQ(p11tls_key_open(ctx.c, uri.c_str(), 0, &bad.k), P11TLS_E_PIN_INCORRECT) << p11tls_last_error_detail();
+    EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 1u);
+
+    ASSERT_TRUE(write_pin_file(th::test_pin() + "\nGARBAGE"));
+    Key good;
+    EXPECT_EQ(p11tls_key_open(ctx.c, uri.c_str(), 0, &good.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 2u);
+    EXPECT_EQ(sign_once(good.k), 0) << p11tls_last_error_detail();
+    unlink(file.c_str());
+}
+
+TEST(CountMod, PinSourceFirstLineOnly) {
+    REQUIRE_SOFTHSM();
+    int st = run_exec_child("DISABLED_CountModPinSourceLineChild.*", "P11TLS_COUNTMOD_PIN_SOURCE_LINE_CHILD", {});
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+}
+
+// 12. Context-specific login (CKA_ALWAYS_AUTHENTICATE). SoftHSM 2.6.1
+//     supports it: a key generated with the attribute set needs a
+//     CKU_CONTEXT_SPECIFIC C_Login after each C_SignInit. The key is made
+//     in this run's private token copy with pkcs11-tool --always-auth.
+namespace {
+const char kAlwaysAuthLabel[] = "always-auth";
+const char kAlwaysAuthUri[] = "pkcs11:token=p11tls-test;object=always-auth;type=private";
+
+// Runs argv with stdout/stderr to /dev/null; true if it exits 0 in time.
+bool run_tool(const std::vector<std::string> &args) {
+    std::vector<char *> argv;
+    for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
+    argv.push_back(nullptr);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execvp(argv[0], argv.data());
+        _exit(127);
+    }
+    return exited_ok(wait_bounded(pid));
+}
+
+// Made once per process; the token copy is private to this run.
+bool make_always_auth_key() {
+    static int made = -1;
+    if (made < 0)
+        made = run_tool({"pkcs11-tool", "--module", getenv("P11TLS_SOFTHSM_MODULE"), "--token-label",
+                         "p11tls-test", "--login", "--pin", th::test_pin(), "--keypairgen",
+                         "--key-type", "EC:prime256v1", "--label", kAlwaysAuthLabel, "--id", "a1",
+                         "--usage-sign", "--always-auth"});
+    return made == 1;
+}
+
+// 0 if sig is key's ECDSA P-256 signature of msg (checked with the public
+// key p11tls recorded at open).
+int verify_with_key(p11tls_key *key, const char *msg, const std::vector<unsigned char> &sig) {
+    uint8_t *der = nullptr;
+    size_t len = 0;
+    if (p11tls_key_get_spki(key, &der, &len) != 0) return -1;
+    gnutls_pubkey_t pk;
+    gnutls_pubkey_init(&pk);
+    gnutls_datum_t d = {der, (unsigned)len};
+    int rc = gnutls_pubkey_import(pk, &d, GNUTLS_X509_FMT_DER);
+    if (rc >= 0) {
+        gnutls_datum_t m = {(unsigned char *)msg, (unsigned)strlen(msg)};
+        gnutls_datum_t s = {(unsigned char *)sig.data(), (unsigned)sig.size()};
+        rc = gnutls_pubkey_verify_data2(pk, GNUTLS_SIGN_ECDSA_SHA256, 0, &m, &s);
+    }
+    gnutls_pubkey_deinit(pk);
+    p11tls_free(der);
+    return rc < 0 ? rc : 0;
+}
+}  // namespace
+
+// The PIN function is asked once for the login and once per signature, the
+// latter with P11TLS_PIN_CONTEXT_SPECIFIC; each signature costs one
+// context-specific C_Login and verifies.
+TEST(DISABLED_CountModAlwaysAuthChild, PinPerSignature) {
+    if (!in_child("P11TLS_COUNTMOD_ALWAYS_AUTH_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    PinScript ps;
+    ps.pins.assign(8, th::test_pin());
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
+    const long me = getpid();
+    Key key;
+    ASSERT_EQ(p11tls_key_open(ctx.c, kAlwaysAuthUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(ps.flags.size(), 1u);
+    EXPECT_FALSE(ps.flags[0] & P11TLS_PIN_CONTEXT_SPECIFIC) << ps.flags[0];
+    EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 1u);
+    for (int i = 0; i < 2; i++) {
+        const char msg[] = "context-specific";
+        std::vector<unsigned char> sig;
+        ASSERT_EQ(th::sign(key.k, P11TLS_SIG_ECDSA_SECP256R1_SHA256, msg, strlen(msg), sig), 0)
+            << i << ": " << p11tls_last_error_detail();
+        EXPECT_EQ(verify_with_key(key.k, msg, sig), 0) << i;
+    }
+    // th::sign asks for the size first (no module call), then signs: two
+    // signatures, two context-specific logins.
+    ASSERT_EQ(ps.flags.size(), 3u);
+    EXPECT_TRUE(ps.flags[1] & P11TLS_PIN_CONTEXT_SPECIFIC) << ps.flags[1];
+    EXPECT_TRUE(ps.flags[2] & P11TLS_PIN_CONTEXT_SPECIFIC) << ps.flags[2];
+    EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 3u);
+
+    // The PIN function declining gives P11TLS_E_PIN_CANCELLED, and the key
+    // works again afterwards (the pending operation's session is dropped).
+    ps.pins.resize(ps.flags.size());
+    EXPECT_EQ(sign_once(key.k), P11TLS_E_PIN_CANCELLED) << p11tls_last_error_detail();
+    ps.pins.resize(8, th::test_pin());
+    EXPECT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+}
+
+// A locked PIN: P11TLS_E_PIN_LOCKED at signing, without calling the PIN
+// function and without any C_Login. The token was logged in before the
+// lock (here by the test itself, straight through SoftHSM, which the test
+// module forwards to: one login state), so the key opens without a PIN.
+TEST(DISABLED_CountModAlwaysAuthLockedChild, NoLogin) {
+    if (!in_child("P11TLS_COUNTMOD_ALWAYS_AUTH_LOCKED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    void *h = dlopen(getenv("P11TLS_SOFTHSM_MODULE"), RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(h, nullptr) << dlerror();
+    auto gfl = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
+    ASSERT_NE(gfl, nullptr);
+    CK_FUNCTION_LIST *f = nullptr;
+    ASSERT_EQ(gfl(&f), CKR_OK);
+    CK_C_INITIALIZE_ARGS args;
+    memset(&args, 0, sizeof args);
+    args.flags = CKF_OS_LOCKING_OK;
+    ASSERT_EQ(f->C_Initialize(&args), CKR_OK);
+    CK_SLOT_ID slots[16];
+    CK_ULONG n = 16;
+    ASSERT_EQ(f->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+    bool logged_in = false;
+    for (CK_ULONG i = 0; i < n && !logged_in; i++) {
+        CK_TOKEN_INFO ti;
+        if (f->C_GetTokenInfo(slots[i], &ti) != CKR_OK || memcmp(ti.label, "p11tls-test ", 12) != 0) continue;
+        CK_SESSION_HANDLE s;
+        ASSERT_EQ(f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, nullptr, nullptr, &s), CKR_OK);
+        std::string pin = th::test_pin();
+        ASSERT_EQ(f->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin.data(), pin.size()), CKR_OK);
+        logged_in = true;  // the session stays open: it keeps the login
+    }
+    ASSERT_TRUE(logged_in);
+
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    PinScript ps;
+    ps.pins.assign(4, th::test_pin());
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
+    Key key;
+    ASSERT_EQ(p11tls_key_open(ctx.c, kAlwaysAuthUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.k), P11TLS_E_PIN_LOCKED) << p11tls_last_error_detail();
+    EXPECT_TRUE(ps.flags.empty());
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 0u);
+}
+
+TEST(CountMod, ContextSpecificLogin) {
+    REQUIRE_SOFTHSM();
+    ASSERT_TRUE(make_always_auth_key()) << "pkcs11-tool --keypairgen --always-auth failed";
+    int st = run_exec_child("DISABLED_CountModAlwaysAuthChild.*", "P11TLS_COUNTMOD_ALWAYS_AUTH_CHILD", {});
+    EXPECT_TRUE(exited_ok(st)) << "PIN per signature: " << describe(st);
+    st = run_exec_child("DISABLED_CountModAlwaysAuthLockedChild.*", "P11TLS_COUNTMOD_ALWAYS_AUTH_LOCKED_CHILD",
+                        {{"P11TLS_TESTMOD_TOKEN_FLAGS", std::to_string(CKF_USER_PIN_LOCKED)}});
+    EXPECT_TRUE(exited_ok(st)) << "locked: " << describe(st);
 }

@@ -15,10 +15,28 @@
  *                               and put back: the login is gone)
  *   P11TLS_TESTMOD_TOKEN_FLAGS=X  ORed into every C_GetTokenInfo's flags
  *                               (e.g. 0x20000, CKF_USER_PIN_FINAL_TRY)
- * These are read at C_Initialize. Only C_GetFunctionList is exported.
+ *   P11TLS_TESTMOD_RANDOM_FAIL=PERMILLE[:SEED]  every call except
+ *                               C_GetFunctionList, C_Initialize and
+ *                               C_Finalize returns CKR_GENERAL_ERROR with
+ *                               probability PERMILLE/1000, drawn from a
+ *                               deterministic generator seeded with SEED
+ *                               (default 1): the Nth call of the process
+ *                               always gets the same draw (thread-safe; read
+ *                               at the first call, kept across fork)
+ * These are read at C_Initialize unless said otherwise. Only
+ * C_GetFunctionList is exported.
+ *
+ * Per-copy configuration: a copy of this module loaded from PATH reads the
+ * variables above from the file PATH.env ("NAME=VALUE" lines) if it exists,
+ * before the environment. A test loads several copies (one library instance
+ * each) into one process, configured differently, e.g. one that fails
+ * C_Initialize beside one that fails at random and forwards to a copy of
+ * SoftHSM (tests/module/badmod_test.cpp).
  */
+#define _GNU_SOURCE 1 /* dladdr */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +45,92 @@
 #include <p11-kit/pkcs11.h>
 
 #define EXPORT __attribute__((visibility("default")))
+
+/* ---- Per-copy configuration (PATH.env beside this module's file) -------- */
+
+#define TM_MAX_VARS 16
+static struct {
+    char name[64];
+    char value[512];
+} tm_vars[TM_MAX_VARS];
+static int tm_nvars;
+static pthread_once_t tm_vars_once = PTHREAD_ONCE_INIT;
+
+static void tm_read_copy_env(void)
+{
+    Dl_info info;
+    if (!dladdr((void *)tm_read_copy_env, &info) || !info.dli_fname)
+        return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s.env", info.dli_fname);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    char line[600];
+    while (tm_nvars < TM_MAX_VARS && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        char *eq = strchr(line, '=');
+        if (!eq || line[0] == '#' || (size_t)(eq - line) >= sizeof tm_vars[0].name)
+            continue;
+        memcpy(tm_vars[tm_nvars].name, line, (size_t)(eq - line));
+        tm_vars[tm_nvars].name[eq - line] = 0;
+        snprintf(tm_vars[tm_nvars].value, sizeof tm_vars[0].value, "%s", eq + 1);
+        tm_nvars++;
+    }
+    fclose(f);
+}
+
+/* getenv, with this copy's PATH.env first. The table is filled once and
+ * never changed, so the returned string stays valid. */
+static const char *tm_getenv(const char *name)
+{
+    pthread_once(&tm_vars_once, tm_read_copy_env);
+    for (int i = 0; i < tm_nvars; i++)
+        if (strcmp(tm_vars[i].name, name) == 0)
+            return tm_vars[i].value;
+    return (getenv)(name);
+}
+/* Every variable of this module, including those read by code below that
+ * does not know about copies, goes through the per-copy table. */
+#define getenv(name) tm_getenv(name)
+
+/* ---- P11TLS_TESTMOD_RANDOM_FAIL ------------------------------------------- */
+
+static unsigned long random_permille;
+static unsigned long long random_seed;
+static unsigned long long random_calls; /* atomic */
+static pthread_once_t random_once = PTHREAD_ONCE_INIT;
+
+static void random_read_rule(void)
+{
+    const char *r = getenv("P11TLS_TESTMOD_RANDOM_FAIL");
+    if (!r || !*r)
+        return;
+    char *end;
+    random_permille = strtoul(r, &end, 10);
+    random_seed = *end == ':' ? strtoull(end + 1, NULL, 0) : 1;
+}
+
+/* splitmix64 of (seed, call number): the draw depends only on the seed and
+ * on how many calls came before, never on a shared generator state. */
+static unsigned long long random_draw(unsigned long long n)
+{
+    unsigned long long z = random_seed + n * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Non-zero if this call of function name must fail with CKR_GENERAL_ERROR. */
+static int random_fail(const char *name)
+{
+    pthread_once(&random_once, random_read_rule);
+    if (!random_permille || strcmp(name, "C_Initialize") == 0 ||
+        strcmp(name, "C_Finalize") == 0 || strcmp(name, "C_GetFunctionList") == 0)
+        return 0;
+    unsigned long long n = __atomic_fetch_add(&random_calls, 1, __ATOMIC_RELAXED);
+    return random_draw(n) % 1000 < random_permille;
+}
 
 static CK_FUNCTION_LIST_PTR real;
 static int fail_init;
@@ -155,6 +259,8 @@ static CK_RV tm_C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 static CK_RV tm_C_GetInfo(CK_INFO_PTR info)
 {
     log_call("C_GetInfo");
+    if (random_fail("C_GetInfo"))
+        return CKR_GENERAL_ERROR;
     if (inject("C_GetInfo"))
         return fail_rv;
     if (!real)
@@ -171,6 +277,8 @@ static CK_RV tm_C_GetInfo(CK_INFO_PTR info)
 static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
     log_call("C_GetTokenInfo");
+    if (random_fail("C_GetTokenInfo"))
+        return CKR_GENERAL_ERROR;
     if (inject("C_GetTokenInfo"))
         return fail_rv;
     if (!real)
@@ -186,6 +294,8 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     static CK_RV tm_##name params                      \
     {                                                  \
         log_call(#name);                               \
+        if (random_fail(#name))                        \
+            return CKR_GENERAL_ERROR;                  \
         if (inject(#name))                             \
             return fail_rv;                            \
         if (!real)                                     \
