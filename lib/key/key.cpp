@@ -295,7 +295,7 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     if (uri.has_class() && uri.object_class() != CKO_PRIVATE_KEY)
         fail(P11TLS_E_INVALID_ARGUMENT, "URI names an object type other than a private key");
     auto tokens = matching_tokens(*ctx, uri);
-    if (tokens.empty()) fail(P11TLS_E_TOKEN_NOT_PRESENT, "no token matches the URI");
+    if (tokens.empty()) fail_no_token(*ctx, uri);
     if (flags & P11TLS_KEY_OPEN_VERIFY_PIN) {
         if (tokens.size() > 1)
             fail(P11TLS_E_AMBIGUOUS,

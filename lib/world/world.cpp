@@ -67,13 +67,17 @@ std::vector<TokenState *> ModuleState::tokens() {
     if (rv == CKR_BUFFER_TOO_SMALL) {
         n = 0;
         rv = P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_TRUE, (CK_SLOT_ID *)nullptr, &n);
-        if (rv != CKR_OK || n == 0) return out;
         slots.resize(n);
-        rv = P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_TRUE, slots.data(), &n);
+        if (rv == CKR_OK && n > 0)
+            rv = P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_TRUE, slots.data(), &n);
     }
-    if (rv != CKR_OK) return out;
-    slots.resize(std::min<size_t>(n, slots.size()));
     std::lock_guard<std::mutex> g(mu_);
+    if (rv != CKR_OK) {
+        slot_error_ = "module " + mod_->name + ": C_GetSlotList: " + ckr_name(rv);
+        return out;
+    }
+    slot_error_.clear();
+    slots.resize(std::min<size_t>(n, slots.size()));
     for (CK_SLOT_ID id : slots) {
         // C_GetTokenInfo is a round trip to the device (~40 us even for
         // SoftHSM, which re-reads its token file), made on every open: a
@@ -176,6 +180,26 @@ void TokenState::load_mechanisms() {
         }
         __atomic_store_n(&mechs_loaded_, true, __ATOMIC_RELEASE);
     }
+}
+
+std::string ModuleState::problem() {
+    if (ensure_initialized() != 0) return error_;
+    std::lock_guard<std::mutex> g(mu_);
+    return slot_error_;
+}
+
+void fail_no_token(const CtxState &ctx, const Uri &uri) {
+    // Why the URI matched nothing, when a module could not say what it has.
+    std::string why;
+    World &w = current_world();
+    for (Module *m : ctx.modules()) {
+        if (uri.module_name() && m->name != uri.module_name()) continue;
+        if (uri.module_path() && m->path != uri.module_path()) continue;
+        std::string p = w.state(m)->problem();
+        if (!p.empty()) why += (why.empty() ? "" : "; ") + p;
+    }
+    fail(P11TLS_E_TOKEN_NOT_PRESENT,
+         why.empty() ? std::string("no token matches the URI") : "no token matches the URI (" + why + ")");
 }
 
 std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri) {

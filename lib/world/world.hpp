@@ -107,6 +107,9 @@ public:
     // call; the token in a slot is re-read (C_GetTokenInfo) unless it is
     // fixed(). A token seen before keeps its state.
     std::vector<TokenState *> tokens();
+    // Why this module shows no tokens (C_Initialize or C_GetSlotList
+    // failed), or empty.
+    std::string problem();
 
 private:
     Module *mod_;
@@ -116,6 +119,7 @@ private:
     std::string error_;
     CK_INFO info_{};
     std::vector<std::unique_ptr<TokenState>> tokens_;
+    std::string slot_error_;  // the last C_GetSlotList failure
 };
 
 class World {
@@ -159,6 +163,10 @@ private:
 // Modules that fail to initialize are skipped (reported via debug and
 // p11tls_list_modules).
 std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri);
+
+// Throws P11TLS_E_TOKEN_NOT_PRESENT "no token matches the URI", naming the
+// modules that could not list their tokens, and why.
+[[noreturn]] void fail_no_token(const CtxState &ctx, const Uri &uri);
 
 // Finds objects on t matching tmpl (at most max results).
 std::vector<CK_OBJECT_HANDLE> find_objects(TokenState *t, CK_SESSION_HANDLE s,

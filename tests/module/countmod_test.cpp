@@ -443,6 +443,26 @@ TEST(CountMod, LockedPinNoLogin) {
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
 
+// A module that cannot list its slots: the open fails with
+// P11TLS_E_TOKEN_NOT_PRESENT, and the detail names the module's error
+// rather than only "no token matches".
+TEST(DISABLED_CountModSlotListChild, ErrorNamed) {
+    if (!in_child("P11TLS_COUNTMOD_SLOTLIST_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    Ctx ctx;
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    Key key;
+    EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), P11TLS_E_TOKEN_NOT_PRESENT);
+    std::string detail = p11tls_last_error_detail();
+    EXPECT_NE(detail.find("C_GetSlotList: CKR_DEVICE_ERROR"), std::string::npos) << detail;
+}
+
+TEST(CountMod, SlotListFailureNamed) {
+    REQUIRE_SOFTHSM();
+    int st = run_exec_child("DISABLED_CountModSlotListChild.*", "P11TLS_COUNTMOD_SLOTLIST_CHILD",
+                            {{"P11TLS_TESTMOD_FAIL", "C_GetSlotList:1:0x30:1000"}});
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+}
+
 // On the final PIN try, a PIN from the URI (pin-value or pin-source) is not
 // used: without a PIN function P11TLS_E_PIN_REQUIRED and no C_Login; with
 // one, only its PIN is tried, once, and it is told P11TLS_PIN_FINAL_TRY.
