@@ -31,8 +31,9 @@
  *   P11TLS_TESTMOD_FORK_IN_INIT=exec|exit  C_Initialize forks a helper
  *                               that execs /bin/true (or _exit(0)s) and
  *                               waits for it (at most 30 s), as modules that
- *                               start helper daemons do; one line
- *                               "<pid> <helper pid> <wait status>\n" goes to
+ *                               start helper daemons do; one line "<pid>
+ *                               <helper pid> <wait status> <ms from fork to
+ *                               reaped>\n" goes to
  *                               $P11TLS_TESTMOD_COUNT_DIR/init-forks.log. A
  *                               helper that does not exit 0 fails
  *                               C_Initialize (CKR_GENERAL_ERROR)
@@ -224,7 +225,7 @@ static void read_fork_rule(void)
     fork_in_init = !f ? 0 : strcmp(f, "exec") == 0 ? 1 : strcmp(f, "exit") == 0 ? 2 : 0;
 }
 
-static void log_init_fork(pid_t helper, int status)
+static void log_init_fork(pid_t helper, int status, long long ms)
 {
     const char *dir = getenv("P11TLS_TESTMOD_COUNT_DIR");
     if (!dir || !*dir)
@@ -235,7 +236,7 @@ static void log_init_fork(pid_t helper, int status)
     if (fd < 0)
         return;
     char line[128];
-    int n = snprintf(line, sizeof line, "%ld %ld %d\n", (long)getpid(), (long)helper, status);
+    int n = snprintf(line, sizeof line, "%ld %ld %d %lld\n", (long)getpid(), (long)helper, status, ms);
     if (n > 0 && write(fd, line, (size_t)n) < 0) {
         /* nothing to do */
     }
@@ -247,6 +248,7 @@ static CK_RV run_init_helper(void)
 {
     if (!fork_in_init)
         return CKR_OK;
+    const long long start = now_ms();
     pid_t pid = fork();
     if (pid < 0)
         return CKR_GENERAL_ERROR;
@@ -256,7 +258,7 @@ static CK_RV run_init_helper(void)
         _exit(fork_in_init == 1 ? 127 : 0);
     }
     int status = -1;
-    for (long long deadline = now_ms() + 30000;;) {
+    for (long long deadline = start + 30000;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             break;
@@ -273,7 +275,7 @@ static CK_RV run_init_helper(void)
         struct timespec ts = {0, 1000000L};
         nanosleep(&ts, NULL);
     }
-    log_init_fork(pid, status);
+    log_init_fork(pid, status, now_ms() - start);
     return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? CKR_OK : CKR_GENERAL_ERROR;
 }
 

@@ -111,6 +111,29 @@ inline int run_exec_child(const std::string &filter, const char *marker,
     return wait_bounded(pid);
 }
 
+// Runs fn in a forked child that reports only through its exit status (fn's
+// return value). *out_pid gets the child's pid (to look it up in the call
+// log). Returns the wait status (bounded wait, see wait_bounded).
+inline int run_in_child(int (*fn)(void *), void *arg, pid_t *out_pid) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -3;
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        int rc = 120;
+        try {
+            rc = fn(arg);
+        } catch (...) {
+            rc = 121;
+        }
+        _exit(rc);
+    }
+    if (out_pid) *out_pid = pid;
+    return wait_bounded(pid);
+}
+
 inline bool in_child(const char *marker) {
     const char *v = getenv(marker);
     return v && strcmp(v, "1") == 0;
