@@ -67,8 +67,9 @@ TEST(Fork, ReinitKeySignsDownThreeGenerations) {
     std::atomic<bool> done{false};
     std::atomic<int> parent_signs{0}, parent_failures{0};
     // Not under ASan: there this test and the fork storm saw children hang
-    // when forked while another thread signed (our reading: inside GCC 12's
-    // libasan allocator); the plain and TSan builds run the thread.
+    // when forked while another thread signed (on a lock of GCC 12's libasan
+    // allocator, see doc/fork-model.md); the plain and TSan builds run the
+    // thread.
     const char *san = getenv("P11TLS_SANITIZER");
     const bool concurrent = !(san && strcmp(san, "asan") == 0);
     std::thread signer([&] {
@@ -272,7 +273,8 @@ TEST(Fork, ManySequentialChildren) {
 TEST(Fork, ForkWhileOtherThreadsSign) {
     REQUIRE_TOKEN();
     // As for the fork storm: under ASan, children forked while other threads
-    // sign can hang (our reading: in GCC 12's libasan allocator).
+    // sign can hang (on a lock of GCC 12's libasan allocator, see
+    // doc/fork-model.md).
     const char *san = getenv("P11TLS_SANITIZER");
     if (san && strcmp(san, "asan") == 0) GTEST_SKIP() << "children of threaded parents can hang under ASan";
     KeyPtr key;

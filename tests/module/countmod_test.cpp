@@ -12,7 +12,7 @@
 
 #include <gnutls/abstract.h>
 
-#include "../integration/helpers.hpp"
+#include "testmod_helpers.hpp"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -37,116 +37,7 @@ namespace {
 const char kKeyUri[] = "pkcs11:token=p11tls-test;object=p256;type=private;pin-value=1234";
 const char kBadPinUri[] = "pkcs11:token=p11tls-test;object=p256;type=private;pin-value=0000";
 
-bool have_token() {
-    const char *m = getenv("P11TLS_SOFTHSM_MODULE");
-    return m && *m && getenv("SOFTHSM2_CONF");
-}
-
-#define REQUIRE_SOFTHSM() \
-    do { if (!have_token()) GTEST_SKIP() << "run through tests/with-token.sh"; } while (0)
-
-std::string testmod_path() {
-    const char *e = getenv("P11TLS_TESTMOD");
-    std::string p = (e && *e) ? e : "./tests/module/.libs/libp11tls-testmod.so";
-    char buf[PATH_MAX];
-    if (realpath(p.c_str(), buf)) return buf;
-    return p;
-}
-
-// One count directory per process tree, chosen by the first process and
-// inherited by its exec'd children through the environment.
-const std::string &count_dir() {
-    static std::string dir = [] {
-        const char *e = getenv("P11TLS_TESTMOD_COUNT_DIR");
-        if (e && *e) return std::string(e);
-        const char *base = getenv("P11TLS_TEST_DIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/countmod.XXXXXX";
-        std::vector<char> b(tmpl.begin(), tmpl.end());
-        b.push_back(0);
-        if (!mkdtemp(b.data())) return std::string();
-        std::string d(b.data());
-        setenv("P11TLS_TESTMOD_COUNT_DIR", d.c_str(), 1);
-        return d;
-    }();
-    return dir;
-}
-
-std::string log_path() { return count_dir() + "/calls.log"; }
-
-struct Line {
-    long pid;
-    std::string fn;
-};
-
-std::vector<Line> read_log() {
-    std::vector<Line> out;
-    std::ifstream in(log_path());
-    long pid;
-    std::string fn;
-    while (in >> pid >> fn) out.push_back({pid, fn});
-    return out;
-}
-
-size_t count_calls(const std::vector<Line> &log, long pid, const char *fn = nullptr, size_t from = 0) {
-    size_t n = 0;
-    for (size_t i = from; i < log.size(); i++)
-        if (log[i].pid == pid && (!fn || log[i].fn == fn)) n++;
-    return n;
-}
-
-// Bounded waits and status helpers are shared with the integration tests
-// (tests/integration/helpers.cpp).
-using th::exited_ok;
-int wait_bounded(pid_t pid) { return th::wait_bounded(pid, 30); }
-std::string describe(int st) { return th::describe_status(st); }
-
-// Re-executes this binary running only the DISABLED_ suite `filter`, with
-// marker=1 and the extra environment set. *out_pid gets the child's pid.
-int run_exec_child(const std::string &filter, const char *marker,
-                   const std::vector<std::pair<std::string, std::string>> &env,
-                   pid_t *out_pid = nullptr) {
-    count_dir();  // make sure the child inherits the count directory
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -3;
-    if (pid == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        setenv(marker, "1", 1);
-        for (auto &kv : env) setenv(kv.first.c_str(), kv.second.c_str(), 1);
-        std::string f = "--gtest_filter=" + filter;
-        execl("/proc/self/exe", "countmod_tests", f.c_str(), "--gtest_also_run_disabled_tests",
-              (char *)nullptr);
-        _exit(127);
-    }
-    if (out_pid) *out_pid = pid;
-    return wait_bounded(pid);
-}
-
-bool in_child(const char *marker) {
-    const char *v = getenv(marker);
-    return v && strcmp(v, "1") == 0;
-}
-
-struct Ctx {
-    p11tls_ctx *c = nullptr;
-    ~Ctx() { p11tls_ctx_free(c); }
-};
-struct Key {
-    p11tls_key *k = nullptr;
-    ~Key() { p11tls_key_free(k); }
-};
-
-// A context that sees only the module at path.
-int make_ctx(Ctx &ctx, const std::string &path) {
-    count_dir();  // set P11TLS_TESTMOD_COUNT_DIR before the module is used
-    int rc = p11tls_ctx_new(&ctx.c);
-    if (rc) return rc;
-    rc = p11tls_ctx_set_flags(ctx.c, P11TLS_CTX_NO_REGISTERED_MODULES);
-    if (rc) return rc;
-    return p11tls_ctx_add_module(ctx.c, path.c_str());
-}
+using namespace tmh;
 
 int sign_once(p11tls_key *key) {
     static const uint8_t msg[] = "count me";

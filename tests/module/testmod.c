@@ -5,7 +5,8 @@
  *   P11TLS_SOFTHSM_MODULE       module to forward to (required)
  *   P11TLS_TESTMOD_COUNT_DIR    if set, every call appends one line
  *                               "<pid> <function>\n" to DIR/calls.log
- *                               (O_APPEND, one write() per line)
+ *                               (O_APPEND, one write() per line), on entry
+ *                               (before any delay or injected failure)
  *   P11TLS_TESTMOD_FAIL_INIT=1  C_Initialize returns CKR_GENERAL_ERROR
  *   P11TLS_TESTMOD_FAIL=F:N:RV[:K]  the Nth call of function F in this
  *                               process returns RV (e.g. "C_Sign:3:0x30"),
@@ -23,8 +24,30 @@
  *                               (default 1): the Nth call of the process
  *                               always gets the same draw (thread-safe; read
  *                               at the first call, kept across fork)
- * These are read at C_Initialize unless said otherwise. Only
- * C_GetFunctionList is exported.
+ *   P11TLS_TESTMOD_SHUFFLE_HANDLES=1  object handles are shown to the
+ *                               caller through a mapping that changes at
+ *                               every C_Initialize: a handle number from
+ *                               before a re-initialization (in a forked
+ *                               child) names a *different* existing object
+ *                               of the same class, deterministically (see
+ *                               "Shuffled object handles" below)
+ *   P11TLS_TESTMOD_SLOW=F:MS[:FILE]  every call of function F sleeps MS
+ *                               milliseconds before it is forwarded; with
+ *                               FILE, the sleep ends early once FILE exists
+ *                               (so a test can hold a call in flight for as
+ *                               long as it needs, and no longer)
+ *   P11TLS_TESTMOD_FORK_IN_INIT=exec|exit  C_Initialize forks a helper
+ *                               that execs /bin/true (or _exit(0)s) and
+ *                               waits for it (at most 30 s), as modules that
+ *                               start helper daemons do; one line "<pid>
+ *                               <helper pid> <wait status> <ms from fork to
+ *                               reaped>\n" goes to
+ *                               $P11TLS_TESTMOD_COUNT_DIR/init-forks.log. A
+ *                               helper that does not exit 0 fails
+ *                               C_Initialize (CKR_GENERAL_ERROR)
+ * These are read at C_Initialize unless said otherwise (in every process
+ * that calls it: a forked child that initializes again reads them again).
+ * Only C_GetFunctionList is exported.
  *
  * Per-copy configuration: a copy of this module loaded from PATH reads the
  * variables above from the file PATH.env ("NAME=VALUE" lines) if it exists,
@@ -35,11 +58,15 @@
  */
 #define _GNU_SOURCE 1 /* dladdr */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
@@ -231,17 +258,275 @@ static void read_fail_rule(void)
     fail_rv = rv;
 }
 
+
+/* ---- Slow calls (P11TLS_TESTMOD_SLOW) ------------------------------------
+ * A module that takes its time: a smart card needs hundreds of ms for an RSA
+ * signature, a network HSM may need seconds. The sleep holds no lock of ours
+ * or of SoftHSM's, like a module waiting for its device: what is tested is
+ * the caller (the fork gate's bounded wait), not a module's own locks. */
+static char slow_fn[64];
+static long slow_ms;
+static char slow_release[4096];
+
+static void read_slow_rule(void)
+{
+    slow_fn[0] = 0;
+    slow_ms = 0;
+    slow_release[0] = 0;
+    const char *f = getenv("P11TLS_TESTMOD_SLOW");
+    if (!f || !*f)
+        return;
+    const char *c1 = strchr(f, ':');
+    if (!c1 || (size_t)(c1 - f) >= sizeof slow_fn)
+        return;
+    char *end;
+    long ms = strtol(c1 + 1, &end, 10);
+    if (ms <= 0 || (*end && *end != ':'))
+        return;
+    if (*end == ':')
+        snprintf(slow_release, sizeof slow_release, "%s", end + 1);
+    memcpy(slow_fn, f, (size_t)(c1 - f));
+    slow_fn[c1 - f] = 0;
+    slow_ms = ms;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void slow_call(const char *name)
+{
+    if (!slow_fn[0] || strcmp(slow_fn, name) != 0)
+        return;
+    const long long deadline = now_ms() + slow_ms;
+    for (;;) {
+        if (slow_release[0] && access(slow_release, F_OK) == 0)
+            return;
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return;
+        /* Without a release file, one sleep; with one, look every 5 ms. */
+        long step = slow_release[0] && left > 5 ? 5 : (long)left;
+        struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* ---- fork() inside C_Initialize (P11TLS_TESTMOD_FORK_IN_INIT) -----------
+ * Some modules start a helper (a daemon, a card reader service) when they
+ * are initialized: the caller's atfork handlers then run inside its own call
+ * to C_Initialize, and the helper must not make PKCS#11 calls of its own. */
+static int fork_in_init; /* 0 off, 1 exec /bin/true, 2 _exit(0) */
+
+static void read_fork_rule(void)
+{
+    const char *f = getenv("P11TLS_TESTMOD_FORK_IN_INIT");
+    fork_in_init = !f ? 0 : strcmp(f, "exec") == 0 ? 1 : strcmp(f, "exit") == 0 ? 2 : 0;
+}
+
+static void log_init_fork(pid_t helper, int status, long long ms)
+{
+    const char *dir = getenv("P11TLS_TESTMOD_COUNT_DIR");
+    if (!dir || !*dir)
+        return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/init-forks.log", dir);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    char line[128];
+    int n = snprintf(line, sizeof line, "%ld %ld %d %lld\n", (long)getpid(), (long)helper, status, ms);
+    if (n > 0 && write(fd, line, (size_t)n) < 0) {
+        /* nothing to do */
+    }
+    close(fd);
+}
+
+/* Forks the helper and waits for it (at most 30 s, then SIGKILL). */
+static CK_RV run_init_helper(void)
+{
+    if (!fork_in_init)
+        return CKR_OK;
+    const long long start = now_ms();
+    pid_t pid = fork();
+    if (pid < 0)
+        return CKR_GENERAL_ERROR;
+    if (pid == 0) {
+        if (fork_in_init == 1)
+            execl("/bin/true", "true", (char *)NULL);
+        _exit(fork_in_init == 1 ? 127 : 0);
+    }
+    int status = -1;
+    for (long long deadline = start + 30000;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR) {
+            status = -1;
+            break;
+        }
+        if (now_ms() >= deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            status = -1;
+            break;
+        }
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    log_init_fork(pid, status, now_ms() - start);
+    return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? CKR_OK : CKR_GENERAL_ERROR;
+}
+
+/* ---- Shuffled object handles (P11TLS_TESTMOD_SHUFFLE_HANDLES) -----------
+ * A handle is valid for one initialization only. A module initialized again
+ * (in a forked child) may hand out the same numbers for other objects, as
+ * SoftHSM with reset_on_fork = true does by accident of discovery order;
+ * here it happens every time, by design. The caller is shown
+ *     SHUF_BASE | CKA_CLASS << 8 | swap(CKA_ID)
+ * for an object whose class fits in a byte and whose CKA_ID is one byte.
+ * swap exchanges the IDs 1<->2, 3<->4, ..., 253<->254 in odd-numbered
+ * initializations of this process's lineage (a forked child inherits the
+ * count) and is the identity in even ones. On the test token (rsa2048 01,
+ * rsa3072 02, p256 03, p384 04, ed25519 05, p521 06) the number that named
+ * rsa2048's private key before a re-initialization names rsa3072's after
+ * it, and so on, whatever SoftHSM's own handles are.
+ * A number that this initialization has not shown yet is resolved by
+ * searching the token, on the caller's session, for the class and ID it
+ * encodes now: a stale number reaches the other object whenever that object
+ * is visible. Any other object is shown as SHUF_RAW | its SoftHSM handle
+ * (SoftHSM's handles are small counters). */
+#define SHUF_BASE 0x5A0000UL
+#define SHUF_RAW 0x40000000UL
+#define SHUF_TABLE 1024
+
+static int shuffle;
+static unsigned long shuffle_epoch;
+static struct {
+    CK_OBJECT_HANDLE real, shown;
+} shuf_map[SHUF_TABLE];
+static size_t shuf_n;
+static pthread_mutex_t shuf_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* At every C_Initialize: a new mapping. */
+static void shuffle_reset(void)
+{
+    const char *e = getenv("P11TLS_TESTMOD_SHUFFLE_HANDLES");
+    shuffle = e && strcmp(e, "1") == 0;
+    shuffle_epoch++;
+    shuf_n = 0;
+    /* In a child, a thread that no longer exists may have held it. */
+    pthread_mutex_init(&shuf_mu, NULL);
+}
+
+static unsigned swap_id(unsigned id)
+{
+    if ((shuffle_epoch & 1) && id >= 1 && id <= 254)
+        return ((id - 1) ^ 1) + 1;
+    return id;
+}
+
+static void shuf_record(CK_OBJECT_HANDLE real_h, CK_OBJECT_HANDLE shown)
+{
+    if (shuf_n < SHUF_TABLE) {
+        shuf_map[shuf_n].real = real_h;
+        shuf_map[shuf_n].shown = shown;
+        shuf_n++;
+    }
+}
+
+/* SoftHSM's handle -> the number the caller sees. */
+static CK_OBJECT_HANDLE shown_handle(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE real_h)
+{
+    if (!shuffle || real_h == CK_INVALID_HANDLE)
+        return real_h;
+    pthread_mutex_lock(&shuf_mu);
+    CK_OBJECT_HANDLE shown = SHUF_RAW | real_h;
+    size_t i;
+    for (i = 0; i < shuf_n; i++)
+        if (shuf_map[i].real == real_h) {
+            shown = shuf_map[i].shown;
+            goto out;
+        }
+    CK_OBJECT_CLASS cls = 0;
+    unsigned char id[64];
+    CK_ATTRIBUTE a[2] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_ID, id, sizeof id}};
+    if (shuf_n < SHUF_TABLE && real->C_GetAttributeValue(s, real_h, a, 2) == CKR_OK && cls <= 0xff &&
+        a[1].ulValueLen == 1) {
+        CK_OBJECT_HANDLE c = SHUF_BASE | cls << 8 | swap_id(id[0]);
+        for (i = 0; i < shuf_n; i++)
+            if (shuf_map[i].shown == c)
+                goto out; /* two objects with one class and ID: raw */
+        shuf_record(real_h, c);
+        shown = c;
+    }
+out:
+    pthread_mutex_unlock(&shuf_mu);
+    return shown;
+}
+
+/* The number the caller gave -> SoftHSM's handle (CK_INVALID_HANDLE if it
+ * names nothing now). */
+static CK_OBJECT_HANDLE real_handle(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE shown)
+{
+    if (!shuffle || shown == CK_INVALID_HANDLE)
+        return shown;
+    if (shown & SHUF_RAW)
+        return shown & ~SHUF_RAW;
+    if ((shown & ~0xFFFFUL) != SHUF_BASE)
+        return CK_INVALID_HANDLE;
+    pthread_mutex_lock(&shuf_mu);
+    CK_OBJECT_HANDLE found = CK_INVALID_HANDLE;
+    size_t i;
+    for (i = 0; i < shuf_n; i++)
+        if (shuf_map[i].shown == shown) {
+            found = shuf_map[i].real;
+            goto out;
+        }
+    CK_OBJECT_CLASS cls = (shown >> 8) & 0xff;
+    unsigned char id = (unsigned char)swap_id(shown & 0xff);
+    CK_ATTRIBUTE t[2] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_ID, &id, 1}};
+    CK_ULONG n = 0;
+    if (real->C_FindObjectsInit(s, t, 2) == CKR_OK) {
+        if (real->C_FindObjects(s, &found, 1, &n) != CKR_OK || n != 1)
+            found = CK_INVALID_HANDLE;
+        real->C_FindObjectsFinal(s);
+    }
+    if (found != CK_INVALID_HANDLE)
+        shuf_record(found, shown);
+out:
+    pthread_mutex_unlock(&shuf_mu);
+    return found;
+}
+
+static void show_handles(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR h, CK_ULONG n)
+{
+    CK_ULONG i;
+    for (i = 0; h && i < n; i++)
+        h[i] = shown_handle(s, h[i]);
+}
+
 static CK_FUNCTION_LIST testmod_list;
 
 static CK_RV tm_C_Initialize(CK_VOID_PTR args)
 {
     log_call("C_Initialize");
     read_fail_rule();
+    read_slow_rule();
+    read_fork_rule();
+    shuffle_reset();
+    slow_call("C_Initialize");
     if (fail_init)
         return CKR_GENERAL_ERROR;
     if (inject("C_Initialize"))
         return fail_rv;
     CK_RV rv = load_real();
+    if (rv != CKR_OK)
+        return rv;
+    rv = run_init_helper();
     if (rv != CKR_OK)
         return rv;
     return real->C_Initialize(args);
@@ -261,6 +546,7 @@ static CK_RV tm_C_GetInfo(CK_INFO_PTR info)
     log_call("C_GetInfo");
     if (random_fail("C_GetInfo"))
         return CKR_GENERAL_ERROR;
+    slow_call("C_GetInfo");
     if (inject("C_GetInfo"))
         return fail_rv;
     if (!real)
@@ -279,6 +565,7 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     log_call("C_GetTokenInfo");
     if (random_fail("C_GetTokenInfo"))
         return CKR_GENERAL_ERROR;
+    slow_call("C_GetTokenInfo");
     if (inject("C_GetTokenInfo"))
         return fail_rv;
     if (!real)
@@ -289,18 +576,38 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     return rv;
 }
 
-/* One forwarding wrapper per function. */
-#define FWD(name, params, args)                        \
-    static CK_RV tm_##name params                      \
-    {                                                  \
+/* What every call does first: log, delay, injected failure. */
+#define ENTER(name)                                    \
+    do {                                               \
         log_call(#name);                               \
         if (random_fail(#name))                        \
             return CKR_GENERAL_ERROR;                  \
+        slow_call(#name);                              \
         if (inject(#name))                             \
             return fail_rv;                            \
         if (!real)                                     \
             return CKR_CRYPTOKI_NOT_INITIALIZED;       \
+    } while (0)
+
+/* One forwarding wrapper per function. */
+#define FWD(name, params, args)                        \
+    static CK_RV tm_##name params                      \
+    {                                                  \
+        ENTER(name);                                   \
         return real->name args;                        \
+    }
+
+/* The same for functions that return object handles: SHOW runs on success
+ * (maps them, see "Shuffled object handles"). Handles passed in go through
+ * real_handle() in ARGS. */
+#define FWD_OUT(name, params, args, show)              \
+    static CK_RV tm_##name params                      \
+    {                                                  \
+        ENTER(name);                                   \
+        CK_RV rv = real->name args;                    \
+        if (rv == CKR_OK)                              \
+            show;                                      \
+        return rv;                                     \
     }
 
 typedef CK_SESSION_HANDLE SH;
@@ -324,52 +631,52 @@ FWD(C_CloseSession, (SH h), (h))
 FWD(C_CloseAllSessions, (CK_SLOT_ID s), (s))
 FWD(C_GetSessionInfo, (SH h, CK_SESSION_INFO_PTR i), (h, i))
 FWD(C_GetOperationState, (SH h, BP s, ULP sl), (h, s, sl))
-FWD(C_SetOperationState, (SH h, BP s, UL sl, OH e, OH a), (h, s, sl, e, a))
+FWD(C_SetOperationState, (SH h, BP s, UL sl, OH e, OH a), (h, s, sl, real_handle(h, e), real_handle(h, a)))
 FWD(C_Login, (SH h, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, UL pl), (h, u, p, pl))
 FWD(C_Logout, (SH h), (h))
-FWD(C_CreateObject, (SH h, AP t, UL c, CK_OBJECT_HANDLE_PTR o), (h, t, c, o))
-FWD(C_CopyObject, (SH h, OH o, AP t, UL c, CK_OBJECT_HANDLE_PTR n), (h, o, t, c, n))
-FWD(C_DestroyObject, (SH h, OH o), (h, o))
-FWD(C_GetObjectSize, (SH h, OH o, ULP s), (h, o, s))
-FWD(C_GetAttributeValue, (SH h, OH o, AP t, UL c), (h, o, t, c))
-FWD(C_SetAttributeValue, (SH h, OH o, AP t, UL c), (h, o, t, c))
+FWD_OUT(C_CreateObject, (SH h, AP t, UL c, CK_OBJECT_HANDLE_PTR o), (h, t, c, o), show_handles(h, o, 1))
+FWD_OUT(C_CopyObject, (SH h, OH o, AP t, UL c, CK_OBJECT_HANDLE_PTR n), (h, real_handle(h, o), t, c, n), show_handles(h, n, 1))
+FWD(C_DestroyObject, (SH h, OH o), (h, real_handle(h, o)))
+FWD(C_GetObjectSize, (SH h, OH o, ULP s), (h, real_handle(h, o), s))
+FWD(C_GetAttributeValue, (SH h, OH o, AP t, UL c), (h, real_handle(h, o), t, c))
+FWD(C_SetAttributeValue, (SH h, OH o, AP t, UL c), (h, real_handle(h, o), t, c))
 FWD(C_FindObjectsInit, (SH h, AP t, UL c), (h, t, c))
-FWD(C_FindObjects, (SH h, CK_OBJECT_HANDLE_PTR o, UL m, ULP c), (h, o, m, c))
+FWD_OUT(C_FindObjects, (SH h, CK_OBJECT_HANDLE_PTR o, UL m, ULP c), (h, o, m, c), show_handles(h, o, c ? *c : 0))
 FWD(C_FindObjectsFinal, (SH h), (h))
-FWD(C_EncryptInit, (SH h, MP m, OH k), (h, m, k))
+FWD(C_EncryptInit, (SH h, MP m, OH k), (h, m, real_handle(h, k)))
 FWD(C_Encrypt, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
 FWD(C_EncryptUpdate, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
 FWD(C_EncryptFinal, (SH h, BP o, ULP ol), (h, o, ol))
-FWD(C_DecryptInit, (SH h, MP m, OH k), (h, m, k))
+FWD(C_DecryptInit, (SH h, MP m, OH k), (h, m, real_handle(h, k)))
 FWD(C_Decrypt, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
 FWD(C_DecryptUpdate, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
 FWD(C_DecryptFinal, (SH h, BP o, ULP ol), (h, o, ol))
 FWD(C_DigestInit, (SH h, MP m), (h, m))
 FWD(C_Digest, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
 FWD(C_DigestUpdate, (SH h, BP d, UL dl), (h, d, dl))
-FWD(C_DigestKey, (SH h, OH k), (h, k))
+FWD(C_DigestKey, (SH h, OH k), (h, real_handle(h, k)))
 FWD(C_DigestFinal, (SH h, BP o, ULP ol), (h, o, ol))
-FWD(C_SignInit, (SH h, MP m, OH k), (h, m, k))
+FWD(C_SignInit, (SH h, MP m, OH k), (h, m, real_handle(h, k)))
 FWD(C_Sign, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
 FWD(C_SignUpdate, (SH h, BP d, UL dl), (h, d, dl))
 FWD(C_SignFinal, (SH h, BP o, ULP ol), (h, o, ol))
-FWD(C_SignRecoverInit, (SH h, MP m, OH k), (h, m, k))
+FWD(C_SignRecoverInit, (SH h, MP m, OH k), (h, m, real_handle(h, k)))
 FWD(C_SignRecover, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
-FWD(C_VerifyInit, (SH h, MP m, OH k), (h, m, k))
+FWD(C_VerifyInit, (SH h, MP m, OH k), (h, m, real_handle(h, k)))
 FWD(C_Verify, (SH h, BP d, UL dl, BP s, UL sl), (h, d, dl, s, sl))
 FWD(C_VerifyUpdate, (SH h, BP d, UL dl), (h, d, dl))
 FWD(C_VerifyFinal, (SH h, BP s, UL sl), (h, s, sl))
-FWD(C_VerifyRecoverInit, (SH h, MP m, OH k), (h, m, k))
+FWD(C_VerifyRecoverInit, (SH h, MP m, OH k), (h, m, real_handle(h, k)))
 FWD(C_VerifyRecover, (SH h, BP s, UL sl, BP o, ULP ol), (h, s, sl, o, ol))
 FWD(C_DigestEncryptUpdate, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
 FWD(C_DecryptDigestUpdate, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
 FWD(C_SignEncryptUpdate, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
 FWD(C_DecryptVerifyUpdate, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
-FWD(C_GenerateKey, (SH h, MP m, AP t, UL c, CK_OBJECT_HANDLE_PTR k), (h, m, t, c, k))
-FWD(C_GenerateKeyPair, (SH h, MP m, AP pt, UL pc, AP vt, UL vc, CK_OBJECT_HANDLE_PTR pk, CK_OBJECT_HANDLE_PTR vk), (h, m, pt, pc, vt, vc, pk, vk))
-FWD(C_WrapKey, (SH h, MP m, OH w, OH k, BP o, ULP ol), (h, m, w, k, o, ol))
-FWD(C_UnwrapKey, (SH h, MP m, OH u, BP w, UL wl, AP t, UL c, CK_OBJECT_HANDLE_PTR k), (h, m, u, w, wl, t, c, k))
-FWD(C_DeriveKey, (SH h, MP m, OH b, AP t, UL c, CK_OBJECT_HANDLE_PTR k), (h, m, b, t, c, k))
+FWD_OUT(C_GenerateKey, (SH h, MP m, AP t, UL c, CK_OBJECT_HANDLE_PTR k), (h, m, t, c, k), show_handles(h, k, 1))
+FWD_OUT(C_GenerateKeyPair, (SH h, MP m, AP pt, UL pc, AP vt, UL vc, CK_OBJECT_HANDLE_PTR pk, CK_OBJECT_HANDLE_PTR vk), (h, m, pt, pc, vt, vc, pk, vk), (show_handles(h, pk, 1), show_handles(h, vk, 1)))
+FWD(C_WrapKey, (SH h, MP m, OH w, OH k, BP o, ULP ol), (h, m, real_handle(h, w), real_handle(h, k), o, ol))
+FWD_OUT(C_UnwrapKey, (SH h, MP m, OH u, BP w, UL wl, AP t, UL c, CK_OBJECT_HANDLE_PTR k), (h, m, real_handle(h, u), w, wl, t, c, k), show_handles(h, k, 1))
+FWD_OUT(C_DeriveKey, (SH h, MP m, OH b, AP t, UL c, CK_OBJECT_HANDLE_PTR k), (h, m, real_handle(h, b), t, c, k), show_handles(h, k, 1))
 FWD(C_SeedRandom, (SH h, BP s, UL sl), (h, s, sl))
 FWD(C_GenerateRandom, (SH h, BP o, UL ol), (h, o, ol))
 FWD(C_GetFunctionStatus, (SH h), (h))
