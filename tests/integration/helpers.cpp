@@ -141,9 +141,7 @@ int wait_bounded(pid_t pid, int timeout_s) {
     }
 }
 
-// Runs fn in a forked child, which reports only through its exit status
-// (fn's return value, 0..255). Returns the raw wait status, or -1 on timeout.
-int run_in_child(int (*fn)(void *), void *arg, int timeout_s) {
+int run_in_child(int (*fn)(void *), void *arg, int timeout_s, pid_t *out_pid) {
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -159,25 +157,28 @@ int run_in_child(int (*fn)(void *), void *arg, int timeout_s) {
         }
         _exit(rc);
     }
+    if (out_pid) *out_pid = pid;
     return wait_bounded(pid, timeout_s);
 }
 
-// Re-executes this test binary with --gtest_filter=filter (a DISABLED_
-// suite) and env var
-// name=1, in a fresh process (no PKCS#11 login). Returns the raw status.
-int run_exec_child(const std::string &filter, const char *var, int timeout_s) {
+int run_exec_child(const std::string &filter, const char *var, int timeout_s,
+                   const std::vector<std::pair<std::string, std::string>> &env, pid_t *out_pid) {
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) return -3;
     if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
         setenv(var, "1", 1);
+        for (auto &kv : env) setenv(kv.first.c_str(), kv.second.c_str(), 1);
         std::string f = "--gtest_filter=" + filter;
         // The child suites are DISABLED_ so that normal runs do not list them.
-        execl("/proc/self/exe", "integration_tests", f.c_str(), "--gtest_also_run_disabled_tests",
+        execl("/proc/self/exe", "test-child", f.c_str(), "--gtest_also_run_disabled_tests",
               (char *)nullptr);
         _exit(127);
     }
+    if (out_pid) *out_pid = pid;
     return wait_bounded(pid, timeout_s);
 }
 

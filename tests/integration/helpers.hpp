@@ -4,6 +4,7 @@
 
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 #include <gnutls/abstract.h>
@@ -26,8 +27,16 @@ int verify_hash(const std::string &label, gnutls_sign_algorithm_t alg, const voi
 int sign(p11tls_key *key, uint16_t scheme, const void *msg, size_t len,
          std::vector<unsigned char> &sig);
 int wait_bounded(pid_t pid, int timeout_s);
-int run_in_child(int (*fn)(void *), void *arg, int timeout_s);
-int run_exec_child(const std::string &filter, const char *var, int timeout_s);
+// Runs fn in a forked child (no core dump), which reports only through its
+// exit status (fn's return value; 120 if it threw). *out_pid, if given,
+// gets the child's pid. Returns the wait status, -1 on timeout (killed).
+int run_in_child(int (*fn)(void *), void *arg, int timeout_s, pid_t *out_pid = nullptr);
+// Re-executes this test binary running only the DISABLED_ suite filter,
+// with var=1 and env set: a fresh process where p11tls and the modules
+// start from nothing. Otherwise as run_in_child.
+int run_exec_child(const std::string &filter, const char *var, int timeout_s,
+                   const std::vector<std::pair<std::string, std::string>> &env = {},
+                   pid_t *out_pid = nullptr);
 std::string describe_status(int st);
 bool exited_ok(int st);
 bool have_token();

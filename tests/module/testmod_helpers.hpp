@@ -85,53 +85,17 @@ using th::exited_ok;
 inline int wait_bounded(pid_t pid) { return th::wait_bounded(pid, 30); }
 inline std::string describe(int st) { return th::describe_status(st); }
 
-// Re-executes this binary running only the DISABLED_ suite `filter`, with
-// marker=1 and the extra environment set: a fresh process, where p11tls and
-// the module start from nothing. *out_pid gets the child's pid. Returns the
-// wait status (bounded wait, see wait_bounded).
+// Fresh re-executed children and forked children, with the count
+// directory inherited and the bounded wait above (tests/integration/helpers).
 inline int run_exec_child(const std::string &filter, const char *marker,
                           const std::vector<std::pair<std::string, std::string>> &env,
                           pid_t *out_pid = nullptr) {
     count_dir();  // make sure the child inherits the count directory
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -3;
-    if (pid == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        setenv(marker, "1", 1);
-        for (auto &kv : env) setenv(kv.first.c_str(), kv.second.c_str(), 1);
-        std::string f = "--gtest_filter=" + filter;
-        execl("/proc/self/exe", "testmod-child", f.c_str(), "--gtest_also_run_disabled_tests",
-              (char *)nullptr);
-        _exit(127);
-    }
-    if (out_pid) *out_pid = pid;
-    return wait_bounded(pid);
+    return th::run_exec_child(filter, marker, 30, env, out_pid);
 }
 
-// Runs fn in a forked child that reports only through its exit status (fn's
-// return value). *out_pid gets the child's pid (to look it up in the call
-// log). Returns the wait status (bounded wait, see wait_bounded).
 inline int run_in_child(int (*fn)(void *), void *arg, pid_t *out_pid) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -3;
-    if (pid == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        int rc = 120;
-        try {
-            rc = fn(arg);
-        } catch (...) {
-            rc = 121;
-        }
-        _exit(rc);
-    }
-    if (out_pid) *out_pid = pid;
-    return wait_bounded(pid);
+    return th::run_in_child(fn, arg, 30, out_pid);
 }
 
 inline bool in_child(const char *marker) {
