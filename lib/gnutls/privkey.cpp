@@ -18,26 +18,9 @@
 #include <gnutls/gnutls.h>
 
 #include "gnutls/errmap.hpp"
+#include "key/digest_info.hpp"
 
 namespace {
-
-// The DigestInfo prefixes (RFC 8017, 9.2 note 1) of the hashes p11tls signs.
-struct DigestInfoPrefix {
-    uint16_t scheme;
-    size_t hash_len;
-    unsigned char prefix[19];
-};
-const DigestInfoPrefix kDigestInfo[] = {
-    {P11TLS_SIG_RSA_PKCS1_SHA256, 32,
-     {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-      0x05, 0x00, 0x04, 0x20}},
-    {P11TLS_SIG_RSA_PKCS1_SHA384, 48,
-     {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02,
-      0x05, 0x00, 0x04, 0x30}},
-    {P11TLS_SIG_RSA_PKCS1_SHA512, 64,
-     {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03,
-      0x05, 0x00, 0x04, 0x40}},
-};
 
 // The p11tls scheme for a GnuTLS signature algorithm, or 0. RSA PKCS#1
 // algorithms map to their scheme too (for the info callback), though
@@ -104,7 +87,7 @@ int cb_sign_hash(gnutls_privkey_t, gnutls_sign_algorithm_t algo, void *userdata,
     if (!key || !hash || !sig) return GNUTLS_E_INVALID_REQUEST;
     if (algo == GNUTLS_SIGN_RSA_RAW) {
         // PKCS#1 v1.5: hash is a DigestInfo; find which.
-        for (const DigestInfoPrefix &d : kDigestInfo) {
+        for (const p11tls::DigestInfoPrefix &d : p11tls::kDigestInfoPrefixes) {
             if (hash->size == sizeof d.prefix + d.hash_len &&
                 memcmp(hash->data, d.prefix, sizeof d.prefix) == 0)
                 return sign_into(key, d.scheme, true, hash->data + sizeof d.prefix, d.hash_len,

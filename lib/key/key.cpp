@@ -13,6 +13,7 @@
 #include "base/error.hpp"
 #include "base/fork.hpp"
 #include "base/log.hpp"
+#include "key/digest_info.hpp"
 #include "key/ecdsa.hpp"
 #include "key/scheme.hpp"
 #include "world/world.hpp"
@@ -399,11 +400,10 @@ std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsi
             CK_MECHANISM mech = {s.combined, nullptr, 0};
             return run_op(key, &mech, data, len, max, false);
         }
-        gnutls_datum_t d = {const_cast<unsigned char *>(data), (unsigned)len}, info = {nullptr, 0};
-        if (gnutls_encode_ber_digest_info(s.digest, &d, &info) < 0)
-            fail(P11TLS_E_INTERNAL, "cannot encode DigestInfo");
-        std::vector<unsigned char> di(info.data, info.data + info.size);
-        gnutls_free(info.data);
+        const DigestInfoPrefix *p = digest_info_prefix(s.code);
+        if (!p || p->hash_len != len) fail(P11TLS_E_INTERNAL, "no DigestInfo for this scheme");
+        std::vector<unsigned char> di(p->prefix, p->prefix + sizeof p->prefix);
+        di.insert(di.end(), data, data + len);
         CK_MECHANISM mech = {CKM_RSA_PKCS, nullptr, 0};
         return run_op(key, &mech, di.data(), di.size(), max, false);
     }
