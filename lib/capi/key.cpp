@@ -2,6 +2,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <gnutls/gnutls.h>
+
 #include "capi/guard.hpp"
 #include "cert/cert.hpp"
 #include "key/key.hpp"

@@ -3,7 +3,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <gnutls/gnutls.h>
 #include <p11-kit/pkcs11.h>
 
 struct nettle_hash;
@@ -15,7 +14,6 @@ struct Scheme {
     const char *name;
     int alg;                              // P11TLS_ALG_*
     bool pss;
-    gnutls_digest_algorithm_t digest;     // GNUTLS_DIG_UNKNOWN for EdDSA
     const struct nettle_hash *hash;       // software hashing, NULL for EdDSA
     CK_MECHANISM_TYPE combined;           // hash-and-sign mechanism, or 0
     CK_MECHANISM_TYPE hash_mech;          // CKM_SHA* for PSS params
