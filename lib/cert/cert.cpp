@@ -34,8 +34,9 @@ FoundCert find_cert(const CtxState &ctx, const char *uri_text) {
     Uri uri = Uri::parse(uri_text);
     if (uri.has_class() && uri.object_class() != CKO_CERTIFICATE)
         fail(P11TLS_E_INVALID_ARGUMENT, "URI names an object type other than a certificate");
-    auto tokens = matching_tokens(ctx, uri);
-    if (tokens.empty()) fail_no_token(ctx, uri);
+    std::string why;
+    auto tokens = matching_tokens(ctx, uri, &why);
+    if (tokens.empty()) fail_no_token(why);
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
     FoundCert out;
     int found = 0;

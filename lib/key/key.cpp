@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <unistd.h>
 
@@ -34,7 +35,7 @@ namespace {
 // key's attributes, and what tells a private key from its companions.
 std::vector<CK_ATTRIBUTE_TYPE> object_attribute_types() {
     std::vector<CK_ATTRIBUTE_TYPE> types = {CKA_CLASS};  // first: every object has one
-    types.insert(types.end(), kPublicKeyAttributes.begin(), kPublicKeyAttributes.end());
+    types.insert(types.end(), std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
     types.push_back(CKA_LABEL);
     types.push_back(CKA_ALWAYS_AUTHENTICATE);
     return types;
@@ -141,7 +142,9 @@ bool always_auth(const Attributes &a) {
 }
 
 // Finds the key again in the current generation: same module, same token,
-// same CKA_ID and label, and the same public key.
+// same CKA_ID and label, and the same public key; installs the new binding
+// in front of old. Another thread may have replaced old first: its binding
+// is kept and returned, ours dropped.
 Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     World &w = current_world();
     ModuleState *ms = w.state(const_cast<Module *>(key->module));
@@ -167,9 +170,14 @@ Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     if (pk.spki != key->pub.spki)
         fail(P11TLS_E_KEY_MISMATCH,
              "key found for " + key->object_uri + " is not the key that was opened");
-    Binding *b = make_binding(gen, matches[0], always_auth(*matches[0].attrs), old);
+    Binding *nb = make_binding(gen, matches[0], always_auth(*matches[0].attrs), old);
     debug("key %s: rebound in generation %llu", key->object_uri.c_str(), (unsigned long long)gen);
-    return b;
+    if (!__atomic_compare_exchange_n(&key->binding, &old, nb, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        delete nb;
+        return old;
+    }
+    return nb;
 }
 
 // The binding for this generation, applying the context's fork policy. A
@@ -185,14 +193,7 @@ Binding *bind(p11tls_key *key) {
             fail(P11TLS_E_FORKED, "key " + key->object_uri + " was opened before fork()");
         if (policy == P11TLS_FORK_ABORT) fork_abort(key);
     }
-    Binding *nb = rebind(key, gen, b);
-    // Another thread may have rebound first: keep its binding, drop ours.
-    if (!__atomic_compare_exchange_n(&key->binding, &b, nb, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
-        delete nb;
-        return b;
-    }
-    return nb;
+    return rebind(key, gen, b);
 }
 
 bool is_session_error(CK_RV rv) {
@@ -212,13 +213,7 @@ bool is_login_lost(CK_RV rv) {
 // after fork.
 Binding *refresh_binding(p11tls_key *key, Binding *old) {
     old->token->note_logged_out();
-    Binding *nb = rebind(key, current_generation(), old);
-    if (!__atomic_compare_exchange_n(&key->binding, &old, nb, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
-        delete nb;  // another thread refreshed it first
-        return old;
-    }
-    return nb;
+    return rebind(key, current_generation(), old);
 }
 
 bool is_token_gone(CK_RV rv) {
@@ -298,8 +293,9 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     Uri uri = Uri::parse(uri_text);
     if (uri.has_class() && uri.object_class() != CKO_PRIVATE_KEY)
         fail(P11TLS_E_INVALID_ARGUMENT, "URI names an object type other than a private key");
-    auto tokens = matching_tokens(*ctx, uri);
-    if (tokens.empty()) fail_no_token(*ctx, uri);
+    std::string why;
+    auto tokens = matching_tokens(*ctx, uri, &why);
+    if (tokens.empty()) fail_no_token(why);
     if (flags & P11TLS_KEY_OPEN_VERIFY_PIN) {
         if (tokens.size() > 1)
             fail(P11TLS_E_AMBIGUOUS,

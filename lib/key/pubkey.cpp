@@ -120,10 +120,6 @@ PublicKey public_key_of_cert(const std::vector<unsigned char> &der) {
     return finish(k.get());
 }
 
-const std::vector<CK_ATTRIBUTE_TYPE> kPublicKeyAttributes = {
-    CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PUBLIC_KEY_INFO,
-    CKA_EC_PARAMS, CKA_EC_POINT, CKA_ID};
-
 PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
                           const std::vector<Companion> &companions) {
     CK_KEY_TYPE kt = 0;

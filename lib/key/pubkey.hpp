@@ -31,8 +31,11 @@ struct Companion {
 PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
                           const std::vector<Companion> &companions = {});
 
-// What read_public_key needs of the private key object.
-extern const std::vector<CK_ATTRIBUTE_TYPE> kPublicKeyAttributes;
+// What read_public_key needs of the private key object (a constant array:
+// no global with a destructor).
+inline constexpr CK_ATTRIBUTE_TYPE kPublicKeyAttributes[] = {
+    CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PUBLIC_KEY_INFO,
+    CKA_EC_PARAMS, CKA_EC_POINT, CKA_ID};
 
 // SPKI of a DER certificate.
 PublicKey public_key_of_cert(const std::vector<unsigned char> &der);

@@ -110,11 +110,13 @@ void TokenState::open_keeper_locked() {
     }
 }
 
-CK_FLAGS TokenState::token_flags_locked() {
+CK_FLAGS TokenState::login_flags() {
     const Module *m = module();
     CK_TOKEN_INFO ti;
     CK_RV rv = P11CALL(m, C_GetTokenInfo, slot_, &ti);
     if (rv != CKR_OK) fail_ckr(m, "C_GetTokenInfo", rv);
+    if (ti.flags & CKF_USER_PIN_LOCKED)
+        fail(P11TLS_E_PIN_LOCKED, "token " + label_ + ": the user PIN is locked");
     return ti.flags;
 }
 
@@ -153,11 +155,9 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
             logged_in_ = true;
             return;
         }
-        flags = token_flags_locked();
+        flags = login_flags();
         last_wrong = last_pin_wrong_;
     }
-    if (flags & CKF_USER_PIN_LOCKED)
-        fail(P11TLS_E_PIN_LOCKED, "token " + label_ + ": the user PIN is locked");
 
     SecretBuffer pin;
     bool have_pin = obtain_pin(ctx, uri, *this, flags, 0, last_wrong, pin);
@@ -184,14 +184,10 @@ void TokenState::note_logged_out() {
 
 void TokenState::context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_HANDLE h) {
     const Module *m = module();
-    CK_TOKEN_INFO ti;
-    CK_RV rv = P11CALL(m, C_GetTokenInfo, slot_, &ti);
-    if (rv != CKR_OK) fail_ckr(m, "C_GetTokenInfo", rv);
-    if (ti.flags & CKF_USER_PIN_LOCKED)
-        fail(P11TLS_E_PIN_LOCKED, "token " + label_ + ": the user PIN is locked");
+    const CK_FLAGS flags = login_flags();
     SecretBuffer pin;
-    bool have_pin = obtain_pin(ctx, uri, *this, ti.flags, P11TLS_PIN_CONTEXT_SPECIFIC, false, pin);
-    rv = P11CALL(m, C_Login, h, (CK_USER_TYPE)CKU_CONTEXT_SPECIFIC,
+    bool have_pin = obtain_pin(ctx, uri, *this, flags, P11TLS_PIN_CONTEXT_SPECIFIC, false, pin);
+    CK_RV rv = P11CALL(m, C_Login, h, (CK_USER_TYPE)CKU_CONTEXT_SPECIFIC,
                  have_pin ? (CK_UTF8CHAR *)pin.data() : nullptr,
                  have_pin ? (CK_ULONG)pin.length() : 0UL);
     if (rv != CKR_OK) fail_ckr(m, "C_Login(context-specific)", rv);

@@ -182,31 +182,24 @@ void TokenState::load_mechanisms() {
     }
 }
 
-std::string ModuleState::problem() {
-    if (ensure_initialized() != 0) return error_;
+std::string ModuleState::slot_error() {
     std::lock_guard<std::mutex> g(mu_);
     return slot_error_;
 }
 
-void fail_no_token(const CtxState &ctx, const Uri &uri) {
-    // Why the URI matched nothing, when a module could not say what it has.
-    std::string why;
-    World &w = current_world();
-    for (Module *m : ctx.modules()) {
-        if (uri.module_name() && m->name != uri.module_name()) continue;
-        if (uri.module_path() && m->path != uri.module_path()) continue;
-        std::string p = w.state(m)->problem();
-        if (!p.empty()) why += (why.empty() ? "" : "; ") + p;
-    }
+void fail_no_token(const std::string &why) {
     fail(P11TLS_E_TOKEN_NOT_PRESENT,
          why.empty() ? std::string("no token matches the URI") : "no token matches the URI (" + why + ")");
 }
 
-std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri) {
+std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, std::string *why) {
     World &w = current_world();
     std::vector<Module *> mods = ctx.modules();
     const char *want_name = uri.module_name();
     const char *want_path = uri.module_path();
+    auto note = [why](const std::string &problem) {
+        if (why && !problem.empty()) *why += (why->empty() ? "" : "; ") + problem;
+    };
     if (want_path) {
         bool loaded = false;
         for (Module *m : mods) loaded = loaded || m->path == want_path;
@@ -223,9 +216,14 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri) {
         if (want_name && m->name != want_name) continue;
         if (want_path && m->path != want_path) continue;
         ModuleState *ms = w.state(m);
-        if (ms->ensure_initialized() != 0) continue;
+        if (ms->ensure_initialized() != 0) {
+            note(ms->error());
+            continue;
+        }
         if (!uri.matches_module(ms->info())) continue;
-        for (TokenState *t : ms->tokens()) {
+        std::vector<TokenState *> tokens = ms->tokens();
+        if (tokens.empty()) note(ms->slot_error());
+        for (TokenState *t : tokens) {
             // What a URI matches in the slot info (descriptions, versions)
             // does not change.
             if (!uri.matches_slot(t->slot(), t->slot_info())) continue;

@@ -67,9 +67,10 @@ public:
 private:
     void load_mechanisms();
     void login(const CtxState &ctx, const Uri *uri, bool verify);
+    // The token's flags now; P11TLS_E_PIN_LOCKED if the user PIN is locked.
+    CK_FLAGS login_flags();
     // With login_mu_ held:
     void open_keeper_locked();
-    CK_FLAGS token_flags_locked();
     void login_locked(bool have_pin, SecretBuffer &pin);
 
     bool lost_ = false;  // atomic access only
@@ -107,9 +108,9 @@ public:
     // call; the token in a slot is re-read (C_GetTokenInfo) unless it is
     // fixed(). A token seen before keeps its state.
     std::vector<TokenState *> tokens();
-    // Why this module shows no tokens (C_Initialize or C_GetSlotList
-    // failed), or empty.
-    std::string problem();
+    // The last C_GetSlotList failure ("module X: C_GetSlotList: CKR_..."),
+    // or empty.
+    std::string slot_error();
 
 private:
     Module *mod_;
@@ -161,12 +162,14 @@ private:
 
 // Tokens visible to ctx that match uri (module and token attributes).
 // Modules that fail to initialize are skipped (reported via debug and
-// p11tls_list_modules).
-std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri);
+// p11tls_list_modules). With why, the reasons modules named by the URI
+// showed no tokens (C_Initialize, C_GetSlotList failures) are appended.
+std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri,
+                                          std::string *why = nullptr);
 
-// Throws P11TLS_E_TOKEN_NOT_PRESENT "no token matches the URI", naming the
-// modules that could not list their tokens, and why.
-[[noreturn]] void fail_no_token(const CtxState &ctx, const Uri &uri);
+// Throws P11TLS_E_TOKEN_NOT_PRESENT "no token matches the URI", with why
+// (from matching_tokens) when there is one.
+[[noreturn]] void fail_no_token(const std::string &why);
 
 // Finds objects on t matching tmpl (at most max results).
 std::vector<CK_OBJECT_HANDLE> find_objects(TokenState *t, CK_SESSION_HANDLE s,
