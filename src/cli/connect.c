@@ -24,18 +24,15 @@ static int connect_local(unsigned port, int *out_fd)
 {
     struct sockaddr_in sa;
     struct timeval tv = {CLI_TLS_TIMEOUT_MS / 1000, 0};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd;
+    int rc = cli_tls_loopback_socket(port, &fd, &sa);
 
-    if (fd < 0)
-        return cli_error(CLI_EXIT_FAILURE, "socket: %s", strerror(errno));
+    if (rc != CLI_EXIT_OK)
+        return rc;
     *out_fd = fd;
     /* bounds connect() as well as the reads and writes */
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         return cli_error(CLI_EXIT_FAILURE, "connect 127.0.0.1:%u: %s", port,
                          strerror(errno));

@@ -34,16 +34,13 @@ static int listen_local(unsigned port, int *out_fd, unsigned *bound)
     struct sockaddr_in sa;
     socklen_t salen = sizeof(sa);
     int one = 1;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd;
+    int rc = cli_tls_loopback_socket(port, &fd, &sa);
 
-    if (fd < 0)
-        return cli_error(CLI_EXIT_FAILURE, "socket: %s", strerror(errno));
+    if (rc != CLI_EXIT_OK)
+        return rc;
     *out_fd = fd;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         return cli_error(CLI_EXIT_FAILURE, "bind 127.0.0.1:%u: %s", port,
                          strerror(errno));

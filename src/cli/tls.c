@@ -2,6 +2,7 @@
 #define _GNU_SOURCE 1
 #include "tls.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -12,6 +13,20 @@
 #include <p11tls/gnutls.h>
 
 #include "util.h"
+
+int cli_tls_loopback_socket(unsigned port, int *out_fd, struct sockaddr_in *sa)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return cli_error(CLI_EXIT_FAILURE, "socket: %s", strerror(errno));
+    *out_fd = fd;
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return CLI_EXIT_OK;
+}
 
 #define CLI_TLS_MAX_CHAIN 16
 

@@ -3,12 +3,18 @@
 #ifndef P11TLS_CLI_TLS_H
 #define P11TLS_CLI_TLS_H
 
+#include <netinet/in.h>
+
 #include <gnutls/gnutls.h>
 
 #include "commands.h"
 
 /* Every wait on the peer is bounded by this. */
 #define CLI_TLS_TIMEOUT_MS 10000
+
+/* A TCP socket (close-on-exec) in *out_fd and 127.0.0.1:port in *sa, the
+ * only address serve and connect use. Returns CLI_EXIT_*, error printed. */
+int cli_tls_loopback_socket(unsigned port, int *out_fd, struct sockaddr_in *sa);
 
 /* Adds the key named by key_uri and the certificate env->args->cert to cred.
  * A pkcs11: certificate comes with its chain from the token
