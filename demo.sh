@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # demo.sh: on a fresh Debian 12 machine (as root), installs the dependencies,
 # builds p11tls, creates a SoftHSM demo token and uses it with the p11tls
 # tool: list the tokens, show a key, sign a message on the token and verify

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* bench/common.c: see common.h. */
 #define _GNU_SOURCE
 #include "common.h"

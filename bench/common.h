@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* bench/common.h: what every benchmark program shares.
  *
  * Benchmarks are plain C against the public C API, the way an application

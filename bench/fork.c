@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* bench/fork.c: what fork costs with p11tls, and what p11tls costs a child.
  *
  *   bench_fork --test exec  --impl plain|p11tls|gnutls [--iters N]

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* bench/lookup.c: the cost of finding a key on a token full of objects.
  *
  *   bench_lookup [--sizes 10,100,1000,10000] [--reps N]

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* bench/mem.c: memory per open key, per pooled session, and abandoned per
  * fork generation. Heap figures are mallinfo2() in-use bytes with a single
  * malloc arena (so threads allocate where mallinfo2 looks); they include

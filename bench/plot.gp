@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # bench/plot.gp: the plots of doc/performance.md, drawn by bench/report.py:
 #   gnuplot -e "dir='DATA'; out='DOCDIR'" bench/plot.gp
 # DATA/threads.dat: per key (gnuplot index 0..2) lines "threads raw gnutls p11tls p11tls-gnutls"

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 """bench/report.py: medians, ratios and targets from one bench/run.sh run.
 
     report.py --csv RUN.csv --meta META --summary OUT.csv [--doc doc/performance.md --plots DIR]

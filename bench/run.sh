@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # bench/run.sh [--quick] [--only LIST] [--rounds N] [--no-doc]
 #
 # The p11tls benchmark suite (issue 6), in one command: builds what it

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* bench/sign.c: signatures per second of one backend, one key, N threads
  * sharing that key (the raw backend: a session per thread, one key handle).
  *

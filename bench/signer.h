@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* bench/signer.h: one key of the test token, signed with by one of the four
  * backends the sign, fork and memory benchmarks compare:
  *

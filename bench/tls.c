@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* bench/tls.c: full TLS handshakes per second with the server key on the
  * token (p11tls, GnuTLS built-in) or in software (the same key as PEM).
  *

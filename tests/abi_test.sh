@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # The shared library exports only p11tls_* symbols, all under the P11TLS_0.1
 # version node, and is marked NODELETE (it must outlive a dlclosed PAM module).
 set -u

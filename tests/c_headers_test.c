@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* Every public C header compiles as plain C (gcc -std=c99 -pedantic) and the
  * simplest calls link. Opens nothing. Exit 0 = pass (automake). */
 #include <p11tls/p11tls.h>

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # with-token.sh RESET_ON_FORK COMMAND [ARGS...]
 #
 # Runs one p11tls integration test against a private, throw-away copy of the

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * p11tls GnuTLS glue: use a p11tls key as a GnuTLS private key.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * p11tls — a self-initializing, fork-aware PKCS#11 backend for TLS.
  *

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Header-only C++17 wrappers over the p11tls C API: RAII ownership of
 // contexts and keys, errors as exceptions. Nothing here is compiled into
 // libp11tls, so the library's ABI stays the C one.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Errors inside p11tls: an exception carrying a P11TLS_E_* code and a
 // one-line detail; the C boundary (capi/guard.hpp) turns it into a return
 // code and the calling thread's last-error detail.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // The fork model's process-wide part: the generation counter, the atfork
 // handlers and the gate around module calls (see doc/fork-model.md).
 //

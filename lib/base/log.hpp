@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Debug logging to stderr, enabled by P11TLS_DEBUG (read with
 // secure_getenv so a setuid program cannot be made to log). Callers must
 // never pass a PIN.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Memory that holds secrets (PINs) and wipes itself.
 #pragma once
 #include <cstddef>

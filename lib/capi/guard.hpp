@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // The exception firewall: every exported function runs its body through
 // guard(), which initializes the process state once and turns any C++
 // exception into a P11TLS_E_* code plus the thread's last-error detail.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Exported key, certificate and listing functions.
 #include <cstdlib>
 #include <cstring>

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Certificates and discovery: read-only searches that need no key binding.
 #pragma once
 #include <vector>

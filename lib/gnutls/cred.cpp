@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // GnuTLS glue: token certificates as gnutls_x509_crt_t, and a certificate
 // with its chain and its token key as one entry of a credentials structure.
 #include <p11tls/gnutls.h>

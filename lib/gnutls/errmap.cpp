@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 #include "gnutls/errmap.hpp"
 
 #include <gnutls/gnutls.h>

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // The GnuTLS error code a caller of the GnuTLS glue sees for a p11tls
 // failure (the p11tls detail stays in p11tls_last_error_detail()).
 #pragma once

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // GnuTLS glue: a p11tls key behind a gnutls_privkey_t (gnutls_privkey_import_ext4).
 //
 // Written against the public p11tls C API only, in C style: no C++ exception

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // GnuTLS glue: pkcs11: URLs given to GnuTLS's own URL functions
 // (gnutls_privkey_import_url, gnutls_x509_crt_import_url and what calls
 // them, gnutls_certificate_set_x509_key_file2 among them) go through p11tls.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 #include "key/digest_info.hpp"
 
 #include <p11tls/p11tls.h>

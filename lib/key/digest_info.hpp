@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // The DER DigestInfo prefixes (RFC 8017, section 9.2, note 1) of the hashes
 // p11tls signs with RSA PKCS#1 v1.5: a DigestInfo is the prefix followed by
 // the hash. Constant bytes, because encoding them through libtasn1 cost

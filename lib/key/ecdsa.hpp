@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // ECDSA signature encodings: PKCS#11 tokens return r||s (two halves of equal
 // length), TLS and X.509 carry a DER SEQUENCE of two INTEGERs. Internal, in
 // its own header so that tests/fuzz/ecdsa_fuzz.cpp can reach it.

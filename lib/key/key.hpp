@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // A private key on a token that survives fork: it records what identifies
 // it (module, token, CKA_ID, label, public key) and binds to an object
 // handle once per generation.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // The public half of a token key, as DER SubjectPublicKeyInfo: the identity
 // a key is checked against when it is re-found after fork.
 #pragma once

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // TLS SignatureScheme code points and how each maps to PKCS#11.
 #pragma once
 #include <cstddef>

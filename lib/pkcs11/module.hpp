@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // A loaded PKCS#11 module and the process-wide registry of them.
 //
 // Modules are loaded through p11-kit as managed modules (initialization is

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // RFC 7512 pkcs11: URIs, parsed by p11-kit's P11KitUri. Strict: unknown
 // attributes, attributes given twice, NUL bytes (%00) outside id and bad
 // percent-encoding are P11TLS_E_INVALID_URI.

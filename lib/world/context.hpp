@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // One caller's settings. Keys hold a shared_ptr to it, so a caller may free
 // its p11tls_ctx while keys opened through it live on.
 #pragma once

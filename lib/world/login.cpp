@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Login: where PINs come from, and the rule that a refused PIN is never
 // retried by p11tls itself.
 #include <cerrno>

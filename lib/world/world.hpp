@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // The per-generation state: module initialization, tokens, session pools
 // and login. A world belongs to one fork generation; a child builds its own
 // on first use and never touches (or frees) the one it inherited, whose

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* args.c - command-line parsing for the p11tls tool. */
 #include "args.h"
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* args.h - command-line parsing for the p11tls tool.
  *
  * Options may appear anywhere: before the subcommand, after it, between

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* commands.c - the subcommands of the p11tls tool. */
 #define _DEFAULT_SOURCE 1
 #include "commands.h"

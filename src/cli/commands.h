@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* commands.h - the subcommands of the p11tls tool.
  *
  * Every subcommand is one entry of cli_commands[]: its name, the function

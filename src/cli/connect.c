@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* connect.c - p11tls connect: a TLS client on 127.0.0.1 that presents a
  * token certificate and key (when given), verifies the server against
  * --ca, sends one line and prints what the server sends back. */

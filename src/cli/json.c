@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* json.c - a tiny streaming JSON writer for the p11tls command-line tool. */
 #include "json.h"
 

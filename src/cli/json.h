@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* json.h - a tiny streaming JSON writer for the p11tls command-line tool. */
 #ifndef P11TLS_CLI_JSON_H
 #define P11TLS_CLI_JSON_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* main.c - p11tls, the command-line tool of libp11tls.
  *
  * Parses the command line (args.c), finds the subcommand in the command

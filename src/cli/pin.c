@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* pin.c - the PIN function of the p11tls tool. */
 #define _DEFAULT_SOURCE 1 /* explicit_bzero */
 #include "pin.h"

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* pin.h - the PIN function of the p11tls tool.
  *
  * With --pin-fd N the PIN is read once from file descriptor N (up to the

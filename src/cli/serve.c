@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* serve.c - p11tls serve: a small TLS server on 127.0.0.1 whose private
  * key stays on the token.
  *

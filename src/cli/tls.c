@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* tls.c - see tls.h. */
 #define _GNU_SOURCE 1
 #include "tls.h"

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* tls.h - what 'p11tls serve' and 'p11tls connect' share: the token
  * identity as GnuTLS credentials, the handshake, its one-line summary. */
 #ifndef P11TLS_CLI_TLS_H

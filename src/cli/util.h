@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* util.h - error reporting and I/O helpers of the p11tls tool. */
 #ifndef P11TLS_CLI_UTIL_H
 #define P11TLS_CLI_UTIL_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * authorized.c — parse authorized files into a list of public keys (see
  * authorized.h for the format and the rules).

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * mapfile.c — read the system-wide mapping file (format in mapfile.h).
  */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * objuri.c — object URIs for pam_p11tls (see objuri.h). Plain string work
  * on RFC 7512 attributes, which are separated by ';' in the path and '&'

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * objuri.h — build the URI of one object from a listing.
  */

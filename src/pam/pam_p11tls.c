@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * pam_p11tls — PAM authentication with a PKCS#11 token key, through p11tls.
  *

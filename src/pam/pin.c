@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * pin.c — the PIN function of pam_p11tls (see pin.h).
  */

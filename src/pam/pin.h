@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * pin.h — where pam_p11tls gets the token PIN: the PAM conversation, or the
  * PAM_AUTHTOK item an earlier module set (try_first_pass, use_first_pass).

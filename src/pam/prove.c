@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * prove.c — the proof of possession: sign a fresh random challenge with the
  * token key and verify the signature with GnuTLS against the public key of

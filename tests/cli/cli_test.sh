@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # cli_test.sh - tests of the p11tls command-line tool against a SoftHSM
 # token. Run under the wrapper that sets up the token; it provides:
 #   P11TLS_TEST_DIR        directory with <label>.pem certificates and ca.pem

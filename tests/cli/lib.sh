@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # lib.sh - shared by the CLI test scripts (sourced, not run): TAP-like
 # results, a private temporary directory, and TLS servers run in the
 # background with bounded waits. Every process started here is killed on

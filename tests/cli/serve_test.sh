@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # serve_test.sh - tests of 'p11tls serve' against a SoftHSM token: a TLS
 # server whose key is on the token, reached with gnutls-cli (TLS 1.3) and
 # openssl s_client (TLS 1.2). Run under tests/with-token.sh, which provides

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # tls_peers_test.sh - p11tls's TLS commands against independent peers on
 # loopback, with SoftHSM keys (run under tests/with-token.sh, which gives
 # P11TLS_TEST_DIR with ca.pem/ca-key.pem and the token's certificates):

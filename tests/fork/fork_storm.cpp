@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Fork while threads sign (fork model, item 6): the parent runs signing
 // threads on a shared key and on keys of their own while the main thread
 // forks repeatedly. Every child must sign with the inherited key and with a

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* forwarded_sign.c - a key on a token forwarded by `p11-kit server`, used
  * through p11tls in a process that forks.
  *

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # forwarded_test.sh PROGRAM - the SoftHSM test token forwarded by
 # `p11-kit server` over a Unix socket, used through p11-kit-client.so by
 # PROGRAM (tests/forwarded_sign: open, sign, fork, the child signs).

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * authorized_fuzz.c — libFuzzer target for the pam_p11tls authorized-file
  * parser (src/pam/authorized.c): the file is read by a root process from a

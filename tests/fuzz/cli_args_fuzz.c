@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* Fuzz target "cli_args": the p11tls tool's command line (src/cli/args.c)
  * and the redaction of URIs it echoes in messages (cli_redact_uri in
  * src/cli/util.c). A command line may come from a script that pastes in

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Fuzz target "ecdsa": ECDSA signatures from a token (r||s, attacker-chosen
 // bytes if the token or the channel to it is hostile) are turned into DER by
 // lib/key/ecdsa.cpp. Whatever the token returns, the conversion must not

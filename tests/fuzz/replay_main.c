@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* replay_main.c - a main() for fuzz targets in ordinary builds (gcc, no
  * libFuzzer): runs LLVMFuzzerTestOneInput once on every file given on the
  * command line and on every regular file of every directory given (not

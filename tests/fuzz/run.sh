@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # run.sh MODE PROGRAM - the test driver of one fuzz target (automake's
 # FUZZ_LOG_COMPILER; PROGRAM is tests/fuzz/<name>.fuzz).
 #

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Fuzz target "uri": pkcs11: URIs come from config files and command lines
 // that other people write. Parsing any text must either give a URI or throw
 // P11TLS_E_INVALID_URI (never crash, never another error), and a parsed URI

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // In-process TLS handshakes whose server key lives on the SoftHSM test token,
 // used through p11tls_gnutls_privkey_import(). Run through
 // tests/run/gnutls-rof-*.sh (tests/with-token.sh sets P11TLS_TEST_DIR).

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Integration: contexts (own modules, PIN functions, lifetime, isolation).
 #include <gtest/gtest.h>
 

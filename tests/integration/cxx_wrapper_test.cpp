@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Integration: the header-only C++ wrappers (include/p11tls/p11tls.hpp).
 #include <p11tls/p11tls.hpp>
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Integration: RSA decryption (PKCS#1 v1.5 and OAEP-SHA256).
 #include <gtest/gtest.h>
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Integration: error codes and details of the public API.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Integration: keys across fork() under each fork policy (run with SoftHSM reset_on_fork true and false).
 #include <gtest/gtest.h>
 

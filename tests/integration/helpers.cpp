@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Shared helpers for the integration tests (declared in helpers.hpp).
 #include "helpers.hpp"
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Shared helpers of the integration tests (tests/integration/helpers.cpp).
 #pragma once
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Integration: untrusted URIs through the public C API, against the test
 // token. A hostile variant of a URI that names a real key opens nothing
 // (P11TLS_E_INVALID_URI, no key, no partial match), and a URI's module-path

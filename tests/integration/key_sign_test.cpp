@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Integration: signing with every test key and scheme, verified by GnuTLS.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Integration: discovery (tokens, objects, modules, certificates).
 #include <gtest/gtest.h>
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Integration: how p11tls_key_open finds a key among objects that share its
 // name. A search by label or CKA_ID finds the key, its public key and its
 // certificate in one scan (lib/key/key.cpp find_named); these tests pin down

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Integration: concurrent use of keys from several threads.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* caller.c - a layered caller of p11tls, built twice (CALLER_TAG a and b)
  * as loadable modules the way PAM modules are: tests/layered/layered_test.c
  * dlopens them side by side. Each has its own context, PIN function and

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* layered_test.c - two layered callers of p11tls in one process, loaded with
  * dlopen like PAM modules (tests/layered/caller.c built as caller-a and
  * caller-b), each with its own context, PIN function and fork policy:

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // tests/module/badmod_test.cpp: p11tls among bad modules, and a SoftHSM
 // token whose directory disappears under an open key. Run through
 // tests/run/badmod-rof-*.sh (tests/with-token.sh).

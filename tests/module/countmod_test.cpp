@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // tests/module/countmod_test.cpp: p11tls against a counting PKCS#11 module
 // (tests/module/testmod.c, which forwards to SoftHSM and appends
 // "<pid> <function>" to $P11TLS_TESTMOD_COUNT_DIR/calls.log per call).

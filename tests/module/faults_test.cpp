@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // tests/module/faults_test.cpp: p11tls against the test module's injected
 // faults (tests/module/testmod.c):
 //   P11TLS_TESTMOD_SHUFFLE_HANDLES  handle numbers reused for other objects

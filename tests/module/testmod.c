@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /* tests/module/testmod.c: a PKCS#11 module for tests that forwards every
  * call to SoftHSM (dlopen of $P11TLS_SOFTHSM_MODULE) and records each call.
  *

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Helpers shared by the gtest suites that run p11tls against the test
 // module tests/module/testmod.c (countmod_test.cpp, faults_test.cpp): where
 // the module is, its per-pid call log, re-executed children and bounded

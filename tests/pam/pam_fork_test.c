@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * pam_fork_test.c — pam_p11tls in a process that authenticates many times
  * and forks, the way login(1) and display managers use PAM.

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # pam_lib.sh — helpers sourced by the pam_p11tls test scripts (pam_test.sh,
 # pam_programs_test.sh). Sets: me, builddir, modso, wrapper, pin, user, tmp,
 # service, n, fails; defines write_service, run_pam, check, count_logins.

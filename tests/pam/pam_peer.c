@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
 /*
  * pam_peer.c — a test-only PAM module that also uses p11tls, to check that
  * two PAM modules with their own p11tls contexts coexist in one stack and

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # pam_programs_test.sh — pam_p11tls in the settings PAM modules live in:
 # stacked with itself and with another module that uses p11tls, in a process
 # that authenticates, forks and authenticates again, 100 transactions in one

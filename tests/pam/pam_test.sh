@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # pam_test.sh — pam_p11tls.so under pam_wrapper and pamtester: one case per
 # outcome, each checking pamtester's result and the module's syslog line.
 #

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # Fork 500 times while 2 threads sign (shared and own keys); every child must
 # sign with the inherited and a fresh key within 2 s. reset_on_fork = false.
 # Not under ASan: 1 child of 500 hung in 9 of 14 ASan runs: a child forked

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // tests/setuid/secure_env: reports whether the kernel runs this process in
 // secure mode (AT_SECURE: setuid, setgid or file capabilities) and whether
 // p11tls's debug logging is on. P11TLS_DEBUG is read with secure_getenv, so

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
 # secure_env_test.sh PROGRAM - p11tls reads its environment with
 # secure_getenv: in a setuid program an unprivileged user cannot switch on
 # its debug output (or anything else it reads from the environment).

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Unit tests: the CK_RV -> P11TLS_E_* table (lib/pkcs11/ckrv).
 #include <gtest/gtest.h>
 

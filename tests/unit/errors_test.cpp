@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Unit tests: error codes, last-error detail, the generation counter and
 // GenSpinLock (lib/base).
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Unit tests: TLS SignatureScheme table (lib/key/scheme).
 #include <gtest/gtest.h>
 

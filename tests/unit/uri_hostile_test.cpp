@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Unit tests: URIs written by someone else (config files, command lines).
 // Whatever the text, Uri::parse gives a URI that means exactly what the text
 // says or throws P11TLS_E_INVALID_URI; it never crashes and never quietly

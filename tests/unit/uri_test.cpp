@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
 // Unit tests: RFC 7512 URI parsing (lib/uri).
 #include <gtest/gtest.h>
 
