@@ -69,8 +69,10 @@ def main():
         skip(f"{libs}/libp11tls.so not built")
     pin = os.environ.get("P11TLS_TEST_PIN", "1234")
     cc = shlex.split(os.environ.get("CC") or "cc")
-    san = {"asan": ["-fsanitize=address,undefined"], "tsan": ["-fsanitize=thread"]}.get(
-        os.environ.get("P11TLS_SANITIZER", ""), [])
+    # The blocks show how to use the library; the sanitizer builds check the
+    # library itself (and their runtime would have to come first).
+    if os.environ.get("P11TLS_SANITIZER"):
+        skip(f"documentation blocks do not run in the {os.environ['P11TLS_SANITIZER']} build")
     try:
         pc = subprocess.run(["pkg-config", "--cflags", "--libs", "gnutls", "p11-kit-1"],
                             check=True, capture_output=True, text=True).stdout.split()
@@ -118,7 +120,7 @@ def main():
                                     f'#line 1 "{rel}:{line}: main"\nint main(void) {{ {text} }}\n')
                         cmd = cc + ["-Wall", "-Wextra", "-Werror", "-o", os.path.join(d, "block"), src,
                                     "-I" + os.path.join(srcdir, "include"), "-L" + libs, "-lp11tls",
-                                    "-Wl,-rpath," + libs] + pc + san
+                                    "-Wl,-rpath," + libs] + pc
                         r = subprocess.run(cmd, capture_output=True, text=True)
                         out = r.stdout + r.stderr
                         if r.returncode != 0:
