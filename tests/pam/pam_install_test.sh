@@ -16,7 +16,8 @@
 #    when $(pammoddir) is libpam's module directory (configure --prefix=/usr
 #    --libdir=/usr/lib/<multiarch>, or --prefix=/usr alone), and must fail to
 #    load the module otherwise (the default prefix /usr/local, for which
-#    configure warns).
+#    configure warns). With P11TLS_EXPECT_BARE_NAME=found the first case
+#    is required.
 #
 # Run through tests/with-token.sh (tests/run/pam-install.sh). Needs root (or
 # CAP_SYS_ADMIN) for the mount namespace; otherwise step 3 is skipped.
@@ -69,6 +70,12 @@ else
     want=not-found
 fi
 echo "# libpam ($libpam) loads bare names from $pamdir: expecting the module $want"
+# P11TLS_EXPECT_BARE_NAME=found (CI's --prefix=/usr build): configure's
+# default must have chosen libpam's directory.
+if [ -n "${P11TLS_EXPECT_BARE_NAME:-}" ]; then
+    expect_eq "configure chose the directory libpam loads bare names from" \
+        "$P11TLS_EXPECT_BARE_NAME" "$want"
+fi
 # A module of that name already on the host would make step 3 prove nothing.
 [ ! -e "$pamdir/pam_p11tls.so" ] || skip "$pamdir/pam_p11tls.so exists on this host"
 
