@@ -14,7 +14,9 @@
  *    p11tls_last_error_detail() says, for the calling thread, what failed
  *    (module, PKCS#11 function, CKR_* value).
  *  - A NULL p11tls_ctx means the process default context: registered
- *    p11-kit modules, no PIN function, P11TLS_FORK_REINIT.
+ *    p11-kit modules, P11TLS_FORK_REINIT, and as PIN function GnuTLS's
+ *    process-wide PKCS#11 PIN function (gnutls_pkcs11_set_pin_function)
+ *    when one is set, none otherwise.
  *  - Handles are opaque. Every *_free(NULL) does nothing.
  *  - Outputs go either into a caller buffer with an in/out size_t length
  *    (a NULL buffer asks for the size needed; a short buffer gives
@@ -120,7 +122,14 @@ typedef int (*p11tls_pin_fn)(void *arg, const char *token_uri,
 
 /* Sets (fn != NULL) or clears (fn == NULL) the context's PIN function.
  * Fails with P11TLS_E_INVALID_ARGUMENT on the default context (NULL): the
- * default context is shared by every caller in the process. */
+ * default context is shared by every caller in the process. It asks
+ * GnuTLS's process-wide PKCS#11 PIN function instead, at the time a PIN is
+ * needed, when the program has set one with gnutls_pkcs11_set_pin_function()
+ * (as programs using GnuTLS's own PKCS#11 code do); with none set, a token
+ * that needs a PIN the URI does not give fails with P11TLS_E_PIN_REQUIRED.
+ * That function is called with no p11tls lock held, attempt 1, and
+ * GNUTLS_PIN_USER plus the GNUTLS_PIN_* flags matching P11TLS_PIN_*; a
+ * non-zero return is P11TLS_E_PIN_CANCELLED. */
 P11TLS_API int p11tls_ctx_set_pin_fn(p11tls_ctx *ctx, p11tls_pin_fn fn, void *arg);
 
 /* Sets the fork policy (P11TLS_FORK_*) for objects opened through ctx.

@@ -16,6 +16,8 @@
 #include <gnutls/pkcs11.h>
 #include <gnutls/urls.h>
 
+#include "gnutls/pin.hpp"
+
 namespace {
 
 // The context of every registered-URL caller: GnuTLS's URL callbacks carry
@@ -23,21 +25,6 @@ namespace {
 p11tls_ctx *g_url_ctx;
 int g_register_rc;
 pthread_once_t g_register_once = PTHREAD_ONCE_INIT;
-
-// Asks GnuTLS's process-wide PKCS#11 PIN function, the one applications
-// using GnuTLS's URLs already set (gnutls_pkcs11_set_pin_function).
-int pin_from_gnutls(void *, const char *token_uri, const char *token_label, unsigned flags,
-                    char *pin, size_t pin_size) {
-    void *userdata = nullptr;
-    gnutls_pin_callback_t cb = gnutls_pkcs11_get_pin_function(&userdata);
-    if (!cb) return -1;
-    unsigned gflags = GNUTLS_PIN_USER;
-    if (flags & P11TLS_PIN_FINAL_TRY) gflags |= GNUTLS_PIN_FINAL_TRY;
-    if (flags & P11TLS_PIN_COUNT_LOW) gflags |= GNUTLS_PIN_COUNT_LOW;
-    if (flags & P11TLS_PIN_WRONG) gflags |= GNUTLS_PIN_WRONG;
-    if (flags & P11TLS_PIN_CONTEXT_SPECIFIC) gflags |= GNUTLS_PIN_CONTEXT_SPECIFIC;
-    return cb(userdata, 1, token_uri, token_label, gflags, pin, pin_size) == 0 ? 0 : -1;
-}
 
 int import_key(gnutls_privkey_t pkey, const char *url, unsigned) {
     return p11tls_gnutls_privkey_import(pkey, g_url_ctx, url, 0);
@@ -49,7 +36,7 @@ int import_crt(gnutls_x509_crt_t crt, const char *url, unsigned) {
 
 void register_once() {
     if (p11tls_ctx_new(&g_url_ctx) < 0 ||
-        p11tls_ctx_set_pin_fn(g_url_ctx, pin_from_gnutls, nullptr) < 0) {
+        p11tls_ctx_set_pin_fn(g_url_ctx, p11tls::pin_from_gnutls, nullptr) < 0) {
         g_register_rc = GNUTLS_E_MEMORY_ERROR;
         return;
     }

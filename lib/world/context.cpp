@@ -4,9 +4,15 @@
 
 #include <pthread.h>
 
+#include "gnutls/pin.hpp"
+
 namespace p11tls {
 
 PinFn CtxState::pin_fn() const {
+    // The default context cannot be given a PIN function (it is shared), but
+    // a program moving from GnuTLS's PKCS#11 code has already set GnuTLS's
+    // process-wide one: the default context asks that.
+    if (is_default_) return gnutls_process_pin_fn();
     GenSpinGuard g(lock_);
     return pin_;
 }

@@ -10,6 +10,10 @@
  *                               (O_APPEND, one write() per line), on entry
  *                               (before any delay or injected failure)
  *   P11TLS_TESTMOD_FAIL_INIT=1  C_Initialize returns CKR_GENERAL_ERROR
+ *   P11TLS_TESTMOD_INIT_STDERR=TEXT  C_Initialize writes TEXT and a newline
+ *                               to standard error, as modules that cannot
+ *                               reach their device do (tpm2-pkcs11 without
+ *                               a TPM): a noisy module registered on a host
  *   P11TLS_TESTMOD_FAIL=F:N:RV[:K]  the Nth call of function F in this
  *                               process returns RV (e.g. "C_Sign:3:0x30"),
  *                               and with K the K calls from the Nth on;
@@ -521,6 +525,9 @@ static CK_RV tm_C_Initialize(CK_VOID_PTR args)
     read_fork_rule();
     shuffle_reset();
     slow_call("C_Initialize");
+    const char *noise = getenv("P11TLS_TESTMOD_INIT_STDERR");
+    if (noise && *noise)
+        fprintf(stderr, "%s\n", noise);
     if (fail_init)
         return CKR_GENERAL_ERROR;
     if (inject("C_Initialize"))

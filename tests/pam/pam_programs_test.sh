@@ -121,5 +121,12 @@ expect_eq "man page example: pam.d lines extracted" 4 "$(grep -c . "$tmp/pam.d/$
 expect_eq "man page example: mapping file lines extracted" 3 "$(grep -c . "$tmp/etc/p11tls/pam_map")"
 run_pam "$pin"$'\n' authenticate acct_mgmt
 check "man page example: auth and account succeed" 0 "" $?
+# An account module after the example's lines still decides: pam_p11tls's
+# account result must not end the group (the old "account sufficient"
+# example let a locked or expired account through).
+echo "account  required    pam_deny.so" >> "$tmp/pam.d/$service"
+run_pam "$pin"$'\n' authenticate acct_mgmt
+check "man page example + account required pam_deny.so: authenticated, account denied" fail \
+    "successfully authenticated" $? "performing operation - acct_mgmt"
 
 finish

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
+#include "gnutls/pin.hpp"
+
+#include <gnutls/gnutls.h>
+#include <gnutls/pkcs11.h>
+
+namespace p11tls {
+
+int pin_from_gnutls(void *, const char *token_uri, const char *token_label, unsigned flags,
+                    char *pin, size_t pin_size) {
+    void *userdata = nullptr;
+    gnutls_pin_callback_t cb = gnutls_pkcs11_get_pin_function(&userdata);
+    if (!cb) return -1;
+    unsigned gflags = GNUTLS_PIN_USER;
+    if (flags & P11TLS_PIN_FINAL_TRY) gflags |= GNUTLS_PIN_FINAL_TRY;
+    if (flags & P11TLS_PIN_COUNT_LOW) gflags |= GNUTLS_PIN_COUNT_LOW;
+    if (flags & P11TLS_PIN_WRONG) gflags |= GNUTLS_PIN_WRONG;
+    if (flags & P11TLS_PIN_CONTEXT_SPECIFIC) gflags |= GNUTLS_PIN_CONTEXT_SPECIFIC;
+    return cb(userdata, 1, token_uri, token_label, gflags, pin, pin_size) == 0 ? 0 : -1;
+}
+
+PinFn gnutls_process_pin_fn() {
+    void *userdata = nullptr;
+    if (!gnutls_pkcs11_get_pin_function(&userdata)) return {};
+    return {pin_from_gnutls, nullptr};
+}
+
+}  // namespace p11tls

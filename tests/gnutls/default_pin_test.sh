@@ -1,0 +1,21 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
+# default_pin_test.sh: runs each case of tests/gnutls/default_pin (the
+# default context asks GnuTLS's process-wide PIN function) in a process of
+# its own. Run through tests/with-token.sh (tests/run/default-pin-rof-*.sh).
+# Exit status: 0 all cases passed, 1 one failed, 77 skipped.
+prog=${abs_top_builddir:-${top_builddir:-.}}/tests/gnutls/default_pin
+[ -x "$prog" ] || { echo "default_pin_test.sh: SKIP: $prog not built" >&2; exit 77; }
+n=0 fails=0
+for c in none gnutls cancel own-ctx; do
+    n=$((n + 1))
+    if timeout 60 "$prog" "$c"; then
+        echo "ok $n - $c"
+    else
+        echo "not ok $n - $c"
+        fails=$((fails + 1))
+    fi
+done
+echo "1..$n"
+[ "$fails" -eq 0 ]
