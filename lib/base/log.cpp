@@ -64,14 +64,16 @@ void LogSink::deliver(int level, const char *message) noexcept {
     const uint64_t gen = current_generation();
     p11tls_log_fn fn;
     void *arg;
+    uint64_t epoch;
     {
         GenSpinGuard g(lock_);
         if (!fn_ || level > __atomic_load_n(&max_level_, __ATOMIC_RELAXED)) return;
         if (active_gen_ != gen) {  // threads inside it in the parent are not here
             active_gen_ = gen;
-            active_ = 0;
+            active_ = retired_active_ = 0;
         }
         ++active_;
+        epoch = epoch_;
         fn = fn_;
         arg = arg_;
     }
@@ -79,13 +81,15 @@ void LogSink::deliver(int level, const char *message) noexcept {
     fn(arg, level, message);
     t_inside = nullptr;
     GenSpinGuard g(lock_);
-    if (active_gen_ == gen) --active_;  // else the function forked: the child counts afresh
+    if (active_gen_ != gen) return;  // the function forked: the child counts afresh
+    if (epoch == epoch_) --active_;
+    else --retired_active_;
 }
 
-int LogSink::active_others() noexcept {
+int LogSink::retired_others() noexcept {
     GenSpinGuard g(lock_);
     if (active_gen_ != current_generation()) return 0;
-    return active_ - (t_inside == this ? 1 : 0);
+    return retired_active_ - (t_inside == this ? 1 : 0);
 }
 
 void LogSink::set(p11tls_log_fn fn, void *arg, int max_level) noexcept {
@@ -94,9 +98,15 @@ void LogSink::set(p11tls_log_fn fn, void *arg, int max_level) noexcept {
         fn_ = fn;
         arg_ = arg;
         __atomic_store_n(&max_level_, fn ? max_level : 0, __ATOMIC_RELEASE);
+        // Calls already inside now count as calls of a replaced function.
+        ++epoch_;
+        retired_active_ += active_;
+        active_ = 0;
     }
-    // No new call sees the old function now; wait out those already in it.
-    while (active_others() > 0) sched_yield();
+    // No new call reaches a replaced function; wait out those inside one
+    // (calls of the new function are not waited for: threads logging
+    // without pause would keep the count from ever reaching 0).
+    while (retired_others() > 0) sched_yield();
 }
 
 }  // namespace p11tls

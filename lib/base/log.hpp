@@ -32,14 +32,17 @@ public:
     void deliver(int level, const char *message) noexcept;
 
 private:
-    int active_others() noexcept;
+    int retired_others() noexcept;
 
     int max_level_ = 0;              // atomic; 0 = no function
     mutable GenSpinLock lock_;       // guards the fields below
     p11tls_log_fn fn_ = nullptr;
     void *arg_ = nullptr;
-    int active_ = 0;                 // threads inside fn_ in generation active_gen_
-    uint64_t active_gen_ = 0;        // a child starts with none inside
+    uint64_t epoch_ = 0;             // bumped by set(): which calls are of fn_
+    int active_ = 0;                 // calls inside fn_ (this epoch)
+    int retired_active_ = 0;         // calls inside functions set() replaced
+    uint64_t active_gen_ = 0;        // the generation the counts are of: a
+                                     // child starts with no call inside
 };
 
 // For its lifetime, messages of the calling thread go to sink (nullptr: to

@@ -8,8 +8,11 @@
 #include <atomic>
 #include <fstream>
 #include <mutex>
+#include <sched.h>
 #include <string>
 #include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <p11tls/p11tls.h>
@@ -240,4 +243,108 @@ TEST(Diag, AmbiguousListsKeys) {
     ASSERT_NE(first, std::string::npos) << detail;
     EXPECT_NE(detail.find(", pkcs11:", first), std::string::npos) << detail;
     EXPECT_EQ(detail.find("pin-value"), std::string::npos) << detail;
+}
+
+namespace {
+// Holds the first caller inside the log function until released.
+struct Blocker {
+    std::atomic<bool> entered{false}, release{false};
+    static void fn(void *arg, int, const char *) {
+        auto *b = static_cast<Blocker *>(arg);
+        if (b->entered.exchange(true)) return;
+        while (!b->release.load()) sched_yield();
+    }
+};
+
+// Waits (bounded) until flag is set.
+bool wait_for(const std::atomic<bool> &flag) {
+    for (int i = 0; i < 30000 && !flag.load(); ++i) usleep(1000);
+    return flag.load();
+}
+
+struct ChildArg {
+    p11tls_ctx *ctx;
+    Sink *sink;
+};
+
+// In the child: replacing the log function must not wait for the parent's
+// thread that was inside it at fork time (it does not exist here), and the
+// new function gets the child's messages.
+int replace_in_child(void *arg) {
+    auto *a = static_cast<ChildArg *>(arg);
+    if (p11tls_ctx_set_log_fn(a->ctx, Sink::fn, a->sink, P11TLS_LOG_ERROR) != 0) return 1;
+    p11tls_key *k = nullptr;
+    if (p11tls_key_open(a->ctx, "pkcs11:object=%zz", 0, &k) != P11TLS_E_INVALID_URI) return 2;
+    return a->sink->find("P11TLS_E_INVALID_URI", P11TLS_LOG_ERROR) >= 0 ? 0 : 3;
+}
+}  // namespace
+
+TEST(Log, SetInChildWhileParentThreadInside) {
+    Ctx ctx;
+    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
+    Blocker blocker;
+    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.c, Blocker::fn, &blocker, P11TLS_LOG_ERROR), 0);
+    std::thread inside([&] {
+        p11tls_key *k = nullptr;
+        p11tls_key_open(ctx.c, "pkcs11:object=%zz", 0, &k);
+    });
+    ASSERT_TRUE(wait_for(blocker.entered));
+    Sink sink;
+    ChildArg arg{ctx.c, &sink};
+    int st = th::run_in_child(replace_in_child, &arg, 30);
+    blocker.release = true;
+    inside.join();
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+}
+
+namespace {
+// A log function's arg, retired once the function is replaced: a call that
+// starts or runs after the replacement returned is a broken promise.
+struct Retired {
+    std::atomic<bool> retired{false};
+    std::atomic<int> calls{0}, late{0};
+    static void fn(void *arg, int, const char *) {
+        auto *r = static_cast<Retired *>(arg);
+        r->calls++;
+        if (r->retired.load()) r->late++;
+        sched_yield();
+        if (r->retired.load()) r->late++;
+    }
+};
+}  // namespace
+
+// Threads log through one context while another replaces its function:
+// no call reaches a function after its replacement returned.
+TEST(Log, ReplaceWhileThreadsLog) {
+    Ctx ctx;
+    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
+    constexpr int kRounds = 300;
+    std::vector<Retired> args(kRounds);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t)
+        threads.emplace_back([&] {
+            while (!stop.load()) {
+                p11tls_key *k = nullptr;
+                p11tls_key_open(ctx.c, "pkcs11:object=%zz", 0, &k);
+            }
+        });
+    for (int i = 0; i < kRounds; ++i) {
+        ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.c, Retired::fn, &args[i], P11TLS_LOG_ERROR), 0);
+        if (i > 0) args[i - 1].retired = true;
+        // Replaced only once in use (a bounded wait).
+        for (int ms = 0; ms < 30000 && args[i].calls.load() == 0; ++ms) usleep(1000);
+        ASSERT_GT(args[i].calls.load(), 0);
+    }
+    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.c, nullptr, nullptr, 0), 0);
+    args[kRounds - 1].retired = true;
+    stop = true;
+    for (auto &t : threads) t.join();
+    int calls = 0, late = 0;
+    for (auto &a : args) {
+        calls += a.calls;
+        late += a.late;
+    }
+    EXPECT_GT(calls, 0);
+    EXPECT_EQ(late, 0) << "calls into a replaced log function, of " << calls;
 }
