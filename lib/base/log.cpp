@@ -77,9 +77,10 @@ void LogSink::deliver(int level, const char *message) noexcept {
         fn = fn_;
         arg = arg_;
     }
+    const LogSink *outer = t_inside;
     t_inside = this;
     fn(arg, level, message);
-    t_inside = nullptr;
+    t_inside = outer;
     GenSpinGuard g(lock_);
     if (active_gen_ != gen) return;  // the function forked: the child counts afresh
     if (epoch == epoch_) --active_;
