@@ -198,16 +198,16 @@ void fail_no_token(const std::string &why) { fail(P11TLS_E_TOKEN_NOT_PRESENT, no
 namespace {
 constexpr size_t kTokensNamed = 8;  // a longer list is cut ("and N more")
 
-// Why nothing matched: the tokens the URI was compared with, then the
-// modules (among those it names) that showed none because they failed.
-// With tokens present a typo in the URI is the likelier cause, so a failed
-// module is only mentioned ("also: ..."), not blamed.
 // "C_Initialize: CKR_x" out of "module NAME: C_Initialize: CKR_x".
 std::string from(const std::string &error, const char *function) {
     size_t at = error.rfind(function);
     return at == std::string::npos ? error : error.substr(at);
 }
 
+// Why nothing matched: the tokens the URI was compared with, then the
+// modules (among those it names) that showed none because they failed.
+// With tokens present a typo in the URI is the likelier cause, so a failed
+// module is only mentioned ("also: ..."), not blamed.
 std::string explain_no_match(const std::vector<TokenState *> &seen,
                              const std::vector<std::string> &failures) {
     std::string out;
