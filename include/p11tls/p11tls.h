@@ -42,7 +42,13 @@ extern "C" {
 #define P11TLS_API
 #endif
 
-#define P11TLS_VERSION_STRING "0.1.0"
+/* The version of this header: P11TLS_VERSION is "MAJOR.MINOR.PATCH" (the
+ * version in configure.ac's AC_INIT; a test checks they agree) and
+ * P11TLS_VERSION_NUMBER is 0xMMmmpp, for #if. The library a program runs
+ * with may be newer: see p11tls_check_version(). */
+#define P11TLS_VERSION "0.1.0"
+#define P11TLS_VERSION_NUMBER 0x000100
+#define P11TLS_VERSION_STRING P11TLS_VERSION /* older name, kept */
 
 /* ---- Error codes -------------------------------------------------------- */
 
@@ -80,6 +86,15 @@ P11TLS_API const char *p11tls_strerror_name(int err);
  * p11tls call of this thread succeeded. The string belongs to p11tls and is
  * valid until this thread's next p11tls call. Never contains a PIN. */
 P11TLS_API const char *p11tls_last_error_detail(void);
+
+/* Returns the version of the library running (e.g. "0.1.0") if it is at
+ * least req_version ("MAJOR.MINOR.PATCH"; missing parts count as 0), else
+ * NULL; with req_version NULL, just the version. Like gnutls_check_version:
+ * check at run time that the shared library is not older than the headers
+ * the program was built with, p11tls_check_version(P11TLS_VERSION). The
+ * string is static. A req_version that is not a version gives NULL.
+ * Thread-safe. */
+P11TLS_API const char *p11tls_check_version(const char *req_version);
 
 /* Frees memory returned by p11tls (DER buffers, strings). NULL is ignored. */
 P11TLS_API void p11tls_free(void *p);
@@ -152,6 +167,45 @@ P11TLS_API int p11tls_ctx_add_module(p11tls_ctx *ctx, const char *module_path);
  * module-path attribute only selects among modules already loaded; with
  * P11TLS_CTX_ALLOW_MODULE_PATH it may load the named module. */
 P11TLS_API int p11tls_ctx_set_flags(p11tls_ctx *ctx, unsigned flags);
+
+/* ---- Diagnostics ---------------------------------------------------------- */
+
+/* Log levels, most severe first. A level includes those above it. */
+#define P11TLS_LOG_ERROR 1   /* an operation failed: its function, code and detail */
+#define P11TLS_LOG_WARNING 2 /* something was passed over: a module that failed to initialize */
+#define P11TLS_LOG_INFO 3    /* a key opened, a token logged in, state rebuilt after fork */
+#define P11TLS_LOG_DEBUG 4   /* every failed PKCS#11 call, naming the function and attribute */
+
+/* A log function: level is P11TLS_LOG_*, message one line without a
+ * newline, valid only during the call. Messages never contain a PIN. It is
+ * called with no p11tls lock held, from whichever thread does the
+ * operation (possibly several at once). It may call p11tls: messages of
+ * those nested calls go to stderr only (P11TLS_DEBUG), never back to it. */
+typedef void (*p11tls_log_fn)(void *arg, int level, const char *message);
+
+/* Sets (fn != NULL) or clears (fn == NULL) the context's log function:
+ * it receives the messages, up to max_level (P11TLS_LOG_*), of every
+ * operation done through ctx or a key opened through it, including the
+ * messages about shared state that the operation caused (a module failing
+ * to initialize, the world rebuilt after fork). Nothing else reaches it.
+ *
+ * Per context, not process-wide, as every other setting: two libraries
+ * layered in one process each see their own operations' messages and
+ * neither can take the other's away. The default context (NULL) takes no
+ * log function (P11TLS_E_INVALID_ARGUMENT: it is shared by every caller);
+ * its messages, and all others, go to stderr when the environment variable
+ * P11TLS_DEBUG is set (not in setuid programs), whatever is set here.
+ *
+ * Thread-safe, also while other threads log through ctx. Setting or
+ * clearing returns once no other thread is still running the previous
+ * function, so arg may then be freed (a log function that clears itself
+ * is not waited for); do not hold a lock your log function takes while
+ * calling this. p11tls_ctx_free() clears it the same way: keys that
+ * outlive their context log to it no more. After fork() the child keeps
+ * the function. P11TLS_E_INVALID_ARGUMENT for a max_level outside
+ * P11TLS_LOG_ERROR..P11TLS_LOG_DEBUG when fn is set. */
+P11TLS_API int p11tls_ctx_set_log_fn(p11tls_ctx *ctx, p11tls_log_fn fn, void *arg,
+                                     int max_level);
 
 /* ---- Signature schemes (TLS SignatureScheme code points, RFC 8446) ------- */
 

@@ -46,6 +46,9 @@ public:
     static context process_default() { return context(nullptr); }
 
     void set_pin_fn(p11tls_pin_fn fn, void *arg) { check(p11tls_ctx_set_pin_fn(ctx_.get(), fn, arg)); }
+    void set_log_fn(p11tls_log_fn fn, void *arg, int max_level) {
+        check(p11tls_ctx_set_log_fn(ctx_.get(), fn, arg, max_level));
+    }
     void set_fork_policy(int policy) { check(p11tls_ctx_set_fork_policy(ctx_.get(), policy)); }
     void add_module(const std::string &path) { check(p11tls_ctx_add_module(ctx_.get(), path.c_str())); }
     void set_flags(unsigned flags) { check(p11tls_ctx_set_flags(ctx_.get(), flags)); }

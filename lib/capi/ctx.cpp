@@ -26,12 +26,26 @@ int p11tls_ctx_new(p11tls_ctx **out_ctx) {
     });
 }
 
-void p11tls_ctx_free(p11tls_ctx *ctx) { delete ctx; }
+void p11tls_ctx_free(p11tls_ctx *ctx) {
+    // Keys may keep the state alive; the caller's log function ends here.
+    if (ctx) ctx->state->log()->set(nullptr, nullptr, 0);
+    delete ctx;
+}
 
 int p11tls_ctx_set_pin_fn(p11tls_ctx *ctx, p11tls_pin_fn fn, void *arg) {
     return guard(__func__, [&] {
         check_configurable(ctx);
         ctx->state->set_pin_fn({fn, arg});
+        return 0;
+    });
+}
+
+int p11tls_ctx_set_log_fn(p11tls_ctx *ctx, p11tls_log_fn fn, void *arg, int max_level) {
+    return guard(__func__, [&] {
+        check_configurable(ctx);
+        if (fn && (max_level < P11TLS_LOG_ERROR || max_level > P11TLS_LOG_DEBUG))
+            fail(P11TLS_E_INVALID_ARGUMENT, "unknown log level");
+        ctx->state->log()->set(fn, arg, max_level);
         return 0;
     });
 }

@@ -5,6 +5,7 @@
 // exception into a P11TLS_E_* code plus the thread's last-error detail.
 #pragma once
 #include <new>
+#include <utility>
 
 #include <p11tls/p11tls.h>
 
@@ -14,23 +15,34 @@
 
 namespace p11tls {
 
+// Messages of the body go to sink (the context the call works for; see
+// base/log.hpp), and so does the error line of a failure.
 template <typename F>
-int guard(const char *fn, F &&body) noexcept {
+int guard(const char *fn, LogSink *sink, F &&body) noexcept {
     process_init();
     clear_last_error();
+    LogScope scope(sink);
     try {
         return body();
     } catch (const Error &e) {
         set_last_error(e.what());
-        debug("%s: %s: %s", fn, p11tls_strerror_name(e.code()), e.what());
+        log_error("%s: %s: %s", fn, p11tls_strerror_name(e.code()), e.what());
         return e.code();
     } catch (const std::bad_alloc &) {
         set_last_error("out of memory");
+        log_error("%s: P11TLS_E_MEMORY", fn);
         return P11TLS_E_MEMORY;
     } catch (...) {
         set_last_error("unexpected internal exception");
+        log_error("%s: P11TLS_E_INTERNAL: unexpected internal exception", fn);
         return P11TLS_E_INTERNAL;
     }
+}
+
+// A call tied to no context keeps the caller's (a nested call).
+template <typename F>
+int guard(const char *fn, F &&body) noexcept {
+    return guard(fn, current_log_sink(), std::forward<F>(body));
 }
 
 // Copies out into a caller buffer with an in/out length (NULL asks for size).

@@ -39,6 +39,9 @@ int alloc_out(const void *src, size_t len, uint8_t **out, size_t *out_len) {
 }  // namespace p11tls
 
 namespace {
+// A key's messages go to the context it was opened through.
+LogSink *key_log(const p11tls_key *key) { return key ? key->ctx->log() : current_log_sink(); }
+
 const Scheme &scheme_of(uint16_t code) {
     const Scheme *s = find_scheme(code);
     if (!s) fail(P11TLS_E_UNSUPPORTED, "unknown signature scheme");
@@ -63,7 +66,7 @@ extern "C" {
 void p11tls_free(void *p) { free(p); }
 
 int p11tls_key_open(p11tls_ctx *ctx, const char *uri, unsigned flags, p11tls_key **out_key) {
-    return guard(__func__, [&] {
+    return guard(__func__, state_of(ctx)->log(), [&] {
         if (!uri || !out_key) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
         if (flags & ~P11TLS_KEY_OPEN_VERIFY_PIN) fail(P11TLS_E_INVALID_ARGUMENT, "unknown flags");
         *out_key = open_key(state_of(ctx), uri, flags).release();
@@ -82,7 +85,7 @@ int p11tls_key_get_bits(const p11tls_key *key) {
 }
 
 int p11tls_key_get_spki(const p11tls_key *key, uint8_t **out_der, size_t *out_len) {
-    return guard(__func__, [&] {
+    return guard(__func__, key_log(key), [&] {
         if (!key) fail(P11TLS_E_INVALID_ARGUMENT, "key is NULL");
         return alloc_out(key->pub.spki.data(), key->pub.spki.size(), out_der, out_len);
     });
@@ -93,7 +96,7 @@ const char *p11tls_key_get_uri(const p11tls_key *key) {
 }
 
 int p11tls_key_supports(p11tls_key *key, uint16_t scheme) {
-    int r = guard(__func__, [&] {
+    int r = guard(__func__, key_log(key), [&] {
         if (!key) fail(P11TLS_E_INVALID_ARGUMENT, "key is NULL");
         const Scheme *s = find_scheme(scheme);
         return s && key_supports(key, *s) ? 1 : 0;
@@ -103,17 +106,17 @@ int p11tls_key_supports(p11tls_key *key, uint16_t scheme) {
 
 int p11tls_key_sign(p11tls_key *key, uint16_t scheme, const uint8_t *msg, size_t msg_len,
                     uint8_t *sig, size_t *sig_len) {
-    return guard(__func__, [&] { return sign_common(key, scheme, msg, msg_len, sig, sig_len, false); });
+    return guard(__func__, key_log(key), [&] { return sign_common(key, scheme, msg, msg_len, sig, sig_len, false); });
 }
 
 int p11tls_key_sign_hash(p11tls_key *key, uint16_t scheme, const uint8_t *hash, size_t hash_len,
                          uint8_t *sig, size_t *sig_len) {
-    return guard(__func__, [&] { return sign_common(key, scheme, hash, hash_len, sig, sig_len, true); });
+    return guard(__func__, key_log(key), [&] { return sign_common(key, scheme, hash, hash_len, sig, sig_len, true); });
 }
 
 int p11tls_key_decrypt(p11tls_key *key, int padding, const uint8_t *ct, size_t ct_len,
                        uint8_t *pt, size_t *pt_len) {
-    return guard(__func__, [&] {
+    return guard(__func__, key_log(key), [&] {
         if (!key || !ct || !pt_len) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
         if (!pt) {
             *pt_len = key_plaintext_size(key, padding);
@@ -129,7 +132,7 @@ int p11tls_key_decrypt(p11tls_key *key, int padding, const uint8_t *ct, size_t c
 }
 
 int p11tls_cert_get_der(p11tls_ctx *ctx, const char *uri, uint8_t **out_der, size_t *out_len) {
-    return guard(__func__, [&] {
+    return guard(__func__, state_of(ctx)->log(), [&] {
         if (!uri) fail(P11TLS_E_INVALID_ARGUMENT, "uri is NULL");
         auto der = cert_der(*state_of(ctx), uri);
         return alloc_out(der.data(), der.size(), out_der, out_len);
@@ -137,7 +140,7 @@ int p11tls_cert_get_der(p11tls_ctx *ctx, const char *uri, uint8_t **out_der, siz
 }
 
 int p11tls_list_tokens(p11tls_ctx *ctx, const char *uri, p11tls_token_cb cb, void *arg) {
-    return guard(__func__, [&] {
+    return guard(__func__, state_of(ctx)->log(), [&] {
         if (!cb) fail(P11TLS_E_INVALID_ARGUMENT, "callback is NULL");
         return list_tokens(*state_of(ctx), uri, cb, arg);
     });
@@ -145,14 +148,14 @@ int p11tls_list_tokens(p11tls_ctx *ctx, const char *uri, p11tls_token_cb cb, voi
 
 int p11tls_list_objects(p11tls_ctx *ctx, const char *uri, unsigned flags, p11tls_object_cb cb,
                         void *arg) {
-    return guard(__func__, [&] {
+    return guard(__func__, state_of(ctx)->log(), [&] {
         if (!cb) fail(P11TLS_E_INVALID_ARGUMENT, "callback is NULL");
         return list_objects(*state_of(ctx), uri, flags, cb, arg);
     });
 }
 
 int p11tls_list_modules(p11tls_ctx *ctx, p11tls_module_cb cb, void *arg) {
-    return guard(__func__, [&] {
+    return guard(__func__, state_of(ctx)->log(), [&] {
         if (!cb) fail(P11TLS_E_INVALID_ARGUMENT, "callback is NULL");
         return list_modules(*state_of(ctx), cb, arg);
     });

@@ -3,6 +3,7 @@
 #include "cert/cert.hpp"
 
 #include "base/error.hpp"
+#include "base/log.hpp"
 #include "uri/uri.hpp"
 #include "world/world.hpp"
 
@@ -82,9 +83,20 @@ std::vector<std::vector<unsigned char>> certs_beside(const CtxState &ctx, const 
     return out;
 }
 
+namespace {
+// A listing is a filter: no token matching is an empty list, not an error;
+// but a user who mistyped a token name is told what there is (a warning).
+std::vector<TokenState *> tokens_to_list(const CtxState &ctx, const Uri &uri) {
+    std::string why;
+    auto tokens = matching_tokens(ctx, uri, &why);
+    if (tokens.empty()) log_warning("%s", no_token_detail(why).c_str());
+    return tokens;
+}
+}  // namespace
+
 int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, void *arg) {
     Uri uri = Uri::parse(uri_text);
-    for (TokenState *t : matching_tokens(ctx, uri)) {
+    for (TokenState *t : tokens_to_list(ctx, uri)) {
         const CK_TOKEN_INFO &ti = t->info();
         std::string label = P11TLS_FIELD(ti.label), manuf = P11TLS_FIELD(ti.manufacturerID),
                     model = P11TLS_FIELD(ti.model), serial = P11TLS_FIELD(ti.serialNumber);
@@ -99,7 +111,7 @@ int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, v
 int list_objects(const CtxState &ctx, const char *uri_text, unsigned flags, p11tls_object_cb cb,
                  void *arg) {
     Uri uri = Uri::parse(uri_text);
-    for (TokenState *t : matching_tokens(ctx, uri)) {
+    for (TokenState *t : tokens_to_list(ctx, uri)) {
         if (flags & P11TLS_LIST_LOGIN) t->ensure_login(ctx, &uri);
         PooledSession s(t);
         auto handles = find_objects(t, s.get(), uri.object_template(), 100000);

@@ -127,6 +127,26 @@ PublicKey public_key(Match &m, CK_SESSION_HANDLE s) {
     return read_public_key(m.token, s, key_attributes(m, s), companions);
 }
 
+// Names some of the keys found: a search stops early once it has two.
+[[noreturn]] void fail_ambiguous(std::vector<Match> &matches) {
+    constexpr size_t kNamed = 4;
+    std::string list;
+    for (size_t i = 0; i < matches.size() && i < kNamed; ++i) {
+        Match &m = matches[i];
+        std::string label;
+        std::vector<unsigned char> id;
+        try {
+            PooledSession s(m.token);
+            const Attributes &a = key_attributes(m, s.get());
+            label.assign(a.get(CKA_LABEL).begin(), a.get(CKA_LABEL).end());
+            id = a.get(CKA_ID);
+        } catch (const Error &) {  // the ambiguity is the error to report
+        }
+        list += (i ? ", " : "") + format_object_uri(m.token->info(), CKO_PRIVATE_KEY, label, id);
+    }
+    fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one private key, among them: " + list);
+}
+
 bool always_auth(const Attributes &a) {
     CK_BBOOL v = CK_FALSE;
     return a.scalar(CKA_ALWAYS_AUTHENTICATE, &v) && v == CK_TRUE;
@@ -173,7 +193,7 @@ Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
         fail(P11TLS_E_KEY_MISMATCH,
              "key found for " + key->object_uri + " is not the key that was opened");
     Binding *nb = make_binding(gen, matches[0], always_auth(*matches[0].attrs), old);
-    debug("key %s: rebound in generation %llu", key->object_uri.c_str(), (unsigned long long)gen);
+    log_info("key %s: rebound in generation %llu", key->object_uri.c_str(), (unsigned long long)gen);
     if (!__atomic_compare_exchange_n(&key->binding, &old, nb, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
         delete nb;
@@ -307,7 +327,7 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     }
     auto matches = find_private_keys(*ctx, uri, tokens, {});
     if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "no private key matches the URI");
-    if (matches.size() > 1) fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one private key");
+    if (matches.size() > 1) fail_ambiguous(matches);
 
     auto key = std::make_unique<p11tls_key>();
     Match &m = matches[0];
@@ -325,7 +345,7 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     key->open_gen = current_generation();
     key->binding = make_binding(key->open_gen, m, always_auth(attrs), nullptr);
     key->uri = std::move(uri);
-    debug("opened key %s", key->object_uri.c_str());
+    log_info("opened key %s", key->object_uri.c_str());
     return key;
 }
 

@@ -2,6 +2,8 @@
 // Copyright The p11tls authors
 #include "pkcs11/ckrv.hpp"
 
+#include <cstdio>
+
 #include <p11tls/p11tls.h>
 
 namespace p11tls {
@@ -62,7 +64,45 @@ const Entry kTable[] = {
     E(CKR_CANT_LOCK, P11TLS_E_MODULE),
 };
 #undef E
+
+// The attributes p11tls reads or searches by, and those a token listing or
+// a module's debug trace commonly shows.
+struct AttrName {
+    CK_ATTRIBUTE_TYPE type;
+    const char *name;
+};
+#define A(t) {t, #t}
+const AttrName kAttrNames[] = {
+    A(CKA_CLASS), A(CKA_TOKEN), A(CKA_PRIVATE), A(CKA_LABEL), A(CKA_APPLICATION),
+    A(CKA_VALUE), A(CKA_OBJECT_ID), A(CKA_CERTIFICATE_TYPE), A(CKA_ISSUER),
+    A(CKA_SERIAL_NUMBER), A(CKA_TRUSTED), A(CKA_CERTIFICATE_CATEGORY), A(CKA_CHECK_VALUE),
+    A(CKA_KEY_TYPE), A(CKA_SUBJECT), A(CKA_ID), A(CKA_SENSITIVE), A(CKA_ENCRYPT),
+    A(CKA_DECRYPT), A(CKA_WRAP), A(CKA_UNWRAP), A(CKA_SIGN), A(CKA_SIGN_RECOVER),
+    A(CKA_VERIFY), A(CKA_VERIFY_RECOVER), A(CKA_DERIVE), A(CKA_START_DATE), A(CKA_END_DATE),
+    A(CKA_MODULUS), A(CKA_MODULUS_BITS), A(CKA_PUBLIC_EXPONENT), A(CKA_PRIVATE_EXPONENT),
+    A(CKA_PRIME_1), A(CKA_PRIME_2), A(CKA_EXPONENT_1), A(CKA_EXPONENT_2), A(CKA_COEFFICIENT),
+    A(CKA_PUBLIC_KEY_INFO), A(CKA_PRIME), A(CKA_SUBPRIME), A(CKA_BASE), A(CKA_VALUE_BITS),
+    A(CKA_VALUE_LEN), A(CKA_EXTRACTABLE), A(CKA_LOCAL), A(CKA_NEVER_EXTRACTABLE),
+    A(CKA_ALWAYS_SENSITIVE), A(CKA_KEY_GEN_MECHANISM), A(CKA_MODIFIABLE), A(CKA_COPYABLE),
+    A(CKA_DESTROYABLE), A(CKA_EC_PARAMS), A(CKA_EC_POINT), A(CKA_ALWAYS_AUTHENTICATE),
+    A(CKA_WRAP_WITH_TRUSTED), A(CKA_HW_FEATURE_TYPE), A(CKA_ALLOWED_MECHANISMS),
+};
+#undef A
 }  // namespace
+
+std::string cka_name(CK_ATTRIBUTE_TYPE type) {
+    for (const AttrName &a : kAttrNames)
+        if (a.type == type) return a.name;
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "CKA_0x%lx", (unsigned long)type);
+    return hex;
+}
+
+std::string cka_names(const CK_ATTRIBUTE *tmpl, CK_ULONG n) {
+    std::string out;
+    for (CK_ULONG i = 0; i < n; ++i) out += (i ? ", " : "") + cka_name(tmpl[i].type);
+    return out;
+}
 
 const char *ckr_name(CK_RV rv) noexcept {
     for (const Entry &e : kTable)

@@ -8,6 +8,7 @@
 
 #include "base/error.hpp"
 #include "base/fork.hpp"
+#include "base/log.hpp"
 
 namespace p11tls {
 
@@ -86,6 +87,24 @@ Module *load_module_path(const std::string &path) {
     m->name = path;
     append_locked(m);
     return m;
+}
+
+CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                          CK_ATTRIBUTE *tmpl, CK_ULONG n) {
+    CK_RV rv;
+    {
+        GateGuard gate;
+        rv = m->fl->C_GetAttributeValue(s, o, tmpl, n);
+    }
+    if (rv != CKR_OK && log_wanted(P11TLS_LOG_DEBUG)) {
+        std::vector<CK_ATTRIBUTE> unavailable;
+        for (CK_ULONG i = 0; i < n; ++i)
+            if (tmpl[i].ulValueLen == CK_UNAVAILABLE_INFORMATION) unavailable.push_back(tmpl[i]);
+        std::string names = unavailable.empty() ? cka_names(tmpl, n)
+                                                : cka_names(unavailable.data(), unavailable.size());
+        debug("module %s: C_GetAttributeValue(%s): %s", m->name.c_str(), names.c_str(), ckr_name(rv));
+    }
+    return rv;
 }
 
 void fail_ckr(const Module *m, const char *what, CK_RV rv) {

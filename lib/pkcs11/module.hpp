@@ -32,6 +32,12 @@ Module *load_module_path(const std::string &path);
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args);
 
+// C_GetAttributeValue, as call() does it, but a failure's debug line names
+// the attributes ("C_GetAttributeValue(CKA_EC_POINT): CKR_..."): those the
+// module marked unavailable, else every one asked for.
+CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                          CK_ATTRIBUTE *tmpl, CK_ULONG n);
+
 // Throws the P11TLS_E_* matching rv, with "module NAME: WHAT: CKR_x".
 [[noreturn]] void fail_ckr(const Module *m, const char *what, CK_RV rv);
 

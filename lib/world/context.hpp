@@ -10,6 +10,7 @@
 #include <p11tls/p11tls.h>
 
 #include "base/fork.hpp"
+#include "base/log.hpp"
 #include "pkcs11/module.hpp"
 
 namespace p11tls {
@@ -28,6 +29,8 @@ public:
     void set_fork_policy(int p) { __atomic_store_n(&fork_policy_, p, __ATOMIC_RELEASE); }
     unsigned flags() const { return __atomic_load_n(&flags_, __ATOMIC_ACQUIRE); }
     void set_flags(unsigned f) { __atomic_store_n(&flags_, f, __ATOMIC_RELEASE); }
+    // Where messages of operations through this context go (its own lock).
+    LogSink *log() const { return &log_; }
 
     // Copied out under the lock and called without it (user code).
     PinFn pin_fn() const;
@@ -56,6 +59,7 @@ private:
     PinFn pin_;
     std::vector<Module *> extra_;
     std::vector<FailedModule> failed_;
+    mutable LogSink log_;
 };
 
 // The process default context (created once, never freed).

@@ -130,7 +130,7 @@ void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         logged_in_ = true;
         last_pin_wrong_ = false;
-        debug("token %s: logged in", label_.c_str());
+        log_info("token %s: logged in", label_.c_str());
         return;
     }
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE)
@@ -170,7 +170,7 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
         if (session_logged_in(m, keeper_)) {
             CK_RV rv = P11CALL(m, C_Logout, keeper_);
             if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN) fail_ckr(m, "C_Logout", rv);
-            debug("token %s: logged out to verify a PIN", label_.c_str());
+            log_info("token %s: logged out to verify a PIN", label_.c_str());
         }
         logged_in_ = false;
     } else if (logged_in_) {

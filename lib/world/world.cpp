@@ -25,7 +25,7 @@ World &current_world() {
     GenSpinGuard g(g_world_lock);
     w = __atomic_load_n(&g_world, __ATOMIC_ACQUIRE);
     if (!w || w->generation() != gen) {
-        if (w) debug("generation %llu: new world after fork", (unsigned long long)gen);
+        if (w) log_info("generation %llu: new world after fork", (unsigned long long)gen);
         w = new World(gen);  // the previous one is leaked on purpose (fork model, item 3)
         __atomic_store_n(&g_world, w, __ATOMIC_RELEASE);
     }
@@ -51,7 +51,7 @@ int ModuleState::ensure_initialized() {
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         init_status_ = P11TLS_E_MODULE;
         error_ = "module " + mod_->name + ": C_Initialize: " + ckr_name(rv);
-        debug("%s (module skipped)", error_.c_str());
+        log_warning("%s (module skipped)", error_.c_str());
         return init_status_;
     }
     rv = P11CALL(mod_, C_GetInfo, &info_);
@@ -189,19 +189,47 @@ std::string ModuleState::slot_error() {
     return slot_error_;
 }
 
-void fail_no_token(const std::string &why) {
-    fail(P11TLS_E_TOKEN_NOT_PRESENT,
-         why.empty() ? std::string("no token matches the URI") : "no token matches the URI (" + why + ")");
+std::string no_token_detail(const std::string &why) {
+    return why.empty() ? std::string("no token matches the URI") : "no token matches the URI; " + why;
 }
+
+void fail_no_token(const std::string &why) { fail(P11TLS_E_TOKEN_NOT_PRESENT, no_token_detail(why)); }
+
+namespace {
+constexpr size_t kTokensNamed = 8;  // a longer list is cut ("and N more")
+
+// "C_Initialize: CKR_x" out of "module NAME: C_Initialize: CKR_x".
+std::string from(const std::string &error, const char *function) {
+    size_t at = error.rfind(function);
+    return at == std::string::npos ? error : error.substr(at);
+}
+
+// Why nothing matched: the tokens the URI was compared with, then the
+// modules (among those it names) that showed none because they failed.
+// With tokens present a typo in the URI is the likelier cause, so a failed
+// module is only mentioned ("also: ..."), not blamed.
+std::string explain_no_match(const std::vector<TokenState *> &seen,
+                             const std::vector<std::string> &failures) {
+    std::string out;
+    if (seen.empty()) {
+        out = "no token present";
+    } else {
+        out = "tokens present: ";
+        for (size_t i = 0; i < seen.size() && i < kTokensNamed; ++i)
+            out += (i ? ", '" : "'") + seen[i]->label() + "' (module " + seen[i]->module()->name + ")";
+        if (seen.size() > kTokensNamed) out += " and " + std::to_string(seen.size() - kTokensNamed) + " more";
+    }
+    for (size_t i = 0; i < failures.size(); ++i)
+        out += (i == 0 && !seen.empty() ? "; also: " : "; ") + failures[i];
+    return out;
+}
+}  // namespace
 
 std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, std::string *why) {
     World &w = current_world();
     std::vector<Module *> mods = ctx.modules();
     const char *want_name = uri.module_name();
     const char *want_path = uri.module_path();
-    auto note = [why](const std::string &problem) {
-        if (why && !problem.empty()) *why += (why->empty() ? "" : "; ") + problem;
-    };
     if (want_path) {
         bool loaded = false;
         for (Module *m : mods) loaded = loaded || m->path == want_path;
@@ -213,25 +241,43 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, s
             mods.push_back(load_module_path(want_path));
         }
     }
-    std::vector<TokenState *> out;
+    std::vector<TokenState *> out, seen;
+    std::vector<std::string> failures;  // only filled with why
+    bool named_module_found = false;
     for (Module *m : mods) {
         if (want_name && m->name != want_name) continue;
         if (want_path && m->path != want_path) continue;
+        named_module_found = true;
         ModuleState *ms = w.state(m);
         if (ms->ensure_initialized() != 0) {
-            note(ms->error());
+            if (why)
+                failures.push_back("module " + m->name + " failed to initialize (" +
+                                   from(ms->error(), "C_Initialize") + ")");
             continue;
         }
         if (!uri.matches_module(ms->info())) continue;
         std::vector<TokenState *> tokens = ms->tokens();
-        if (tokens.empty()) note(ms->slot_error());
+        if (tokens.empty() && why) {
+            std::string e = ms->slot_error();
+            if (!e.empty())
+                failures.push_back("module " + m->name + " failed to list its slots (" +
+                                   from(e, "C_GetSlotList") + ")");
+        }
         for (TokenState *t : tokens) {
+            // An uninitialized token (SoftHSM's spare slot) has no label
+            // to compare with.
+            if (why && (t->info().flags & CKF_TOKEN_INITIALIZED)) seen.push_back(t);
             // What a URI matches in the slot info (descriptions, versions)
             // does not change.
             if (!uri.matches_slot(t->slot(), t->slot_info())) continue;
             if (!uri.matches_token(t->info())) continue;
             out.push_back(t);
         }
+    }
+    if (why && out.empty()) {
+        if (want_name && !named_module_found)
+            failures.insert(failures.begin(), std::string("no module is named '") + want_name + "'");
+        *why = explain_no_match(seen, failures);
     }
     return out;
 }
@@ -261,13 +307,14 @@ std::vector<unsigned char> get_attribute(TokenState *t, CK_SESSION_HANDLE s, CK_
     CK_ATTRIBUTE a = {type, nullptr, 0};
     auto absent = [&](CK_RV rv) {
         if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE) return true;
-        if (rv != CKR_OK) fail_ckr(t->module(), "C_GetAttributeValue", rv);
+        if (rv != CKR_OK)
+            fail_ckr(t->module(), ("C_GetAttributeValue(" + cka_name(type) + ")").c_str(), rv);
         return a.ulValueLen == CK_UNAVAILABLE_INFORMATION;
     };
-    if (absent(P11CALL(t->module(), C_GetAttributeValue, s, o, &a, 1UL))) return {};
+    if (absent(get_attribute_value(t->module(), s, o, &a, 1UL))) return {};
     std::vector<unsigned char> v(a.ulValueLen);
     a.pValue = v.data();
-    if (absent(P11CALL(t->module(), C_GetAttributeValue, s, o, &a, 1UL))) return {};
+    if (absent(get_attribute_value(t->module(), s, o, &a, 1UL))) return {};
     v.resize(a.ulValueLen);
     return v;
 }
@@ -287,7 +334,7 @@ Attributes::Attributes(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
     for (size_t i = 0; i < types.size(); ++i)
         tmpl.push_back({types[i], room.data() + i * kAttributeRoom, (CK_ULONG)kAttributeRoom});
     CK_RV rv = tmpl.empty() ? CKR_OK
-                            : P11CALL(m, C_GetAttributeValue, s, o, tmpl.data(), (CK_ULONG)tmpl.size());
+                            : get_attribute_value(m, s, o, tmpl.data(), (CK_ULONG)tmpl.size());
     // A value too large for its room comes back unavailable, like an absent
     // one (CKR_BUFFER_TOO_SMALL tells only that one of them was too large).
     bool batched = !tmpl.empty() && (tolerated(rv) || rv == CKR_BUFFER_TOO_SMALL) &&

@@ -163,15 +163,17 @@ private:
 };
 
 // Tokens visible to ctx that match uri (module and token attributes).
-// Modules that fail to initialize are skipped (reported via debug and
-// p11tls_list_modules). With why, the reasons modules named by the URI
-// showed no tokens (C_Initialize, C_GetSlotList failures) are appended.
+// Modules that fail to initialize are skipped (reported via the log and
+// p11tls_list_modules). With why, when none matches, *why says what was
+// seen: the tokens of the modules the URI names (all, if it names none)
+// and why such modules showed none (C_Initialize, C_GetSlotList failures).
 std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri,
                                           std::string *why = nullptr);
 
-// Throws P11TLS_E_TOKEN_NOT_PRESENT "no token matches the URI", with why
-// (from matching_tokens) when there is one.
+// Throws P11TLS_E_TOKEN_NOT_PRESENT "no token matches the URI; " + why
+// (from matching_tokens).
 [[noreturn]] void fail_no_token(const std::string &why);
+std::string no_token_detail(const std::string &why);
 
 // Finds objects on t matching tmpl (at most max results).
 std::vector<CK_OBJECT_HANDLE> find_objects(TokenState *t, CK_SESSION_HANDLE s,
@@ -212,14 +214,14 @@ private:
 };
 
 // Reads a variable-length attribute; empty if absent or sensitive. Other
-// module errors throw (fail_ckr).
+// module errors throw (fail_ckr, "C_GetAttributeValue(CKA_...)").
 std::vector<unsigned char> get_attribute(TokenState *t, CK_SESSION_HANDLE s,
                                          CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type);
 template <typename T>
 bool get_scalar(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
                 CK_ATTRIBUTE_TYPE type, T *out) {
     CK_ATTRIBUTE a = {type, out, sizeof(T)};
-    return P11CALL(t->module(), C_GetAttributeValue, s, o, &a, 1UL) == CKR_OK &&
+    return get_attribute_value(t->module(), s, o, &a, 1UL) == CKR_OK &&
            a.ulValueLen == sizeof(T);
 }
 

@@ -74,6 +74,18 @@ static int check_command(const cli_command *c, const cli_args *a)
     return CLI_EXIT_OK;
 }
 
+/* The library's warnings (a module skipped, a listing URI that matches no
+ * token, with the tokens there are) go to the user; P11TLS_DEBUG adds the
+ * rest. */
+static void log_to_stderr(void *arg, int level, const char *message)
+{
+    (void)arg;
+    if (level != P11TLS_LOG_WARNING)
+        return; /* errors: the command prints its own, with the detail */
+    fflush(stdout);
+    fprintf(stderr, "p11tls: warning: %s\n", message);
+}
+
 /* Creates the tool's context from the global options. A --module that
  * cannot be loaded is an error, except for a command that reports such
  * modules itself (list-tokens: the library remembers the failure and
@@ -107,9 +119,11 @@ static int make_context(const cli_args *a, const cli_command *c, cli_pin *pin,
             goto fail;
         }
     }
-    rc = p11tls_ctx_set_pin_fn(ctx, cli_pin_fn, pin);
+    rc = p11tls_ctx_set_log_fn(ctx, log_to_stderr, NULL, P11TLS_LOG_WARNING);
+    if (rc >= 0)
+        rc = p11tls_ctx_set_pin_fn(ctx, cli_pin_fn, pin);
     if (rc < 0) {
-        rc = cli_fail(rc, NULL, "setting the PIN function");
+        rc = cli_fail(rc, NULL, "setting the log and PIN functions");
         goto fail;
     }
     *out = ctx;

@@ -109,6 +109,7 @@ int cli_tls_load_identity(gnutls_certificate_credentials_t cred, cli_env *env,
                           const char *key_uri)
 {
     const char *cert = env->args->cert;
+    const char *detail;
     char shown[CLI_URI_BUF];
     int rc;
 
@@ -117,12 +118,13 @@ int cli_tls_load_identity(gnutls_certificate_credentials_t cred, cli_env *env,
     } else {
         char shown_key[CLI_URI_BUF], what[2 * CLI_URI_BUF + 32];
         rc = p11tls_gnutls_certificate_set_key(cred, env->ctx, cert, key_uri);
+        detail = p11tls_last_error_detail();
         snprintf(what, sizeof(what), "certificate '%s' with key '%s'",
                  cli_redact_uri(cert, shown, sizeof(shown)),
                  cli_redact_uri(key_uri, shown_key, sizeof(shown_key)));
         if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-            rc = cli_error(CLI_EXIT_FAILURE, "%s: the key does not belong to the certificate",
-                           what);
+            rc = cli_error(CLI_EXIT_FAILURE, "%s: %s", what,
+                           *detail ? detail : "the key does not belong to the certificate");
         else if (rc < 0)
             rc = identity_error(env, what, rc);
         else

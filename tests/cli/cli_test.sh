@@ -180,6 +180,17 @@ check "P11TLS_DEBUG logs the failed login" \
 check "P11TLS_DEBUG output has no PIN" bash -c '! grep -qF -- "$0" "$1" "$2"' \
     "$WRONG_PIN" "$TMP/debug-uri" "$TMP/err"
 
+# A typo in the token name: info fails and list warns, each naming the
+# tokens there are.
+p11 info "pkcs11:token=${TOKEN_LABEL}-typo;object=p256;type=private"
+check "info with a token typo lists the tokens present" \
+    bash -c 'test "$0" -ne 0 && grep -q "no token matches the URI; tokens present: .*'"'$TOKEN_LABEL'"'" "$1"' \
+    "$rc" "$TMP/err"
+p11 list "pkcs11:token=${TOKEN_LABEL}-typo"
+check "list with a token typo warns with the tokens present" \
+    bash -c 'test "$0" -eq 0 && grep -q "^p11tls: warning: no token matches the URI; tokens present: .*'"'$TOKEN_LABEL'"'" "$1"' \
+    "$rc" "$TMP/err"
+
 p11 no-such-command
 check "unknown subcommand exits 2" test "$rc" -eq 2
 

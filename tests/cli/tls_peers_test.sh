@@ -293,6 +293,15 @@ else
     not_ok "missing key: serve says which and why (status $st)" "$TMP/e2.err"
 fi
 
+timeout 30 "$CLI" serve --port 0 "$(key_uri p384)" --cert "$(cert_uri p256)" \
+    >"$TMP/e4.out" 2>"$TMP/e4.err"
+st=$?
+if [ "$st" -eq 1 ] && grep -q "the private key (EC/ECDSA 384 bits) does not belong to the certificate 'CN=" "$TMP/e4.err"; then
+    ok "key and certificate mismatch: serve says which halves differ"
+else
+    not_ok "key and certificate mismatch: serve says which halves differ (status $st)" "$TMP/e4.err"
+fi
+
 # The peer accepts only ECDSA P-384 signatures; the key is P-256.
 if start_serve "$TMP/e3.server" "$TMP/e3.err" "$(key_uri p256)" --cert "$(cert_uri p256)" --count 2; then
     if gnutls_cli "$TMP/e3.bad" "NORMAL:-VERS-ALL:+VERS-TLS1.3:-SIGN-ALL:+SIGN-ECDSA-SECP384R1-SHA384"; then

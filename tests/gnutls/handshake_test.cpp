@@ -396,6 +396,10 @@ TEST_F(GnutlsTest, CertificateSetKeyErrors) {
     EXPECT_EQ(GNUTLS_E_CERTIFICATE_KEY_MISMATCH,
               p11tls_gnutls_certificate_set_key(sc.cred, nullptr, cert_uri("p256").c_str(),
                                                 key_uri("p384").c_str()));
+    // The detail says which halves do not fit (it was empty).
+    std::string mismatch = p11tls_last_error_detail();
+    EXPECT_EQ(mismatch.find("the private key (EC"), 0u) << mismatch;
+    EXPECT_NE(mismatch.find("384 bits) does not belong to the certificate 'CN="), std::string::npos) << mismatch;
     EXPECT_EQ(GNUTLS_E_PKCS11_ERROR,
               p11tls_gnutls_certificate_set_key(sc.cred, nullptr, cert_uri("nothing").c_str(),
                                                 key_uri("p256").c_str()));

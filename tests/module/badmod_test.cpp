@@ -273,6 +273,56 @@ TEST(BadMod, MixedModules) {
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
+// ---- Details of "no token" and of a failed attribute read -----------------
+//
+// A module that fails to initialize is not blamed for a typo in the token
+// name: the detail lists the tokens there are and mentions the failure as
+// "also". A URI that names the failed module gets the failure as the cause.
+// A failed attribute read names the attribute.
+TEST(DISABLED_BadModDetailChild, Details) {
+    if (!in_child("P11TLS_BADMOD_DETAIL_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    BadModules b;
+    ASSERT_TRUE(make_bad_modules(b));
+    Ctx ctx;
+    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
+    ASSERT_EQ(p11tls_ctx_set_flags(ctx.c, P11TLS_CTX_NO_REGISTERED_MODULES), 0);
+    ASSERT_EQ(p11tls_ctx_add_module(ctx.c, b.good.c_str()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_ctx_add_module(ctx.c, b.failinit.c_str()), 0) << p11tls_last_error_detail();
+    const std::string failed = "module " + b.failinit + " failed to initialize (C_Initialize: CKR_GENERAL_ERROR)";
+
+    KeyPtr k;
+    EXPECT_EQ(p11tls_key_open(ctx.c, "pkcs11:token=p11tls-tset;object=p256;type=private", 0, &k.k),
+              P11TLS_E_TOKEN_NOT_PRESENT);
+    std::string typo = p11tls_last_error_detail();
+    EXPECT_EQ(typo, "no token matches the URI; tokens present: 'p11tls-test' (module " + b.good +
+                        "); also: " + failed)
+        << typo;
+
+    EXPECT_EQ(p11tls_key_open(ctx.c, key_uri_in(b.failinit).c_str(), 0, &k.k), P11TLS_E_TOKEN_NOT_PRESENT);
+    std::string named = p11tls_last_error_detail();
+    EXPECT_EQ(named, "no token matches the URI; no token present; " + failed) << named;
+
+    const std::string dir = th::test_dir() + "/badmod/attrfail";
+    const std::string attrfail = dir + "/libp11tls-testmod.so";
+    ASSERT_TRUE((mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) && copy_file(testmod_path(), attrfail) &&
+                write_text(attrfail + ".env", "P11TLS_TESTMOD_FAIL=C_GetAttributeValue:1:0x30:100000\n"
+                                              "P11TLS_SOFTHSM_MODULE=" + th::test_dir() +
+                                              "/badmod/softhsm-copy/libsofthsm2.so\n"));
+    Ctx actx;
+    ASSERT_EQ(p11tls_ctx_new(&actx.c), 0);
+    ASSERT_EQ(p11tls_ctx_set_flags(actx.c, P11TLS_CTX_NO_REGISTERED_MODULES), 0);
+    ASSERT_EQ(p11tls_ctx_add_module(actx.c, attrfail.c_str()), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(p11tls_key_open(actx.c, key_uri_in(attrfail).c_str(), 0, &k.k), P11TLS_E_DEVICE);
+    std::string attr = p11tls_last_error_detail();
+    EXPECT_NE(attr.find(": C_GetAttributeValue(CKA_CLASS): CKR_DEVICE_ERROR"), std::string::npos) << attr;
+}
+
+TEST(BadMod, Details) {
+    REQUIRE_TOKEN();
+    int st = th::run_exec_child("DISABLED_BadModDetailChild.*", "P11TLS_BADMOD_DETAIL_CHILD", kWaitSeconds);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+}
+
 // ---- The token's directory moved away and back ------------------------------
 //
 // SoftHSM 2.6.1 (file store) reads a token's directory when C_Initialize
