@@ -18,9 +18,10 @@ export P11TLS_TESTMOD_COUNT_DIR="$TMP/count"
 mkdir -p "$P11TLS_TESTMOD_COUNT_DIR"
 KEY="pkcs11:token=$TOKEN;object=p256;type=private"
 logins() { grep -c " C_Login$" "$P11TLS_TESTMOD_COUNT_DIR/calls.log" 2>/dev/null; }
-expect_logins() { # expect_logins NAME N
+expect_logins() { # expect_logins NAME N: C_Login calls since the last check
     local got
     got=$(logins)
+    : > "$P11TLS_TESTMOD_COUNT_DIR/calls.log"
     if [ "${got:-0}" -eq "$2" ]; then ok "$1"; else not_ok "$1 (C_Login calls: ${got:-0}, want $2)"; fi
 }
 # refused NAME PATTERN: the last run exited 1 and its stderr matches.
@@ -65,7 +66,6 @@ if ! command -v python3 >/dev/null 2>&1; then
     exit
 fi
 pty_answer() { timeout 90 python3 "$(dirname "$0")/pty_answer.py" "$@"; }
-: > "$P11TLS_TESTMOD_COUNT_DIR/calls.log"
 
 pty_answer "PIN for token" '\n' "$CLI" --no-registered --module "$testmod" info "$KEY" \
     >"$TMP/err" 2>&1
