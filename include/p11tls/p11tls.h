@@ -128,7 +128,11 @@ P11TLS_API void p11tls_ctx_free(p11tls_ctx *ctx);
 
 /* Called, with no p11tls lock held, when a token needs a PIN and the URI
  * gave none. Writes a NUL-terminated PIN of at most pin_size-1 bytes into
- * pin and returns 0, or returns a negative value to cancel. May block, fork
+ * pin and returns 0, or returns a negative value to cancel. An empty PIN is
+ * a cancel too, and a buffer left without a NUL (a PIN that did not fit) is
+ * refused, never cut: both give P11TLS_E_PIN_CANCELLED without any login
+ * (a token with a protected authentication path is logged into without
+ * calling the function). May block, fork
  * or call back into p11tls. token_uri identifies the token; token_label is
  * its label. p11tls wipes the buffer after use. */
 typedef int (*p11tls_pin_fn)(void *arg, const char *token_uri,
@@ -251,7 +255,12 @@ P11TLS_API uint16_t p11tls_sig_scheme_from_name(const char *name);
  * must match: P11TLS_E_NOT_FOUND if none, P11TLS_E_AMBIGUOUS if several.
  * Logs in to the token if needed, with the PIN from the URI (pin-value,
  * then pin-source) or else the context's PIN function. A refused PIN
- * returns P11TLS_E_PIN_INCORRECT and is never retried automatically.
+ * returns P11TLS_E_PIN_INCORRECT and is never retried automatically. PINs
+ * are at most 255 bytes: a longer pin-value (P11TLS_E_INVALID_URI) or
+ * pin-source line (P11TLS_E_PIN_SOURCE) is refused, never cut; an empty one
+ * is no PIN (P11TLS_E_PIN_REQUIRED); neither is sent to the token. A
+ * pin-source must be a regular file: a FIFO, socket, device or directory
+ * is refused at once (P11TLS_E_PIN_SOURCE), never waited on.
  * flags is 0 or P11TLS_KEY_OPEN_VERIFY_PIN. On success *out_key is a new key
  * owned by the caller. */
 P11TLS_API int p11tls_key_open(p11tls_ctx *ctx, const char *uri, unsigned flags,
@@ -367,7 +376,9 @@ typedef int (*p11tls_object_cb)(void *arg, const p11tls_object_info *info);
 
 /* Calls cb for each object matching uri (NULL: every object on every token).
  * Without P11TLS_LIST_LOGIN no PIN is asked for and private objects of
- * tokens not yet logged in are not seen. */
+ * tokens not yet logged in are not seen. More than 100,000 matching objects
+ * on one token fail with P11TLS_E_UNSUPPORTED (cb is not called for that
+ * token): never a silently partial list. */
 P11TLS_API int p11tls_list_objects(p11tls_ctx *ctx, const char *uri,
                                    unsigned flags, p11tls_object_cb cb, void *arg);
 

@@ -4,6 +4,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "key/pubkey.hpp"
 #include "uri/uri.hpp"
 #include "world/world.hpp"
 
@@ -15,10 +16,7 @@ int algorithm_of(CK_KEY_TYPE kt, TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_H
     if (kt == CKK_RSA) return P11TLS_ALG_RSA;
     if (kt == CKK_EC) return P11TLS_ALG_ECDSA;
     if (kt == CKK_EC_EDWARDS) {
-        auto p = get_attribute(t, s, h, CKA_EC_PARAMS);
-        std::string str(p.begin(), p.end());
-        bool ed448 = str.find("448") != std::string::npos || (p.size() == 5 && p[4] == 0x71);
-        return ed448 ? P11TLS_ALG_ED448 : P11TLS_ALG_ED25519;
+        return edwards_curve(get_attribute(t, s, h, CKA_EC_PARAMS));
     }
     return 0;
 }
@@ -63,6 +61,11 @@ FoundCert find_cert(const CtxState &ctx, const char *uri_text) {
 // More certificates than this on one token is not a chain but a store; the
 // rest are not read.
 constexpr size_t kMaxCertsBeside = 256;
+
+// More objects than this on one token for one listing: refused with an
+// error rather than listed in part (a module that never ends a search
+// would otherwise keep p11tls reading forever).
+constexpr size_t kMaxListedObjects = 100000;
 
 }  // namespace
 
@@ -114,7 +117,11 @@ int list_objects(const CtxState &ctx, const char *uri_text, unsigned flags, p11t
     for (TokenState *t : tokens_to_list(ctx, uri)) {
         if (flags & P11TLS_LIST_LOGIN) t->ensure_login(ctx, &uri);
         PooledSession s(t);
-        auto handles = find_objects(t, s.get(), uri.object_template(), 100000);
+        auto handles = find_objects(t, s.get(), uri.object_template(), kMaxListedObjects + 1);
+        if (handles.size() > kMaxListedObjects)
+            fail(P11TLS_E_UNSUPPORTED, "token " + t->label() + " has more than " +
+                                           std::to_string(kMaxListedObjects) +
+                                           " objects matching the URI; not listing part of them");
         for (CK_OBJECT_HANDLE h : handles) {
             CK_OBJECT_CLASS cls = 0;
             if (!get_scalar(t, s.get(), h, CKA_CLASS, &cls)) continue;

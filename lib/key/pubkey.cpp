@@ -2,6 +2,7 @@
 // Copyright The p11tls authors
 #include "key/pubkey.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include <gnutls/abstract.h>
@@ -19,6 +20,11 @@ struct PubkeyDeleter {
     void operator()(gnutls_pubkey_st *k) const { gnutls_pubkey_deinit(k); }
 };
 using PubkeyPtr = std::unique_ptr<gnutls_pubkey_st, PubkeyDeleter>;
+
+struct CrtDeleter {
+    void operator()(gnutls_x509_crt_int *c) const { gnutls_x509_crt_deinit(c); }
+};
+using CrtPtr = std::unique_ptr<gnutls_x509_crt_int, CrtDeleter>;
 
 PubkeyPtr new_pubkey() {
     gnutls_pubkey_t k;
@@ -73,21 +79,6 @@ std::vector<unsigned char> unwrap_octet_string(const std::vector<unsigned char> 
     return v;
 }
 
-// Edwards curves are named by OID or, in PKCS#11 3.0 tokens, by a
-// PrintableString ("edwards25519").
-int edwards_curve(const std::vector<unsigned char> &params) {
-    static const unsigned char ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
-    static const unsigned char ed448_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x71};
-    std::string s(params.begin(), params.end());
-    if (params == std::vector<unsigned char>(ed25519_oid, ed25519_oid + 5) ||
-        s.find("edwards25519") != std::string::npos)
-        return P11TLS_ALG_ED25519;
-    if (params == std::vector<unsigned char>(ed448_oid, ed448_oid + 5) ||
-        s.find("edwards448") != std::string::npos)
-        return P11TLS_ALG_ED448;
-    return 0;
-}
-
 PublicKey ec_public_key(CK_KEY_TYPE kt, const std::vector<unsigned char> &params,
                         const std::vector<unsigned char> &point) {
     PubkeyPtr k = new_pubkey();
@@ -110,14 +101,30 @@ PublicKey ec_public_key(CK_KEY_TYPE kt, const std::vector<unsigned char> &params
 
 }  // namespace
 
+int edwards_curve(const std::vector<unsigned char> &params) {
+    // DER: the RFC 8410 OIDs, or PKCS#11 3.0's PrintableString curve names.
+    static const unsigned char ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+    static const unsigned char ed448_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x71};
+    static const unsigned char ed25519_name[] = "\x13\x0c" "edwards25519";
+    static const unsigned char ed448_name[] = "\x13\x0a" "edwards448";
+    auto is = [&](const unsigned char *v, size_t n) {
+        return params.size() == n && std::equal(params.begin(), params.end(), v);
+    };
+    if (is(ed25519_oid, sizeof ed25519_oid) || is(ed25519_name, sizeof ed25519_name - 1))
+        return P11TLS_ALG_ED25519;
+    if (is(ed448_oid, sizeof ed448_oid) || is(ed448_name, sizeof ed448_name - 1)) return P11TLS_ALG_ED448;
+    return 0;
+}
+
 PublicKey public_key_of_cert(const std::vector<unsigned char> &der) {
-    gnutls_x509_crt_t crt;
-    if (gnutls_x509_crt_init(&crt) < 0) fail(P11TLS_E_MEMORY, "gnutls_x509_crt_init failed");
+    gnutls_x509_crt_t raw;
+    if (gnutls_x509_crt_init(&raw) < 0) fail(P11TLS_E_MEMORY, "gnutls_x509_crt_init failed");
+    // Owned before anything else can throw (new_pubkey() may).
+    CrtPtr crt(raw);
     gnutls_datum_t d = datum(der);
     PubkeyPtr k = new_pubkey();
-    int rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
-    if (rc >= 0) rc = gnutls_pubkey_import_x509(k.get(), crt, 0);
-    gnutls_x509_crt_deinit(crt);
+    int rc = gnutls_x509_crt_import(crt.get(), &d, GNUTLS_X509_FMT_DER);
+    if (rc >= 0) rc = gnutls_pubkey_import_x509(k.get(), crt.get(), 0);
     if (rc < 0) fail(P11TLS_E_UNSUPPORTED, "cannot read certificate public key");
     return finish(k.get());
 }

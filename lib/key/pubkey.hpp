@@ -39,6 +39,11 @@ inline constexpr CK_ATTRIBUTE_TYPE kPublicKeyAttributes[] = {
     CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PUBLIC_KEY_INFO,
     CKA_EC_PARAMS, CKA_EC_POINT, CKA_ID};
 
+// The Edwards curve (P11TLS_ALG_ED25519 or P11TLS_ALG_ED448) that
+// CKA_EC_PARAMS names, by its exact DER (RFC 8410 OID or PKCS#11 3.0
+// PrintableString "edwards25519"/"edwards448"); 0 for anything else.
+int edwards_curve(const std::vector<unsigned char> &params);
+
 // SPKI of a DER certificate.
 PublicKey public_key_of_cert(const std::vector<unsigned char> &der);
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <utility>
 
 #include <gnutls/gnutls.h>
@@ -35,10 +36,11 @@ Uri &Uri::operator=(Uri &&o) noexcept {
 
 namespace {
 // One "name=value" element of the path (separated by ';') or the query
-// (separated by '&'); value is still percent-encoded.
+// (separated by '&'); value is still percent-encoded. Views into the text:
+// a value may be a PIN, and a copy would outlive the check in freed heap.
 struct RawAttr {
-    std::string name;
-    std::string value;
+    std::string_view name;
+    std::string_view value;
 };
 
 std::vector<RawAttr> split_attrs(const char *begin, const char *end, char sep) {
@@ -51,7 +53,8 @@ std::vector<RawAttr> split_attrs(const char *begin, const char *end, char sep) {
         // "pkcs11:;token=a" or "model=m;;token=a" as a query attribute it
         // ignores: the URI would match every token.
         if (e == p) fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an empty attribute (\";;\" or a leading \";\")");
-        out.push_back({std::string(p, eq ? eq : e), eq ? std::string(eq + 1, e) : std::string()});
+        out.push_back({std::string_view(p, (eq ? eq : e) - p),
+                       eq ? std::string_view(eq + 1, e - eq - 1) : std::string_view()});
         p = e + 1;
     }
     return out;
@@ -61,10 +64,10 @@ std::vector<RawAttr> split_attrs(const char *begin, const char *end, char sep) {
 // (strtoul saturates) as (CK_SLOT_ID)-1, its "any slot": a mistyped slot-id
 // would widen the URI to every slot. A slot-id is decimal digits naming a
 // slot other than (CK_SLOT_ID)-1.
-void check_slot_id(const std::string &v) {
-    bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+void check_slot_id(std::string_view v) {
+    bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos;
     errno = 0;
-    unsigned long long n = digits ? strtoull(v.c_str(), nullptr, 10) : 0;
+    unsigned long long n = digits ? strtoull(std::string(v).c_str(), nullptr, 10) : 0;
     if (!digits || errno == ERANGE || n >= (unsigned long long)(CK_SLOT_ID)-1)
         fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a slot-id that is not a slot number");
 }
@@ -99,10 +102,10 @@ void check_attributes(const char *text) {
         const RawAttr &a = all[i];
         for (size_t j = 0; j < i; ++j)
             if (all[j].name == a.name)
-                fail(P11TLS_E_INVALID_URI, "pkcs11: URI gives the attribute \"" + a.name + "\" twice");
+                fail(P11TLS_E_INVALID_URI, "pkcs11: URI gives the attribute \"" + std::string(a.name) + "\" twice");
         if (a.name == "slot-id") check_slot_id(a.value);
-        if (a.name != "id" && a.value.find("%00") != std::string::npos)
-            fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a NUL byte (%00) in \"" + a.name + "\"");
+        if (a.name != "id" && a.value.find("%00") != std::string_view::npos)
+            fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a NUL byte (%00) in \"" + std::string(a.name) + "\"");
     }
 }
 }  // namespace
@@ -135,12 +138,12 @@ Uri Uri::parse(const char *text) {
     return r;
 }
 
-std::string Uri::format() const {
+SecretString Uri::format() const {
     char *s = nullptr;
     int rc = p11_kit_uri_format(u_, P11_KIT_URI_FOR_ANY, &s);
     if (rc != P11_KIT_URI_OK || !s) fail(P11TLS_E_INTERNAL, "cannot format URI");
-    std::string r = s;
     // The text may hold a pin-value.
+    SecretString r = s;
     gnutls_memset(s, 0, r.size());
     free(s);
     return r;

@@ -10,6 +10,8 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
+#include "base/secure.hpp"
+
 namespace p11tls {
 
 // Longer URIs are P11TLS_E_INVALID_URI.
@@ -27,8 +29,9 @@ public:
     Uri &operator=(const Uri &) = delete;
 
     // The URI as text (RFC 7512, every attribute it holds, pin-value
-    // included: never log it). parse(format()) gives the same URI.
-    std::string format() const;
+    // included: never log it; wiped when freed). parse(format()) gives the
+    // same URI.
+    SecretString format() const;
     // Same module, slot, token and object attributes, query attributes
     // included (attribute order does not matter).
     bool same_as(const Uri &o) const;

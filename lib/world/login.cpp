@@ -18,35 +18,69 @@ namespace p11tls {
 
 namespace {
 
+// What a pin-source path is, if it is not a regular file: opening a FIFO
+// blocks until someone writes to it, and a device or socket is no PIN file.
+// Anyone who can create the path must not be able to hang a login.
+const char *not_a_pin_file(mode_t mode) {
+    if (S_ISREG(mode)) return nullptr;
+    if (S_ISDIR(mode)) return "pin-source is a directory, not a regular file";
+    if (S_ISFIFO(mode)) return "pin-source is a FIFO (named pipe), not a regular file";
+    if (S_ISSOCK(mode)) return "pin-source is a socket, not a regular file";
+    if (S_ISCHR(mode) || S_ISBLK(mode)) return "pin-source is a device, not a regular file";
+    return "pin-source is not a regular file";
+}
+
 // Reads the first line of a pin-source file. The file must be a regular
 // file that only its owner (and group) can read.
 void read_pin_source(const char *source, SecretBuffer &pin) {
     const char *path = source;
     if (strncmp(path, "file:", 5) == 0) path += 5;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    // Refused before open() where possible (opening some devices has side
+    // effects); fstat() below is what counts, since the path may change.
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISLNK(st.st_mode))
+        if (const char *why = not_a_pin_file(st.st_mode)) fail(P11TLS_E_PIN_SOURCE, why);
+    // O_NONBLOCK: a FIFO put in place after lstat() must not block open().
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         const int err = errno;
         // O_NOFOLLOW: whoever can replace the link could point it elsewhere.
         if (err == ELOOP) fail(P11TLS_E_PIN_SOURCE, "pin-source is a symbolic link; refusing to follow it");
+        if (err == ENXIO) fail(P11TLS_E_PIN_SOURCE, "pin-source is a socket or device, not a regular file");
         fail(P11TLS_E_PIN_SOURCE, std::string("cannot open pin-source: ") + strerror(err));
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        fail(P11TLS_E_PIN_SOURCE, "pin-source is not a regular file");
+    struct Closer {
+        int fd;
+        ~Closer() { close(fd); }
+    } closer{fd};
+    if (fstat(fd, &st) != 0) fail(P11TLS_E_PIN_SOURCE, "cannot stat pin-source");
+    if (const char *why = not_a_pin_file(st.st_mode)) fail(P11TLS_E_PIN_SOURCE, why);
+    if (st.st_mode & S_IROTH) fail(P11TLS_E_PIN_SOURCE, "pin-source is readable by others; refusing to use it");
+    const int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+        fail(P11TLS_E_PIN_SOURCE, "cannot read pin-source");
+    // One byte more than the longest PIN: enough to tell a line that fits
+    // from one that does not.
+    SecretBuffer buf(kMaxPinLength + 2);
+    size_t got = 0;
+    while (got < buf.size() - 1) {
+        ssize_t n = read(fd, buf.data() + got, buf.size() - 1 - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail(P11TLS_E_PIN_SOURCE, "cannot read pin-source");
+        if (n == 0) break;
+        got += (size_t)n;
+        if (memchr(buf.data(), '\n', got)) break;
     }
-    if (st.st_mode & S_IROTH) {
-        close(fd);
-        fail(P11TLS_E_PIN_SOURCE, "pin-source is readable by others; refusing to use it");
-    }
-    SecretBuffer buf(pin.size());
-    ssize_t n = read(fd, buf.data(), buf.size() - 1);
-    close(fd);
-    if (n < 0) fail(P11TLS_E_PIN_SOURCE, "cannot read pin-source");
-    size_t len = (size_t)n;
-    for (size_t i = 0; i < len; ++i)
-        if (buf.data()[i] == '\n' || buf.data()[i] == '\r') len = i;
-    pin.assign(buf.data(), len);
+    size_t len = got;
+    for (size_t i = 0; i < got; ++i)
+        if (buf.data()[i] == '\n' || buf.data()[i] == '\r') {
+            len = i;
+            break;
+        }
+    if (len > kMaxPinLength)
+        fail(P11TLS_E_PIN_SOURCE, "pin-source's first line is longer than " + std::to_string(kMaxPinLength) +
+                                      " bytes; refusing it rather than cutting it");
+    if (!pin.assign(buf.data(), len)) fail(P11TLS_E_INTERNAL, "PIN buffer too small");
 }
 
 unsigned pin_flags(CK_FLAGS token_flags, bool last_wrong) {
@@ -57,39 +91,68 @@ unsigned pin_flags(CK_FLAGS token_flags, bool last_wrong) {
     return f;
 }
 
+// A URI's pin-value, checked: never cut, and "" is no PIN.
+void pin_from_uri_value(const char *v, SecretBuffer &pin) {
+    const size_t n = strnlen(v, kMaxPinLength + 1);
+    if (n > kMaxPinLength)
+        fail(P11TLS_E_INVALID_URI, "the URI's pin-value is longer than " + std::to_string(kMaxPinLength) +
+                                       " bytes; refusing it rather than cutting it");
+    if (!pin.assign(v, n)) fail(P11TLS_E_INTERNAL, "PIN buffer too small");
+}
+
 // Fills pin from the URI or the PIN function; runs user code, so the caller
 // must hold no lock. Returns false for "use the protected path" (NULL PIN).
+// An empty PIN is never sent: on a smart card it would burn a try. It is
+// "no PIN given" (P11TLS_E_PIN_REQUIRED from a URI, P11TLS_E_PIN_CANCELLED
+// from the PIN function), or the protected path if the token has one.
 bool obtain_pin(const CtxState &ctx, const Uri *uri, const TokenState &t, CK_FLAGS token_flags,
                 unsigned extra_flags, bool last_wrong, SecretBuffer &pin) {
     const bool final_try = token_flags & CKF_USER_PIN_FINAL_TRY;
+    const bool protected_path = token_flags & CKF_PROTECTED_AUTHENTICATION_PATH;
+    auto from_uri = [&](const char *what) {
+        if (pin.length() > 0) return true;
+        if (protected_path) return false;
+        fail(P11TLS_E_PIN_REQUIRED, std::string("the URI's ") + what + " is empty: no PIN given for token " +
+                                        t.label());
+    };
     // On the final try only a person, through the PIN function, may decide.
     if (uri && !final_try && !(extra_flags & P11TLS_PIN_CONTEXT_SPECIFIC)) {
         if (const char *v = uri->pin_value()) {
-            pin.assign(v, strlen(v));
-            return true;
+            pin_from_uri_value(v, pin);
+            return from_uri("pin-value");
         }
         if (const char *src = uri->pin_source()) {
             read_pin_source(src, pin);
-            return true;
+            return from_uri("pin-source");
         }
     }
     if (uri && !final_try && (extra_flags & P11TLS_PIN_CONTEXT_SPECIFIC) && uri->pin_value()) {
-        pin.assign(uri->pin_value(), strlen(uri->pin_value()));
-        return true;
+        pin_from_uri_value(uri->pin_value(), pin);
+        return from_uri("pin-value");
     }
     PinFn f = ctx.pin_fn();
     if (!f.fn) {
-        if (token_flags & CKF_PROTECTED_AUTHENTICATION_PATH) return false;
+        if (protected_path) return false;
         fail(P11TLS_E_PIN_REQUIRED,
              final_try ? "token " + t.label() +
                              " is on its final PIN try; only a PIN function may supply the PIN"
                        : "token " + t.label() + " needs a PIN and none was given");
     }
-    if (token_flags & CKF_PROTECTED_AUTHENTICATION_PATH) return false;
+    if (protected_path) return false;
     unsigned flags = pin_flags(token_flags, last_wrong) | extra_flags;
+    pin.wipe();
     int rc = f.fn(f.arg, t.uri().c_str(), t.label().c_str(), flags, pin.data(), pin.size());
-    pin.data()[pin.size() - 1] = '\0';
     if (rc < 0) fail(P11TLS_E_PIN_CANCELLED, "the PIN function declined for token " + t.label());
+    // The function must leave a NUL in the buffer: without one its PIN
+    // did not fit, and cutting it could make a wrong PIN a right one.
+    if (!memchr(pin.data(), '\0', pin.size())) {
+        pin.wipe();
+        fail(P11TLS_E_PIN_CANCELLED, "the PIN function's PIN for token " + t.label() + " is longer than " +
+                                         std::to_string(kMaxPinLength) + " bytes; refused, not cut");
+    }
+    if (pin.length() == 0)
+        fail(P11TLS_E_PIN_CANCELLED, "the PIN function gave an empty PIN for token " + t.label() +
+                                         ": no PIN given, no login tried");
     return true;
 }
 

@@ -175,7 +175,8 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri,
 [[noreturn]] void fail_no_token(const std::string &why);
 std::string no_token_detail(const std::string &why);
 
-// Finds objects on t matching tmpl (at most max results).
+// Finds objects on t matching tmpl: all of them, up to max (reading the
+// results in chunks; ask for one more than a limit to know it was passed).
 std::vector<CK_OBJECT_HANDLE> find_objects(TokenState *t, CK_SESSION_HANDLE s,
                                            const std::vector<CK_ATTRIBUTE> &tmpl,
                                            size_t max = 64);

@@ -137,8 +137,10 @@ static int ask_tty(cli_pin *p, const char *label, unsigned flags, char *pin,
     noecho = tty_saved;
     noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
     noecho.c_lflag |= ICANON;
-    put_str(fd, prompt);
+    /* Echo off (and type-ahead dropped) before the prompt shows: what is
+     * typed once it shows is neither echoed nor thrown away. */
     tcsetattr(fd, TCSAFLUSH, &noecho);
+    put_str(fd, prompt);
     n = read_line(fd, pin, pin_size);
     tcsetattr(fd, TCSAFLUSH, &tty_saved);
     put_str(fd, "\n");
@@ -154,6 +156,11 @@ static int ask_tty(cli_pin *p, const char *label, unsigned flags, char *pin,
     }
     if (n < 0) {
         p->problem = "cannot read the PIN from the terminal";
+        return -1;
+    }
+    /* Enter alone is a cancel: an empty PIN would cost a token try. */
+    if (n == 0) {
+        p->problem = "no PIN entered";
         return -1;
     }
     return 0;
@@ -188,6 +195,11 @@ int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
         }
         if (n == -2) {
             p->problem = "the PIN from --pin-fd is too long";
+            return -1;
+        }
+        /* An empty line is a cancel: an empty PIN would cost a try. */
+        if (n == 0) {
+            p->problem = "no PIN given on --pin-fd (its first line is empty)";
             return -1;
         }
         p->fd_ok = 1;

@@ -38,6 +38,10 @@ static int prompt(struct pin_state *ps, const char *label, unsigned flags,
     if (rc != PAM_SUCCESS || resp == NULL) {
         ps->declined = "the conversation gave no PIN";
         rc = -1;
+    } else if (resp[0] == '\0') {
+        /* Enter alone is a cancel: an empty PIN would cost a token try. */
+        ps->declined = "no PIN entered";
+        rc = -1;
     } else {
         rc = give(resp, pin, pin_size);
         if (rc < 0)

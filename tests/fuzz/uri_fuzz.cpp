@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (e.code() != P11TLS_E_INVALID_URI) broken("parse failed with another code than INVALID_URI", text, e.what());
         return 0;
     }
-    std::string once = first.format();
+    std::string once = first.format().c_str();
     Uri second;
     try {
         second = Uri::parse(once.c_str());
@@ -79,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     check_same(first, second, text, once);
     // Formatting is a fixed point from the first format on.
-    std::string twice = second.format();
+    std::string twice = second.format().c_str();
     if (twice != once) broken("format is not stable", once, twice);
     return 0;
 }

@@ -20,6 +20,12 @@
  *                               CKR_DEVICE_REMOVED and CKR_TOKEN_NOT_PRESENT
  *                               also close every session (a token pulled
  *                               and put back: the login is gone)
+ *   P11TLS_TESTMOD_FIND_CHUNK=N  C_FindObjects returns at most N handles
+ *                               per call, as PKCS#11 allows (the caller must
+ *                               call again until it gets none)
+ *   P11TLS_TESTMOD_FIND_ENDLESS=1  C_FindObjects never ends a search: once
+ *                               the real results are out it returns the
+ *                               last one again, one per call, forever
  *   P11TLS_TESTMOD_TOKEN_FLAGS=X  ORed into every C_GetTokenInfo's flags
  *                               (e.g. 0x20000, CKF_USER_PIN_FINAL_TRY)
  *   P11TLS_TESTMOD_RANDOM_FAIL=PERMILLE[:SEED]  every call except
@@ -173,6 +179,9 @@ static CK_RV fail_rv;
 static unsigned long fail_count;
 static unsigned long fail_times = 1;
 static CK_FLAGS extra_token_flags;
+static unsigned long find_chunk;
+static int find_endless;
+static CK_OBJECT_HANDLE find_last; /* for find_endless; one search at a time */
 
 static void log_call(const char *name)
 {
@@ -245,6 +254,10 @@ static void read_fail_rule(void)
     fail_times = 1;
     const char *tf = getenv("P11TLS_TESTMOD_TOKEN_FLAGS");
     extra_token_flags = tf ? strtoul(tf, NULL, 0) : 0;
+    const char *fc = getenv("P11TLS_TESTMOD_FIND_CHUNK");
+    find_chunk = fc ? strtoul(fc, NULL, 10) : 0;
+    const char *fe = getenv("P11TLS_TESTMOD_FIND_ENDLESS");
+    find_endless = fe && strcmp(fe, "1") == 0;
     const char *f = getenv("P11TLS_TESTMOD_FAIL");
     if (!f || !*f)
         return;
@@ -650,7 +663,25 @@ FWD(C_GetObjectSize, (SH h, OH o, ULP s), (h, real_handle(h, o), s))
 FWD(C_GetAttributeValue, (SH h, OH o, AP t, UL c), (h, real_handle(h, o), t, c))
 FWD(C_SetAttributeValue, (SH h, OH o, AP t, UL c), (h, real_handle(h, o), t, c))
 FWD(C_FindObjectsInit, (SH h, AP t, UL c), (h, t, c))
-FWD_OUT(C_FindObjects, (SH h, CK_OBJECT_HANDLE_PTR o, UL m, ULP c), (h, o, m, c), show_handles(h, o, c ? *c : 0))
+static CK_RV tm_C_FindObjects(SH h, CK_OBJECT_HANDLE_PTR o, UL m, ULP c)
+{
+    ENTER(C_FindObjects);
+    if (find_chunk && m > find_chunk)
+        m = find_chunk;
+    CK_RV rv = real->C_FindObjects(h, o, m, c);
+    if (rv != CKR_OK)
+        return rv;
+    show_handles(h, o, c ? *c : 0);
+    if (find_endless && c && o && m > 0) {
+        if (*c > 0)
+            find_last = o[*c - 1];
+        else if (find_last != CK_INVALID_HANDLE) {
+            o[0] = find_last;
+            *c = 1;
+        }
+    }
+    return CKR_OK;
+}
 FWD(C_FindObjectsFinal, (SH h), (h))
 FWD(C_EncryptInit, (SH h, MP m, OH k), (h, m, real_handle(h, k)))
 FWD(C_Encrypt, (SH h, BP d, UL dl, BP o, ULP ol), (h, d, dl, o, ol))
