@@ -2,6 +2,7 @@
 // Copyright The p11tls authors
 #include "pkcs11/module.hpp"
 
+#include <climits>
 #include <cstdlib>
 
 #include <p11-kit/p11-kit.h>
@@ -29,6 +30,31 @@ std::string take_string(char *s) {
 
 int count() { return __atomic_load_n(&g_count, __ATOMIC_ACQUIRE); }
 
+std::string resolve(const std::string &path) {
+    char buf[PATH_MAX];
+    return realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+bool same_init_reserved(const Module *m, const char *init_reserved) {
+    if (!init_reserved) return !m->has_init_reserved;
+    return m->has_init_reserved && m->init_reserved == init_reserved;
+}
+
+// The module already loaded from path (or the same file) for path-added
+// modules; throws if that file was loaded with other init arguments.
+Module *find_path_module(const std::string &path, const std::string &real, const char *init_reserved, int n) {
+    for (int i = 0; i < n; ++i) {
+        Module *m = g_modules[i];
+        if (m->path != path && m->real_path != real) continue;
+        if (!same_init_reserved(m, init_reserved))
+            fail(P11TLS_E_INVALID_ARGUMENT, "module " + path + " is already loaded (as " + m->name +
+                                                ") with other init arguments; a module is initialized "
+                                                "once per process");
+        if (!m->registered && m->path == path) return m;
+    }
+    return nullptr;
+}
+
 void append_locked(Module *m) {
     if (g_count >= kMaxModules) fail(P11TLS_E_MODULE, "too many PKCS#11 modules loaded");
     g_modules[g_count] = m;
@@ -50,6 +76,12 @@ std::vector<Module *> registered_modules() {
                 m->path = take_string(p11_kit_module_get_filename(*p));
                 m->name = take_string(p11_kit_module_get_name(*p));
                 if (m->name.empty()) m->name = m->path;
+                m->real_path = resolve(m->path);
+                // p11-kit passes it only when it calls C_Initialize itself
+                // (init_args NULL); ours replace its own, so we pass it on.
+                char *reserved = p11_kit_config_option(*p, "x-init-reserved");
+                m->has_init_reserved = reserved != nullptr;
+                m->init_reserved = take_string(reserved);
                 append_locked(m);
             }
             __atomic_store_n(&g_registered_loaded, 1, __ATOMIC_RELEASE);
@@ -65,25 +97,39 @@ std::vector<Module *> registered_modules() {
     return out;
 }
 
-Module *load_module_path(const std::string &path) {
+bool module_has_path(const Module &m, const char *path) {
+    if (m.path == path || (m.registered && m.name == path)) return true;
+    return !m.real_path.empty() && m.real_path == resolve(path);
+}
+
+Module *load_module_path(const std::string &path, const char *init_reserved) {
     if (path.empty()) fail(P11TLS_E_INVALID_ARGUMENT, "empty module path");
-    for (int i = 0, n = count(); i < n; ++i)
-        if (!g_modules[i]->registered && g_modules[i]->path == path) return g_modules[i];
+    const std::string real = resolve(path);
+    if (Module *m = find_path_module(path, real, init_reserved, count())) return m;
     CK_FUNCTION_LIST *fl = p11_kit_module_load(path.c_str(), 0);
     if (!fl) {
         const char *msg = p11_kit_message();
         fail(P11TLS_E_MODULE, "cannot load module " + path + ": " + (msg ? msg : "unknown error"));
     }
     GenSpinGuard g(g_append_lock);
-    for (int i = 0; i < g_count; ++i)
-        if (!g_modules[i]->registered && g_modules[i]->path == path) {
-            p11_kit_module_release(fl);
-            return g_modules[i];
-        }
+    Module *known;
+    try {
+        known = find_path_module(path, real, init_reserved, g_count);
+    } catch (...) {
+        p11_kit_module_release(fl);
+        throw;
+    }
+    if (known) {
+        p11_kit_module_release(fl);
+        return known;
+    }
     auto *m = new Module;
     m->fl = fl;
     m->path = path;
     m->name = path;
+    m->real_path = real;
+    m->has_init_reserved = init_reserved != nullptr;
+    if (init_reserved) m->init_reserved = init_reserved;
     append_locked(m);
     return m;
 }

@@ -16,17 +16,31 @@ namespace p11tls {
 
 struct Module {
     CK_FUNCTION_LIST *fl = nullptr;
-    std::string name;  // p11-kit name, or the path for modules added by path
-    std::string path;  // as configured / as given
+    std::string name;       // p11-kit name, or the path for modules added by path
+    std::string path;       // as configured / as given
+    std::string real_path;  // path with links resolved, or path if it does not resolve
     bool registered = false;
+    // Passed as CK_C_INITIALIZE_ARGS.pReserved: p11-kit's x-init-reserved
+    // option for a registered module (NSS softokn needs its configdir
+    // there), the caller's string for one added by path.
+    bool has_init_reserved = false;
+    std::string init_reserved;
 };
+
+// True if a URI's module-path names m: its path, the name of its p11-kit
+// registration, or any path of the same file.
+bool module_has_path(const Module &m, const char *path);
 
 // The modules registered in p11-kit's configuration (enable-in/disable-in
 // honoured for this program), loaded once per process.
 std::vector<Module *> registered_modules();
 
-// Loads (or finds already loaded) the module at path. Throws P11TLS_E_MODULE.
-Module *load_module_path(const std::string &path);
+// Loads (or finds already loaded) the module at path, to be initialized
+// with init_reserved as pReserved (NULL: none). Throws P11TLS_E_MODULE, or
+// P11TLS_E_INVALID_ARGUMENT if the file is already loaded with other
+// init arguments: a module is initialized once per process (p11-kit shares
+// one initialization per library file among its callers).
+Module *load_module_path(const std::string &path, const char *init_reserved = nullptr);
 
 // Calls fl->fn(args...) inside the fork gate; logs failures when debugging.
 template <typename Fn, typename... Args>
