@@ -5,6 +5,8 @@
 #include <climits>
 #include <cstdlib>
 
+#include <sys/mman.h>
+
 #include <p11-kit/p11-kit.h>
 
 #include "base/error.hpp"
@@ -33,6 +35,15 @@ int count() { return __atomic_load_n(&g_count, __ATOMIC_ACQUIRE); }
 std::string resolve(const std::string &path) {
     char buf[PATH_MAX];
     return realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+// A CK_INFO text field without its padding (blanks, and the NULs some
+// modules pad with) at either end.
+std::string blank_trimmed(const CK_UTF8CHAR *f, size_t n) {
+    std::string r(reinterpret_cast<const char *>(f), n);
+    const size_t b = r.find_first_not_of(std::string(" \0", 2));
+    const size_t e = r.find_last_not_of(std::string(" \0", 2));
+    return b == std::string::npos ? std::string() : r.substr(b, e - b + 1);
 }
 
 bool same_init_reserved(const Module *m, const char *init_reserved) {
@@ -134,8 +145,42 @@ Module *load_module_path(const std::string &path, const char *init_reserved) {
     return m;
 }
 
+void module_initialized(const Module *m, const CK_INFO &info) {
+    // tpm2-pkcs11 (up to 1.9 at least) keeps its TPM sessions, and the
+    // connection to the resource manager, in a forked child: a child's
+    // signature desynchronizes the parent's session, whose every later use
+    // fails.
+    static const char kTpm2Pkcs11[] = "TPM2.0 Cryptoki";
+    if (blank_trimmed(info.libraryDescription, sizeof info.libraryDescription) == kTpm2Pkcs11) __atomic_store_n(&m->known_fork_sharing, true, __ATOMIC_RELEASE);
+    uint32_t *inherited = __atomic_load_n(&m->fork_mark, __ATOMIC_ACQUIRE);
+    // Set in an earlier generation (ours is made below, once): an ancestor's.
+    if (inherited) __atomic_store_n(inherited, 1u, __ATOMIC_RELEASE);
+    void *page = mmap(nullptr, sizeof(uint32_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    // Without it, fork sharing is not detected: failures read as before.
+    uint32_t *own = page == MAP_FAILED ? nullptr : static_cast<uint32_t *>(page);
+    __atomic_store_n(&m->fork_mark, own, __ATOMIC_RELEASE);
+}
+
+std::string fork_sharing_note(const Module *m, CK_RV rv) {
+    uint32_t *own = __atomic_load_n(&m->fork_mark, __ATOMIC_ACQUIRE);
+    if (!own || !__atomic_load_n(own, __ATOMIC_ACQUIRE) || ckr_to_error(rv) != P11TLS_E_DEVICE) return "";
+    if (!__atomic_load_n(&m->known_fork_sharing, __ATOMIC_ACQUIRE))
+        return "; module " + m->name +
+               " may share its state with forked children: a process forked from this one used it "
+               "(see doc/modules.md)";
+    // call() returned rv without calling the module if it was broken already.
+    const bool not_called = __atomic_exchange_n(&m->broken_gen, current_generation(), __ATOMIC_ACQ_REL) ==
+                            current_generation();
+    return std::string(not_called ? " (not called)" : "") + "; module " + m->name +
+           " shares its state with forked children: a process forked from this one used it, "
+           "which breaks it in this process until it restarts; p11tls makes no further calls to "
+           "it here, as each refused TPM authorization counts against the TPM's "
+           "dictionary-attack lockout (see doc/modules.md)";
+}
+
 void fail_ckr(const Module *m, const char *what, CK_RV rv) {
-    fail(ckr_to_error(rv), "module " + m->name + ": " + what + ": " + ckr_name(rv));
+    fail(ckr_to_error(rv), "module " + m->name + ": " + what + ": " + ckr_name(rv) +
+                               fork_sharing_note(m, rv));
 }
 
 }  // namespace p11tls

@@ -58,6 +58,7 @@ int ModuleState::ensure_initialized() {
     }
     rv = P11CALL(mod_, C_GetInfo, &info_);
     if (rv != CKR_OK) memset(&info_, 0, sizeof info_);
+    module_initialized(mod_, info_);
     return 0;
 }
 
@@ -77,7 +78,7 @@ std::vector<TokenState *> ModuleState::tokens() {
     }
     std::lock_guard<std::mutex> g(mu_);
     if (rv != CKR_OK) {
-        slot_error_ = "module " + mod_->name + ": C_GetSlotList: " + ckr_name(rv);
+        slot_error_ = "module " + mod_->name + ": C_GetSlotList: " + ckr_name(rv) + fork_sharing_note(mod_, rv);
         return out;
     }
     slot_error_.clear();
