@@ -8,7 +8,10 @@
  *   child=STATUS            (0 = the child signed; 124 = killed on timeout)
  *   parent-after=RC DETAIL
  *   parent-again=RC DETAIL
- * and exits 0 (99 if the key cannot be opened or the scheme is unknown). */
+ * and exits 0 (99 if the key cannot be opened or the scheme is unknown).
+ * With P11TLS_FORK_PARENT_MODULE set, the key is opened through a context
+ * that sees only the module at that path (the test module, for a module
+ * p11tls does not know). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,8 @@ static int wait_child(pid_t pid, int timeout_s)
 int main(int argc, char **argv)
 {
     p11tls_key *key = NULL;
+    p11tls_ctx *ctx = NULL;
+    const char *module = getenv("P11TLS_FORK_PARENT_MODULE");
     uint16_t scheme;
     pid_t pid;
 
@@ -56,7 +61,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: fork_parent KEY_URI SCHEME\n");
         return 99;
     }
-    if (p11tls_key_open(NULL, argv[1], 0, &key) != 0) {
+    if (module && (p11tls_ctx_new(&ctx) != 0 ||
+                   p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES) != 0 ||
+                   p11tls_ctx_add_module(ctx, module) != 0)) {
+        fprintf(stderr, "module %s: %s\n", module, p11tls_last_error_detail());
+        return 99;
+    }
+    if (p11tls_key_open(ctx, argv[1], 0, &key) != 0) {
         fprintf(stderr, "open: %s\n", p11tls_last_error_detail());
         return 99;
     }
@@ -73,5 +84,6 @@ int main(int argc, char **argv)
     report("parent-after", sign(key, scheme));
     report("parent-again", sign(key, scheme));
     p11tls_key_free(key);
+    p11tls_ctx_free(ctx);
     return 0;
 }
