@@ -44,3 +44,13 @@ api() {
     [ -z "${P11TLS_SANITIZER:-}" ] || return 77
     timeout 60 python3 "$(dirname "$0")/api.py" "${P11TLS_LIB:-./lib/.libs/libp11tls.so}" "$@"
 }
+
+# suite_hook MODULE TOKEN PIN [INIT_RESERVED]: runs $P11TLS_SUITE_HOOK (a
+# shell command; bench/modules.sh sets it) in the suite's environment, with
+# BENCH_MODULE, BENCH_TOKEN, BENCH_PIN and BENCH_INIT_RESERVED set. Not
+# part of the tests: nothing happens when the variable is unset.
+suite_hook() {
+    [ -n "${P11TLS_SUITE_HOOK:-}" ] || return 0
+    BENCH_MODULE=$1 BENCH_TOKEN=$2 BENCH_PIN=$3 BENCH_INIT_RESERVED=${4:-} \
+        bash -c "$P11TLS_SUITE_HOOK" || echo "# suite hook failed: $P11TLS_SUITE_HOOK"
+}

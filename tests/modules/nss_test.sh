@@ -121,6 +121,17 @@ else
 fi
 sed 's/^/#   /' "$TMP/storm.out"
 
+if [ -n "${P11TLS_SUITE_HOOK:-}" ]; then
+    # Labelled keys for bench/modules.sh (certutil leaves keys unlabelled),
+    # made through p11-kit's proxy, which passes x-init-reserved.
+    for k in "EC:prime256v1 p256 b1" "rsa:2048 rsa2048 b2"; do
+        set -- $k
+        timeout 60 pkcs11-tool --module "$(dirname "$softokn")/p11-kit-proxy.so" --token-label "NSS Certificate DB" \
+            --login --pin "$PIN" --keypairgen --key-type "$1" --label "$2" --id "$3" >/dev/null 2>&1
+    done
+    suite_hook "$softokn" "NSS Certificate DB" "$PIN" "$reserved"
+fi
+
 # The module given by path needs its init argument too.
 if [ -n "${P11TLS_SANITIZER:-}" ]; then
     finish

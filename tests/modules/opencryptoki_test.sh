@@ -100,5 +100,6 @@ else
 fi
 sed 's/^/#   /' "$TMP/storm.out"
 
+suite_hook "$ock" p11tls-ock "$PIN"
 kill "$slotd" 2>/dev/null
 finish

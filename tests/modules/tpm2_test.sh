@@ -126,6 +126,8 @@ else
     not_ok "p256: serve + gnutls-cli handshake (setup)" "$TMP/certtool.log" "$TMP/server.err"
 fi
 
+suite_hook "$tpm2_so" p11tls-tpm "$PIN"
+
 # After fork: the child signs, and breaks the parent's TPM session.
 before=$(lockouts)
 timeout 60 "${P11TLS_FORK_PARENT:-./tests/fork_parent}" "$(key_uri p256)" ecdsa_secp256r1_sha256 \
