@@ -41,6 +41,8 @@ if [ "${P11TLS_TPM2_NS:-}" != 1 ]; then
     exec unshare -m -i -p -f --mount-proc --propagation private bash "$0" "$@"
 fi
 export P11TLS_ISOLATE_NS=$$
+# TSan builds: GLib's reports, seen through the tabrmd TCTI (tsan-glib.supp).
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/tsan-glib.supp"
 . "$(dirname "$0")/../p11kit-isolate.sh"
 export P11TLS_TEST_DIR=/nonexistent  # lib.sh wants it; this suite makes its own files
 . "$(dirname "$0")/../cli/lib.sh"
