@@ -24,6 +24,10 @@
 #         user configuration: then the host's modules are seen, and we say
 #         so on stderr).
 #       Returns 1 (with a message) if a directory cannot be hidden.
+#   p11kit_require_isolation
+#       For the module suites, which must see their module only: exits 77
+#       (skipped, with the reason) where p11kit_register_only cannot hide
+#       the host's modules.
 
 p11kit_isolate_reexec() {
     local script=$1
@@ -70,4 +74,17 @@ p11kit_register_only() {
         echo "$me: note: /etc/pkcs11/pkcs11.conf forbids user configuration: the test sees the host's registered p11-kit modules" >&2
     fi
     return 0
+}
+
+p11kit_require_isolation() {
+    local me
+    me=$(basename "$0")
+    if [ "$(id -u)" = 0 ] && [ "${P11TLS_ISOLATE_NS:-}" != "$$" ]; then
+        echo "$me: SKIP: root without a private mount namespace (unshare -m): p11-kit would load the host's modules" >&2
+        exit 77
+    fi
+    if [ "$(id -u)" != 0 ] && grep -qs '^[[:space:]]*user-config:[[:space:]]*none' /etc/pkcs11/pkcs11.conf; then
+        echo "$me: SKIP: /etc/pkcs11/pkcs11.conf forbids user configuration: p11-kit would load the host's modules" >&2
+        exit 77
+    fi
 }

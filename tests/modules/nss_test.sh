@@ -15,6 +15,7 @@
 set -u
 . "$(dirname "$0")/../p11kit-isolate.sh"
 p11kit_isolate_reexec "$0" "$@"
+p11kit_require_isolation
 
 me=$(basename "$0")
 softokn=

@@ -40,6 +40,10 @@ getent group pkcs11 >/dev/null || { echo "$me: SKIP: no pkcs11 group (opencrypto
 # Own namespaces (p11kit_isolate_reexec then sees us as isolated already).
 if [ "${P11TLS_ISOLATE_NS:-}" != "$$" ] && [ "${P11TLS_OCK_NS:-}" != 1 ]; then
     export P11TLS_OCK_NS=1
+    if ! unshare -m -i -p -f --mount-proc --propagation private true 2>/dev/null; then
+        echo "$me: SKIP: cannot make private mount, IPC and PID namespaces (unshare)" >&2
+        exit 77
+    fi
     exec unshare -m -i -p -f --mount-proc --propagation private bash "$0" "$@"
 fi
 export P11TLS_ISOLATE_NS=$$

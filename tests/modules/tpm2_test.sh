@@ -38,6 +38,10 @@ PATH=$PATH:/usr/sbin
 
 if [ "${P11TLS_TPM2_NS:-}" != 1 ]; then
     export P11TLS_TPM2_NS=1
+    if ! unshare -m -i -p -f --mount-proc --propagation private true 2>/dev/null; then
+        echo "$me: SKIP: cannot make private mount, IPC and PID namespaces (unshare)" >&2
+        exit 77
+    fi
     exec unshare -m -i -p -f --mount-proc --propagation private bash "$0" "$@"
 fi
 export P11TLS_ISOLATE_NS=$$

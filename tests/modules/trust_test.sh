@@ -18,6 +18,7 @@
 set -u
 . "$(dirname "$0")/../p11kit-isolate.sh"
 p11kit_isolate_reexec "$0" "$@"
+p11kit_require_isolation
 
 me=$(basename "$0")
 phase=${1:?usage: trust_test.sh system|private}
