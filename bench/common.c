@@ -47,6 +47,12 @@ const char *bench_module(void)
     return m;
 }
 
+const char *bench_init_reserved(void)
+{
+    const char *r = getenv("BENCH_INIT_RESERVED");
+    return r && *r ? r : NULL;
+}
+
 const char *bench_token(void) { return env_or("BENCH_TOKEN", "p11tls-test"); }
 const char *bench_pin(void) { return env_or("BENCH_PIN", "1234"); }
 
@@ -145,8 +151,13 @@ const unsigned char *bench_raw_input(const bench_key *k, size_t *len)
 
 void bench_key_uri(const char *label, char *out, size_t out_size)
 {
-    snprintf(out, out_size, "pkcs11:token=%s;object=%s;type=private?pin-value=%s", bench_token(),
-             label, bench_pin());
+    /* The token label percent-encoded where it has spaces ("NSS Certificate DB"). */
+    char token[3 * 32 + 1];
+    size_t j = 0;
+    for (const char *c = bench_token(); *c && j + 4 <= sizeof token; ++c)
+        j += (size_t)snprintf(token + j, sizeof token - j, *c == ' ' ? "%%20" : "%c", *c);
+    snprintf(out, out_size, "pkcs11:token=%s;object=%s;type=private?pin-value=%s", token, label,
+             bench_pin());
 }
 
 /* ---- raw PKCS#11 ---------------------------------------------------------- */
@@ -173,6 +184,8 @@ void raw_open(raw_module *m, const char *token_label)
     CK_C_INITIALIZE_ARGS args;
     memset(&args, 0, sizeof args);
     args.flags = CKF_OS_LOCKING_OK;
+    /* A module that needs its p11-kit x-init-reserved (NSS softokn). */
+    args.pReserved = (void *)bench_init_reserved();
     CK_RV rv = m->f->C_Initialize(&args);
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
         die("C_Initialize: 0x%lx", rv);
@@ -238,7 +251,7 @@ p11tls_ctx *bench_p11tls_ctx(void)
 {
     p11tls_ctx *ctx = NULL;
     if (p11tls_ctx_new(&ctx) < 0 || p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES) < 0 ||
-        p11tls_ctx_add_module(ctx, bench_module()) < 0)
+        p11tls_ctx_add_module_with_args(ctx, bench_module(), bench_init_reserved()) < 0)
         die("p11tls context: %s", p11tls_last_error_detail());
     return ctx;
 }

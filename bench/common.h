@@ -13,6 +13,8 @@
  *     BENCH_MODULE   path of libsofthsm2.so
  *     BENCH_TOKEN    token label (default p11tls-test)
  *     BENCH_PIN      user PIN (default 1234)
+ *     BENCH_INIT_RESERVED  pReserved for C_Initialize, if set (NSS softokn's
+ *                    configdir string; bench/modules.sh)
  *     SOFTHSM2_CONF  the throw-away token's configuration
  */
 #ifndef BENCH_COMMON_H
@@ -50,6 +52,9 @@ double quantile(double *v, size_t n, double q);
 const char *arg_str(int argc, char **argv, const char *name, const char *def);
 long arg_long(int argc, char **argv, const char *name, long def);
 double arg_double(int argc, char **argv, const char *name, double def);
+
+/* BENCH_INIT_RESERVED, or NULL if unset or empty. */
+const char *bench_init_reserved(void);
 
 /* ---- The three token keys every benchmark may use ----------------------- */
 

@@ -17,7 +17,7 @@ else
     echo "ok - $count exported symbols, all p11tls_*@@P11TLS_0.1"
 fi
 for fn in p11tls_key_open p11tls_key_sign p11tls_key_sign_hash p11tls_ctx_new p11tls_ctx_free \
-          p11tls_ctx_set_pin_fn p11tls_ctx_set_fork_policy p11tls_ctx_add_module p11tls_key_free \
+          p11tls_ctx_set_pin_fn p11tls_ctx_set_fork_policy p11tls_ctx_add_module p11tls_ctx_add_module_with_args p11tls_key_free \
           p11tls_cert_get_der p11tls_free p11tls_strerror p11tls_gnutls_privkey_import \
           p11tls_ctx_set_log_fn p11tls_check_version; do
     if ! printf '%s\n' "$syms" | grep -q "^$fn@@"; then echo "not ok - $fn not exported"; fail=1; fi

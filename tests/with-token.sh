@@ -42,14 +42,10 @@ if [ "$#" -lt 2 ]; then
     exit 99
 fi
 reset_on_fork=$1
-# As root, run in a private mount namespace (same process: unshare execs),
-# where the host's p11-kit module registrations are hidden (see below).
-# Nothing mounted there is visible outside, and it ends with the test.
-if [ "$(id -u)" = 0 ] && [ "${P11TLS_WITH_TOKEN_NS:-}" != "$$" ] &&
-   unshare -m --propagation private true 2>/dev/null; then
-    export P11TLS_WITH_TOKEN_NS=$$
-    exec unshare -m --propagation private bash "$0" "$@"
-fi
+# As root, run in a private mount namespace where the host's p11-kit module
+# registrations are hidden (see p11kit-isolate.sh).
+. "$(dirname "$0")/p11kit-isolate.sh"
+p11kit_isolate_reexec "$0" "$@"
 shift
 case $reset_on_fork in
     true|false) ;;
@@ -141,46 +137,9 @@ EOF
 
 export SOFTHSM2_CONF="$tmp/softhsm2.conf"
 # p11-kit (used by p11tls's default context, GnuTLS and p11tool) must see
-# SoftHSM and nothing else the host registers: a host module that prints
-# errors (tpm2-pkcs11 without a TPM) or shows more tokens would change what
-# the tests see. The private HOME isolates the test from the user's p11-kit
-# configuration; the host's registrations are hidden as p11-kit allows:
-# - as root (p11-kit ignores user configuration there), in the private
-#   mount namespace entered above: SoftHSM's registration is bound over
-#   each module directory of p11-kit, and /etc/pkcs11 is hidden;
-# - otherwise, the private ~/.config/pkcs11/pkcs11.conf says
-#   "user-config: only", so p11-kit loads only the private
-#   ~/.config/pkcs11/modules (unless the system's pkcs11.conf forbids user
-#   configuration: then the host's modules are seen, and we say so).
-export HOME="$tmp/home"
-export XDG_CONFIG_HOME="$tmp/home/.config"
-mkdir -p "$XDG_CONFIG_HOME/pkcs11/modules" "$tmp/p11-kit/modules" "$tmp/p11-kit/empty"
-echo "user-config: only" > "$XDG_CONFIG_HOME/pkcs11/pkcs11.conf"
-echo "module: $module" > "$XDG_CONFIG_HOME/pkcs11/modules/softhsm2.module"
-echo "module: $module" > "$tmp/p11-kit/modules/softhsm2.module"
-if [ "${P11TLS_WITH_TOKEN_NS:-}" = "$$" ]; then
-    hidden=" "
-    for d in /usr/share/p11-kit/modules /usr/lib/p11-kit/modules \
-             "$(pkg-config --variable=p11_module_configs p11-kit-1 2>/dev/null)"; do
-        [ -n "$d" ] && [ -d "$d" ] || continue
-        d=$(cd "$d" && pwd -P)
-        # Once each: a second bind through the first would pin $tmp.
-        case $hidden in *" $d "*) continue ;; esac
-        hidden="$hidden$d "
-        if ! mount --bind "$tmp/p11-kit/modules" "$d"; then
-            echo "$me: cannot hide $d" >&2
-            exit 99
-        fi
-    done
-    if [ -d /etc/pkcs11 ] && ! mount --bind "$tmp/p11-kit/empty" /etc/pkcs11; then
-        echo "$me: cannot hide /etc/pkcs11" >&2
-        exit 99
-    fi
-elif [ "$(id -u)" = 0 ]; then
-    echo "$me: note: no mount namespace (unshare -m): the test sees the host's registered p11-kit modules" >&2
-elif grep -qs '^[[:space:]]*user-config:[[:space:]]*none' /etc/pkcs11/pkcs11.conf; then
-    echo "$me: note: /etc/pkcs11/pkcs11.conf forbids user configuration: the test sees the host's registered p11-kit modules" >&2
-fi
+# SoftHSM and nothing else the host registers (p11kit-isolate.sh says how).
+echo "module: $module" >"$tmp/softhsm2.module"
+p11kit_register_only "$tmp" "$tmp/softhsm2.module" || exit 99
 export P11TLS_TEST_DIR="$tmp"
 export P11TLS_TEST_PIN=1234
 export P11TLS_TEST_SO_PIN=12345678

@@ -163,6 +163,23 @@ P11TLS_API int p11tls_ctx_set_fork_policy(p11tls_ctx *ctx, int policy);
  * (status P11TLS_E_MODULE, error saying why) until it loads. */
 P11TLS_API int p11tls_ctx_add_module(p11tls_ctx *ctx, const char *module_path);
 
+/* As p11tls_ctx_add_module(), for a module that needs an argument when it
+ * is initialized: init_reserved (NULL: none) is passed, as given, as
+ * CK_C_INITIALIZE_ARGS.pReserved to the module's C_Initialize (with
+ * CKF_OS_LOCKING_OK), in this process and in forked children. This is what
+ * p11-kit's "x-init-reserved:" option does for a registered module (which
+ * p11tls honours): NSS's softokn, for one, fails with CKR_ARGUMENTS_BAD
+ * without its "configdir='sql:DIR' ..." string. The string is copied and
+ * kept (never logged) as long as the process lives; it may hold
+ * configuration the module treats as secret, which is why it is not a URI
+ * attribute. A module file is initialized once per process (p11-kit shares
+ * one initialization per library among its callers): loading a file that
+ * is already loaded with another init_reserved (or none), by path or as a
+ * registered module, fails with P11TLS_E_INVALID_ARGUMENT and changes
+ * nothing. Thread-safe. */
+P11TLS_API int p11tls_ctx_add_module_with_args(p11tls_ctx *ctx, const char *module_path,
+                                               const char *init_reserved);
+
 /* Context flags. */
 #define P11TLS_CTX_NO_REGISTERED_MODULES (1u << 0) /* ignore p11-kit's config */
 #define P11TLS_CTX_ALLOW_MODULE_PATH (1u << 1)     /* let URIs load module-path */

@@ -51,6 +51,9 @@ public:
     }
     void set_fork_policy(int policy) { check(p11tls_ctx_set_fork_policy(ctx_.get(), policy)); }
     void add_module(const std::string &path) { check(p11tls_ctx_add_module(ctx_.get(), path.c_str())); }
+    void add_module(const std::string &path, const std::string &init_reserved) {
+        check(p11tls_ctx_add_module_with_args(ctx_.get(), path.c_str(), init_reserved.c_str()));
+    }
     void set_flags(unsigned flags) { check(p11tls_ctx_set_flags(ctx_.get(), flags)); }
 
     std::vector<uint8_t> cert_der(const std::string &uri) const {

@@ -61,12 +61,16 @@ int p11tls_ctx_set_fork_policy(p11tls_ctx *ctx, int policy) {
 }
 
 int p11tls_ctx_add_module(p11tls_ctx *ctx, const char *module_path) {
+    return p11tls_ctx_add_module_with_args(ctx, module_path, nullptr);
+}
+
+int p11tls_ctx_add_module_with_args(p11tls_ctx *ctx, const char *module_path, const char *init_reserved) {
     return guard(__func__, [&] {
         check_configurable(ctx);
         if (!module_path) fail(P11TLS_E_INVALID_ARGUMENT, "module_path is NULL");
         Module *m;
         try {
-            m = load_module_path(module_path);
+            m = load_module_path(module_path, init_reserved);
         } catch (const Error &e) {
             // Remembered, so that p11tls_list_modules shows it to whoever
             // lists the context's modules later (a diagnostic tool).

@@ -7,6 +7,7 @@
 // else uses) and are never unloaded: records are immutable once published,
 // so any generation may read them.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,17 +17,57 @@ namespace p11tls {
 
 struct Module {
     CK_FUNCTION_LIST *fl = nullptr;
-    std::string name;  // p11-kit name, or the path for modules added by path
-    std::string path;  // as configured / as given
+    std::string name;       // p11-kit name, or the path for modules added by path
+    std::string path;       // as configured / as given
+    std::string real_path;  // path with links resolved, or path if it does not resolve
     bool registered = false;
+    // Passed as CK_C_INITIALIZE_ARGS.pReserved: p11-kit's x-init-reserved
+    // option for a registered module (NSS softokn needs its configdir
+    // there), the caller's string for one added by path.
+    bool has_init_reserved = false;
+    std::string init_reserved;
+
+    // The two mutable fields (atomic access only): how a module that keeps
+    // sharing its state with forked children (tpm2-pkcs11: the child takes
+    // over the parent's TPM sessions) is told apart from a random failure.
+    // fork_mark: a word in memory shared with forked children, made by the
+    // generation that last initialized the module; a child initializing the
+    // module sets its parent's word (see module_initialized()).
+    mutable uint32_t *fork_mark = nullptr;
+    // A module known to keep sharing its state with forked children (by its
+    // CK_INFO, see module_initialized()).
+    mutable bool known_fork_sharing = false;
+    // The generation in which such a module failed after a child used it:
+    // no further calls are made to it in that generation (a TPM counts each
+    // refused authorization against its dictionary-attack lockout).
+    mutable uint64_t broken_gen = 0;
 };
+
+// Called once per generation after the module's C_Initialize succeeded,
+// with its C_GetInfo: tells the process that initialized it before us (our
+// parent) that a forked child uses it, and makes this generation's own mark.
+void module_initialized(const Module *m, const CK_INFO &info);
+
+// "; module X shares its state with forked children: ..." when a process
+// forked from this one used m and rv is a device-class failure ("may
+// share" unless the module is known to; a known one is then not called
+// again in this generation), else "".
+std::string fork_sharing_note(const Module *m, CK_RV rv);
+
+// True if a URI's module-path names m: its path, the name of its p11-kit
+// registration, or any path of the same file.
+bool module_has_path(const Module &m, const char *path);
 
 // The modules registered in p11-kit's configuration (enable-in/disable-in
 // honoured for this program), loaded once per process.
 std::vector<Module *> registered_modules();
 
-// Loads (or finds already loaded) the module at path. Throws P11TLS_E_MODULE.
-Module *load_module_path(const std::string &path);
+// Loads (or finds already loaded) the module at path, to be initialized
+// with init_reserved as pReserved (NULL: none). Throws P11TLS_E_MODULE, or
+// P11TLS_E_INVALID_ARGUMENT if the file is already loaded with other
+// init arguments: a module is initialized once per process (p11-kit shares
+// one initialization per library file among its callers).
+Module *load_module_path(const std::string &path, const char *init_reserved = nullptr);
 
 // Calls fl->fn(args...) inside the fork gate; logs failures when debugging.
 template <typename Fn, typename... Args>
@@ -51,6 +92,11 @@ namespace p11tls {
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
     CK_RV rv;
+    if (__atomic_load_n(&m->broken_gen, __ATOMIC_ACQUIRE) == current_generation()) {
+        debug("module %s: %s: not called (the module's state was taken over by a forked child)",
+              m->name.c_str(), what);
+        return CKR_DEVICE_ERROR;
+    }
     {
         GateGuard gate;
         rv = (m->fl->*fn)(args...);

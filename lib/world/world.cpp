@@ -47,6 +47,8 @@ int ModuleState::ensure_initialized() {
     CK_C_INITIALIZE_ARGS args;
     memset(&args, 0, sizeof args);
     args.flags = CKF_OS_LOCKING_OK;
+    // p11-kit uses our args instead of the module's configured ones.
+    if (mod_->has_init_reserved) args.pReserved = (void *)mod_->init_reserved.c_str();
     CK_RV rv = P11CALL(mod_, C_Initialize, (void *)&args);
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         init_status_ = P11TLS_E_MODULE;
@@ -56,6 +58,7 @@ int ModuleState::ensure_initialized() {
     }
     rv = P11CALL(mod_, C_GetInfo, &info_);
     if (rv != CKR_OK) memset(&info_, 0, sizeof info_);
+    module_initialized(mod_, info_);
     return 0;
 }
 
@@ -75,7 +78,7 @@ std::vector<TokenState *> ModuleState::tokens() {
     }
     std::lock_guard<std::mutex> g(mu_);
     if (rv != CKR_OK) {
-        slot_error_ = "module " + mod_->name + ": C_GetSlotList: " + ckr_name(rv);
+        slot_error_ = "module " + mod_->name + ": C_GetSlotList: " + ckr_name(rv) + fork_sharing_note(mod_, rv);
         return out;
     }
     slot_error_.clear();
@@ -232,7 +235,7 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, s
     const char *want_path = uri.module_path();
     if (want_path) {
         bool loaded = false;
-        for (Module *m : mods) loaded = loaded || m->path == want_path;
+        for (Module *m : mods) loaded = loaded || module_has_path(*m, want_path);
         if (!loaded) {
             if (!(ctx.flags() & P11TLS_CTX_ALLOW_MODULE_PATH))
                 fail(P11TLS_E_NOT_PERMITTED,
@@ -246,7 +249,7 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, s
     bool named_module_found = false;
     for (Module *m : mods) {
         if (want_name && m->name != want_name) continue;
-        if (want_path && m->path != want_path) continue;
+        if (want_path && !module_has_path(*m, want_path)) continue;
         named_module_found = true;
         ModuleState *ms = w.state(m);
         if (ms->ensure_initialized() != 0) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "classes.h"
 #include "json.h"
 #include "util.h"
 
@@ -81,16 +82,6 @@ static const char *alg_name(int alg)
     case P11TLS_ALG_ECDSA: return "ECDSA";
     case P11TLS_ALG_ED25519: return "Ed25519";
     case P11TLS_ALG_ED448: return "Ed448";
-    default: return NULL;
-    }
-}
-
-static const char *class_name(unsigned long cls)
-{
-    switch (cls) {
-    case P11TLS_CLASS_CERTIFICATE: return "certificate";
-    case P11TLS_CLASS_PUBLIC_KEY: return "public key";
-    case P11TLS_CLASS_PRIVATE_KEY: return "private key";
     default: return NULL;
     }
 }
@@ -243,7 +234,8 @@ static int object_cb(void *arg, const p11tls_object_info *o)
     list_state *st = arg;
     FILE *f = st->env->out;
     char *id = cli_hex(o->id, o->id ? o->id_len : 0);
-    const char *cls = class_name(o->object_class);
+    char cls_buf[32];
+    const char *cls = cli_class_name(o->object_class, cls_buf, sizeof cls_buf);
     const char *alg = alg_name(o->algorithm);
 
     if (!id)
@@ -252,11 +244,7 @@ static int object_cb(void *arg, const p11tls_object_info *o)
         json_writer *w = st->jw;
         json_begin_object(w);
         json_key(w, "uri"); json_string(w, o->uri);
-        json_key(w, "class");
-        if (cls)
-            json_string(w, cls);
-        else
-            json_uint(w, o->object_class);
+        json_key(w, "class"); json_string(w, cls);
         json_key(w, "algorithm"); json_string(w, alg);
         json_key(w, "label"); json_string(w, o->label);
         json_key(w, "id"); json_string(w, id);
@@ -265,10 +253,7 @@ static int object_cb(void *arg, const p11tls_object_info *o)
     } else {
         fprintf(f, "Object %d:\n", st->n);
         put_field(f, "URI", o->uri);
-        if (cls)
-            fprintf(f, "\tClass: %s\n", cls);
-        else
-            fprintf(f, "\tClass: 0x%lx\n", o->object_class);
+        fprintf(f, "\tClass: %s\n", cls);
         if (alg)
             fprintf(f, "\tAlgorithm: %s\n", alg);
         put_field(f, "Label", o->label);

@@ -8,6 +8,11 @@
 //
 // Usage: fork_storm THREADS FORKS
 //
+// Against SoftHSM's test token (p256 and p384 keys) by default; with
+// P11TLS_STORM_KEY_URI set (the module suites, tests/modules/), every key
+// opened is that one and every signature uses P11TLS_STORM_SCHEME (a TLS
+// scheme name).
+//
 // The child's deadline is 2 s; in a sanitizer build (P11TLS_SANITIZER set by
 // the test harness) it is 10 s, because the sanitizer runtime makes a child's
 // first PKCS#11 work (module re-initialization) several times slower on a
@@ -15,6 +20,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,17 +34,31 @@
 
 namespace {
 
+const char *storm_uri() { return getenv("P11TLS_STORM_KEY_URI"); }
+
+uint16_t storm_scheme() {
+    const char *name = getenv("P11TLS_STORM_SCHEME");
+    return p11tls_sig_scheme_from_name(name ? name : "");
+}
+
+// The scheme to sign with by key: p256's, p384's, or the storm's.
+uint16_t scheme_for(const char *label) {
+    if (storm_uri()) return storm_scheme();
+    return strcmp(label, "p384") == 0 ? P11TLS_SIG_ECDSA_SECP384R1_SHA384 : P11TLS_SIG_ECDSA_SECP256R1_SHA256;
+}
+
 std::string key_uri(const char *label) {
+    if (storm_uri()) return storm_uri();
     const char *pin = getenv("P11TLS_TEST_PIN");
     return std::string("pkcs11:token=p11tls-test;object=") + label +
            ";type=private;pin-value=" + (pin ? pin : "1234");
 }
 
 bool sign_once(p11tls_key *k) {
-    uint8_t sig[128];
+    uint8_t sig[1024];
     size_t len = sizeof sig;
     static const uint8_t msg[] = "fork storm";
-    return p11tls_key_sign(k, P11TLS_SIG_ECDSA_SECP256R1_SHA256, msg, sizeof msg, sig, &len) == 0;
+    return p11tls_key_sign(k, scheme_for("p256"), msg, sizeof msg, sig, &len) == 0;
 }
 
 // Waits for pid at most timeout_ms; kills it on timeout. Returns the wait
@@ -81,10 +101,9 @@ int main(int argc, char **argv) {
             }
             while (!stop) {
                 bool ok = sign_once(shared);
-                uint8_t sig[160];
+                uint8_t sig[1024];
                 size_t len = sizeof sig;
-                ok = ok && p11tls_key_sign(own, i % 2 ? P11TLS_SIG_ECDSA_SECP384R1_SHA384
-                                                      : P11TLS_SIG_ECDSA_SECP256R1_SHA256,
+                ok = ok && p11tls_key_sign(own, scheme_for(i % 2 ? "p384" : "p256"),
                                            (const uint8_t *)"x", 1, sig, &len) == 0;
                 if (!ok && thread_errors++ == 0)
                     fprintf(stderr, "parent thread %d: %s\n", i, p11tls_last_error_detail());
@@ -106,10 +125,9 @@ int main(int argc, char **argv) {
             p11tls_key *fresh = nullptr;
             if (!sign_once(shared)) _exit(1);
             if (p11tls_key_open(nullptr, key_uri("p384").c_str(), 0, &fresh) != 0) _exit(2);
-            uint8_t sig[160];
+            uint8_t sig[1024];
             size_t len = sizeof sig;
-            if (p11tls_key_sign(fresh, P11TLS_SIG_ECDSA_SECP384R1_SHA384, (const uint8_t *)"y", 1,
-                                sig, &len) != 0)
+            if (p11tls_key_sign(fresh, scheme_for("p384"), (const uint8_t *)"y", 1, sig, &len) != 0)
                 _exit(3);
             _exit(0);
         }

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
+# modlib.sh - sourced by the module suites after tests/cli/lib.sh.
+
+# sign_verify KEY_URI PUB_PEM SCHEME: signs a message with p11tls and
+# verifies it with openssl and the public key PUB_PEM (ECDSA, RSA PKCS#1
+# v1.5 and RSA-PSS with a salt as long as the hash). Errors in $TMP/err and
+# $TMP/verify.
+sign_verify() {
+    local key=$1 pub=$2 scheme=$3 hash
+    local -a opts=()
+    hash=${scheme##*_sha}
+    case $scheme in
+        rsa_pss_*) opts=(-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:-1) ;;
+    esac
+    echo "message for $scheme" >"$TMP/msg"
+    "$CLI" sign "$key" --scheme "$scheme" <"$TMP/msg" >"$TMP/sig" 2>"$TMP/err" &&
+    openssl dgst "-sha$hash" "${opts[@]}" -verify "$pub" -signature "$TMP/sig" "$TMP/msg" \
+        >"$TMP/verify" 2>&1
+}
+
+# public_key KEY_URI OUT_PEM: the key's public key, from p11tls info.
+public_key() {
+    "$CLI" info "$1" 2>"$TMP/err" | sed -n '/BEGIN PUBLIC KEY/,/END PUBLIC KEY/p' >"$2" && [ -s "$2" ]
+}
+
+# storm KEY_URI SCHEME THREADS FORKS: tests/fork_storm against the key
+# (threads sign while the main thread forks; every child signs with the
+# inherited key and a fresh one). Output in $TMP/storm.out. Not under ASan
+# (returns 0 with a note): see tests/run/fork-storm-2-rof-false.sh.
+storm() {
+    if [ "${P11TLS_SANITIZER:-}" = asan ]; then
+        echo "fork storm not run under ASan (tests/run/fork-storm-2-rof-false.sh says why)" >"$TMP/storm.out"
+        return 0
+    fi
+    P11TLS_STORM_KEY_URI=$1 P11TLS_STORM_SCHEME=$2 \
+        timeout 120 "${P11TLS_FORK_STORM:-./tests/fork_storm}" "$3" "$4" >"$TMP/storm.out" 2>&1
+}
+
+# api ARGS...: tests/modules/api.py on the built library (ctypes). Not in a
+# sanitizer build, where the library cannot be loaded into python: returns
+# 77 there.
+api() {
+    [ -z "${P11TLS_SANITIZER:-}" ] || return 77
+    timeout 60 python3 "$(dirname "$0")/api.py" "${P11TLS_LIB:-./lib/.libs/libp11tls.so}" "$@"
+}
+
+# suite_hook MODULE TOKEN PIN [INIT_RESERVED]: runs $P11TLS_SUITE_HOOK (a
+# shell command; bench/modules.sh sets it) in the suite's environment, with
+# BENCH_MODULE, BENCH_TOKEN, BENCH_PIN and BENCH_INIT_RESERVED set. Not
+# part of the tests: nothing happens when the variable is unset.
+suite_hook() {
+    [ -n "${P11TLS_SUITE_HOOK:-}" ] || return 0
+    BENCH_MODULE=$1 BENCH_TOKEN=$2 BENCH_PIN=$3 BENCH_INIT_RESERVED=${4:-} \
+        bash -c "$P11TLS_SUITE_HOOK" || echo "# suite hook failed: $P11TLS_SUITE_HOOK"
+}
