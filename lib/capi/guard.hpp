@@ -3,7 +3,15 @@
 // The exception firewall: every exported function runs its body through
 // guard(), which initializes the process state once and turns any C++
 // exception into a P11TLS_E_* code plus the thread's last-error detail.
+//
+// Except one: glibc cancels a thread (pthread_cancel, pthread_exit) by
+// unwinding its stack with abi::__forced_unwind, which must go on (swallowed,
+// the process aborts: "FATAL: exception not rethrown"). A thread cancelled
+// in a PIN function unwinds through p11tls, which holds no lock there (user
+// code runs with none held) and wipes its PIN buffers on the way (RAII). So
+// guard() is not noexcept, and no exported function may be either.
 #pragma once
+#include <cxxabi.h>
 #include <new>
 
 #include <p11tls/p11tls.h>
@@ -14,12 +22,25 @@
 
 namespace p11tls {
 
-template <typename F>
-int guard(const char *fn, F &&body) noexcept {
+// With redo, a call whose PIN function forked starts again from the top in
+// the child (the parent goes on): for calls with no effect on the caller
+// before they return (open, sign, decrypt, read). Others fail in the child
+// with P11TLS_E_FORKED.
+template <bool redo = false, typename F>
+int guard(const char *fn, F &&body) {
     process_init();
     clear_last_error();
-    try {
+    for (int attempt = 0;; ++attempt) try {
         return body();
+    } catch (abi::__forced_unwind &) {
+        throw;
+    } catch (const ForkedDuringCall &e) {
+        if (redo && attempt < kForkRedoLimit) {
+            debug("%s: %s; starting again in the child", fn, e.what());
+            continue;
+        }
+        set_last_error(e.what());
+        return e.code();
     } catch (const Error &e) {
         set_last_error(e.what());
         debug("%s: %s: %s", fn, p11tls_strerror_name(e.code()), e.what());
