@@ -19,6 +19,7 @@ using namespace tmh;
 
 int g_calls;          // PIN function calls in this process
 pid_t g_forked = -1;  // the PIN function's fork(): 0 in the child
+int g_child_status = -1;
 
 int forking_pin_fn(void *, const char *, const char *, unsigned, char *pin, size_t size) {
     ++g_calls;
@@ -27,6 +28,10 @@ int forking_pin_fn(void *, const char *, const char *, unsigned, char *pin, size
         fflush(stdout);
         fflush(stderr);
         g_forked = fork();
+        // The parent lets the child finish first: SoftHSM answers
+        // CKR_GENERAL_ERROR to a C_Login while another process re-reads the
+        // token's files (doc/fork-model.md), which is not what this tests.
+        if (g_forked > 0) g_child_status = wait_bounded(g_forked);
     }
     return 0;
 }
@@ -59,8 +64,7 @@ TEST(DISABLED_PinForkChild, BothProcessesSign) {
     if (rc == 0) {
         EXPECT_EQ(rb::sign_verifies(key.k), 0) << p11tls_last_error_detail();
     }
-    int st = wait_bounded(g_forked);
-    EXPECT_TRUE(exited_ok(st)) << "child: " << describe(st);
+    EXPECT_TRUE(exited_ok(g_child_status)) << "child: " << describe(g_child_status);
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
 }
 
