@@ -31,7 +31,8 @@ int forking_pin_fn(void *, const char *, const char *, unsigned, char *pin, size
         // The parent lets the child finish first: SoftHSM answers
         // CKR_GENERAL_ERROR to a C_Login while another process re-reads the
         // token's files (doc/fork-model.md), which is not what this tests.
-        if (g_forked > 0) g_child_status = wait_bounded(g_forked);
+        // (Bounded below this process's own bound, so no child is left.)
+        if (g_forked > 0) g_child_status = th::wait_bounded(g_forked, 10);
     }
     return 0;
 }
