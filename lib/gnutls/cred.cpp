@@ -89,7 +89,7 @@ extern "C" int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_
                                                  const char *key_uri) {
     if (!cred || !cert_uri || !key_uri) return GNUTLS_E_INVALID_REQUEST;
     std::vector<std::vector<unsigned char>> ders;
-    int rc = guard(__func__, [&] {
+    int rc = guard<true>(__func__, [&] {
         ders = certs_beside(*state_of(ctx), cert_uri);
         return 0;
     });
