@@ -5,7 +5,8 @@
 // exception into a P11TLS_E_* code plus the thread's last-error detail.
 //
 // Except one: glibc cancels a thread (pthread_cancel, pthread_exit) by
-// unwinding its stack with abi::__forced_unwind, which must go on (swallowed,
+// unwinding its stack with a foreign exception (abi::__forced_unwind), which
+// must go on (swallowed,
 // the process aborts: "FATAL: exception not rethrown"). A thread cancelled
 // in a PIN function unwinds through p11tls, which holds no lock there (user
 // code runs with none held) and wipes its PIN buffers on the way (RAII). So
@@ -32,8 +33,6 @@ int guard(const char *fn, F &&body) {
     clear_last_error();
     for (int attempt = 0;; ++attempt) try {
         return body();
-    } catch (abi::__forced_unwind &) {
-        throw;
     } catch (const ForkedDuringCall &e) {
         if (redo && attempt < kForkRedoLimit) {
             debug("%s: %s; starting again in the child", fn, e.what());
@@ -49,6 +48,10 @@ int guard(const char *fn, F &&body) {
         set_last_error("out of memory");
         return P11TLS_E_MEMORY;
     } catch (...) {
+        // A foreign exception has no C++ type: glibc's forced unwind (caught
+        // as abi::__forced_unwind &, but that binds a reference to no object,
+        // which UBSan reports) or another language's. Never swallowed.
+        if (!abi::__cxa_current_exception_type()) throw;
         set_last_error("unexpected internal exception");
         return P11TLS_E_INTERNAL;
     }

@@ -34,8 +34,8 @@ int lose_login(Ctx &ctx) {
 
 struct Signer {
     p11tls_key *key;
-    int stop;  // atomic
-    long ok = 0, failed = 0, wrong = 0;
+    int stop;                         // atomic
+    long ok = 0, failed = 0, wrong = 0;  // atomic
 };
 
 void *sign_loop(void *arg) {
@@ -44,7 +44,7 @@ void *sign_loop(void *arg) {
         int r = rb::sign_verifies(s->key);
         // A login lost twice within one signature fails that signature;
         // a signature that is returned must verify.
-        (r == 0 ? s->ok : r == 1 ? s->failed : s->wrong)++;
+        __atomic_add_fetch(r == 0 ? &s->ok : r == 1 ? &s->failed : &s->wrong, 1, __ATOMIC_RELAXED);
     }
     return nullptr;
 }
