@@ -12,10 +12,12 @@
  *       logs every call: T threads sign (rsa2048) at once so the session
  *       pool grows; heap growth over C_OpenSession calls = bytes per pooled
  *       session. Also the module's own cost of a session (raw C_OpenSession).
- *   bench_mem --test fork    --impl p11tls|gnutls [--gens N]
+ *   bench_mem --test fork    --impl p11tls|gnutls|module [--gens N]
  *       a chain of N processes, each forked by the previous one, each
  *       signing with the key opened in the first: heap growth per
  *       generation (the abandoned state) and the first child's growth.
+ *       module: the same module calls as a p11tls generation, made
+ *       directly (the module's share of p11tls's figure).
  *       BENCH_ROF names SoftHSM's reset_on_fork in the output. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -168,10 +170,31 @@ typedef struct gen_record {
     size_t heap, rss;
 } gen_record;
 
+/* --impl module: what one generation's world asks of the module, without
+ * p11tls: C_Initialize, a session that logs in and one that signs (p11tls's
+ * keeper and pooled sessions), the key's search and a signature; nothing
+ * of the parent's is closed. The difference from --impl p11tls is
+ * p11tls's own share of the abandoned state. */
+static void module_generation(void)
+{
+    const bench_key *k = bench_key_find("p256");
+    raw_module m;
+    raw_open(&m, bench_token());
+    raw_session(&m);
+    CK_SESSION_HANDLE s = raw_session(&m);
+    CK_OBJECT_HANDLE key = raw_find(&m, s, CKO_PRIVATE_KEY, k->label);
+    size_t len;
+    const unsigned char *in = bench_raw_input(k, &len);
+    if (raw_sign(&m, s, key, k->raw_mech, in, len) != CKR_OK)
+        die("module generation: C_Sign failed");
+}
+
 static void test_fork(const char *impl, long gens)
 {
-    signer *s = signer_new(impl, bench_key_find("p256"));
-    signer_sign(s, NULL);
+    const int module_only = strcmp(impl, "module") == 0;
+    signer *s = module_only ? NULL : signer_new(impl, bench_key_find("p256"));
+#define SIGN_ONCE() (module_only ? module_generation() : signer_sign(s, NULL))
+    SIGN_ONCE();
     int fd[2];
     if (pipe(fd) != 0)
         die("pipe");
@@ -180,7 +203,7 @@ static void test_fork(const char *impl, long gens)
     if (first == 0) {
         close(fd[0]);
         for (long g = 2;; ++g) {
-            signer_sign(s, NULL); /* rebuilds this generation's state */
+            SIGN_ONCE(); /* rebuilds this generation's state */
             gen_record r = {g, heap_in_use(), rss_bytes()};
             if (write(fd[1], &r, sizeof r) != sizeof r)
                 _exit(1);
@@ -214,6 +237,7 @@ static void test_fork(const char *impl, long gens)
          (double)(r[gens].heap - r[2].heap) / (double)(gens - 2), "bytes");
     emit("mem", cas, impl, "stat=first-child-heap", (double)r[2].heap - (double)parent.heap,
          "bytes");
+#undef SIGN_ONCE
 }
 
 int main(int argc, char **argv)

@@ -134,7 +134,15 @@ P11TLS_API void p11tls_ctx_free(p11tls_ctx *ctx);
  * (a token with a protected authentication path is logged into without
  * calling the function). May block, fork
  * or call back into p11tls. token_uri identifies the token; token_label is
- * its label. p11tls wipes the buffer after use. */
+ * its label. p11tls wipes the buffer after use.
+ *
+ * If it forks, the parent's call goes on with the PIN returned there; in
+ * the child the call that asked starts again in the child's own PKCS#11
+ * state and calls the function again (a PIN is sent to the token once, by
+ * the process it was returned in); the listing functions (p11tls_list_*),
+ * whose callbacks may have run already, fail there with P11TLS_E_FORKED. The calling thread may be cancelled while in it
+ * (pthread_cancel, pthread_exit): it unwinds through p11tls, which holds no
+ * lock there, and the call never returns. */
 typedef int (*p11tls_pin_fn)(void *arg, const char *token_uri,
                              const char *token_label, unsigned flags,
                              char *pin, size_t pin_size);

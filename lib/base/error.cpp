@@ -10,7 +10,12 @@ namespace {
 thread_local char t_last_error[512];
 }
 
-void fail(int code, const std::string &detail) { throw Error(code, detail); }
+void fail(int code, const std::string &detail) {
+    if (code >= 0)
+        throw Error(P11TLS_E_INTERNAL,
+                    "internal error: failure reported with non-error code " + std::to_string(code) + " (" + detail + ")");
+    throw Error(code, detail);
+}
 
 void set_last_error(const char *detail) noexcept {
     std::strncpy(t_last_error, detail ? detail : "", sizeof t_last_error - 1);

@@ -14,19 +14,27 @@ namespace p11tls {
 // Registers the atfork handlers, once per process (pthread_once).
 void process_init() noexcept;
 
-// The fork generation: 1 in the first process, bumped by the atfork child
-// handler. State built in one generation is never used in another.
+// The fork generation: 1 in the first process, bumped once in every new
+// process, by the atfork child handler or by the first call that notices it
+// runs in a new process (a child made without handlers, or a call from
+// another library's child handler that runs before ours). State built in
+// one generation is never used in another.
 uint64_t current_generation() noexcept;
 
 // Held around every call into a module. The atfork prepare handler closes
 // the gate and waits (bounded by kGateWaitMs) until no other thread is
 // inside a module, so that no module lock is copied into the child held.
+// Calls made on the forking thread from any atfork handler pass the closed
+// gate (they would wait for the fork they are part of).
 class GateGuard {
 public:
     GateGuard() noexcept;
     ~GateGuard() noexcept;
     GateGuard(const GateGuard &) = delete;
     GateGuard &operator=(const GateGuard &) = delete;
+
+private:
+    const uint64_t gen_;  // the generation whose in-flight count holds this call
 };
 
 constexpr int kGateWaitMs = 2000;

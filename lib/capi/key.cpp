@@ -66,7 +66,7 @@ extern "C" {
 void p11tls_free(void *p) { free(p); }
 
 int p11tls_key_open(p11tls_ctx *ctx, const char *uri, unsigned flags, p11tls_key **out_key) {
-    return guard(__func__, state_of(ctx)->log(), [&] {
+    return guard<true>(__func__, state_of(ctx)->log(), [&] {
         if (!uri || !out_key) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
         if (flags & ~P11TLS_KEY_OPEN_VERIFY_PIN) fail(P11TLS_E_INVALID_ARGUMENT, "unknown flags");
         *out_key = open_key(state_of(ctx), uri, flags).release();
@@ -96,7 +96,7 @@ const char *p11tls_key_get_uri(const p11tls_key *key) {
 }
 
 int p11tls_key_supports(p11tls_key *key, uint16_t scheme) {
-    int r = guard(__func__, key_log(key), [&] {
+    int r = guard<true>(__func__, key_log(key), [&] {
         if (!key) fail(P11TLS_E_INVALID_ARGUMENT, "key is NULL");
         const Scheme *s = find_scheme(scheme);
         return s && key_supports(key, *s) ? 1 : 0;
@@ -106,17 +106,17 @@ int p11tls_key_supports(p11tls_key *key, uint16_t scheme) {
 
 int p11tls_key_sign(p11tls_key *key, uint16_t scheme, const uint8_t *msg, size_t msg_len,
                     uint8_t *sig, size_t *sig_len) {
-    return guard(__func__, key_log(key), [&] { return sign_common(key, scheme, msg, msg_len, sig, sig_len, false); });
+    return guard<true>(__func__, key_log(key), [&] { return sign_common(key, scheme, msg, msg_len, sig, sig_len, false); });
 }
 
 int p11tls_key_sign_hash(p11tls_key *key, uint16_t scheme, const uint8_t *hash, size_t hash_len,
                          uint8_t *sig, size_t *sig_len) {
-    return guard(__func__, key_log(key), [&] { return sign_common(key, scheme, hash, hash_len, sig, sig_len, true); });
+    return guard<true>(__func__, key_log(key), [&] { return sign_common(key, scheme, hash, hash_len, sig, sig_len, true); });
 }
 
 int p11tls_key_decrypt(p11tls_key *key, int padding, const uint8_t *ct, size_t ct_len,
                        uint8_t *pt, size_t *pt_len) {
-    return guard(__func__, key_log(key), [&] {
+    return guard<true>(__func__, key_log(key), [&] {
         if (!key || !ct || !pt_len) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
         if (!pt) {
             *pt_len = key_plaintext_size(key, padding);
@@ -132,7 +132,7 @@ int p11tls_key_decrypt(p11tls_key *key, int padding, const uint8_t *ct, size_t c
 }
 
 int p11tls_cert_get_der(p11tls_ctx *ctx, const char *uri, uint8_t **out_der, size_t *out_len) {
-    return guard(__func__, state_of(ctx)->log(), [&] {
+    return guard<true>(__func__, state_of(ctx)->log(), [&] {
         if (!uri) fail(P11TLS_E_INVALID_ARGUMENT, "uri is NULL");
         auto der = cert_der(*state_of(ctx), uri);
         return alloc_out(der.data(), der.size(), out_der, out_len);

@@ -114,7 +114,7 @@ extern "C" int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_
     if (!cred || !cert_uri || !key_uri) return GNUTLS_E_INVALID_REQUEST;
     std::vector<std::vector<unsigned char>> ders;
     LogSink *log = state_of(ctx)->log();
-    int rc = guard(__func__, log, [&] {
+    int rc = guard<true>(__func__, log, [&] {
         ders = certs_beside(*state_of(ctx), cert_uri);
         return 0;
     });

@@ -21,17 +21,94 @@
 #include "key/scheme.hpp"
 #include "world/world.hpp"
 
-p11tls_key::~p11tls_key() {
-    for (p11tls::Binding *b = binding; b;) {
-        p11tls::Binding *prev = b->prev;
+namespace {
+void free_chain(p11tls::Binding *b, p11tls::Binding *p11tls::Binding::*next) {
+    while (b) {
+        p11tls::Binding *n = b->*next;
         delete b;
-        b = prev;
+        b = n;
     }
+}
+}  // namespace
+
+p11tls_key::~p11tls_key() {
+    free_chain(binding, &p11tls::Binding::prev);
+    free_chain(retired, &p11tls::Binding::next_retired);
 }
 
 namespace p11tls {
 
 namespace {
+
+// An operation that loads key->binding and uses what it points to. Freeing
+// a retired binding X is safe once the reader count of X's generation is
+// zero at a moment after X was retired: a reader of X counted itself before
+// it loaded key->binding, which was before X was replaced, which was before
+// X was retired (every step SEQ_CST), so it has finished. Only bindings of
+// the current generation are freed; the count is per generation because a
+// child inherits the counts of parent threads that do not exist in it.
+class BindingUse {
+public:
+    explicit BindingUse(p11tls_key *key) : key_(key), tag_(tag_of(current_generation())) {
+        uint64_t w = __atomic_load_n(&key_->readers, __ATOMIC_SEQ_CST);
+        for (;;) {
+            uint64_t nw = (w >> 32) == tag_ ? w + 1 : (tag_ << 32 | 1);
+            if (__atomic_compare_exchange_n(&key_->readers, &w, nw, false, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_SEQ_CST))
+                break;
+        }
+    }
+    ~BindingUse() {
+        uint64_t w = __atomic_load_n(&key_->readers, __ATOMIC_SEQ_CST);
+        for (;;) {
+            if ((w >> 32) != tag_) return;  // entered before this process was forked
+            if (__atomic_compare_exchange_n(&key_->readers, &w, w - 1, false, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_SEQ_CST))
+                break;
+        }
+        if (((w - 1) & 0xffffffffu) == 0 && __atomic_load_n(&key_->retired, __ATOMIC_SEQ_CST))
+            reclaim(key_);
+    }
+    BindingUse(const BindingUse &) = delete;
+    BindingUse &operator=(const BindingUse &) = delete;
+
+    // b was replaced in its own generation: freed now or by the last reader.
+    static void retire(p11tls_key *key, Binding *b) {
+        {
+            GenSpinGuard g(key->retired_lock);
+            b->next_retired = key->retired;
+            __atomic_store_n(&key->retired, b, __ATOMIC_SEQ_CST);
+        }
+        reclaim(key);
+    }
+
+private:
+    static uint64_t tag_of(uint64_t gen) { return gen & 0xffffffffu; }
+
+    static void reclaim(p11tls_key *key) {
+        const uint64_t gen = current_generation();
+        Binding *dead = nullptr;
+        {
+            GenSpinGuard g(key->retired_lock);
+            uint64_t w = __atomic_load_n(&key->readers, __ATOMIC_SEQ_CST);
+            if ((w >> 32) == tag_of(gen) && (w & 0xffffffffu) != 0) return;
+            Binding **link = &key->retired;
+            while (Binding *b = *link) {
+                if (b->gen == gen) {
+                    __atomic_store_n(link, b->next_retired, __ATOMIC_SEQ_CST);
+                    b->next_retired = dead;
+                    dead = b;
+                } else {
+                    link = &b->next_retired;
+                }
+            }
+        }
+        free_chain(dead, &Binding::next_retired);
+    }
+
+    p11tls_key *key_;
+    const uint64_t tag_;
+};
 
 // What open and rebind read of every object a key search finds: the public
 // key's attributes, and what tells a private key from its companions.
@@ -192,22 +269,28 @@ Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     if (pk.spki != key->pub.spki)
         fail(P11TLS_E_KEY_MISMATCH,
              "key found for " + key->object_uri + " is not the key that was opened");
-    Binding *nb = make_binding(gen, matches[0], always_auth(*matches[0].attrs), old);
+    // A binding of this generation is superseded, not kept: it is retired
+    // once installed (a lost login or a pulled token would otherwise add
+    // one per occurrence for the key's life).
+    const bool supersedes = old && old->gen == gen;
+    Binding *nb = make_binding(gen, matches[0], always_auth(*matches[0].attrs),
+                               supersedes ? old->prev : old);
     log_info("key %s: rebound in generation %llu", key->object_uri.c_str(), (unsigned long long)gen);
-    if (!__atomic_compare_exchange_n(&key->binding, &old, nb, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
+    if (!__atomic_compare_exchange_n(&key->binding, &old, nb, false, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST)) {
         delete nb;
         return old;
     }
+    if (supersedes) BindingUse::retire(key, old);
     return nb;
 }
 
 // The binding for this generation, applying the context's fork policy. A
 // binding whose token was lost (removed) is rebound too: the token may be
-// back, as a new TokenState.
+// back, as a new TokenState. Only inside a BindingUse.
 Binding *bind(p11tls_key *key) {
     const uint64_t gen = current_generation();
-    Binding *b = __atomic_load_n(&key->binding, __ATOMIC_ACQUIRE);
+    Binding *b = __atomic_load_n(&key->binding, __ATOMIC_SEQ_CST);
     if (b && b->gen == gen && !b->token->lost()) return b;
     if (key->open_gen != gen) {
         int policy = key->ctx->fork_policy();
@@ -247,6 +330,7 @@ bool is_token_gone(CK_RV rv) {
 // module says is invalid is dropped and the operation retried once.
 std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const unsigned char *in,
                                   size_t in_len, size_t out_guess, bool decrypt) {
+    BindingUse use(key);
     Binding *b = bind(key);
     const Module *m = b->token->module();
     // One retry, for whichever comes first: a dead session, or a lost login.
@@ -377,6 +461,7 @@ size_t key_plaintext_size(const p11tls_key *key, int padding) {
 
 bool key_supports(p11tls_key *key, const Scheme &s) {
     if (s.alg != key->pub.alg) return false;
+    BindingUse use(key);
     Binding *b = bind(key);
     TokenState *t = b->token;
     switch (s.alg) {
@@ -400,7 +485,11 @@ std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsi
     }
     if (prehashed && len != s.hash->digest_size)
         fail(P11TLS_E_INVALID_ARGUMENT, "hash length does not match the scheme");
-    TokenState *t = bind(key)->token;
+    TokenState *t;
+    {
+        BindingUse use(key);
+        t = bind(key)->token;  // TokenStates live as long as their world
+    }
     CK_RSA_PKCS_PSS_PARAMS pss = {s.hash_mech, s.mgf, (CK_ULONG)s.hash->digest_size};
     const bool combined = !prehashed && t->has_mechanism(s.combined);
     std::vector<unsigned char> hash;
@@ -442,6 +531,14 @@ std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsig
         return run_op(key, &mech, ct, len, max, true);
     }
     fail(P11TLS_E_INTERNAL, "padding checked by key_plaintext_size");
+}
+
+size_t key_binding_count(p11tls_key *key) {
+    GenSpinGuard g(key->retired_lock);
+    size_t n = 0;
+    for (Binding *b = __atomic_load_n(&key->binding, __ATOMIC_SEQ_CST); b; b = b->prev) ++n;
+    for (Binding *b = key->retired; b; b = b->next_retired) ++n;
+    return n;
 }
 
 }  // namespace p11tls

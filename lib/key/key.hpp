@@ -10,6 +10,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "base/fork.hpp"
 #include "key/pubkey.hpp"
 #include "uri/uri.hpp"
 #include "world/context.hpp"
@@ -21,13 +22,18 @@ struct Scheme;
 
 // What a generation knows of the key. Immutable once published; bindings
 // of earlier generations are kept (never freed before the key) because a
-// child must not free what its parent's threads may have been using.
+// child must not free what its parent's threads may have been using. One
+// superseded in its own generation (a lost login, a pulled token) is
+// retired and freed once no operation on the key can still hold it
+// (key.cpp, BindingUse): a long-lived key keeps at most one binding per
+// generation, plus those retired while operations were in flight.
 struct Binding {
     uint64_t gen;
     TokenState *token;
     CK_OBJECT_HANDLE handle;
     bool always_auth;
-    Binding *prev;
+    Binding *prev;                    // the previous generation's (freed with the key)
+    Binding *next_retired = nullptr;  // in p11tls_key::retired
 };
 
 }  // namespace p11tls
@@ -44,6 +50,12 @@ struct p11tls_key {
     std::string object_uri;
     uint64_t open_gen = 0;
     p11tls::Binding *binding = nullptr;  // atomic; the current generation's binding
+    // Operations that may hold a binding: the generation's low 32 bits in
+    // the high half, their number in the low half (atomic; a new generation
+    // starts from zero, the parent's operations do not exist in a child).
+    uint64_t readers = 0;
+    p11tls::GenSpinLock retired_lock;
+    p11tls::Binding *retired = nullptr;  // guarded by retired_lock (atomic loads outside it)
 
     ~p11tls_key();
 };
@@ -65,5 +77,8 @@ std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsig
 size_t key_signature_size(const p11tls_key *key, const Scheme &s);
 // Largest plaintext for padding (RSA keys and known paddings only).
 size_t key_plaintext_size(const p11tls_key *key, int padding);
+
+// Bindings the key holds now, current, earlier and retired (for tests).
+size_t key_binding_count(p11tls_key *key);
 
 }  // namespace p11tls

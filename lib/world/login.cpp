@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/error.hpp"
+#include "base/fork.hpp"
 #include "base/log.hpp"
 #include "base/secure.hpp"
 #include "uri/uri.hpp"
@@ -156,6 +157,15 @@ bool obtain_pin(const CtxState &ctx, const Uri *uri, const TokenState &t, CK_FLA
     return true;
 }
 
+// obtain_pin ran user code, which may have forked (p11tls.h allows it). In
+// the child, this token, its sessions and its login belong to the parent's
+// generation (and its locks may be held by the parent's threads): the call
+// starts again in the child's world, where the PIN function is asked again
+// (a PIN is never sent to C_Login twice: the parent sends this one).
+void check_not_forked(uint64_t gen_before) {
+    if (current_generation() != gen_before) throw ForkedDuringCall();
+}
+
 bool session_logged_in(const Module *m, CK_SESSION_HANDLE h) {
     CK_SESSION_INFO si;
     if (P11CALL(m, C_GetSessionInfo, h, &si) != CKR_OK) return false;
@@ -225,7 +235,9 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
     }
 
     SecretBuffer pin;
+    const uint64_t gen = current_generation();
     bool have_pin = obtain_pin(ctx, uri, *this, flags, 0, last_wrong, pin);
+    check_not_forked(gen);
 
     std::lock_guard<std::mutex> g(login_mu_);
     if (verify) {
@@ -251,10 +263,18 @@ void TokenState::context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_H
     const Module *m = module();
     const CK_FLAGS flags = login_flags();
     SecretBuffer pin;
+    const uint64_t gen = current_generation();
     bool have_pin = obtain_pin(ctx, uri, *this, flags, P11TLS_PIN_CONTEXT_SPECIFIC, false, pin);
+    check_not_forked(gen);
     CK_RV rv = P11CALL(m, C_Login, h, (CK_USER_TYPE)CKU_CONTEXT_SPECIFIC,
                  have_pin ? (CK_UTF8CHAR *)pin.data() : nullptr,
                  have_pin ? (CK_ULONG)pin.length() : 0UL);
+    // The login is in effect: the operation goes on (if the module was
+    // wrong, C_Sign says so and the caller gets that error).
+    if (rv == CKR_USER_ALREADY_LOGGED_IN) {
+        debug("token %s: C_Login(context-specific): CKR_USER_ALREADY_LOGGED_IN; going on", label_.c_str());
+        return;
+    }
     if (rv != CKR_OK) fail_ckr(m, "C_Login(context-specific)", rv);
 }
 

@@ -55,6 +55,18 @@ int ModuleState::ensure_initialized() {
         return init_status_;
     }
     rv = P11CALL(mod_, C_GetInfo, &info_);
+    if (rv == CKR_CRYPTOKI_NOT_INITIALIZED) {
+        // p11-kit's managed module counts forks with its own atfork handler:
+        // in a child made without handlers (_Fork, clone), or before its
+        // handler ran, it answers CKR_CRYPTOKI_ALREADY_INITIALIZED for a
+        // module that has reset itself. Our managed instance is finalized
+        // and initialized once more (p11-kit finalizes the module itself
+        // only if no other caller has it initialized).
+        debug("module %s: not initialized in this process; initializing again", mod_->name.c_str());
+        P11CALL(mod_, C_Finalize, (void *)nullptr);
+        rv = P11CALL(mod_, C_Initialize, (void *)&args);
+        if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) rv = P11CALL(mod_, C_GetInfo, &info_);
+    }
     if (rv != CKR_OK) memset(&info_, 0, sizeof info_);
     return 0;
 }

@@ -14,6 +14,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "base/fork.hpp"
 #include "base/secure.hpp"
 #include "pkcs11/module.hpp"
 #include "world/context.hpp"
@@ -144,12 +145,17 @@ World &current_world();
 // Left by an exception, it is closed instead: an operation may still be
 // active on it (a C_FindObjectsFinal that failed leaves the search open,
 // and every later C_FindObjectsInit on that session would fail with
-// CKR_OPERATION_ACTIVE; found with a module failing at random).
+// CKR_OPERATION_ACTIVE; found with a module failing at random). Left in a
+// child (a PIN function forked), it is abandoned with the parent's world.
 class PooledSession {
 public:
     explicit PooledSession(TokenState *t)
-        : t_(t), h_(t->acquire_session()), exceptions_(std::uncaught_exceptions()) {}
-    ~PooledSession() { t_->release_session(h_, broken_ || std::uncaught_exceptions() > exceptions_); }
+        : t_(t), h_(t->acquire_session()), gen_(current_generation()),
+          exceptions_(std::uncaught_exceptions()) {}
+    ~PooledSession() {
+        if (current_generation() != gen_) return;
+        t_->release_session(h_, broken_ || std::uncaught_exceptions() > exceptions_);
+    }
     PooledSession(const PooledSession &) = delete;
     PooledSession &operator=(const PooledSession &) = delete;
     CK_SESSION_HANDLE get() const { return h_; }
@@ -158,6 +164,7 @@ public:
 private:
     TokenState *t_;
     CK_SESSION_HANDLE h_;
+    const uint64_t gen_;
     const int exceptions_;
     bool broken_ = false;
 };

@@ -58,3 +58,12 @@ TEST(Ckrv, UnknownCodeIsDevice) {
     EXPECT_EQ(ckr_to_error(0x7fff1234UL), P11TLS_E_DEVICE);
     EXPECT_EQ(ckr_to_error(CKR_VENDOR_DEFINED | 1), P11TLS_E_DEVICE);
 }
+
+// No module answer other than CKR_OK may become a success: a failure path
+// that maps one (CKR_USER_ALREADY_LOGGED_IN, CKR_CRYPTOKI_ALREADY_INITIALIZED
+// did) would return 0 from p11tls_key_sign with no signature written.
+TEST(Ckrv, OnlyOkMapsToSuccess) {
+    EXPECT_LT(ckr_to_error(CKR_USER_ALREADY_LOGGED_IN), 0);
+    EXPECT_LT(ckr_to_error(CKR_CRYPTOKI_ALREADY_INITIALIZED), 0);
+    for (CK_RV rv = 1; rv <= 0x200; ++rv) EXPECT_LT(ckr_to_error(rv), 0) << std::hex << rv;
+}

@@ -127,3 +127,22 @@ TEST(GenSpinLock, MutualExclusion) {
     for (auto &t : ts) t.join();
     EXPECT_EQ(counter, 80000);
 }
+
+// fail() with a code that is not an error (a table entry or caller bug)
+// throws P11TLS_E_INTERNAL with the detail kept, never a success.
+TEST(Errors, FailRefusesNonErrorCodes) {
+    for (int code : {P11TLS_E_SUCCESS, 1}) {
+        try {
+            p11tls::fail(code, "what went wrong");
+            ADD_FAILURE() << "fail() returned";
+        } catch (const p11tls::Error &e) {
+            EXPECT_EQ(e.code(), P11TLS_E_INTERNAL) << code;
+            EXPECT_NE(std::string(e.what()).find("what went wrong"), std::string::npos) << e.what();
+        }
+    }
+    try {
+        p11tls::fail(P11TLS_E_DEVICE, "d");
+    } catch (const p11tls::Error &e) {
+        EXPECT_EQ(e.code(), P11TLS_E_DEVICE);
+    }
+}
