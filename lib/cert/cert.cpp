@@ -6,6 +6,10 @@
 #include "base/log.hpp"
 #include "key/pubkey.hpp"
 #include "uri/uri.hpp"
+#include "pkcs11/attributes.hpp"
+#include "pkcs11/search.hpp"
+#include "world/matching.hpp"
+#include "world/pooled_session.hpp"
 #include "world/world.hpp"
 
 namespace p11tls {
@@ -16,7 +20,7 @@ int algorithm_of(CK_KEY_TYPE kt, TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_H
     if (kt == CKK_RSA) return P11TLS_ALG_RSA;
     if (kt == CKK_EC) return P11TLS_ALG_ECDSA;
     if (kt == CKK_EC_EDWARDS) {
-        return edwards_curve(get_attribute(t, s, h, CKA_EC_PARAMS));
+        return edwards_curve(get_attribute(t->module(), s, h, CKA_EC_PARAMS));
     }
     return 0;
 }
@@ -47,9 +51,9 @@ FoundCert find_cert(const CtxState &ctx, const char *uri_text) {
             if (a.type != CKA_CLASS) tmpl.push_back(a);
         tmpl.push_back({CKA_CLASS, &cls, sizeof cls});
         PooledSession s(t);
-        for (CK_OBJECT_HANDLE h : find_objects(t, s.get(), tmpl, 2)) {
+        for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 2)) {
             if (++found > 1) fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one certificate");
-            out.der = get_attribute(t, s.get(), h, CKA_VALUE);
+            out.der = get_attribute(t->module(), s.get(), h, CKA_VALUE);
             out.token = t;
         }
     }
@@ -79,8 +83,8 @@ std::vector<std::vector<unsigned char>> certs_beside(const CtxState &ctx, const 
     std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &cls, sizeof cls}};
     std::vector<std::vector<unsigned char>> out = {c.der};
     PooledSession s(c.token);
-    for (CK_OBJECT_HANDLE h : find_objects(c.token, s.get(), tmpl, kMaxCertsBeside)) {
-        auto der = get_attribute(c.token, s.get(), h, CKA_VALUE);
+    for (CK_OBJECT_HANDLE h : find_objects(c.token->module(), s.get(), tmpl, kMaxCertsBeside)) {
+        auto der = get_attribute(c.token->module(), s.get(), h, CKA_VALUE);
         if (!der.empty() && der != c.der) out.push_back(std::move(der));
     }
     return out;
@@ -117,21 +121,21 @@ int list_objects(const CtxState &ctx, const char *uri_text, unsigned flags, p11t
     for (TokenState *t : tokens_to_list(ctx, uri)) {
         if (flags & P11TLS_LIST_LOGIN) t->ensure_login(ctx, &uri);
         PooledSession s(t);
-        auto handles = find_objects(t, s.get(), uri.object_template(), kMaxListedObjects + 1);
+        auto handles = find_objects(t->module(), s.get(), uri.object_template(), kMaxListedObjects + 1);
         if (handles.size() > kMaxListedObjects)
             fail(P11TLS_E_UNSUPPORTED, "token " + t->label() + " has more than " +
                                            std::to_string(kMaxListedObjects) +
                                            " objects matching the URI; not listing part of them");
         for (CK_OBJECT_HANDLE h : handles) {
             CK_OBJECT_CLASS cls = 0;
-            if (!get_scalar(t, s.get(), h, CKA_CLASS, &cls)) continue;
-            auto label = get_attribute(t, s.get(), h, CKA_LABEL);
-            auto id = get_attribute(t, s.get(), h, CKA_ID);
+            if (!get_scalar(t->module(), s.get(), h, CKA_CLASS, &cls)) continue;
+            auto label = get_attribute(t->module(), s.get(), h, CKA_LABEL);
+            auto id = get_attribute(t->module(), s.get(), h, CKA_ID);
             std::string lab(label.begin(), label.end());
             int alg = 0;
             CK_KEY_TYPE kt;
             if ((cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) &&
-                get_scalar(t, s.get(), h, CKA_KEY_TYPE, &kt))
+                get_scalar(t->module(), s.get(), h, CKA_KEY_TYPE, &kt))
                 alg = algorithm_of(kt, t, s.get(), h);
             std::string ouri = format_object_uri(t->info(), cls, lab, id);
             p11tls_object_info info = {ouri.c_str(), lab.c_str(), cls,

@@ -19,6 +19,10 @@
 #include "key/digest_info.hpp"
 #include "key/ecdsa.hpp"
 #include "key/scheme.hpp"
+#include "pkcs11/attributes.hpp"
+#include "pkcs11/search.hpp"
+#include "world/matching.hpp"
+#include "world/pooled_session.hpp"
 #include "world/world.hpp"
 
 namespace {
@@ -149,12 +153,12 @@ bool names_objects(const std::vector<CK_ATTRIBUTE> &tmpl) {
 // attributes and companions; false if too many objects share the name.
 bool find_named(TokenState *t, CK_SESSION_HANDLE s, const std::vector<CK_ATTRIBUTE> &tmpl,
                 std::vector<Match> &out) {
-    auto handles = find_objects(t, s, tmpl, kMaxNamedObjects + 1);
+    auto handles = find_objects(t->module(), s, tmpl, kMaxNamedObjects + 1);
     if (handles.size() > kMaxNamedObjects) return false;
     std::vector<Match> keys;
     std::vector<Found> others;
     for (CK_OBJECT_HANDLE h : handles) {
-        Attributes a(t, s, h, object_attribute_types());
+        Attributes a(t->module(), s, h, object_attribute_types());
         CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
         a.scalar(CKA_CLASS, &cls);
         if (cls == CKO_PRIVATE_KEY) keys.push_back({t, h, std::move(a), {}});
@@ -181,7 +185,7 @@ std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
         PooledSession s(t);
         if (!names_objects(tmpl) || !find_named(t, s.get(), tmpl, out)) {
             tmpl.push_back({CKA_CLASS, &priv, sizeof priv});
-            for (CK_OBJECT_HANDLE h : find_objects(t, s.get(), tmpl, 2))
+            for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 2))
                 out.push_back({t, h, std::nullopt, {}});
         }
         if (out.size() > 1) break;
@@ -194,7 +198,7 @@ Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *p
 }
 
 const Attributes &key_attributes(Match &m, CK_SESSION_HANDLE s) {
-    if (!m.attrs) m.attrs.emplace(m.token, s, m.handle, object_attribute_types());
+    if (!m.attrs) m.attrs.emplace(m.token->module(), s, m.handle, object_attribute_types());
     return *m.attrs;
 }
 
