@@ -25,7 +25,7 @@ struct Scheme;
 // child must not free what its parent's threads may have been using. One
 // superseded in its own generation (a lost login, a pulled token) is
 // retired and freed once no operation on the key can still hold it
-// (key.cpp, BindingUse): a long-lived key keeps at most one binding per
+// (bind.hpp, BindingUse): a long-lived key keeps at most one binding per
 // generation, plus those retired while operations were in flight.
 struct Binding {
     uint64_t gen;
