@@ -68,7 +68,7 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
 
 bool key_supports(p11tls_key *key, const Scheme &s);
 
-// Signs data (the message, or for sign_hash=true a digest).
+// Signs data: the message, or with prehashed a digest of the scheme's hash.
 std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsigned char *data,
                                     size_t len, bool prehashed);
 std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsigned char *ct,
