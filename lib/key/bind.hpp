@@ -24,21 +24,17 @@ void free_chain(Binding *b, Binding *Binding::*next);
 class BindingUse {
 public:
     explicit BindingUse(p11tls_key *key) : key_(key), tag_(tag_of(current_generation())) {
-        uint64_t w = __atomic_load_n(&key_->readers, __ATOMIC_SEQ_CST);
+        uint64_t w = key_->readers.load();
         for (;;) {
             uint64_t nw = (w >> 32) == tag_ ? w + 1 : (tag_ << 32 | 1);
-            if (__atomic_compare_exchange_n(&key_->readers, &w, nw, false, __ATOMIC_SEQ_CST,
-                                            __ATOMIC_SEQ_CST))
-                break;
+            if (key_->readers.compare_exchange_strong(w, nw)) break;
         }
     }
     ~BindingUse() {
-        uint64_t w = __atomic_load_n(&key_->readers, __ATOMIC_SEQ_CST);
+        uint64_t w = key_->readers.load();
         for (;;) {
             if ((w >> 32) != tag_) return;  // entered before this process was forked
-            if (__atomic_compare_exchange_n(&key_->readers, &w, w - 1, false, __ATOMIC_SEQ_CST,
-                                            __ATOMIC_SEQ_CST))
-                break;
+            if (key_->readers.compare_exchange_strong(w, w - 1)) break;
         }
         if (((w - 1) & 0xffffffffu) == 0 && __atomic_load_n(&key_->retired, __ATOMIC_SEQ_CST))
             reclaim(key_);
@@ -64,7 +60,7 @@ private:
         Binding *dead = nullptr;
         {
             GenSpinGuard g(key->retired_lock);
-            uint64_t w = __atomic_load_n(&key->readers, __ATOMIC_SEQ_CST);
+            uint64_t w = key->readers.load();
             if ((w >> 32) == tag_of(gen) && (w & 0xffffffffu) != 0) return;
             Binding **link = &key->retired;
             while (Binding *b = *link) {

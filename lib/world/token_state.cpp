@@ -56,15 +56,15 @@ void TokenState::release_session(CK_SESSION_HANDLE h, bool broken) {
 }
 
 bool TokenState::has_mechanism(CK_MECHANISM_TYPE m) {
-    if (!__atomic_load_n(&mechs_loaded_, __ATOMIC_ACQUIRE)) load_mechanisms();
+    if (!mechs_loaded_.load(std::memory_order_acquire)) load_mechanisms();
     for (CK_MECHANISM_TYPE x : mechs_)
         if (x == m) return true;
     return false;
 }
 
 void TokenState::load_mechanisms() {
-    std::lock_guard<std::mutex> g(pool_mu_);
-    if (!__atomic_load_n(&mechs_loaded_, __ATOMIC_RELAXED)) {
+    std::lock_guard<std::mutex> g(mechs_mu_);
+    if (!mechs_loaded_.load(std::memory_order_relaxed)) {
         CK_ULONG n = 0;
         if (P11CALL(module(), C_GetMechanismList, slot_, (CK_MECHANISM_TYPE *)nullptr, &n) ==
             CKR_OK) {
@@ -78,7 +78,7 @@ void TokenState::load_mechanisms() {
             else
                 mechs_.clear();
         }
-        __atomic_store_n(&mechs_loaded_, true, __ATOMIC_RELEASE);
+        mechs_loaded_.store(true, std::memory_order_release);
     }
 }
 

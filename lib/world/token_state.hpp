@@ -3,6 +3,7 @@
 // A token as one generation sees it: its identity, a pool of sessions, its
 // mechanisms and its login state (login.cpp).
 #pragma once
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -58,8 +59,8 @@ public:
     // CKR_TOKEN_NOT_PRESENT): its sessions, login and object handles are
     // dead. A lost TokenState is never found again; when the token is back,
     // discovery makes a new one and keys bound here rebind to it.
-    bool lost() const { return __atomic_load_n(&lost_, __ATOMIC_ACQUIRE); }
-    void mark_lost() { __atomic_store_n(&lost_, true, __ATOMIC_RELEASE); }
+    bool lost() const { return lost_.load(std::memory_order_acquire); }
+    void mark_lost() { lost_.store(true, std::memory_order_release); }
 
 private:
     void load_mechanisms();
@@ -70,21 +71,27 @@ private:
     void open_keeper_locked();
     void login_locked(bool have_pin, SecretBuffer &pin);
 
-    bool lost_ = false;  // atomic access only
+    std::atomic<bool> lost_{false};
     ModuleState *ms_;
     const CK_SLOT_ID slot_;
     const CK_SLOT_INFO slot_info_;
     const CK_TOKEN_INFO info_;
     const std::string uri_, label_;
 
-    std::mutex pool_mu_;
+    std::mutex pool_mu_;                          // guards idle_ (no module call under it)
     std::vector<CK_SESSION_HANDLE> idle_;         // guarded by pool_mu_
-    // Written once under pool_mu_, then read without it: every signature
+
+    // Serializes the one load of mechs_, and is held across that
+    // C_GetMechanismList on purpose: threads that ask meanwhile wait for the
+    // list instead of each asking the token. Only has_mechanism's first
+    // calls take it; the pool does not wait for a device call.
+    std::mutex mechs_mu_;
+    // Written once under mechs_mu_, then read without it: every signature
     // asks, from every thread.
     std::vector<CK_MECHANISM_TYPE> mechs_;
-    bool mechs_loaded_ = false;                   // atomic access; set after mechs_
+    std::atomic<bool> mechs_loaded_{false};       // set (release) after mechs_ is written
 
-    std::mutex login_mu_;                         // serializes C_Login
+    std::mutex login_mu_;                         // serializes C_Login; guards the three below
     bool logged_in_ = false;                      // guarded by login_mu_
     bool last_pin_wrong_ = false;                 // guarded by login_mu_
     CK_SESSION_HANDLE keeper_ = CK_INVALID_HANDLE; // guarded by login_mu_: keeps the login alive
