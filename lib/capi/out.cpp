@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright The p11tls authors
+// Outputs at the C boundary, and p11tls_free() for those it allocates.
 #include "capi/out.hpp"
 
 #include <cstdlib>
@@ -34,3 +35,5 @@ int alloc_out(const void *src, size_t len, uint8_t **out, size_t *out_len) {
 }
 
 }  // namespace p11tls
+
+extern "C" void p11tls_free(void *p) { free(p); }
