@@ -58,18 +58,9 @@ case $reset_on_fork in
 esac
 
 # --- prerequisites: missing ones skip the test rather than fail it ---------
-module=
-for m in /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so \
-         /usr/lib/*/softhsm/libsofthsm2.so \
-         /usr/lib/softhsm/libsofthsm2.so \
-         /usr/lib64/pkcs11/libsofthsm2.so \
-         /usr/lib/pkcs11/libsofthsm2.so \
-         /usr/local/lib/softhsm/libsofthsm2.so; do
-    if [ -f "$m" ]; then
-        module=$m
-        break
-    fi
-done
+# shellcheck source=support/softhsm.sh
+. "$(dirname "$0")/support/softhsm.sh"
+module=$(find_softhsm_module) || module=
 if [ -z "$module" ]; then
     echo "$me: SKIP: libsofthsm2.so not found (install softhsm2)" >&2
     exit 77

@@ -17,7 +17,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "helpers.hpp"
+#include "../support/helpers.hpp"
 
 namespace {
 
@@ -51,12 +51,8 @@ struct Sink {
     }
 };
 
-struct Ctx {
-    p11tls_ctx *c = nullptr;
-    ~Ctx() { p11tls_ctx_free(c); }
-};
-
-bool in_child(const char *var) { return getenv(var) != nullptr; }
+using Ctx = th::CtxPtr;
+using th::in_child;
 
 }  // namespace
 

@@ -12,7 +12,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "../integration/helpers.hpp"
+#include "../support/testmod.hpp"
 
 #include <dirent.h>
 #include <limits.h>
@@ -34,23 +34,9 @@ namespace {
 const int kWaitSeconds = 30;
 const char kMsg[] = "bad modules";
 
-bool in_child(const char *marker) {
-    const char *v = getenv(marker);
-    return v && strcmp(v, "1") == 0;
-}
-
-struct Ctx {
-    p11tls_ctx *c = nullptr;
-    ~Ctx() { p11tls_ctx_free(c); }
-};
-
-std::string testmod_path() {
-    const char *e = getenv("P11TLS_TESTMOD");
-    std::string p = (e && *e) ? e : "./tests/module/.libs/libp11tls-testmod.so";
-    char buf[PATH_MAX];
-    if (realpath(p.c_str(), buf)) return buf;
-    return p;
-}
+using th::in_child;
+using tmh::Ctx;
+using tmh::testmod_path;
 
 bool copy_file(const std::string &from, const std::string &to) {
     std::ifstream in(from, std::ios::binary);
@@ -361,18 +347,8 @@ struct Moved {
 // opens and signs, its error otherwise; the expected value is in the
 // environment.
 int fresh_process_result(const char *expect) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -1000;
-    if (pid == 0) {
-        setenv("P11TLS_TOKENDIR_FRESH_CHILD", "1", 1);
-        setenv("P11TLS_TOKENDIR_EXPECT", expect, 1);
-        execl("/proc/self/exe", "badmod_tests", "--gtest_filter=DISABLED_TokenDirFreshChild.*",
-              "--gtest_also_run_disabled_tests", (char *)nullptr);
-        _exit(127);
-    }
-    return th::wait_bounded(pid, kWaitSeconds);
+    return th::run_exec_child("DISABLED_TokenDirFreshChild.*", "P11TLS_TOKENDIR_FRESH_CHILD", kWaitSeconds,
+                              {{"P11TLS_TOKENDIR_EXPECT", expect}});
 }
 
 int sign_with_softhsm_only(Ctx &ctx, KeyPtr &key) {

@@ -14,7 +14,7 @@
 
 #include <gnutls/abstract.h>
 
-#include "testmod_helpers.hpp"
+#include "../support/testmod.hpp"
 
 #include <dlfcn.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "testmod_helpers.hpp"
+#include "../support/testmod.hpp"
 
 #include <string>
 

@@ -11,7 +11,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "testmod_helpers.hpp"
+#include "../support/testmod.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright The p11tls authors
 // Helpers shared by the gtest suites that run p11tls against the test
-// module tests/module/testmod.c (countmod_test.cpp, faults_test.cpp): where
+// module tests/module/testmod.c (tests/module/, tests/robust/): where
 // the module is, its per-pid call log, re-executed children and bounded
 // waits. Header-only; everything is inline.
 #pragma once
@@ -9,7 +9,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "../integration/helpers.hpp"
+#include "helpers.hpp"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -23,11 +23,6 @@
 #include <vector>
 
 namespace tmh {
-
-inline bool have_token() {
-    const char *m = getenv("P11TLS_SOFTHSM_MODULE");
-    return m && *m && getenv("SOFTHSM2_CONF");
-}
 
 inline std::string testmod_path() {
     const char *e = getenv("P11TLS_TESTMOD");
@@ -82,13 +77,13 @@ inline size_t count_calls(const std::vector<Line> &log, long pid, const char *fn
 }
 
 // Bounded waits and status helpers are shared with the integration tests
-// (tests/integration/helpers.cpp).
+// (helpers.cpp).
 using th::exited_ok;
 inline int wait_bounded(pid_t pid) { return th::wait_bounded(pid, 30); }
 inline std::string describe(int st) { return th::describe_status(st); }
 
 // Fresh re-executed children and forked children, with the count
-// directory inherited and the bounded wait above (tests/integration/helpers).
+// directory inherited and the bounded wait above (helpers.cpp).
 inline int run_exec_child(const std::string &filter, const char *marker,
                           const std::vector<std::pair<std::string, std::string>> &env,
                           pid_t *out_pid = nullptr) {
@@ -100,19 +95,9 @@ inline int run_in_child(int (*fn)(void *), void *arg, pid_t *out_pid) {
     return th::run_in_child(fn, arg, 30, out_pid);
 }
 
-inline bool in_child(const char *marker) {
-    const char *v = getenv(marker);
-    return v && strcmp(v, "1") == 0;
-}
-
-struct Ctx {
-    p11tls_ctx *c = nullptr;
-    ~Ctx() { p11tls_ctx_free(c); }
-};
-struct Key {
-    p11tls_key *k = nullptr;
-    ~Key() { p11tls_key_free(k); }
-};
+using th::in_child;
+using Ctx = th::CtxPtr;
+using Key = th::KeyPtr;
 
 // A context that sees only the module at path.
 inline int make_ctx(Ctx &ctx, const std::string &path) {
@@ -127,4 +112,4 @@ inline int make_ctx(Ctx &ctx, const std::string &path) {
 }  // namespace tmh
 
 #define REQUIRE_SOFTHSM() \
-    do { if (!tmh::have_token()) GTEST_SKIP() << "run through tests/with-token.sh"; } while (0)
+    do { if (!th::have_token()) GTEST_SKIP() << "run through tests/with-token.sh"; } while (0)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright The p11tls authors
-// Unit tests: error codes, last-error detail, the generation counter and
-// GenSpinLock (lib/base).
+// Unit tests of lib/base: error codes, last-error detail, the generation
+// counter, the fork gate and GenSpinLock.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -14,6 +14,11 @@
 
 #include "base/error.hpp"
 #include "base/fork.hpp"
+
+#include "../support/wait.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 const int kCodes[] = {
@@ -94,22 +99,41 @@ TEST(Generation, OneAndStableWithoutFork) {
     EXPECT_EQ(p11tls::current_generation(), 1u);
 }
 
+// Nested guards on one thread, once released, leave no call in flight: the
+// next fork passes the gate at once instead of waiting out kGateWaitMs.
 TEST(Generation, GateGuardNests) {
     p11tls::process_init();
     {
         p11tls::GateGuard a;
         p11tls::GateGuard b;
     }
-    p11tls::GateGuard c;
-    SUCCEED();
+    const p11tls::ForkStats before = p11tls::fork_stats();
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) _exit(0);
+    const int st = test_wait_bounded(pid, 30 * 1000L);
+    EXPECT_TRUE(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
+    const p11tls::ForkStats after = p11tls::fork_stats();
+    EXPECT_EQ(after.forks_gated, before.forks_gated + 1);
+    EXPECT_EQ(after.gate_timeouts, before.gate_timeouts) << "a released nested guard still counted in flight";
 }
 
-TEST(GenSpinLock, Basic) {
+// A lock held when the process forks is free in the child (the thread that
+// held it does not exist there); the child reports by its exit status.
+TEST(GenSpinLock, HeldAcrossForkIsFreeInChild) {
+    p11tls::process_init();
     p11tls::GenSpinLock l;
     l.lock();
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        { p11tls::GenSpinGuard g(l); }
+        _exit(0);
+    }
+    const int st = test_wait_bounded(pid, 30 * 1000L);
     l.unlock();
-    { p11tls::GenSpinGuard g(l); }
-    { p11tls::GenSpinGuard g(l); }
+    EXPECT_TRUE(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st << " (-1: hung on the lock)";
+    { p11tls::GenSpinGuard g(l); }  // and free again in the parent
 }
 
 TEST(GenSpinLock, MutualExclusion) {

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright The p11tls authors
-// Shared helpers for the integration tests (declared in helpers.hpp).
+// The test-support library's C++ side (declared in helpers.hpp).
 #include "helpers.hpp"
+#include "wait.h"
+
+#include <fnmatch.h>
 
 #include <cerrno>
 #include <csignal>
@@ -125,23 +128,7 @@ int sign(p11tls_key *key, uint16_t scheme, const void *msg, size_t len,
     return rc;
 }
 
-// Waits for pid for at most timeout_s seconds (WNOHANG + 10 ms sleeps); on
-// timeout kills it with SIGKILL, reaps it and returns -1. Else the status.
-int wait_bounded(pid_t pid, int timeout_s) {
-    int status = 0;
-    for (long waited_ms = 0;; waited_ms += 10) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) return status;
-        if (r < 0 && errno != EINTR) return -2;
-        if (waited_ms >= timeout_s * 1000L) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, nullptr);
-    }
-}
+int wait_bounded(pid_t pid, int timeout_s) { return test_wait_bounded(pid, timeout_s * 1000L); }
 
 int run_in_child(int (*fn)(void *), void *arg, int timeout_s, pid_t *out_pid) {
     fflush(stdout);
@@ -163,8 +150,25 @@ int run_in_child(int (*fn)(void *), void *arg, int timeout_s, pid_t *out_pid) {
     return wait_bounded(pid, timeout_s);
 }
 
+namespace {
+// Whether one gtest positive pattern selects a test registered in this
+// program (the same test the child will see).
+bool filter_selects_a_test(const std::string &filter) {
+    const ::testing::UnitTest &u = *::testing::UnitTest::GetInstance();
+    for (int i = 0; i < u.total_test_suite_count(); i++) {
+        const ::testing::TestSuite &suite = *u.GetTestSuite(i);
+        for (int j = 0; j < suite.total_test_count(); j++) {
+            std::string name = std::string(suite.name()) + "." + suite.GetTestInfo(j)->name();
+            if (fnmatch(filter.c_str(), name.c_str(), 0) == 0) return true;
+        }
+    }
+    return false;
+}
+}  // namespace
+
 int run_exec_child(const std::string &filter, const char *var, int timeout_s,
                    const std::vector<std::pair<std::string, std::string>> &env, pid_t *out_pid) {
+    if (!filter_selects_a_test(filter)) return kNoSuchChild;
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -186,6 +190,7 @@ int run_exec_child(const std::string &filter, const char *var, int timeout_s,
 
 std::string describe_status(int st) {
     if (st == -1) return "timed out (killed)";
+    if (st == kNoSuchChild) return "the child filter matches no test";
     if (st < 0) return "fork/wait failed";
     if (WIFEXITED(st)) return "exit " + std::to_string(WEXITSTATUS(st));
     if (WIFSIGNALED(st)) return "signal " + std::to_string(WTERMSIG(st));
@@ -194,6 +199,13 @@ std::string describe_status(int st) {
 
 bool exited_ok(int st) { return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0; }
 
-bool have_token() { return !test_dir().empty(); }
+bool in_child(const char *marker) {
+    const char *v = getenv(marker);
+    return v && strcmp(v, "1") == 0;
+}
+
+bool have_token() {
+    return !test_dir().empty() && !env("SOFTHSM2_CONF").empty() && !env("P11TLS_SOFTHSM_MODULE").empty();
+}
 
 }  // namespace th

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright The p11tls authors
-// Shared helpers of the integration tests (tests/integration/helpers.cpp).
+// The test-support library's C++ side (tests/support/helpers.cpp): the
+// token, certificates, signatures, and children that report through their
+// exit status with bounded waits. Every gtest program links it.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -28,20 +30,34 @@ int verify_hash(const std::string &label, gnutls_sign_algorithm_t alg, const voi
                 size_t hash_len, const unsigned char *sig, size_t sig_len);
 int sign(p11tls_key *key, uint16_t scheme, const void *msg, size_t len,
          std::vector<unsigned char> &sig);
+// test_wait_bounded (wait.h) in seconds.
 int wait_bounded(pid_t pid, int timeout_s);
 // Runs fn in a forked child (no core dump), which reports only through its
 // exit status (fn's return value; 120 if it threw). *out_pid, if given,
 // gets the child's pid. Returns the wait status, -1 on timeout (killed).
 int run_in_child(int (*fn)(void *), void *arg, int timeout_s, pid_t *out_pid = nullptr);
-// Re-executes this test binary running only the DISABLED_ suite filter,
-// with var=1 and env set: a fresh process where p11tls and the modules
-// start from nothing. Otherwise as run_in_child.
+// Re-executes this test binary running only the tests that filter (one
+// gtest pattern, e.g. "FooChild.*") selects, with var=1 and env set: a fresh
+// process where p11tls and the modules start from nothing. Otherwise as
+// run_in_child. Returns kNoSuchChild, without running anything, when filter
+// matches no test of this program, so a mistyped filter fails its caller.
+constexpr int kNoSuchChild = -4;
 int run_exec_child(const std::string &filter, const char *var, int timeout_s,
                    const std::vector<std::pair<std::string, std::string>> &env = {},
                    pid_t *out_pid = nullptr);
 std::string describe_status(int st);
 bool exited_ok(int st);
+// Whether this process is the re-executed child run_exec_child started
+// with marker=1.
+bool in_child(const char *marker);
+// Whether the test runs under tests/with-token.sh (a private SoftHSM token).
 bool have_token();
+
+// Frees the context it holds (tests fill .c through p11tls_ctx_new).
+struct CtxPtr {
+    p11tls_ctx *c = nullptr;
+    ~CtxPtr() { p11tls_ctx_free(c); }
+};
 
 // Frees the key it holds (tests fill .k through p11tls_key_open).
 struct KeyPtr {

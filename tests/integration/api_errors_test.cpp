@@ -16,7 +16,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "helpers.hpp"
+#include "../support/helpers.hpp"
 
 #include <fstream>
 #include <sys/stat.h>
@@ -33,7 +33,7 @@ int open_code(p11tls_ctx *ctx, const std::string &uri) {
     return rc;
 }
 
-bool in_child(const char *var) { return getenv(var) != nullptr; }
+using th::in_child;
 }  // namespace
 
 TEST(Errors, MalformedUri) {
