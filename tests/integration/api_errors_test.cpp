@@ -89,7 +89,7 @@ TEST(Errors, TokenNotPresent) {
 }
 
 // Runs only in a re-executed child (fresh process: nothing logged in yet).
-TEST(DISABLED_WrongPinChild, WrongPin) {
+TEST(WrongPinChild, WrongPin) {
     if (!in_child("P11TLS_WRONG_PIN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const std::string uri = "pkcs11:token=p11tls-test;object=p256;type=private;pin-value=0000";
     EXPECT_EQ(open_code(nullptr, uri), P11TLS_E_PIN_INCORRECT);
@@ -106,11 +106,11 @@ TEST(DISABLED_WrongPinChild, WrongPin) {
 
 TEST(Errors, WrongPin) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_WrongPinChild.*", "P11TLS_WRONG_PIN_CHILD", 30);
+    int st = th::run_exec_child("WrongPinChild.*", "P11TLS_WRONG_PIN_CHILD", 30);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
-TEST(DISABLED_NoPinChild, PinRequired) {
+TEST(NoPinChild, PinRequired) {
     if (!in_child("P11TLS_NO_PIN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     EXPECT_EQ(open_code(nullptr, th::key_uri("p256", false)), P11TLS_E_PIN_REQUIRED);
     EXPECT_STRNE(p11tls_last_error_detail(), "");
@@ -123,13 +123,13 @@ TEST(DISABLED_NoPinChild, PinRequired) {
 
 TEST(Errors, PinRequired) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_NoPinChild.*", "P11TLS_NO_PIN_CHILD", 30);
+    int st = th::run_exec_child("NoPinChild.*", "P11TLS_NO_PIN_CHILD", 30);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
 // pin-source must be a regular file that others cannot read, named
 // without a symbolic link as its last component.
-TEST(DISABLED_PinSourceChild, PinSource) {
+TEST(PinSourceChild, PinSource) {
     if (!in_child("P11TLS_PIN_SOURCE_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const std::string dir = th::test_dir();
     const std::string file = dir + "/pin.txt";
@@ -161,7 +161,7 @@ TEST(DISABLED_PinSourceChild, PinSource) {
 
 TEST(Errors, PinSource) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_PinSourceChild.*", "P11TLS_PIN_SOURCE_CHILD", 30);
+    int st = th::run_exec_child("PinSourceChild.*", "P11TLS_PIN_SOURCE_CHILD", 30);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 

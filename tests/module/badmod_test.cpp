@@ -147,7 +147,7 @@ int module_cb(void *arg, const p11tls_module_info *info) {
 
 // One context holding a good module, a module whose C_Initialize fails, a
 // module path with no file and a module failing 30% of its calls at random.
-TEST(DISABLED_BadModChild, MixedModules) {
+TEST(BadModChild, MixedModules) {
     if (!in_child("P11TLS_BADMOD_MIXED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     BadModules b;
     ASSERT_TRUE(make_bad_modules(b));
@@ -255,7 +255,7 @@ TEST(DISABLED_BadModChild, MixedModules) {
 
 TEST(BadMod, MixedModules) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_BadModChild.*", "P11TLS_BADMOD_MIXED_CHILD", kWaitSeconds);
+    int st = th::run_exec_child("BadModChild.*", "P11TLS_BADMOD_MIXED_CHILD", kWaitSeconds);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
@@ -265,7 +265,7 @@ TEST(BadMod, MixedModules) {
 // name: the detail lists the tokens there are and mentions the failure as
 // "also". A URI that names the failed module gets the failure as the cause.
 // A failed attribute read names the attribute.
-TEST(DISABLED_BadModDetailChild, Details) {
+TEST(BadModDetailChild, Details) {
     if (!in_child("P11TLS_BADMOD_DETAIL_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     BadModules b;
     ASSERT_TRUE(make_bad_modules(b));
@@ -305,7 +305,7 @@ TEST(DISABLED_BadModDetailChild, Details) {
 
 TEST(BadMod, Details) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_BadModDetailChild.*", "P11TLS_BADMOD_DETAIL_CHILD", kWaitSeconds);
+    int st = th::run_exec_child("BadModDetailChild.*", "P11TLS_BADMOD_DETAIL_CHILD", kWaitSeconds);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
@@ -347,7 +347,7 @@ struct Moved {
 // opens and signs, its error otherwise; the expected value is in the
 // environment.
 int fresh_process_result(const char *expect) {
-    return th::run_exec_child("DISABLED_TokenDirFreshChild.*", "P11TLS_TOKENDIR_FRESH_CHILD", kWaitSeconds,
+    return th::run_exec_child("TokenDirFreshChild.*", "P11TLS_TOKENDIR_FRESH_CHILD", kWaitSeconds,
                               {{"P11TLS_TOKENDIR_EXPECT", expect}});
 }
 
@@ -361,7 +361,7 @@ int sign_with_softhsm_only(Ctx &ctx, KeyPtr &key) {
 
 }  // namespace
 
-TEST(DISABLED_TokenDirFreshChild, OpenAndSign) {
+TEST(TokenDirFreshChild, OpenAndSign) {
     if (!in_child("P11TLS_TOKENDIR_FRESH_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const int expect = atoi(th::env("P11TLS_TOKENDIR_EXPECT").c_str());
     Ctx ctx;
@@ -373,7 +373,7 @@ TEST(DISABLED_TokenDirFreshChild, OpenAndSign) {
     }
 }
 
-TEST(DISABLED_TokenDirChild, MovedAwayAndBack) {
+TEST(TokenDirChild, MovedAwayAndBack) {
     if (!in_child("P11TLS_TOKENDIR_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const bool reset_on_fork = th::env("P11TLS_TEST_RESET_ON_FORK") == "true";
     Moved dir;
@@ -428,6 +428,6 @@ TEST(DISABLED_TokenDirChild, MovedAwayAndBack) {
 
 TEST(TokenDir, MovedAwayAndBack) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_TokenDirChild.*", "P11TLS_TOKENDIR_CHILD", kWaitSeconds);
+    int st = th::run_exec_child("TokenDirChild.*", "P11TLS_TOKENDIR_CHILD", kWaitSeconds);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }

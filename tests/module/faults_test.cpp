@@ -8,7 +8,7 @@
 //                                   gate waits
 //   P11TLS_TESTMOD_FORK_IN_INIT     the module forks inside C_Initialize
 // The module reads these at C_Initialize, so every case runs in a fresh
-// re-executed process (a DISABLED_ suite) with the variable set. Run through
+// re-executed process (a *Child suite) with the variable set. Run through
 // tests/run/faults-rof-*.sh (tests/with-token.sh, reset_on_fork false/true).
 //
 // Forked children report only through their exit status; every wait is
@@ -220,7 +220,7 @@ int shuffle_child(void *arg) {
 
 }  // namespace
 
-TEST(DISABLED_FaultsShuffleChild, EachKeySignsAsItself) {
+TEST(FaultsShuffleChild, EachKeySignsAsItself) {
     if (!in_child("P11TLS_FAULTS_SHUFFLE_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -242,7 +242,7 @@ TEST(DISABLED_FaultsShuffleChild, EachKeySignsAsItself) {
 
 TEST(Faults, ShuffledHandlesEachKeySignsAsItselfAfterFork) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_FaultsShuffleChild.*", "P11TLS_FAULTS_SHUFFLE_CHILD",
+    int st = run_exec_child("FaultsShuffleChild.*", "P11TLS_FAULTS_SHUFFLE_CHILD",
                             {{"P11TLS_TESTMOD_SHUFFLE_HANDLES", "1"}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
@@ -265,7 +265,7 @@ int child_signs_p256(void *arg) {
 
 }  // namespace
 
-TEST(DISABLED_FaultsSlowChild, ForkWhileSlowSign) {
+TEST(FaultsSlowChild, ForkWhileSlowSign) {
     if (!in_child("P11TLS_FAULTS_SLOW_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const std::string release = th::env("P11TLS_FAULTS_RELEASE");
     ASSERT_FALSE(release.empty());
@@ -327,7 +327,7 @@ TEST(Faults, SlowSignForkReturnsWhileCallInFlight) {
     static int n = 0;
     const std::string release = count_dir() + "/slow-release." + std::to_string(getpid()) + "." + std::to_string(++n);
     unlink(release.c_str());
-    int st = run_exec_child("DISABLED_FaultsSlowChild.*", "P11TLS_FAULTS_SLOW_CHILD",
+    int st = run_exec_child("FaultsSlowChild.*", "P11TLS_FAULTS_SLOW_CHILD",
                             {{"P11TLS_TESTMOD_SLOW", "C_Sign:20000:" + release},
                              {"P11TLS_FAULTS_RELEASE", release}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
@@ -378,7 +378,7 @@ int child_after_init_fork(void *arg) {
 
 }  // namespace
 
-TEST(DISABLED_FaultsForkInInitChild, FirstUse) {
+TEST(FaultsForkInInitChild, FirstUse) {
     if (!in_child("P11TLS_FAULTS_INIT_FORK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     // Nothing in this process has used p11tls or the module yet.
     Ctx ctx;
@@ -408,7 +408,7 @@ TEST(Faults, ForkInsideInitializeFirstUse) {
     REQUIRE_SOFTHSM();
     for (const char *mode : {"exec", "exit"}) {
         auto t0 = std::chrono::steady_clock::now();
-        int st = run_exec_child("DISABLED_FaultsForkInInitChild.*", "P11TLS_FAULTS_INIT_FORK_CHILD",
+        int st = run_exec_child("FaultsForkInInitChild.*", "P11TLS_FAULTS_INIT_FORK_CHILD",
                                 {{"P11TLS_TESTMOD_FORK_IN_INIT", mode}});
         EXPECT_TRUE(exited_ok(st)) << mode << ": " << describe(st);
         std::cout << "[ figures  ] fork in C_Initialize (" << mode << "): re-executed child done in "

@@ -129,7 +129,7 @@ int pin_from_arg(void *arg, const char *, const char *, unsigned, char *pin, siz
 
 }  // namespace
 
-TEST(DISABLED_PinWipeChild, NoCopyLeft) {
+TEST(PinWipeChild, NoCopyLeft) {
     if (!in_child("P11TLS_PIN_WIPE_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     char pin[kPinLen + 1];
     char uri[512];
@@ -208,7 +208,7 @@ TEST(DISABLED_PinWipeChild, NoCopyLeft) {
 
 TEST(PinWipe, NoCopyLeftInMemory) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_PinWipeChild.*", "P11TLS_PIN_WIPE_CHILD", {});
+    int st = run_exec_child("PinWipeChild.*", "P11TLS_PIN_WIPE_CHILD", {});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
     // The child changed the user PIN: set it back for the tests after this.
     const std::string so_pin = th::env("P11TLS_TEST_SO_PIN"), user_pin = th::test_pin();

@@ -37,9 +37,11 @@ int wait_bounded(pid_t pid, int timeout_s);
 // gets the child's pid. Returns the wait status, -1 on timeout (killed).
 int run_in_child(int (*fn)(void *), void *arg, int timeout_s, pid_t *out_pid = nullptr);
 // Re-executes this test binary running only the tests that filter (one
-// gtest pattern, e.g. "FooChild.*") selects, with var=1 and env set: a fresh
-// process where p11tls and the modules start from nothing. Otherwise as
-// run_in_child. Returns kNoSuchChild, without running anything, when filter
+// gtest pattern, e.g. "FooChild.*") selects. Child suites end in "Child":
+// tests/with-token.sh leaves them out of the normal run (GTEST_FILTER), and
+// each returns at once (GTEST_SKIP) unless in_child(its marker). Runs
+// them with var=1 and env set: a fresh process where p11tls and the
+// modules start from nothing. Otherwise as run_in_child. Returns kNoSuchChild, without running anything, when filter
 // matches no test of this program, so a mistyped filter fails its caller.
 constexpr int kNoSuchChild = -4;
 int run_exec_child(const std::string &filter, const char *var, int timeout_s,
