@@ -2,7 +2,7 @@
 // Copyright The p11tls authors
 // tests/module/badmod_test.cpp: p11tls among bad modules, and a SoftHSM
 // token whose directory disappears under an open key. Run through
-// tests/run/badmod-rof-*.sh (tests/with-token.sh).
+// tests/suites/badmod.*.test (tests/with-token.sh).
 //
 // Each case runs in a re-executed child (a fresh process: the cases load
 // module copies and break SoftHSM's in-memory state for good), which

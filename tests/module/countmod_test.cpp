@@ -3,7 +3,7 @@
 // tests/module/countmod_test.cpp: p11tls against a counting PKCS#11 module
 // (tests/module/testmod.c, which forwards to SoftHSM and appends
 // "<pid> <function>" to $P11TLS_TESTMOD_COUNT_DIR/calls.log per call).
-// Run through tests/run/countmod-rof-*.sh (tests/with-token.sh).
+// Run through tests/suites/countmod.*.test (tests/with-token.sh).
 //
 // Children report only through their exit status; every wait is bounded
 // (WNOHANG polling for at most 30 s, then SIGKILL).

@@ -9,7 +9,7 @@
 //   P11TLS_TESTMOD_FORK_IN_INIT     the module forks inside C_Initialize
 // The module reads these at C_Initialize, so every case runs in a fresh
 // re-executed process (a *Child suite) with the variable set. Run through
-// tests/run/faults-rof-*.sh (tests/with-token.sh, reset_on_fork false/true).
+// tests/suites/faults.*.test (tests/with-token.sh, reset_on_fork false/true).
 //
 // Forked children report only through their exit status; every wait is
 // bounded (WNOHANG polling for at most 30 s, then SIGKILL).

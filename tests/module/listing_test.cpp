@@ -3,7 +3,7 @@
 // tests/module/listing_test.cpp: searches are read to their end. PKCS#11
 // lets C_FindObjects return fewer handles than asked while more remain; the
 // test module does so on request (P11TLS_TESTMOD_FIND_CHUNK), or never ends
-// a search (P11TLS_TESTMOD_FIND_ENDLESS). Run through tests/run/input-rof-*.sh.
+// a search (P11TLS_TESTMOD_FIND_ENDLESS). Run through tests/suites/input.*.test.
 #include <gtest/gtest.h>
 
 #include <p11tls/p11tls.h>

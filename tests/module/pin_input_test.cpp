@@ -3,7 +3,7 @@
 // tests/module/pin_input_test.cpp: PINs that must never reach the token, and
 // pin-source paths that must never hang a login. Counted with the test
 // module (tests/module/testmod.c, forwarding to SoftHSM): "no C_Login" is
-// read from its per-pid call log. Run through tests/run/input-rof-*.sh.
+// read from its per-pid call log. Run through tests/suites/input.*.test.
 //
 // Each case runs in a fresh re-executed child (nothing logged in there, so
 // a login is really attempted) or a forked child; every wait is bounded.
