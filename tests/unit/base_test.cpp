@@ -99,14 +99,15 @@ TEST(Generation, OneAndStableWithoutFork) {
     EXPECT_EQ(p11tls::current_generation(), 1u);
 }
 
-// Nested guards on one thread, once released, leave no call in flight: the
-// next fork passes the gate at once instead of waiting out kGateWaitMs.
+// Nested guards, once released, leave no call in flight: a fork from
+// another thread then passes the gate at once instead of waiting out
+// kGateWaitMs for them (the forking thread's own guards never hold it).
 TEST(Generation, GateGuardNests) {
     p11tls::process_init();
-    {
+    std::thread([] {
         p11tls::GateGuard a;
         p11tls::GateGuard b;
-    }
+    }).join();
     const p11tls::ForkStats before = p11tls::fork_stats();
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
