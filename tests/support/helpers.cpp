@@ -93,27 +93,32 @@ std::vector<unsigned char> cert_spki(const std::string &label) {
     return r;
 }
 
-// gnutls_pubkey_verify_data2 against <label>'s certificate: >= 0 verifies.
-int verify_data(const std::string &label, gnutls_sign_algorithm_t alg, const void *msg,
-                size_t msg_len, const unsigned char *sig, size_t sig_len) {
+namespace {
+// fn (gnutls_pubkey_verify_data2 or _hash2) against <label>'s certificate.
+int verify_with(int (*fn)(gnutls_pubkey_t, gnutls_sign_algorithm_t, unsigned, const gnutls_datum_t *,
+                          const gnutls_datum_t *),
+                const std::string &label, gnutls_sign_algorithm_t alg, const void *in, size_t in_len,
+                const unsigned char *sig, size_t sig_len) {
     gnutls_pubkey_t pk = cert_pubkey(label);
     if (!pk) return GNUTLS_E_INTERNAL_ERROR;
-    gnutls_datum_t m = {(unsigned char *)msg, (unsigned)msg_len};
+    gnutls_datum_t d = {(unsigned char *)in, (unsigned)in_len};
     gnutls_datum_t s = {(unsigned char *)sig, (unsigned)sig_len};
-    int rc = gnutls_pubkey_verify_data2(pk, alg, 0, &m, &s);
+    int rc = fn(pk, alg, 0, &d, &s);
     gnutls_pubkey_deinit(pk);
     return rc;
 }
+}  // namespace
 
+// >= 0: sig is <label>'s signature of msg.
+int verify_data(const std::string &label, gnutls_sign_algorithm_t alg, const void *msg,
+                size_t msg_len, const unsigned char *sig, size_t sig_len) {
+    return verify_with(gnutls_pubkey_verify_data2, label, alg, msg, msg_len, sig, sig_len);
+}
+
+// >= 0: sig is <label>'s signature of the digest hash.
 int verify_hash(const std::string &label, gnutls_sign_algorithm_t alg, const void *hash,
                 size_t hash_len, const unsigned char *sig, size_t sig_len) {
-    gnutls_pubkey_t pk = cert_pubkey(label);
-    if (!pk) return GNUTLS_E_INTERNAL_ERROR;
-    gnutls_datum_t h = {(unsigned char *)hash, (unsigned)hash_len};
-    gnutls_datum_t s = {(unsigned char *)sig, (unsigned)sig_len};
-    int rc = gnutls_pubkey_verify_hash2(pk, alg, 0, &h, &s);
-    gnutls_pubkey_deinit(pk);
-    return rc;
+    return verify_with(gnutls_pubkey_verify_hash2, label, alg, hash, hash_len, sig, sig_len);
 }
 
 // Signs msg with key; returns the p11tls code, fills sig.
