@@ -135,14 +135,25 @@ int sign(p11tls_key *key, uint16_t scheme, const void *msg, size_t len,
 
 int wait_bounded(pid_t pid, int timeout_s) { return test_wait_bounded(pid, timeout_s * 1000L); }
 
-int run_in_child(int (*fn)(void *), void *arg, int timeout_s, pid_t *out_pid) {
+namespace {
+// fork() with stdio flushed first (nothing buffered is written twice); the
+// child dumps no core.
+pid_t fork_child() {
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
-    if (pid < 0) return -3;
     if (pid == 0) {
         struct rlimit no_core = {0, 0};
         setrlimit(RLIMIT_CORE, &no_core);
+    }
+    return pid;
+}
+}  // namespace
+
+int run_in_child(int (*fn)(void *), void *arg, int timeout_s, pid_t *out_pid) {
+    pid_t pid = fork_child();
+    if (pid < 0) return -3;
+    if (pid == 0) {
         int rc = 120;
         try {
             rc = fn(arg);
@@ -174,13 +185,9 @@ bool filter_selects_a_test(const std::string &filter) {
 int run_exec_child(const std::string &filter, const char *var, int timeout_s,
                    const std::vector<std::pair<std::string, std::string>> &env, pid_t *out_pid) {
     if (!filter_selects_a_test(filter)) return kNoSuchChild;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     if (pid < 0) return -3;
     if (pid == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
         setenv(var, "1", 1);
         for (auto &kv : env) setenv(kv.first.c_str(), kv.second.c_str(), 1);
         std::string f = "--gtest_filter=" + filter;
