@@ -579,25 +579,10 @@ namespace {
 const char kAlwaysAuthLabel[] = "always-auth";
 const char kAlwaysAuthUri[] = "pkcs11:token=p11tls-test;object=always-auth;type=private";
 
-// Runs argv with stdout/stderr to /dev/null; true if it exits 0 in time.
 bool run_tool(const std::vector<std::string> &args) {
-    std::vector<char *> argv;
-    for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0) {
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        execvp(argv[0], argv.data());
-        _exit(127);
-    }
-    return exited_ok(wait_bounded(pid));
+    std::vector<const char *> argv;
+    for (auto &a : args) argv.push_back(a.c_str());
+    return th::run_quietly(argv, 30);
 }
 
 // Made once per process; the token copy is private to this run.

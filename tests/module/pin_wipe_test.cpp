@@ -103,21 +103,7 @@ bool pkcs11_tool(std::initializer_list<const char *> args) {
     std::vector<const char *> argv = {"pkcs11-tool", "--module", getenv("P11TLS_SOFTHSM_MODULE"),
                                       "--token-label", "p11tls-test"};
     argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back(nullptr);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0) {
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        execvp(argv[0], const_cast<char **>(argv.data()));
-        _exit(127);
-    }
-    return exited_ok(wait_bounded(pid));
+    return th::run_quietly(argv, 30);
 }
 
 int pin_from_arg(void *arg, const char *, const char *, unsigned, char *pin, size_t size) {

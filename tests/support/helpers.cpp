@@ -4,6 +4,7 @@
 #include "helpers.hpp"
 #include "wait.h"
 
+#include <fcntl.h>
 #include <fnmatch.h>
 
 #include <cerrno>
@@ -198,6 +199,24 @@ int run_exec_child(const std::string &filter, const char *var, int timeout_s,
     }
     if (out_pid) *out_pid = pid;
     return wait_bounded(pid, timeout_s);
+}
+
+bool run_quietly(const std::vector<const char *> &argv, int timeout_s) {
+    std::vector<char *> args;
+    for (const char *a : argv) args.push_back(const_cast<char *>(a));
+    args.push_back(nullptr);
+    pid_t pid = fork_child();
+    if (pid < 0) return false;
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execvp(args[0], args.data());
+        _exit(127);
+    }
+    return exited_ok(wait_bounded(pid, timeout_s));
 }
 
 std::string describe_status(int st) {

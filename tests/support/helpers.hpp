@@ -47,6 +47,9 @@ constexpr int kNoSuchChild = -4;
 int run_exec_child(const std::string &filter, const char *var, int timeout_s,
                    const std::vector<std::pair<std::string, std::string>> &env = {},
                    pid_t *out_pid = nullptr);
+// Runs argv (a program on PATH and its arguments) with stdout and stderr to
+// /dev/null; true if it exits 0 within timeout_s (else it is killed).
+bool run_quietly(const std::vector<const char *> &argv, int timeout_s);
 std::string describe_status(int st);
 bool exited_ok(int st);
 // Whether this process is the re-executed child run_exec_child started
