@@ -308,19 +308,50 @@ P11TLS_API int p11tls_key_get_spki(const p11tls_key *key, uint8_t **out_der,
 /* Returns the key's full object URI (without any PIN), owned by the key. */
 P11TLS_API const char *p11tls_key_get_uri(const p11tls_key *key);
 
-/* Returns 1 if the key can produce the scheme on its token, 0 otherwise. */
+/* Returns 1 if the key can produce the scheme on its token, 0 otherwise.
+ * Never negative: every failure is turned into 0 (a NULL key, an unknown
+ * scheme or one of another algorithm, a stale key under P11TLS_FORK_FAIL,
+ * a key that cannot be found again, a token error); p11tls_key_sign() with
+ * the same scheme tells the reason. The first call after fork(), or after
+ * the token dropped its login, binds the key again as any operation does:
+ * it may log in, and so call the context's PIN function. Thread-safe. */
 P11TLS_API int p11tls_key_supports(p11tls_key *key, uint16_t scheme);
 
 /* Signs msg with the given scheme; hashing is done on the token where it
  * has a combined mechanism, else in software. ECDSA signatures are DER
  * encoded; RSA-PSS uses a salt as long as the hash. sig may be NULL to ask
- * for the maximum signature size. */
+ * for the maximum signature size (*sig_len set, 0 returned). On success
+ * *sig_len is the signature's length. Thread-safe: several threads may
+ * sign with one key at once.
+ *
+ * Returns 0, or:
+ *  - P11TLS_E_INVALID_ARGUMENT: key or sig_len NULL, msg NULL with a
+ *    nonzero msg_len, or the token refused the data (CKR_DATA_*);
+ *  - P11TLS_E_UNSUPPORTED: an unknown scheme, one of another algorithm
+ *    than the key's, or a mechanism (or its parameters) the token refuses;
+ *  - P11TLS_E_BUFFER_TOO_SMALL: *sig_len is less than the signature needs;
+ *    *sig_len is set to what it needs;
+ *  - P11TLS_E_FORKED: the key was opened before fork() and its context's
+ *    policy is P11TLS_FORK_FAIL (under P11TLS_FORK_ABORT the process aborts);
+ *  - after fork(), or when the token dropped its login, the key is found
+ *    again and the token logged in again (the PIN function may be called):
+ *    that may fail with P11TLS_E_MODULE, P11TLS_E_TOKEN_NOT_PRESENT,
+ *    P11TLS_E_NOT_FOUND, P11TLS_E_AMBIGUOUS, P11TLS_E_KEY_MISMATCH (not the
+ *    key that was opened), P11TLS_E_PIN_INCORRECT, P11TLS_E_PIN_LOCKED,
+ *    P11TLS_E_PIN_REQUIRED, P11TLS_E_PIN_CANCELLED or P11TLS_E_PIN_SOURCE;
+ *  - P11TLS_E_TOKEN_NOT_PRESENT: the token was removed (a later call finds
+ *    it again if it is back); P11TLS_E_DEVICE: another module error;
+ *  - P11TLS_E_MEMORY, P11TLS_E_INTERNAL.
+ * p11tls_last_error_detail() says more. */
 P11TLS_API int p11tls_key_sign(p11tls_key *key, uint16_t scheme,
                                const uint8_t *msg, size_t msg_len,
                                uint8_t *sig, size_t *sig_len);
 
 /* Signs an already computed hash (its length must match the scheme's hash).
- * Not available for Ed25519/Ed448 (P11TLS_E_UNSUPPORTED). */
+ * Buffers, thread-safety and failures as p11tls_key_sign(), and:
+ *  - P11TLS_E_UNSUPPORTED also for Ed25519/Ed448 (EdDSA signs messages);
+ *  - P11TLS_E_INVALID_ARGUMENT also when hash_len is not the length of the
+ *    scheme's hash. */
 P11TLS_API int p11tls_key_sign_hash(p11tls_key *key, uint16_t scheme,
                                     const uint8_t *hash, size_t hash_len,
                                     uint8_t *sig, size_t *sig_len);
@@ -329,7 +360,22 @@ P11TLS_API int p11tls_key_sign_hash(p11tls_key *key, uint16_t scheme,
 #define P11TLS_DECRYPT_RSA_PKCS1 1
 #define P11TLS_DECRYPT_RSA_OAEP_SHA256 2
 
-/* Decrypts an RSA ciphertext. pt may be NULL to ask for the maximum size. */
+/* Decrypts an RSA ciphertext. pt may be NULL to ask for the maximum size
+ * (*pt_len set, 0 returned). On success *pt_len is the plaintext's length.
+ * Thread-safe. The plaintext p11tls kept is wiped.
+ *
+ * Returns 0, or:
+ *  - P11TLS_E_INVALID_ARGUMENT: key, ct or pt_len NULL, a padding other
+ *    than P11TLS_DECRYPT_*, or a ciphertext the token refuses as such
+ *    (CKR_ENCRYPTED_DATA_LEN_RANGE);
+ *  - P11TLS_E_UNSUPPORTED: not an RSA key, or a padding the token refuses;
+ *  - P11TLS_E_DEVICE: the token failed, including a ciphertext that does
+ *    not decrypt (CKR_ENCRYPTED_DATA_INVALID);
+ *  - P11TLS_E_BUFFER_TOO_SMALL: *pt_len is less than the plaintext; *pt_len
+ *    is set to its length;
+ *  - P11TLS_E_FORKED and the failures of finding the key again after fork
+ *    or a lost login, P11TLS_E_TOKEN_NOT_PRESENT, P11TLS_E_MEMORY,
+ *    P11TLS_E_INTERNAL: as p11tls_key_sign(). */
 P11TLS_API int p11tls_key_decrypt(p11tls_key *key, int padding,
                                   const uint8_t *ct, size_t ct_len,
                                   uint8_t *pt, size_t *pt_len);

@@ -67,7 +67,7 @@ void LogSink::deliver(int level, const char *message) noexcept {
     uint64_t epoch;
     {
         GenSpinGuard g(lock_);
-        if (!fn_ || level > __atomic_load_n(&max_level_, __ATOMIC_RELAXED)) return;
+        if (!fn_ || level > max_level_.load(std::memory_order_relaxed)) return;
         if (active_gen_ != gen) {  // threads inside it in the parent are not here
             active_gen_ = gen;
             active_ = retired_active_ = 0;
@@ -98,7 +98,7 @@ void LogSink::set(p11tls_log_fn fn, void *arg, int max_level) noexcept {
         GenSpinGuard g(lock_);
         fn_ = fn;
         arg_ = arg;
-        __atomic_store_n(&max_level_, fn ? max_level : 0, __ATOMIC_RELEASE);
+        max_level_.store(fn ? max_level : 0, std::memory_order_release);
         // Calls already inside now count as calls of a replaced function.
         ++epoch_;
         retired_active_ += active_;

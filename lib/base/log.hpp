@@ -9,6 +9,7 @@
 //
 // Callers must never pass a PIN (nor a URI as given: it may hold one).
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 #include <p11tls/p11tls.h>
@@ -27,14 +28,14 @@ public:
     // function clears itself) is not waited for.
     void set(p11tls_log_fn fn, void *arg, int max_level) noexcept;
     bool wants(int level) const noexcept {
-        return level <= __atomic_load_n(&max_level_, __ATOMIC_ACQUIRE);
+        return level <= max_level_.load(std::memory_order_acquire);
     }
     void deliver(int level, const char *message) noexcept;
 
 private:
     int retired_others() noexcept;
 
-    int max_level_ = 0;              // atomic; 0 = no function
+    std::atomic<int> max_level_{0};  // 0 = no function; written under lock_
     mutable GenSpinLock lock_;       // guards the fields below
     p11tls_log_fn fn_ = nullptr;
     void *arg_ = nullptr;

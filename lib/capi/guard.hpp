@@ -70,9 +70,4 @@ int guard(const char *fn, F &&body) {
     return guard<redo>(fn, current_log_sink(), std::forward<F>(body));
 }
 
-// Copies out into a caller buffer with an in/out length (NULL asks for size).
-int copy_out(const void *src, size_t len, uint8_t *dst, size_t *dst_len);
-// Copies out into memory the caller frees with p11tls_free().
-int alloc_out(const void *src, size_t len, uint8_t **out, size_t *out_len);
-
 }  // namespace p11tls

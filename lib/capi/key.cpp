@@ -1,42 +1,17 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright The p11tls authors
-// Exported key, certificate and listing functions.
+// Exported key functions.
 #include <cstdlib>
 #include <cstring>
 
 #include <gnutls/gnutls.h>
 
 #include "capi/guard.hpp"
-#include "cert/cert.hpp"
+#include "capi/out.hpp"
 #include "key/key.hpp"
 #include "key/scheme.hpp"
 
 using namespace p11tls;
-
-namespace p11tls {
-
-int copy_out(const void *src, size_t len, uint8_t *dst, size_t *dst_len) {
-    if (!dst_len) fail(P11TLS_E_INVALID_ARGUMENT, "length pointer is NULL");
-    if (dst && *dst_len < len) {
-        *dst_len = len;
-        fail(P11TLS_E_BUFFER_TOO_SMALL, "output buffer too small");
-    }
-    *dst_len = len;
-    if (dst && len) memcpy(dst, src, len);
-    return 0;
-}
-
-int alloc_out(const void *src, size_t len, uint8_t **out, size_t *out_len) {
-    if (!out || !out_len) fail(P11TLS_E_INVALID_ARGUMENT, "output pointer is NULL");
-    auto *p = static_cast<uint8_t *>(malloc(len ? len : 1));
-    if (!p) throw std::bad_alloc();
-    if (len) memcpy(p, src, len);
-    *out = p;
-    *out_len = len;
-    return 0;
-}
-
-}  // namespace p11tls
 
 namespace {
 // A key's messages go to the context it was opened through.
@@ -62,8 +37,6 @@ int sign_common(p11tls_key *key, uint16_t scheme, const uint8_t *in, size_t in_l
 }  // namespace
 
 extern "C" {
-
-void p11tls_free(void *p) { free(p); }
 
 int p11tls_key_open(p11tls_ctx *ctx, const char *uri, unsigned flags, p11tls_key **out_key) {
     return guard<true>(__func__, state_of(ctx)->log(), [&] {
@@ -128,36 +101,6 @@ int p11tls_key_decrypt(p11tls_key *key, int padding, const uint8_t *ct, size_t c
             ~Wipe() { gnutls_memset(v.data(), 0, v.size()); }
         } wipe{out};
         return copy_out(out.data(), out.size(), pt, pt_len);
-    });
-}
-
-int p11tls_cert_get_der(p11tls_ctx *ctx, const char *uri, uint8_t **out_der, size_t *out_len) {
-    return guard<true>(__func__, state_of(ctx)->log(), [&] {
-        if (!uri) fail(P11TLS_E_INVALID_ARGUMENT, "uri is NULL");
-        auto der = cert_der(*state_of(ctx), uri);
-        return alloc_out(der.data(), der.size(), out_der, out_len);
-    });
-}
-
-int p11tls_list_tokens(p11tls_ctx *ctx, const char *uri, p11tls_token_cb cb, void *arg) {
-    return guard(__func__, state_of(ctx)->log(), [&] {
-        if (!cb) fail(P11TLS_E_INVALID_ARGUMENT, "callback is NULL");
-        return list_tokens(*state_of(ctx), uri, cb, arg);
-    });
-}
-
-int p11tls_list_objects(p11tls_ctx *ctx, const char *uri, unsigned flags, p11tls_object_cb cb,
-                        void *arg) {
-    return guard(__func__, state_of(ctx)->log(), [&] {
-        if (!cb) fail(P11TLS_E_INVALID_ARGUMENT, "callback is NULL");
-        return list_objects(*state_of(ctx), uri, flags, cb, arg);
-    });
-}
-
-int p11tls_list_modules(p11tls_ctx *ctx, p11tls_module_cb cb, void *arg) {
-    return guard(__func__, state_of(ctx)->log(), [&] {
-        if (!cb) fail(P11TLS_E_INVALID_ARGUMENT, "callback is NULL");
-        return list_modules(*state_of(ctx), cb, arg);
     });
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright The p11tls authors
-// Certificates and discovery: read-only searches that need no key binding.
+// Certificates by URI: read-only searches that need no key binding.
+// Listing is in list.hpp.
 #pragma once
 #include <vector>
 
@@ -15,8 +16,5 @@ std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri);
 // its token: where its issuers are looked for. Fails as cert_der() does
 // when the URI names no single certificate.
 std::vector<std::vector<unsigned char>> certs_beside(const CtxState &ctx, const char *uri);
-int list_tokens(const CtxState &ctx, const char *uri, p11tls_token_cb cb, void *arg);
-int list_objects(const CtxState &ctx, const char *uri, unsigned flags, p11tls_object_cb cb, void *arg);
-int list_modules(const CtxState &ctx, p11tls_module_cb cb, void *arg);
 
 }  // namespace p11tls

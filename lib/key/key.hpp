@@ -4,6 +4,7 @@
 // it (module, token, CKA_ID, label, public key) and binds to an object
 // handle once per generation.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,7 +26,7 @@ struct Scheme;
 // child must not free what its parent's threads may have been using. One
 // superseded in its own generation (a lost login, a pulled token) is
 // retired and freed once no operation on the key can still hold it
-// (key.cpp, BindingUse): a long-lived key keeps at most one binding per
+// (bind.hpp, BindingUse): a long-lived key keeps at most one binding per
 // generation, plus those retired while operations were in flight.
 struct Binding {
     uint64_t gen;
@@ -49,13 +50,19 @@ struct p11tls_key {
     p11tls::PublicKey pub;
     std::string object_uri;
     uint64_t open_gen = 0;
-    p11tls::Binding *binding = nullptr;  // atomic; the current generation's binding
+    // The current generation's binding; accessed with __atomic builtins
+    // (SEQ_CST). Not yet std::atomic: tests/robust/bindings_test.cpp reads
+    // binding->handle directly.
+    p11tls::Binding *binding = nullptr;
     // Operations that may hold a binding: the generation's low 32 bits in
     // the high half, their number in the low half (atomic; a new generation
     // starts from zero, the parent's operations do not exist in a child).
-    uint64_t readers = 0;
+    std::atomic<uint64_t> readers{0};
     p11tls::GenSpinLock retired_lock;
-    p11tls::Binding *retired = nullptr;  // guarded by retired_lock (atomic loads outside it)
+    // Guarded by retired_lock; loaded outside it with __atomic builtins. A
+    // plain pointer: reclaim() unlinks through a Binding ** that points
+    // either here or into a Binding's next_retired.
+    p11tls::Binding *retired = nullptr;
 
     ~p11tls_key();
 };
@@ -68,7 +75,7 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
 
 bool key_supports(p11tls_key *key, const Scheme &s);
 
-// Signs data (the message, or for sign_hash=true a digest).
+// Signs data: the message, or with prehashed a digest of the scheme's hash.
 std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsigned char *data,
                                     size_t len, bool prehashed);
 std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsigned char *ct,

@@ -10,7 +10,9 @@
 #include <p11tls/p11tls.h>
 
 #include "base/error.hpp"
-#include "world/world.hpp"
+#include "pkcs11/attributes.hpp"
+#include "pkcs11/search.hpp"
+#include "world/token_state.hpp"
 
 namespace p11tls {
 
@@ -174,25 +176,25 @@ PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &
         CK_OBJECT_CLASS cls = 0;
         if (!c.attrs->scalar(CKA_CLASS, &cls) || cls != CKO_CERTIFICATE || c.attrs->get(CKA_ID) != id)
             continue;
-        auto der = get_attribute(t, s, c.handle, CKA_VALUE);
+        auto der = get_attribute(t->module(), s, c.handle, CKA_VALUE);
         if (!der.empty()) return public_key_of_cert(der);
     }
     CK_OBJECT_CLASS pub = CKO_PUBLIC_KEY;
     std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &pub, sizeof pub},
                                       {CKA_KEY_TYPE, &kt, sizeof kt},
                                       {CKA_ID, (void *)id.data(), id.size()}};
-    auto found = find_objects(t, s, tmpl, 2);
+    auto found = find_objects(t->module(), s, tmpl, 2);
     if (found.size() == 1) {
-        Attributes pa(t, s, found[0], {CKA_EC_PARAMS, CKA_EC_POINT});
+        Attributes pa(t->module(), s, found[0], {CKA_EC_PARAMS, CKA_EC_POINT});
         const auto &pp = pa.get(CKA_EC_PARAMS);
         const auto &pt = pa.get(CKA_EC_POINT);
         if (!pp.empty() && !pt.empty()) return ec_public_key(kt, pp, pt);
     }
     CK_OBJECT_CLASS cert = CKO_CERTIFICATE;
     tmpl = {{CKA_CLASS, &cert, sizeof cert}, {CKA_ID, (void *)id.data(), id.size()}};
-    found = find_objects(t, s, tmpl, 2);
+    found = find_objects(t->module(), s, tmpl, 2);
     if (found.size() == 1) {
-        auto der = get_attribute(t, s, found[0], CKA_VALUE);
+        auto der = get_attribute(t->module(), s, found[0], CKA_VALUE);
         if (!der.empty()) return public_key_of_cert(der);
     }
     fail(P11TLS_E_UNSUPPORTED,

@@ -53,7 +53,8 @@ private:
     P11KitUri *u_ = nullptr;
 };
 
-// Formats the URI of a token, or of an object on it (attrs may be empty).
+// Formats the URI of a token, or of an object on it (label and id may be
+// empty: they are then left out).
 std::string format_token_uri(const CK_TOKEN_INFO &info);
 std::string format_object_uri(const CK_TOKEN_INFO &info, CK_OBJECT_CLASS cls,
                               const std::string &label, const std::vector<unsigned char> &id);

@@ -3,6 +3,7 @@
 // One caller's settings. Keys hold a shared_ptr to it, so a caller may free
 // its p11tls_ctx while keys opened through it live on.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,10 +26,10 @@ public:
     explicit CtxState(bool is_default) : is_default_(is_default) {}
 
     bool is_default() const { return is_default_; }
-    int fork_policy() const { return __atomic_load_n(&fork_policy_, __ATOMIC_ACQUIRE); }
-    void set_fork_policy(int p) { __atomic_store_n(&fork_policy_, p, __ATOMIC_RELEASE); }
-    unsigned flags() const { return __atomic_load_n(&flags_, __ATOMIC_ACQUIRE); }
-    void set_flags(unsigned f) { __atomic_store_n(&flags_, f, __ATOMIC_RELEASE); }
+    int fork_policy() const { return fork_policy_.load(std::memory_order_acquire); }
+    void set_fork_policy(int p) { fork_policy_.store(p, std::memory_order_release); }
+    unsigned flags() const { return flags_.load(std::memory_order_acquire); }
+    void set_flags(unsigned f) { flags_.store(f, std::memory_order_release); }
     // Where messages of operations through this context go (its own lock).
     LogSink *log() const { return &log_; }
 
@@ -53,8 +54,8 @@ public:
 
 private:
     const bool is_default_;
-    int fork_policy_ = P11TLS_FORK_REINIT;
-    unsigned flags_ = 0;
+    std::atomic<int> fork_policy_{P11TLS_FORK_REINIT};
+    std::atomic<unsigned> flags_{0};
     mutable GenSpinLock lock_;     // guards pin_, extra_ and failed_
     PinFn pin_;
     std::vector<Module *> extra_;

@@ -13,7 +13,7 @@
 #include "base/log.hpp"
 #include "base/secure.hpp"
 #include "uri/uri.hpp"
-#include "world/world.hpp"
+#include "world/token_state.hpp"
 
 namespace p11tls {
 

@@ -16,7 +16,7 @@ A block without a language, or a c block without its main, fails.
 Every block runs in a fresh directory holding the test token's ca.pem and
 <label>.pem files and pin.txt (the PIN, mode 0600), with standard input
 "PIN\\n", bounded by a timeout. Run through tests/with-token.sh
-(tests/run/doc-blocks.sh). Output: TAP. Exit status 0 all passed, 1 a
+(tests/suites/doc-blocks.test). Output: TAP. Exit status 0 all passed, 1 a
 block failed, 77 skipped.
 """
 import glob

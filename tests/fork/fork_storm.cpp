@@ -32,6 +32,8 @@
 
 #include <p11tls/p11tls.h>
 
+#include "../support/wait.h"
+
 namespace {
 
 const char *storm_uri() { return getenv("P11TLS_STORM_KEY_URI"); }
@@ -59,21 +61,6 @@ bool sign_once(p11tls_key *k) {
     size_t len = sizeof sig;
     static const uint8_t msg[] = "fork storm";
     return p11tls_key_sign(k, scheme_for("p256"), msg, sizeof msg, sig, &len) == 0;
-}
-
-// Waits for pid at most timeout_ms; kills it on timeout. Returns the wait
-// status, or -1 on timeout.
-int wait_bounded(pid_t pid, int timeout_ms) {
-    int status = 0;
-    for (int waited = 0; waited < timeout_ms; waited += 1) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) return status;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, nullptr);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
 }
 
 }  // namespace
@@ -131,7 +118,7 @@ int main(int argc, char **argv) {
                 _exit(3);
             _exit(0);
         }
-        int st = wait_bounded(pid, deadline_ms);
+        int st = test_wait_bounded(pid, deadline_ms);
         if (st == -1) {
             ++hung;
         } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {

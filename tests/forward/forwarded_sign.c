@@ -34,6 +34,8 @@
 
 #include <p11tls/p11tls.h>
 
+#include "../support/wait.h"
+
 static const char *cert_pem_path;
 
 static int fail(int code, const char *what, int rc)
@@ -87,28 +89,6 @@ static int softhsm_mapped(void)
     return found;
 }
 
-/* Waits at most timeout_s for pid; kills it after that. Returns the wait
- * status, or -1 on timeout. */
-static int wait_bounded(pid_t pid, int timeout_s)
-{
-    int status = 0;
-    long waited_ms;
-    for (waited_ms = 0;; waited_ms += 10) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        if (r == pid)
-            return status;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (waited_ms >= timeout_s * 1000L) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        nanosleep(&ts, NULL);
-    }
-}
-
 int main(int argc, char **argv)
 {
     p11tls_ctx *ctx = NULL;
@@ -144,7 +124,7 @@ int main(int argc, char **argv)
         rc = sign_and_verify(key, 4);
         _exit(rc ? 10 + rc : 0);
     }
-    st = wait_bounded(pid, 30);
+    st = test_wait_bounded(pid, 30 * 1000L);
     if (st == -1) {
         fprintf(stderr, "forwarded_sign: the child did not finish within 30 s\n");
         return 30;

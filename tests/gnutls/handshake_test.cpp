@@ -2,7 +2,7 @@
 // Copyright The p11tls authors
 // In-process TLS handshakes whose server key lives on the SoftHSM test token,
 // used through p11tls_gnutls_privkey_import(). Run through
-// tests/run/gnutls-rof-*.sh (tests/with-token.sh sets P11TLS_TEST_DIR).
+// tests/suites/gnutls.*.test (tests/with-token.sh sets P11TLS_TEST_DIR).
 #include <p11tls/gnutls.h>
 
 #include <arpa/inet.h>
@@ -212,7 +212,7 @@ const char *kTls13 = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
 class GnutlsTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (test_dir().empty()) GTEST_SKIP() << "P11TLS_TEST_DIR not set (run via tests/run/gnutls-rof-*.sh)";
+        if (test_dir().empty()) GTEST_SKIP() << "P11TLS_TEST_DIR not set (run via tests/suites/gnutls.*.test)";
     }
 };
 

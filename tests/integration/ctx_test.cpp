@@ -17,7 +17,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "helpers.hpp"
+#include "../support/helpers.hpp"
 
 namespace {
 struct CtxPtr {
@@ -113,7 +113,7 @@ TEST(Ctx, FreeContextWhileKeyInUse) {
 
 // ---- PIN function tests: need a process where nothing is logged in yet ----
 
-TEST(DISABLED_PinFnChild, CalledWhenUriHasNoPin) {
+TEST(PinFnChild, CalledWhenUriHasNoPin) {
     if (!getenv("P11TLS_PIN_FN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     // 1. A PIN function that declines: P11TLS_E_PIN_CANCELLED.
     {
@@ -159,7 +159,7 @@ TEST(DISABLED_PinFnChild, CalledWhenUriHasNoPin) {
 
 TEST(Ctx, PinFunction) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_PinFnChild.*", "P11TLS_PIN_FN_CHILD", 30);
+    int st = th::run_exec_child("PinFnChild.*", "P11TLS_PIN_FN_CHILD", 30);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
@@ -220,7 +220,7 @@ int reentrant_pin_fn(void *arg, const char *, const char *, unsigned, char *pin,
 }
 }  // namespace
 
-TEST(DISABLED_PinFnForksChild, NoDeadlock) {
+TEST(PinFnForksChild, NoDeadlock) {
     if (!getenv("P11TLS_PIN_FN_FORK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     CtxPtr ctx;
     ReentrantPin rp;
@@ -235,11 +235,11 @@ TEST(DISABLED_PinFnForksChild, NoDeadlock) {
 
 TEST(Ctx, PinFunctionThatForks) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_PinFnForksChild.*", "P11TLS_PIN_FN_FORK_CHILD", 60);
+    int st = th::run_exec_child("PinFnForksChild.*", "P11TLS_PIN_FN_FORK_CHILD", 60);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
-TEST(DISABLED_PinFnReentersChild, NoDeadlock) {
+TEST(PinFnReentersChild, NoDeadlock) {
     if (!getenv("P11TLS_PIN_FN_REENTER_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     CtxPtr ctx;
     ReentrantPin rp;
@@ -256,6 +256,6 @@ TEST(DISABLED_PinFnReentersChild, NoDeadlock) {
 
 TEST(Ctx, PinFunctionThatCallsP11tls) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_PinFnReentersChild.*", "P11TLS_PIN_FN_REENTER_CHILD", 60);
+    int st = th::run_exec_child("PinFnReentersChild.*", "P11TLS_PIN_FN_REENTER_CHILD", 60);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }

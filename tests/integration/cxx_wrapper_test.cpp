@@ -3,7 +3,7 @@
 // Integration: the header-only C++ wrappers (include/p11tls/p11tls.hpp).
 #include <p11tls/p11tls.hpp>
 
-#include "helpers.hpp"
+#include "../support/helpers.hpp"
 
 TEST(CxxWrapper, SignVerifyAndErrors) {
     REQUIRE_TOKEN();

@@ -16,7 +16,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "helpers.hpp"
+#include "../support/helpers.hpp"
 
 #include <fstream>
 #include <unistd.h>

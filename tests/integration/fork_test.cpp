@@ -21,7 +21,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "helpers.hpp"
+#include "../support/helpers.hpp"
 
 namespace {
 

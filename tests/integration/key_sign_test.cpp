@@ -14,7 +14,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "helpers.hpp"
+#include "../support/helpers.hpp"
 
 namespace {
 
@@ -116,14 +116,12 @@ TEST_P(SignTest, SizeQueryAndShortBuffer) {
     ASSERT_EQ(p11tls_key_sign(key.k, c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, sig.data(), &n), 0);
     EXPECT_LE(n, max);
     EXPECT_GT(n, 0u);
-    const size_t actual = n;
     size_t small = 8;
     unsigned char tiny[8];
     EXPECT_EQ(p11tls_key_sign(key.k, c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, tiny, &small),
               P11TLS_E_BUFFER_TOO_SMALL);
     EXPECT_GT(small, 8u) << "the needed size is stored";
     EXPECT_LE(small, max);
-    (void)actual;
     // NULL length pointer.
     EXPECT_EQ(p11tls_key_sign(key.k, c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, sig.data(), nullptr),
               P11TLS_E_INVALID_ARGUMENT);

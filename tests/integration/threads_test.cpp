@@ -22,7 +22,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "helpers.hpp"
+#include "../support/helpers.hpp"
 
 TEST(Threads, SharedKeySigns) {
     REQUIRE_TOKEN();

@@ -27,6 +27,8 @@
 /* Constants only: this program does not link p11tls, its callers do. */
 #include <p11tls/p11tls.h>
 
+#include "../support/wait.h"
+
 typedef struct caller {
     void *h;
     int (*start)(const char *, int, const char *);
@@ -66,19 +68,8 @@ static int load(caller *c, const char *path)
  * exit status, or -1 if it did not exit normally. */
 static int wait_child(pid_t pid, int timeout_s)
 {
-    struct timespec tick = {0, 10 * 1000 * 1000};
-    int i, st;
-    for (i = 0; i < timeout_s * 100; i++) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        nanosleep(&tick, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
+    int st = test_wait_bounded(pid, timeout_s * 1000L);
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static long rss_kib(void)

@@ -2,7 +2,7 @@
 // Copyright The p11tls authors
 // tests/module/badmod_test.cpp: p11tls among bad modules, and a SoftHSM
 // token whose directory disappears under an open key. Run through
-// tests/run/badmod-rof-*.sh (tests/with-token.sh).
+// tests/suites/badmod.*.test (tests/with-token.sh).
 //
 // Each case runs in a re-executed child (a fresh process: the cases load
 // module copies and break SoftHSM's in-memory state for good), which
@@ -12,7 +12,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "../integration/helpers.hpp"
+#include "../support/testmod.hpp"
 
 #include <dirent.h>
 #include <limits.h>
@@ -34,23 +34,9 @@ namespace {
 const int kWaitSeconds = 30;
 const char kMsg[] = "bad modules";
 
-bool in_child(const char *marker) {
-    const char *v = getenv(marker);
-    return v && strcmp(v, "1") == 0;
-}
-
-struct Ctx {
-    p11tls_ctx *c = nullptr;
-    ~Ctx() { p11tls_ctx_free(c); }
-};
-
-std::string testmod_path() {
-    const char *e = getenv("P11TLS_TESTMOD");
-    std::string p = (e && *e) ? e : "./tests/module/.libs/libp11tls-testmod.so";
-    char buf[PATH_MAX];
-    if (realpath(p.c_str(), buf)) return buf;
-    return p;
-}
+using th::in_child;
+using tmh::Ctx;
+using tmh::testmod_path;
 
 bool copy_file(const std::string &from, const std::string &to) {
     std::ifstream in(from, std::ios::binary);
@@ -161,7 +147,7 @@ int module_cb(void *arg, const p11tls_module_info *info) {
 
 // One context holding a good module, a module whose C_Initialize fails, a
 // module path with no file and a module failing 30% of its calls at random.
-TEST(DISABLED_BadModChild, MixedModules) {
+TEST(BadModChild, MixedModules) {
     if (!in_child("P11TLS_BADMOD_MIXED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     BadModules b;
     ASSERT_TRUE(make_bad_modules(b));
@@ -269,7 +255,7 @@ TEST(DISABLED_BadModChild, MixedModules) {
 
 TEST(BadMod, MixedModules) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_BadModChild.*", "P11TLS_BADMOD_MIXED_CHILD", kWaitSeconds);
+    int st = th::run_exec_child("BadModChild.*", "P11TLS_BADMOD_MIXED_CHILD", kWaitSeconds);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
@@ -279,7 +265,7 @@ TEST(BadMod, MixedModules) {
 // name: the detail lists the tokens there are and mentions the failure as
 // "also". A URI that names the failed module gets the failure as the cause.
 // A failed attribute read names the attribute.
-TEST(DISABLED_BadModDetailChild, Details) {
+TEST(BadModDetailChild, Details) {
     if (!in_child("P11TLS_BADMOD_DETAIL_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     BadModules b;
     ASSERT_TRUE(make_bad_modules(b));
@@ -319,7 +305,7 @@ TEST(DISABLED_BadModDetailChild, Details) {
 
 TEST(BadMod, Details) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_BadModDetailChild.*", "P11TLS_BADMOD_DETAIL_CHILD", kWaitSeconds);
+    int st = th::run_exec_child("BadModDetailChild.*", "P11TLS_BADMOD_DETAIL_CHILD", kWaitSeconds);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
@@ -361,18 +347,8 @@ struct Moved {
 // opens and signs, its error otherwise; the expected value is in the
 // environment.
 int fresh_process_result(const char *expect) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -1000;
-    if (pid == 0) {
-        setenv("P11TLS_TOKENDIR_FRESH_CHILD", "1", 1);
-        setenv("P11TLS_TOKENDIR_EXPECT", expect, 1);
-        execl("/proc/self/exe", "badmod_tests", "--gtest_filter=DISABLED_TokenDirFreshChild.*",
-              "--gtest_also_run_disabled_tests", (char *)nullptr);
-        _exit(127);
-    }
-    return th::wait_bounded(pid, kWaitSeconds);
+    return th::run_exec_child("TokenDirFreshChild.*", "P11TLS_TOKENDIR_FRESH_CHILD", kWaitSeconds,
+                              {{"P11TLS_TOKENDIR_EXPECT", expect}});
 }
 
 int sign_with_softhsm_only(Ctx &ctx, KeyPtr &key) {
@@ -385,7 +361,7 @@ int sign_with_softhsm_only(Ctx &ctx, KeyPtr &key) {
 
 }  // namespace
 
-TEST(DISABLED_TokenDirFreshChild, OpenAndSign) {
+TEST(TokenDirFreshChild, OpenAndSign) {
     if (!in_child("P11TLS_TOKENDIR_FRESH_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const int expect = atoi(th::env("P11TLS_TOKENDIR_EXPECT").c_str());
     Ctx ctx;
@@ -397,7 +373,7 @@ TEST(DISABLED_TokenDirFreshChild, OpenAndSign) {
     }
 }
 
-TEST(DISABLED_TokenDirChild, MovedAwayAndBack) {
+TEST(TokenDirChild, MovedAwayAndBack) {
     if (!in_child("P11TLS_TOKENDIR_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const bool reset_on_fork = th::env("P11TLS_TEST_RESET_ON_FORK") == "true";
     Moved dir;
@@ -452,6 +428,6 @@ TEST(DISABLED_TokenDirChild, MovedAwayAndBack) {
 
 TEST(TokenDir, MovedAwayAndBack) {
     REQUIRE_TOKEN();
-    int st = th::run_exec_child("DISABLED_TokenDirChild.*", "P11TLS_TOKENDIR_CHILD", kWaitSeconds);
+    int st = th::run_exec_child("TokenDirChild.*", "P11TLS_TOKENDIR_CHILD", kWaitSeconds);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }

@@ -3,7 +3,7 @@
 // tests/module/countmod_test.cpp: p11tls against a counting PKCS#11 module
 // (tests/module/testmod.c, which forwards to SoftHSM and appends
 // "<pid> <function>" to $P11TLS_TESTMOD_COUNT_DIR/calls.log per call).
-// Run through tests/run/countmod-rof-*.sh (tests/with-token.sh).
+// Run through tests/suites/countmod.*.test (tests/with-token.sh).
 //
 // Children report only through their exit status; every wait is bounded
 // (WNOHANG polling for at most 30 s, then SIGKILL).
@@ -14,7 +14,7 @@
 
 #include <gnutls/abstract.h>
 
-#include "testmod_helpers.hpp"
+#include "../support/testmod.hpp"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -139,7 +139,7 @@ TEST(CountMod, ForkExecMakesNoCall) {
 }
 
 // 3. A wrong PIN is tried exactly once (fresh process: nothing logged in).
-TEST(DISABLED_CountModWrongPinChild, OneLogin) {
+TEST(CountModWrongPinChild, OneLogin) {
     if (!in_child("P11TLS_COUNTMOD_WRONG_PIN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -152,7 +152,7 @@ TEST(DISABLED_CountModWrongPinChild, OneLogin) {
 TEST(CountMod, WrongPinLoginOnce) {
     REQUIRE_SOFTHSM();
     pid_t child = 0;
-    int st = run_exec_child("DISABLED_CountModWrongPinChild.*", "P11TLS_COUNTMOD_WRONG_PIN_CHILD", {}, &child);
+    int st = run_exec_child("CountModWrongPinChild.*", "P11TLS_COUNTMOD_WRONG_PIN_CHILD", {}, &child);
     EXPECT_TRUE(exited_ok(st)) << describe(st);
     auto log = read_log();
     EXPECT_EQ(count_calls(log, child, "C_Login"), 1u);
@@ -182,7 +182,7 @@ int module_cb(void *arg, const p11tls_module_info *info) {
 }
 }  // namespace
 
-TEST(DISABLED_CountModFailInitChild, Reported) {
+TEST(CountModFailInitChild, Reported) {
     if (!in_child("P11TLS_COUNTMOD_FAIL_INIT_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx bad;
     ASSERT_EQ(make_ctx(bad, testmod_path()), 0) << p11tls_last_error_detail();
@@ -208,13 +208,13 @@ TEST(DISABLED_CountModFailInitChild, Reported) {
 
 TEST(CountMod, FailInitReported) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CountModFailInitChild.*", "P11TLS_COUNTMOD_FAIL_INIT_CHILD",
+    int st = run_exec_child("CountModFailInitChild.*", "P11TLS_COUNTMOD_FAIL_INIT_CHILD",
                             {{"P11TLS_TESTMOD_FAIL_INIT", "1"}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
 
 // 5. An injected CKR_DEVICE_ERROR on the 3rd C_Sign fails exactly one sign.
-TEST(DISABLED_CountModFailSignChild, OneSignFails) {
+TEST(CountModFailSignChild, OneSignFails) {
     if (!in_child("P11TLS_COUNTMOD_FAIL_SIGN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -234,7 +234,7 @@ TEST(DISABLED_CountModFailSignChild, OneSignFails) {
 
 TEST(CountMod, InjectedSignFailure) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CountModFailSignChild.*", "P11TLS_COUNTMOD_FAIL_SIGN_CHILD",
+    int st = run_exec_child("CountModFailSignChild.*", "P11TLS_COUNTMOD_FAIL_SIGN_CHILD",
                             {{"P11TLS_TESTMOD_FAIL", "C_Sign:3:0x30"}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
@@ -245,7 +245,7 @@ TEST(CountMod, InjectedSignFailure) {
 //    P11TLS_E_TOKEN_NOT_PRESENT and is not retried; the token is back at once,
 //    and the same key object signs again: rebound to the returned token,
 //    logged in again (once, with the URI's PIN).
-TEST(DISABLED_CountModPulledChild, SameKeyWorksAgain) {
+TEST(CountModPulledChild, SameKeyWorksAgain) {
     if (!in_child("P11TLS_COUNTMOD_PULLED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -263,7 +263,7 @@ TEST(CountMod, PulledTokenReturns) {
     REQUIRE_SOFTHSM();
     for (const char *rv : {"0xE0", "0x32"}) {  // CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_REMOVED
         std::string rule = std::string("C_Sign:2:") + rv;
-        int st = run_exec_child("DISABLED_CountModPulledChild.*", "P11TLS_COUNTMOD_PULLED_CHILD",
+        int st = run_exec_child("CountModPulledChild.*", "P11TLS_COUNTMOD_PULLED_CHILD",
                                 {{"P11TLS_TESTMOD_FAIL", rule}});
         EXPECT_TRUE(exited_ok(st)) << rv << ": " << describe(st);
     }
@@ -272,7 +272,7 @@ TEST(CountMod, PulledTokenReturns) {
 // 7. CKR_SESSION_HANDLE_INVALID mid-operation is retried once on a fresh
 //    session: one injected failure is invisible; two in a row fail the
 //    operation after exactly two C_Sign calls, never a third.
-TEST(DISABLED_CountModSessionRetryChild, RetriedOnce) {
+TEST(CountModSessionRetryChild, RetriedOnce) {
     if (!in_child("P11TLS_COUNTMOD_RETRY_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const bool twice = getenv("P11TLS_COUNTMOD_RETRY_TWICE") != nullptr;
     Ctx ctx;
@@ -292,10 +292,10 @@ TEST(DISABLED_CountModSessionRetryChild, RetriedOnce) {
 
 TEST(CountMod, SessionInvalidRetriedOnce) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CountModSessionRetryChild.*", "P11TLS_COUNTMOD_RETRY_CHILD",
+    int st = run_exec_child("CountModSessionRetryChild.*", "P11TLS_COUNTMOD_RETRY_CHILD",
                             {{"P11TLS_TESTMOD_FAIL", "C_Sign:2:0xB3"}});
     EXPECT_TRUE(exited_ok(st)) << "once: " << describe(st);
-    st = run_exec_child("DISABLED_CountModSessionRetryChild.*", "P11TLS_COUNTMOD_RETRY_CHILD",
+    st = run_exec_child("CountModSessionRetryChild.*", "P11TLS_COUNTMOD_RETRY_CHILD",
                         {{"P11TLS_TESTMOD_FAIL", "C_Sign:2:0xB3:2"}, {"P11TLS_COUNTMOD_RETRY_TWICE", "1"}});
     EXPECT_TRUE(exited_ok(st)) << "twice: " << describe(st);
 }
@@ -319,7 +319,7 @@ int final_try_pin_fn(void *arg, const char *, const char *, unsigned flags, char
 
 // A locked user PIN: P11TLS_E_PIN_LOCKED without a single C_Login, whatever
 // the URI offers.
-TEST(DISABLED_CountModLockedChild, NoLogin) {
+TEST(CountModLockedChild, NoLogin) {
     if (!in_child("P11TLS_COUNTMOD_LOCKED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -331,7 +331,7 @@ TEST(DISABLED_CountModLockedChild, NoLogin) {
 
 TEST(CountMod, LockedPinNoLogin) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CountModLockedChild.*", "P11TLS_COUNTMOD_LOCKED_CHILD",
+    int st = run_exec_child("CountModLockedChild.*", "P11TLS_COUNTMOD_LOCKED_CHILD",
                             {{"P11TLS_TESTMOD_TOKEN_FLAGS", std::to_string(CKF_USER_PIN_LOCKED)}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
@@ -339,7 +339,7 @@ TEST(CountMod, LockedPinNoLogin) {
 // A module that cannot list its slots: the open fails with
 // P11TLS_E_TOKEN_NOT_PRESENT, and the detail names the module's error
 // rather than only "no token matches".
-TEST(DISABLED_CountModSlotListChild, ErrorNamed) {
+TEST(CountModSlotListChild, ErrorNamed) {
     if (!in_child("P11TLS_COUNTMOD_SLOTLIST_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -351,7 +351,7 @@ TEST(DISABLED_CountModSlotListChild, ErrorNamed) {
 
 TEST(CountMod, SlotListFailureNamed) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CountModSlotListChild.*", "P11TLS_COUNTMOD_SLOTLIST_CHILD",
+    int st = run_exec_child("CountModSlotListChild.*", "P11TLS_COUNTMOD_SLOTLIST_CHILD",
                             {{"P11TLS_TESTMOD_FAIL", "C_GetSlotList:1:0x30:1000"}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
@@ -359,7 +359,7 @@ TEST(CountMod, SlotListFailureNamed) {
 // On the final PIN try, a PIN from the URI (pin-value or pin-source) is not
 // used: without a PIN function P11TLS_E_PIN_REQUIRED and no C_Login; with
 // one, only its PIN is tried, once, and it is told P11TLS_PIN_FINAL_TRY.
-TEST(DISABLED_CountModFinalTryChild, OnlyThePinFunction) {
+TEST(CountModFinalTryChild, OnlyThePinFunction) {
     if (!in_child("P11TLS_COUNTMOD_FINAL_TRY_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const std::string pin_file = count_dir() + "/pin";
     {
@@ -392,7 +392,7 @@ TEST(DISABLED_CountModFinalTryChild, OnlyThePinFunction) {
 
 TEST(CountMod, FinalTryOnlyPinFunction) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CountModFinalTryChild.*", "P11TLS_COUNTMOD_FINAL_TRY_CHILD",
+    int st = run_exec_child("CountModFinalTryChild.*", "P11TLS_COUNTMOD_FINAL_TRY_CHILD",
                             {{"P11TLS_TESTMOD_TOKEN_FLAGS", std::to_string(CKF_USER_PIN_FINAL_TRY)}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
@@ -401,7 +401,7 @@ TEST(CountMod, FinalTryOnlyPinFunction) {
 //    in already (logout + one C_Login); a wrong PIN fails with one C_Login,
 //    and the other key on the token logs in again on its next operation,
 //    with its own PIN.
-TEST(DISABLED_CountModVerifyPinChild, Checked) {
+TEST(CountModVerifyPinChild, Checked) {
     if (!in_child("P11TLS_COUNTMOD_VERIFY_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const char kWrong[] = "pkcs11:token=p11tls-test;object=p256;type=private;pin-value=0000";
     Ctx ctx;
@@ -438,7 +438,7 @@ TEST(DISABLED_CountModVerifyPinChild, Checked) {
 
 TEST(CountMod, VerifyPinFlag) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CountModVerifyPinChild.*", "P11TLS_COUNTMOD_VERIFY_CHILD", {});
+    int st = run_exec_child("CountModVerifyPinChild.*", "P11TLS_COUNTMOD_VERIFY_CHILD", {});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
 
@@ -462,7 +462,7 @@ int script_pin_fn(void *arg, const char *, const char *, unsigned flags, char *p
 }
 }  // namespace
 
-TEST(DISABLED_CountModPinWrongChild, ToldOnNextRequest) {
+TEST(CountModPinWrongChild, ToldOnNextRequest) {
     if (!in_child("P11TLS_COUNTMOD_PIN_WRONG_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -491,14 +491,14 @@ TEST(DISABLED_CountModPinWrongChild, ToldOnNextRequest) {
 
 TEST(CountMod, PinWrongToldOnNextRequest) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CountModPinWrongChild.*", "P11TLS_COUNTMOD_PIN_WRONG_CHILD", {});
+    int st = run_exec_child("CountModPinWrongChild.*", "P11TLS_COUNTMOD_PIN_WRONG_CHILD", {});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
 
 // CKF_USER_PIN_COUNT_LOW (injected: the token has not refused a PIN in this
 // process) reaches the PIN function as P11TLS_PIN_COUNT_LOW alone; unlike
 // the final try it does not stop a URI's PIN from being used.
-TEST(DISABLED_CountModCountLowChild, Told) {
+TEST(CountModCountLowChild, Told) {
     if (!in_child("P11TLS_COUNTMOD_COUNT_LOW_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -512,7 +512,7 @@ TEST(DISABLED_CountModCountLowChild, Told) {
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
 }
 
-TEST(DISABLED_CountModCountLowUriChild, UriPinStillUsed) {
+TEST(CountModCountLowUriChild, UriPinStillUsed) {
     if (!in_child("P11TLS_COUNTMOD_COUNT_LOW_URI_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -527,10 +527,10 @@ TEST(DISABLED_CountModCountLowUriChild, UriPinStillUsed) {
 TEST(CountMod, PinCountLowTold) {
     REQUIRE_SOFTHSM();
     const std::string flags = std::to_string(CKF_USER_PIN_COUNT_LOW);
-    int st = run_exec_child("DISABLED_CountModCountLowChild.*", "P11TLS_COUNTMOD_COUNT_LOW_CHILD",
+    int st = run_exec_child("CountModCountLowChild.*", "P11TLS_COUNTMOD_COUNT_LOW_CHILD",
                             {{"P11TLS_TESTMOD_TOKEN_FLAGS", flags}});
     EXPECT_TRUE(exited_ok(st)) << "PIN function: " << describe(st);
-    st = run_exec_child("DISABLED_CountModCountLowUriChild.*", "P11TLS_COUNTMOD_COUNT_LOW_URI_CHILD",
+    st = run_exec_child("CountModCountLowUriChild.*", "P11TLS_COUNTMOD_COUNT_LOW_URI_CHILD",
                         {{"P11TLS_TESTMOD_TOKEN_FLAGS", flags}});
     EXPECT_TRUE(exited_ok(st)) << "URI PIN: " << describe(st);
 }
@@ -538,7 +538,7 @@ TEST(CountMod, PinCountLowTold) {
 // 11. Only the first line of a pin-source file is the PIN: a wrong first
 //     line fails after exactly one C_Login (the right PIN on the second line
 //     is never tried); a right first line logs in whatever follows it.
-TEST(DISABLED_CountModPinSourceLineChild, FirstLineOnly) {
+TEST(CountModPinSourceLineChild, FirstLineOnly) {
     if (!in_child("P11TLS_COUNTMOD_PIN_SOURCE_LINE_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const std::string file = count_dir() + "/pin-lines." + std::to_string(getpid());
     const std::string uri = std::string(kNoPinUri) + "?pin-source=" + file;
@@ -567,7 +567,7 @@ TEST(DISABLED_CountModPinSourceLineChild, FirstLineOnly) {
 
 TEST(CountMod, PinSourceFirstLineOnly) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CountModPinSourceLineChild.*", "P11TLS_COUNTMOD_PIN_SOURCE_LINE_CHILD", {});
+    int st = run_exec_child("CountModPinSourceLineChild.*", "P11TLS_COUNTMOD_PIN_SOURCE_LINE_CHILD", {});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
 
@@ -579,25 +579,10 @@ namespace {
 const char kAlwaysAuthLabel[] = "always-auth";
 const char kAlwaysAuthUri[] = "pkcs11:token=p11tls-test;object=always-auth;type=private";
 
-// Runs argv with stdout/stderr to /dev/null; true if it exits 0 in time.
 bool run_tool(const std::vector<std::string> &args) {
-    std::vector<char *> argv;
-    for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0) {
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        execvp(argv[0], argv.data());
-        _exit(127);
-    }
-    return exited_ok(wait_bounded(pid));
+    std::vector<const char *> argv;
+    for (auto &a : args) argv.push_back(a.c_str());
+    return th::run_quietly(argv, 30);
 }
 
 // Made once per process; the token copy is private to this run.
@@ -635,7 +620,7 @@ int verify_with_key(p11tls_key *key, const char *msg, const std::vector<unsigned
 // The PIN function is asked once for the login and once per signature, the
 // latter with P11TLS_PIN_CONTEXT_SPECIFIC; each signature costs one
 // context-specific C_Login and verifies.
-TEST(DISABLED_CountModAlwaysAuthChild, PinPerSignature) {
+TEST(CountModAlwaysAuthChild, PinPerSignature) {
     if (!in_child("P11TLS_COUNTMOD_ALWAYS_AUTH_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -674,7 +659,7 @@ TEST(DISABLED_CountModAlwaysAuthChild, PinPerSignature) {
 // function and without any C_Login. The token was logged in before the
 // lock (here by the test itself, straight through SoftHSM, which the test
 // module forwards to: one login state), so the key opens without a PIN.
-TEST(DISABLED_CountModAlwaysAuthLockedChild, NoLogin) {
+TEST(CountModAlwaysAuthLockedChild, NoLogin) {
     if (!in_child("P11TLS_COUNTMOD_ALWAYS_AUTH_LOCKED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     void *h = dlopen(getenv("P11TLS_SOFTHSM_MODULE"), RTLD_NOW | RTLD_LOCAL);
     ASSERT_NE(h, nullptr) << dlerror();
@@ -720,7 +705,7 @@ TEST(DISABLED_CountModAlwaysAuthLockedChild, NoLogin) {
 // logs in for it once more. Whatever the call returns, 0 comes with a
 // signature that verifies (it used to be 0 with none written, from the
 // table entry that mapped the code to P11TLS_E_SUCCESS).
-TEST(DISABLED_CountModAlreadyLoggedInChild, SignatureOrError) {
+TEST(CountModAlreadyLoggedInChild, SignatureOrError) {
     if (!in_child("P11TLS_COUNTMOD_ALREADY_LOGGED_IN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -742,12 +727,12 @@ TEST(DISABLED_CountModAlreadyLoggedInChild, SignatureOrError) {
 TEST(CountMod, ContextSpecificLogin) {
     REQUIRE_SOFTHSM();
     ASSERT_TRUE(make_always_auth_key()) << "pkcs11-tool --keypairgen --always-auth failed";
-    int st = run_exec_child("DISABLED_CountModAlwaysAuthChild.*", "P11TLS_COUNTMOD_ALWAYS_AUTH_CHILD", {});
+    int st = run_exec_child("CountModAlwaysAuthChild.*", "P11TLS_COUNTMOD_ALWAYS_AUTH_CHILD", {});
     EXPECT_TRUE(exited_ok(st)) << "PIN per signature: " << describe(st);
-    st = run_exec_child("DISABLED_CountModAlwaysAuthLockedChild.*", "P11TLS_COUNTMOD_ALWAYS_AUTH_LOCKED_CHILD",
+    st = run_exec_child("CountModAlwaysAuthLockedChild.*", "P11TLS_COUNTMOD_ALWAYS_AUTH_LOCKED_CHILD",
                         {{"P11TLS_TESTMOD_TOKEN_FLAGS", std::to_string(CKF_USER_PIN_LOCKED)}});
     EXPECT_TRUE(exited_ok(st)) << "locked: " << describe(st);
-    st = run_exec_child("DISABLED_CountModAlreadyLoggedInChild.*", "P11TLS_COUNTMOD_ALREADY_LOGGED_IN_CHILD",
+    st = run_exec_child("CountModAlreadyLoggedInChild.*", "P11TLS_COUNTMOD_ALREADY_LOGGED_IN_CHILD",
                         {{"P11TLS_TESTMOD_FAIL", "C_Login:2:0x100"}});
     EXPECT_TRUE(exited_ok(st)) << "CKR_USER_ALREADY_LOGGED_IN: " << describe(st);
 }

@@ -8,8 +8,8 @@
 //                                   gate waits
 //   P11TLS_TESTMOD_FORK_IN_INIT     the module forks inside C_Initialize
 // The module reads these at C_Initialize, so every case runs in a fresh
-// re-executed process (a DISABLED_ suite) with the variable set. Run through
-// tests/run/faults-rof-*.sh (tests/with-token.sh, reset_on_fork false/true).
+// re-executed process (a *Child suite) with the variable set. Run through
+// tests/suites/faults.*.test (tests/with-token.sh, reset_on_fork false/true).
 //
 // Forked children report only through their exit status; every wait is
 // bounded (WNOHANG polling for at most 30 s, then SIGKILL).
@@ -18,7 +18,10 @@
 #include <p11-kit/pkcs11.h>
 #include <p11tls/p11tls.h>
 
-#include "testmod_helpers.hpp"
+#include "../support/testmod.hpp"
+
+// kGateWaitMs only (a constant: nothing internal is linked).
+#include "base/fork.hpp"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -217,7 +220,7 @@ int shuffle_child(void *arg) {
 
 }  // namespace
 
-TEST(DISABLED_FaultsShuffleChild, EachKeySignsAsItself) {
+TEST(FaultsShuffleChild, EachKeySignsAsItself) {
     if (!in_child("P11TLS_FAULTS_SHUFFLE_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -239,7 +242,7 @@ TEST(DISABLED_FaultsShuffleChild, EachKeySignsAsItself) {
 
 TEST(Faults, ShuffledHandlesEachKeySignsAsItselfAfterFork) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_FaultsShuffleChild.*", "P11TLS_FAULTS_SHUFFLE_CHILD",
+    int st = run_exec_child("FaultsShuffleChild.*", "P11TLS_FAULTS_SHUFFLE_CHILD",
                             {{"P11TLS_TESTMOD_SHUFFLE_HANDLES", "1"}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
@@ -262,7 +265,7 @@ int child_signs_p256(void *arg) {
 
 }  // namespace
 
-TEST(DISABLED_FaultsSlowChild, ForkWhileSlowSign) {
+TEST(FaultsSlowChild, ForkWhileSlowSign) {
     if (!in_child("P11TLS_FAULTS_SLOW_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const std::string release = th::env("P11TLS_FAULTS_RELEASE");
     ASSERT_FALSE(release.empty());
@@ -316,7 +319,7 @@ TEST(DISABLED_FaultsSlowChild, ForkWhileSlowSign) {
     // The parent keeps working (the slow rule is released now).
     EXPECT_EQ(child_signs_p256(key.k), 0);
     std::cout << "[ figures  ] fork() with a C_Sign in flight returned after " << (int)fork_ms
-              << " ms (gate bound 2000 ms)" << std::endl;
+              << " ms (gate bound " << p11tls::kGateWaitMs << " ms)" << std::endl;
 }
 
 TEST(Faults, SlowSignForkReturnsWhileCallInFlight) {
@@ -324,7 +327,7 @@ TEST(Faults, SlowSignForkReturnsWhileCallInFlight) {
     static int n = 0;
     const std::string release = count_dir() + "/slow-release." + std::to_string(getpid()) + "." + std::to_string(++n);
     unlink(release.c_str());
-    int st = run_exec_child("DISABLED_FaultsSlowChild.*", "P11TLS_FAULTS_SLOW_CHILD",
+    int st = run_exec_child("FaultsSlowChild.*", "P11TLS_FAULTS_SLOW_CHILD",
                             {{"P11TLS_TESTMOD_SLOW", "C_Sign:20000:" + release},
                              {"P11TLS_FAULTS_RELEASE", release}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
@@ -375,7 +378,7 @@ int child_after_init_fork(void *arg) {
 
 }  // namespace
 
-TEST(DISABLED_FaultsForkInInitChild, FirstUse) {
+TEST(FaultsForkInInitChild, FirstUse) {
     if (!in_child("P11TLS_FAULTS_INIT_FORK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     // Nothing in this process has used p11tls or the module yet.
     Ctx ctx;
@@ -393,7 +396,7 @@ TEST(DISABLED_FaultsForkInInitChild, FirstUse) {
     EXPECT_TRUE(exited_ok(st)) << "child: " << describe(st);
     EXPECT_EQ(helper_clean(child, 1), 0) << "helper forked in the child's C_Initialize";
     EXPECT_EQ(child_signs_p256(key.k), 0);
-    // Not asserted (timing): about 2000 ms here would mean the gate waited
+    // Not asserted (timing): about kGateWaitMs here would mean the gate waited
     // for the forking thread's own call.
     for (long pid : {me, (long)child})
         for (const InitFork &f : init_forks_of(pid))
@@ -405,7 +408,7 @@ TEST(Faults, ForkInsideInitializeFirstUse) {
     REQUIRE_SOFTHSM();
     for (const char *mode : {"exec", "exit"}) {
         auto t0 = std::chrono::steady_clock::now();
-        int st = run_exec_child("DISABLED_FaultsForkInInitChild.*", "P11TLS_FAULTS_INIT_FORK_CHILD",
+        int st = run_exec_child("FaultsForkInInitChild.*", "P11TLS_FAULTS_INIT_FORK_CHILD",
                                 {{"P11TLS_TESTMOD_FORK_IN_INIT", mode}});
         EXPECT_TRUE(exited_ok(st)) << mode << ": " << describe(st);
         std::cout << "[ figures  ] fork in C_Initialize (" << mode << "): re-executed child done in "

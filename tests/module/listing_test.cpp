@@ -3,12 +3,12 @@
 // tests/module/listing_test.cpp: searches are read to their end. PKCS#11
 // lets C_FindObjects return fewer handles than asked while more remain; the
 // test module does so on request (P11TLS_TESTMOD_FIND_CHUNK), or never ends
-// a search (P11TLS_TESTMOD_FIND_ENDLESS). Run through tests/run/input-rof-*.sh.
+// a search (P11TLS_TESTMOD_FIND_ENDLESS). Run through tests/suites/input.*.test.
 #include <gtest/gtest.h>
 
 #include <p11tls/p11tls.h>
 
-#include "testmod_helpers.hpp"
+#include "../support/testmod.hpp"
 
 #include <string>
 
@@ -32,7 +32,7 @@ int count_listed(const std::string &module, const char *uri, unsigned flags) {
 
 }  // namespace
 
-TEST(DISABLED_FindChunkChild, AllObjectsSeen) {
+TEST(FindChunkChild, AllObjectsSeen) {
     if (!in_child("P11TLS_FIND_CHUNK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const std::string pin_uri = "pkcs11:token=p11tls-test?pin-value=" + th::test_pin();
     // SoftHSM itself returns everything at once: the reference.
@@ -54,14 +54,14 @@ TEST(DISABLED_FindChunkChild, AllObjectsSeen) {
 
 TEST(Search, ReadToTheEnd) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_FindChunkChild.*", "P11TLS_FIND_CHUNK_CHILD",
+    int st = run_exec_child("FindChunkChild.*", "P11TLS_FIND_CHUNK_CHILD",
                             {{"P11TLS_TESTMOD_FIND_CHUNK", "1"}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
 
 // A module that never ends a search: the listing stops at its limit with an
 // error, never a partial list, and never loops forever.
-TEST(DISABLED_FindEndlessChild, ClearError) {
+TEST(FindEndlessChild, ClearError) {
     if (!in_child("P11TLS_FIND_ENDLESS_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0);
@@ -75,7 +75,7 @@ TEST(DISABLED_FindEndlessChild, ClearError) {
 
 TEST(Search, EndlessSearchRefused) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_FindEndlessChild.*", "P11TLS_FIND_ENDLESS_CHILD",
+    int st = run_exec_child("FindEndlessChild.*", "P11TLS_FIND_ENDLESS_CHILD",
                             {{"P11TLS_TESTMOD_FIND_ENDLESS", "1"}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }

@@ -3,7 +3,7 @@
 // tests/module/pin_input_test.cpp: PINs that must never reach the token, and
 // pin-source paths that must never hang a login. Counted with the test
 // module (tests/module/testmod.c, forwarding to SoftHSM): "no C_Login" is
-// read from its per-pid call log. Run through tests/run/input-rof-*.sh.
+// read from its per-pid call log. Run through tests/suites/input.*.test.
 //
 // Each case runs in a fresh re-executed child (nothing logged in there, so
 // a login is really attempted) or a forked child; every wait is bounded.
@@ -11,7 +11,7 @@
 
 #include <p11tls/p11tls.h>
 
-#include "testmod_helpers.hpp"
+#include "../support/testmod.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -125,7 +125,7 @@ int give_255(void *, const char *, const char *, unsigned, char *pin, size_t siz
 }
 }  // namespace
 
-TEST(DISABLED_PinTooLongChild, Refused) {
+TEST(PinTooLongChild, Refused) {
     if (!in_child("P11TLS_PIN_TOO_LONG_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     // The token's PIN followed by junk past 255 bytes: cut to 255 bytes it
     // would have been sent; refused, it costs no C_Login.
@@ -165,7 +165,7 @@ TEST(DISABLED_PinTooLongChild, Refused) {
 
 TEST(Pin, TooLongRefusedNotCut) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_PinTooLongChild.*", "P11TLS_PIN_TOO_LONG_CHILD", {});
+    int st = run_exec_child("PinTooLongChild.*", "P11TLS_PIN_TOO_LONG_CHILD", {});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
 
@@ -179,7 +179,7 @@ int give_empty(void *arg, const char *, const char *, unsigned, char *pin, size_
 }
 }  // namespace
 
-TEST(DISABLED_PinEmptyChild, NoLogin) {
+TEST(PinEmptyChild, NoLogin) {
     if (!in_child("P11TLS_PIN_EMPTY_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Opened o = open_counted(std::string(kNoPinUri) + "?pin-value=");
     EXPECT_EQ(o.rc, P11TLS_E_PIN_REQUIRED) << o.detail;
@@ -205,13 +205,13 @@ TEST(DISABLED_PinEmptyChild, NoLogin) {
 
 TEST(Pin, EmptyIsNoPin) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_PinEmptyChild.*", "P11TLS_PIN_EMPTY_CHILD", {});
+    int st = run_exec_child("PinEmptyChild.*", "P11TLS_PIN_EMPTY_CHILD", {});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
 
 // A token with a protected authentication path (flag injected by the test
 // module) is still logged into with a NULL PIN, without asking anyone.
-TEST(DISABLED_PinProtectedPathChild, LogsInWithoutPin) {
+TEST(PinProtectedPathChild, LogsInWithoutPin) {
     if (!in_child("P11TLS_PIN_PROTECTED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     Opened o = open_counted(std::string(kNoPinUri) + "?pin-value=");
     EXPECT_EQ(o.logins, 1u) << o.detail;
@@ -223,7 +223,7 @@ TEST(DISABLED_PinProtectedPathChild, LogsInWithoutPin) {
 
 TEST(Pin, ProtectedPathStillLogsIn) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_PinProtectedPathChild.*", "P11TLS_PIN_PROTECTED_CHILD",
+    int st = run_exec_child("PinProtectedPathChild.*", "P11TLS_PIN_PROTECTED_CHILD",
                             {{"P11TLS_TESTMOD_TOKEN_FLAGS", "0x100"}});  // CKF_PROTECTED_AUTHENTICATION_PATH
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }

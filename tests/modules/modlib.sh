@@ -27,10 +27,10 @@ public_key() {
 # storm KEY_URI SCHEME THREADS FORKS: tests/fork_storm against the key
 # (threads sign while the main thread forks; every child signs with the
 # inherited key and a fresh one). Output in $TMP/storm.out. Not under ASan
-# (returns 0 with a note): see tests/run/fork-storm-2-rof-false.sh.
+# (returns 0 with a note): see tests/run.sh.
 storm() {
     if [ "${P11TLS_SANITIZER:-}" = asan ]; then
-        echo "fork storm not run under ASan (tests/run/fork-storm-2-rof-false.sh says why)" >"$TMP/storm.out"
+        echo "fork storm not run under ASan (tests/run.sh says why)" >"$TMP/storm.out"
         return 0
     fi
     P11TLS_STORM_KEY_URI=$1 P11TLS_STORM_SCHEME=$2 \

@@ -13,7 +13,7 @@
 #            after DIR, both certificates are listed, the anchor exported
 #            byte for byte. p11-kit loads a library file once per process,
 #            so the two instances cannot be registered together: one phase
-#            per process (tests/run/trust.sh runs both).
+#            per process (tests/run.sh runs both as tests/suites/trust.test).
 # Skipped (77) with the reason if a package is missing. TAP-like output.
 set -u
 . "$(dirname "$0")/../p11kit-isolate.sh"

@@ -32,6 +32,8 @@
 
 #include <security/pam_appl.h>
 
+#include "../support/wait.h"
+
 static const char *pin;
 
 /* Answers password prompts with the PIN; shows the module's messages on
@@ -94,19 +96,12 @@ static long rss_kb(void)
 /* Waits for pid at most 30 s (polling), then kills it. */
 static int wait_bounded(pid_t pid)
 {
-    struct timespec tick = {0, 20 * 1000 * 1000};
-    for (int i = 0; i < 30 * 50; i++) {
-        int st;
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
-        if (w < 0)
-            return 98;
-        nanosleep(&tick, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return 99;
+    int st = test_wait_bounded(pid, 30 * 1000L);
+    if (st == -1)
+        return 99;
+    if (st < 0)
+        return 98;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
 }
 
 int main(int argc, char **argv)

@@ -19,7 +19,7 @@
 #    configure warns). With P11TLS_EXPECT_BARE_NAME=found the first case
 #    is required.
 #
-# Run through tests/with-token.sh (tests/run/pam-install.sh). Needs root (or
+# Run through tests/with-token.sh (tests/suites/pam-install.test). Needs root (or
 # CAP_SYS_ADMIN) for the mount namespace; otherwise step 3 is skipped.
 # Exit status: 0 all passed, 1 a case failed, 77 skipped.
 

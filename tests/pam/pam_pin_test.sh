@@ -5,7 +5,7 @@
 # Enter alone (an empty PIN) and a PIN longer than 255 bytes are refused
 # with a clear syslog line (without the PIN) and cost no C_Login, counted by
 # the test module. Under pam_wrapper and pamtester (helpers in pam_lib.sh);
-# run through tests/run/pam-pin-rof-false.sh.
+# run through tests/suites/pam-pin.rof-false.test.
 
 me=pam_pin_test.sh
 . "$(dirname "$0")/pam_lib.sh"

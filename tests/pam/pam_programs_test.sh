@@ -6,7 +6,7 @@
 # that authenticates, forks and authenticates again, 100 transactions in one
 # process, and the man page's example configuration exactly as written.
 #
-# Run through tests/with-token.sh (tests/run/pam-programs-rof-*.sh). The
+# Run through tests/with-token.sh (tests/suites/pam-programs.*.test). The
 # result of a child authentication after fork depends on the driver: with
 # SoftHSM reset_on_fork = true (like real smart cards) the child logs in
 # again and succeeds; with false the child inherits the parent's login, so

@@ -4,7 +4,7 @@
 # pam_test.sh — pam_p11tls.so under pam_wrapper and pamtester: one case per
 # outcome, each checking pamtester's result and the module's syslog line.
 #
-# Run through tests/with-token.sh (tests/run/pam-rof-*.sh): needs
+# Run through tests/with-token.sh (tests/suites/pam.*.test): needs
 # P11TLS_TEST_DIR (<label>.pem certificates) and the test token p11tls-test
 # (PIN in P11TLS_TEST_PIN). Helpers in pam_lib.sh.
 # Exit status: 0 all passed, 1 a case failed, 77 skipped (missing tools).

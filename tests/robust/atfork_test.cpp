@@ -35,7 +35,7 @@ const char kChildVar[] = "P11TLS_ROBUST_ATFORK_CHILD";
 
 }  // namespace
 
-TEST(DISABLED_AtforkChild, SignsInHandler) {
+TEST(AtforkChild, SignsInHandler) {
     if (!in_child(kChildVar)) GTEST_SKIP() << "runs only in a re-executed child";
     g_mode = atoi(getenv("P11TLS_ROBUST_ATFORK_MODE"));
     // Registered before p11tls's first use (p11tls_ctx_new, in make_ctx).
@@ -71,7 +71,7 @@ TEST(DISABLED_AtforkChild, SignsInHandler) {
 namespace {
 void run_mode(Mode m) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_AtforkChild.*", kChildVar,
+    int st = run_exec_child("AtforkChild.*", kChildVar,
                             {{"P11TLS_ROBUST_ATFORK_MODE", std::to_string(m)}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }

@@ -73,7 +73,7 @@ const char kChildVar[] = "P11TLS_ROBUST_CANCEL_CHILD";
 
 }  // namespace
 
-TEST(DISABLED_CancelChild, ThreadEndsInPinFunction) {
+TEST(CancelChild, ThreadEndsInPinFunction) {
     if (!in_child(kChildVar)) GTEST_SKIP() << "runs only in a re-executed child";
     g_how = atoi(getenv("P11TLS_ROBUST_CANCEL_HOW"));
     g_pin = th::test_pin();
@@ -105,7 +105,7 @@ TEST(DISABLED_CancelChild, ThreadEndsInPinFunction) {
 namespace {
 void run_how(How h) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_CancelChild.*", kChildVar,
+    int st = run_exec_child("CancelChild.*", kChildVar,
                             {{"P11TLS_ROBUST_CANCEL_HOW", std::to_string(h)}});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }

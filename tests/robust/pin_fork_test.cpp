@@ -51,7 +51,7 @@ const char kChildVar[] = "P11TLS_ROBUST_PIN_FORK_CHILD";
 
 }  // namespace
 
-TEST(DISABLED_PinForkChild, BothProcessesSign) {
+TEST(PinForkChild, BothProcessesSign) {
     if (!in_child(kChildVar)) GTEST_SKIP() << "runs only in a re-executed child";
     Ctx ctx;
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
@@ -71,6 +71,6 @@ TEST(DISABLED_PinForkChild, BothProcessesSign) {
 
 TEST(PinFork, PinFunctionThatForks) {
     REQUIRE_SOFTHSM();
-    int st = run_exec_child("DISABLED_PinForkChild.*", kChildVar, {});
+    int st = run_exec_child("PinForkChild.*", kChildVar, {});
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }

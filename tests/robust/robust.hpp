@@ -6,7 +6,7 @@
 // child; children report only through their exit status; every wait is
 // bounded.
 #pragma once
-#include "../module/testmod_helpers.hpp"
+#include "../support/testmod.hpp"
 
 namespace rb {
 

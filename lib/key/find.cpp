@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
+// p11tls_key_open's work: the tokens a URI names, the one private key on
+// them, what identifies it across fork.
+#include "key/find.hpp"
+
+#include <iterator>
+#include <optional>
+
+#include <p11tls/p11tls.h>
+
+#include "base/error.hpp"
+#include "base/fork.hpp"
+#include "base/log.hpp"
+#include "pkcs11/search.hpp"
+#include "world/matching.hpp"
+#include "world/pooled_session.hpp"
+
+namespace p11tls {
+
+namespace {
+
+// What open and rebind read of every object a key search finds: the public
+// key's attributes, and what tells a private key from its companions.
+std::vector<CK_ATTRIBUTE_TYPE> object_attribute_types() {
+    std::vector<CK_ATTRIBUTE_TYPE> types = {CKA_CLASS};  // first: every object has one
+    types.insert(types.end(), std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
+    types.push_back(CKA_LABEL);
+    types.push_back(CKA_ALWAYS_AUTHENTICATE);
+    return types;
+}
+
+
+// A search by label or ID without CKA_CLASS finds a key's public key and
+// certificate in the same scan of the token as the key itself; the public
+// key of an EC key is on its public key object only (SoftHSM), so this saves
+// a second scan, which costs as much as the first. More objects than this
+// share the name: search by class instead.
+constexpr size_t kMaxNamedObjects = 8;
+
+bool names_objects(const std::vector<CK_ATTRIBUTE> &tmpl) {
+    for (const CK_ATTRIBUTE &a : tmpl)
+        if (a.type == CKA_LABEL || a.type == CKA_ID) return true;
+    return false;
+}
+
+// Private keys on t matching tmpl (no CKA_CLASS in it), with their
+// attributes and companions; false if too many objects share the name.
+bool find_named(TokenState *t, CK_SESSION_HANDLE s, const std::vector<CK_ATTRIBUTE> &tmpl,
+                std::vector<Match> &out) {
+    auto handles = find_objects(t->module(), s, tmpl, kMaxNamedObjects + 1);
+    if (handles.size() > kMaxNamedObjects) return false;
+    std::vector<Match> keys;
+    std::vector<Found> others;
+    for (CK_OBJECT_HANDLE h : handles) {
+        Attributes a(t->module(), s, h, object_attribute_types());
+        CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
+        a.scalar(CKA_CLASS, &cls);
+        if (cls == CKO_PRIVATE_KEY) keys.push_back({t, h, std::move(a), {}});
+        else if (cls == CKO_PUBLIC_KEY || cls == CKO_CERTIFICATE) others.push_back({h, std::move(a)});
+    }
+    for (Match &k : keys) {
+        k.companions = others;
+        out.push_back(std::move(k));
+    }
+    return true;
+}
+
+}  // namespace
+
+std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
+                                     const std::vector<TokenState *> &tokens,
+                                     const std::vector<CK_ATTRIBUTE> &extra) {
+    std::vector<Match> out;
+    CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
+    for (TokenState *t : tokens) {
+        t->ensure_login(ctx, &uri);
+        std::vector<CK_ATTRIBUTE> tmpl;
+        for (const CK_ATTRIBUTE &a : uri.object_template())
+            if (a.type != CKA_CLASS) tmpl.push_back(a);
+        for (const CK_ATTRIBUTE &a : extra) tmpl.push_back(a);
+        PooledSession s(t);
+        if (!names_objects(tmpl) || !find_named(t, s.get(), tmpl, out)) {
+            tmpl.push_back({CKA_CLASS, &priv, sizeof priv});
+            for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 2))
+                out.push_back({t, h, std::nullopt, {}});
+        }
+        if (out.size() > 1) break;
+    }
+    return out;
+}
+
+Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev) {
+    return new Binding{gen, m.token, m.handle, always_auth, prev};
+}
+
+const Attributes &key_attributes(Match &m, CK_SESSION_HANDLE s) {
+    if (!m.attrs) m.attrs.emplace(m.token->module(), s, m.handle, object_attribute_types());
+    return *m.attrs;
+}
+
+PublicKey public_key(Match &m, CK_SESSION_HANDLE s) {
+    std::vector<Companion> companions;
+    for (const Found &f : m.companions) companions.push_back({f.handle, &f.attrs});
+    return read_public_key(m.token, s, key_attributes(m, s), companions);
+}
+
+namespace {
+
+// Names some of the keys found: a search stops early once it has two.
+[[noreturn]] void fail_ambiguous(std::vector<Match> &matches) {
+    constexpr size_t kNamed = 4;
+    std::string list;
+    for (size_t i = 0; i < matches.size() && i < kNamed; ++i) {
+        Match &m = matches[i];
+        std::string label;
+        std::vector<unsigned char> id;
+        try {
+            PooledSession s(m.token);
+            const Attributes &a = key_attributes(m, s.get());
+            label.assign(a.get(CKA_LABEL).begin(), a.get(CKA_LABEL).end());
+            id = a.get(CKA_ID);
+        } catch (const Error &) {  // the ambiguity is the error to report
+        }
+        list += (i ? ", " : "") + format_object_uri(m.token->info(), CKO_PRIVATE_KEY, label, id);
+    }
+    fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one private key, among them: " + list);
+}
+}  // namespace
+
+bool always_auth(const Attributes &a) {
+    CK_BBOOL v = CK_FALSE;
+    return a.scalar(CKA_ALWAYS_AUTHENTICATE, &v) && v == CK_TRUE;
+}
+
+std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const char *uri_text,
+                                     unsigned flags) {
+    Uri uri = Uri::parse(uri_text);
+    if (uri.has_class() && uri.object_class() != CKO_PRIVATE_KEY)
+        fail(P11TLS_E_INVALID_ARGUMENT, "URI names an object type other than a private key");
+    std::string why;
+    auto tokens = matching_tokens(*ctx, uri, &why);
+    if (tokens.empty()) fail_no_token(why);
+    if (flags & P11TLS_KEY_OPEN_VERIFY_PIN) {
+        if (tokens.size() > 1)
+            fail(P11TLS_E_AMBIGUOUS,
+                 "P11TLS_KEY_OPEN_VERIFY_PIN needs a URI that matches one token; it matches " +
+                     std::to_string(tokens.size()));
+        tokens[0]->verify_login(*ctx, &uri);
+    }
+    auto matches = find_private_keys(*ctx, uri, tokens, {});
+    if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "no private key matches the URI");
+    if (matches.size() > 1) fail_ambiguous(matches);
+
+    auto key = std::make_unique<p11tls_key>();
+    Match &m = matches[0];
+    PooledSession s(m.token);
+    key->ctx = ctx;
+    key->module = m.token->module();
+    key->token_info = m.token->info();
+    const Attributes &attrs = key_attributes(m, s.get());
+    key->id = attrs.get(CKA_ID);
+    const auto &label = attrs.get(CKA_LABEL);
+    key->label.assign(label.begin(), label.end());
+    attrs.scalar(CKA_KEY_TYPE, &key->key_type);
+    key->pub = public_key(m, s.get());
+    key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
+    key->open_gen = current_generation();
+    key->binding = make_binding(key->open_gen, m, always_auth(attrs), nullptr);
+    key->uri = std::move(uri);
+    log_info("opened key %s", key->object_uri.c_str());
+    return key;
+}
+
+}  // namespace p11tls

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
+// Finding private keys a URI names, and what open and rebind read of them.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <p11-kit/pkcs11.h>
+
+#include "key/key.hpp"
+#include "key/pubkey.hpp"
+#include "pkcs11/attributes.hpp"
+
+namespace p11tls {
+
+class TokenState;
+
+struct Found {
+    CK_OBJECT_HANDLE handle;
+    Attributes attrs;
+};
+
+struct Match {
+    TokenState *token;
+    CK_OBJECT_HANDLE handle;
+    std::optional<Attributes> attrs;  // the key's, when the search read them
+    std::vector<Found> companions;    // its public key, certificate, ... if found
+};
+
+// Private keys on tokens matching uri's object attributes and extra,
+// logging in as needed; the search stops once two are found.
+std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
+                                     const std::vector<TokenState *> &tokens,
+                                     const std::vector<CK_ATTRIBUTE> &extra);
+Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev);
+// The key's attributes, read now if the search did not.
+const Attributes &key_attributes(Match &m, CK_SESSION_HANDLE s);
+PublicKey public_key(Match &m, CK_SESSION_HANDLE s);
+bool always_auth(const Attributes &a);
+
+}  // namespace p11tls

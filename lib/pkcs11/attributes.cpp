@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
+#include "pkcs11/attributes.hpp"
+
+#include "pkcs11/ckrv.hpp"
+
+namespace p11tls {
+
+std::vector<unsigned char> get_attribute(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                                         CK_ATTRIBUTE_TYPE type) {
+    // Absent or sensitive is an answer; any other failure is the module's
+    // error, not an empty value (an empty CKA_ID made a failed read look
+    // like an unsupported key; found with a module failing at random).
+    CK_ATTRIBUTE a = {type, nullptr, 0};
+    auto absent = [&](CK_RV rv) {
+        if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE) return true;
+        if (rv != CKR_OK)
+            fail_ckr(m, ("C_GetAttributeValue(" + cka_name(type) + ")").c_str(), rv);
+        return a.ulValueLen == CK_UNAVAILABLE_INFORMATION;
+    };
+    if (absent(get_attribute_value(m, s, o, &a, 1UL))) return {};
+    std::vector<unsigned char> v(a.ulValueLen);
+    a.pValue = v.data();
+    if (absent(get_attribute_value(m, s, o, &a, 1UL))) return {};
+    v.resize(a.ulValueLen);
+    return v;
+}
+
+Attributes::Attributes(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                       const std::vector<CK_ATTRIBUTE_TYPE> &types)
+    : types_(types), values_(types.size()) {
+    const CK_ULONG unavailable = CK_UNAVAILABLE_INFORMATION;
+    auto tolerated = [](CK_RV rv) {
+        return rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE;
+    };
+    // One call with room for every value a key or certificate object
+    // usually has (an RSA-4096 modulus, a P-521 point, labels, IDs).
+    std::vector<unsigned char> room(types.size() * kAttributeRoom);
+    std::vector<CK_ATTRIBUTE> tmpl;
+    for (size_t i = 0; i < types.size(); ++i)
+        tmpl.push_back({types[i], room.data() + i * kAttributeRoom, (CK_ULONG)kAttributeRoom});
+    CK_RV rv = tmpl.empty() ? CKR_OK
+                            : get_attribute_value(m, s, o, tmpl.data(), (CK_ULONG)tmpl.size());
+    // A value too large for its room comes back unavailable, like an absent
+    // one (CKR_BUFFER_TOO_SMALL tells only that one of them was too large).
+    bool batched = !tmpl.empty() && (tolerated(rv) || rv == CKR_BUFFER_TOO_SMALL) &&
+                   tmpl[0].ulValueLen != unavailable;
+    std::vector<size_t> retry;
+    for (size_t i = 0; batched && i < tmpl.size(); ++i) {
+        if (tmpl[i].ulValueLen == unavailable) {
+            if (rv == CKR_BUFFER_TOO_SMALL) retry.push_back(i);
+            continue;
+        }
+        if (tmpl[i].ulValueLen > kAttributeRoom) {  // a module that lies: read alone
+            retry.push_back(i);
+            continue;
+        }
+        const unsigned char *v = room.data() + i * kAttributeRoom;
+        values_[i].assign(v, v + tmpl[i].ulValueLen);
+    }
+    if (!batched) {
+        for (size_t i = 0; i < types.size(); ++i) values_[i] = get_attribute(m, s, o, types[i]);
+        return;
+    }
+    for (size_t i : retry) values_[i] = get_attribute(m, s, o, types[i]);
+}
+
+const std::vector<unsigned char> &Attributes::get(CK_ATTRIBUTE_TYPE type) const {
+    // Never destroyed: no static with a non-trivial destructor (a child's
+    // exit, or a dlclosed caller, must not run it).
+    static const std::vector<unsigned char> *const none = new std::vector<unsigned char>();
+    for (size_t i = 0; i < types_.size(); ++i)
+        if (types_[i] == type) return values_[i];
+    return *none;
+}
+
+}  // namespace p11tls

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
+// The RAII session: borrowed from a token's pool for one operation.
+// It lives in world/, not pkcs11/, because it is the pool's handle: it
+// returns the session to its TokenState and knows the generation it came
+// from (doc/architecture.md).
+#pragma once
+#include <cstdint>
+#include <exception>
+
+#include <p11-kit/pkcs11.h>
+
+#include "base/fork.hpp"
+#include "world/token_state.hpp"
+
+namespace p11tls {
+
+// A session borrowed from a token's pool; returns itself on scope exit.
+// Left by an exception, it is closed instead: an operation may still be
+// active on it (a C_FindObjectsFinal that failed leaves the search open,
+// and every later C_FindObjectsInit on that session would fail with
+// CKR_OPERATION_ACTIVE; found with a module failing at random). Left in a
+// child (a PIN function forked), it is abandoned with the parent's world.
+class PooledSession {
+public:
+    explicit PooledSession(TokenState *t)
+        : t_(t), h_(t->acquire_session()), gen_(current_generation()),
+          exceptions_(std::uncaught_exceptions()) {}
+    ~PooledSession() {
+        if (current_generation() != gen_) return;
+        t_->release_session(h_, broken_ || std::uncaught_exceptions() > exceptions_);
+    }
+    PooledSession(const PooledSession &) = delete;
+    PooledSession &operator=(const PooledSession &) = delete;
+    CK_SESSION_HANDLE get() const { return h_; }
+    void mark_broken() { broken_ = true; }
+
+private:
+    TokenState *t_;
+    CK_SESSION_HANDLE h_;
+    const uint64_t gen_;
+    const int exceptions_;
+    bool broken_ = false;
+};
+
+}  // namespace p11tls

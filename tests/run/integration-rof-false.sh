@@ -1,5 +1,0 @@
-#!/bin/bash
-# SPDX-License-Identifier: BSD-3-Clause
-# Copyright The p11tls authors
-# Integration tests against a private SoftHSM token, reset_on_fork = false.
-exec bash "${srcdir:-.}/tests/with-token.sh" false ./tests/integration_tests "$@"

@@ -1,8 +1,0 @@
-#!/bin/bash
-# SPDX-License-Identifier: BSD-3-Clause
-# Copyright The p11tls authors
-# opencryptoki soft token suite (tests/modules/opencryptoki_test.sh): a
-# private pkcsslotd and token store in private namespaces, only that module
-# registered in p11-kit.
-export P11TLS_CLI=${P11TLS_CLI:-./src/p11tls}
-exec timeout --kill-after=10 "${P11TLS_TEST_TIMEOUT:-300}" bash "${srcdir:-.}/tests/modules/opencryptoki_test.sh" "$@"
