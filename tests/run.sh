@@ -47,7 +47,7 @@ no_asan() {
 cli=${P11TLS_CLI:-./src/p11tls}  # the tool, for the tool's suites
 # The other modules' suites set up their own module (tests/modules/), each
 # bounded as a whole.
-limit() { timeout --kill-after=10 "${P11TLS_TEST_TIMEOUT:-300}" "$@"; }
+limit=(timeout --kill-after=10 "${P11TLS_TEST_TIMEOUT:-300}")
 # p11-kit's trust module: System Trust, then a private instance, each in its
 # own process (p11-kit ignores a second registration of one library file).
 # Fails if either fails; skipped if both are.
@@ -55,7 +55,7 @@ trust_phases() {
     local rc=0 ran=no s phase
     for phase in system private; do
         s=0
-        limit bash "$src/tests/modules/trust_test.sh" "$phase" || s=$?
+        "${limit[@]}" bash "$src/tests/modules/trust_test.sh" "$phase" || s=$?
         case $s in
             0) ran=yes ;;
             77) ;;
@@ -95,10 +95,10 @@ case $suite in
     # documentation that works as written
     doc-blocks)    set -- python3 "$src/tests/doc/doc_blocks_test.py" "$@" ;;
     # the other PKCS#11 modules Debian ships (doc/modules.md)
-    nss)           token=; export P11TLS_CLI=$cli; set -- limit bash "$src/tests/modules/nss_test.sh" "$@" ;;
+    nss)           token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/modules/nss_test.sh" "$@" ;;
     trust)         export P11TLS_CLI=$cli; echo "run.sh: suite trust" >&2; trust_phases ;;
-    opencryptoki)  token=; export P11TLS_CLI=$cli; set -- limit bash "$src/tests/modules/opencryptoki_test.sh" "$@" ;;
-    tpm2)          token=; export P11TLS_CLI=$cli; set -- limit bash "$src/tests/modules/tpm2_test.sh" "$@" ;;
+    opencryptoki)  token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/modules/opencryptoki_test.sh" "$@" ;;
+    tpm2)          token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/modules/tpm2_test.sh" "$@" ;;
     may-share)     set -- bash "$src/tests/modules/may_share_test.sh" "$@" ;;
     # no token
     secure-env)    token=; set -- bash "$src/tests/setuid/secure_env_test.sh" ./tests/setuid/secure_env "$@" ;;
