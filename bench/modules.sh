@@ -3,8 +3,8 @@
 # Copyright The p11tls authors
 # bench/modules.sh [ROUNDS [SECONDS]]: signatures per second through p11tls
 # vs the module called directly (raw PKCS#11), one thread, for each module
-# suite of issue 15 (NSS softokn, opencryptoki soft token, tpm2-pkcs11 on
-# swtpm). Each suite (tests/run/{nss,opencryptoki,tpm2}.sh) sets up its
+# suite for another module (NSS softokn, opencryptoki soft token, tpm2-pkcs11
+# on swtpm). Each suite (tests/run.sh {nss,opencryptoki,tpm2}) sets up its
 # module as in make check and runs bench/bench_sign in that environment
 # (P11TLS_SUITE_HOOK), ROUNDS (default 3) interleaved rounds of SECONDS
 # (default 2) per case. Prints the CSV rows and a Markdown table of the
@@ -30,7 +30,7 @@ for suite in nss:"p256 rsa2048" opencryptoki:rsa2048 tpm2:"p256 rsa2048"; do
                 done
             done
         done"
-    bash "tests/run/$name.sh" >/dev/null 2>&1 || echo "modules.sh: tests/run/$name.sh failed or skipped" >&2
+    bash tests/run.sh "$name" >/dev/null 2>&1 || echo "modules.sh: suite $name failed or skipped" >&2
 done
 cat "$out"
 python3 - "$out" <<'PY'
