@@ -1,6 +1,23 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright The p11tls authors
-# modlib.sh - sourced by the module suites after tests/cli/lib.sh.
+# modlib.sh - sourced by the module suites (functions only: own_namespaces
+# before anything else, the others after tests/cli/lib.sh).
+
+# own_namespaces VAR SCRIPT [ARGS...]: re-executes SCRIPT once in private
+# mount, IPC and PID namespaces (with its own /proc), so that the module's
+# daemons, sockets and files are the suite's alone; VAR marks the re-executed
+# run. Exits 77 (skip) where unshare cannot make them.
+own_namespaces() {
+    local var=$1
+    shift
+    [ "${!var:-}" = 1 ] && return 0
+    export "$var=1"
+    if ! unshare -m -i -p -f --mount-proc --propagation private true 2>/dev/null; then
+        echo "$me: SKIP: cannot make private mount, IPC and PID namespaces (unshare)" >&2
+        exit 77
+    fi
+    exec unshare -m -i -p -f --mount-proc --propagation private bash "$@"
+}
 
 # sign_verify KEY_URI PUB_PEM SCHEME: signs a message with p11tls and
 # verifies it with openssl and the public key PUB_PEM (ECDSA, RSA PKCS#1

@@ -38,19 +38,12 @@ done
 getent group pkcs11 >/dev/null || { echo "$me: SKIP: no pkcs11 group (opencryptoki's)" >&2; exit 77; }
 
 # Own namespaces (p11kit_isolate_reexec then sees us as isolated already).
-if [ "${P11TLS_ISOLATE_NS:-}" != "$$" ] && [ "${P11TLS_OCK_NS:-}" != 1 ]; then
-    export P11TLS_OCK_NS=1
-    if ! unshare -m -i -p -f --mount-proc --propagation private true 2>/dev/null; then
-        echo "$me: SKIP: cannot make private mount, IPC and PID namespaces (unshare)" >&2
-        exit 77
-    fi
-    exec unshare -m -i -p -f --mount-proc --propagation private bash "$0" "$@"
-fi
+. "$(dirname "$0")/modlib.sh"
+[ "${P11TLS_ISOLATE_NS:-}" = "$$" ] || own_namespaces P11TLS_OCK_NS "$0" "$@"
 export P11TLS_ISOLATE_NS=$$
 . "$(dirname "$0")/../p11kit-isolate.sh"
 export P11TLS_TEST_DIR=/nonexistent  # lib.sh wants it; this suite makes its own files
 . "$(dirname "$0")/../cli/lib.sh"
-. "$(dirname "$0")/modlib.sh"
 
 # --- a private opencryptoki -------------------------------------------------
 mkdir -p "$TMP/ock/etc" "$TMP/ock/lib/swtok/TOK_OBJ" "$TMP/ock/log"

@@ -36,21 +36,14 @@ for tool in swtpm tpm2-abrmd dbus-daemon tpm2_ptool tpm2_dictionarylockout tpm2_
 done
 PATH=$PATH:/usr/sbin
 
-if [ "${P11TLS_TPM2_NS:-}" != 1 ]; then
-    export P11TLS_TPM2_NS=1
-    if ! unshare -m -i -p -f --mount-proc --propagation private true 2>/dev/null; then
-        echo "$me: SKIP: cannot make private mount, IPC and PID namespaces (unshare)" >&2
-        exit 77
-    fi
-    exec unshare -m -i -p -f --mount-proc --propagation private bash "$0" "$@"
-fi
+. "$(dirname "$0")/modlib.sh"
+own_namespaces P11TLS_TPM2_NS "$0" "$@"
 export P11TLS_ISOLATE_NS=$$
 # TSan builds: GLib's reports, seen through the tabrmd TCTI (tsan-glib.supp).
 export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/tsan-glib.supp"
 . "$(dirname "$0")/../p11kit-isolate.sh"
 export P11TLS_TEST_DIR=/nonexistent  # lib.sh wants it; this suite makes its own files
 . "$(dirname "$0")/../cli/lib.sh"
-. "$(dirname "$0")/modlib.sh"
 
 # --- swtpm, a private D-Bus bus, tpm2-abrmd --------------------------------------
 mkdir -p "$TMP/tpm" "$TMP/store"
