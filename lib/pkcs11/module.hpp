@@ -89,14 +89,19 @@ CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
 #include "pkcs11/ckrv.hpp"
 
 namespace p11tls {
+// True if m is not to be called in this generation: a forked child took
+// over its state (see fork_sharing_note); logs that what was not called.
+inline bool taken_over(const Module *m, const char *what) {
+    if (__atomic_load_n(&m->broken_gen, __ATOMIC_ACQUIRE) != current_generation()) return false;
+    debug("module %s: %s: not called (the module's state was taken over by a forked child)",
+          m->name.c_str(), what);
+    return true;
+}
+
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
     CK_RV rv;
-    if (__atomic_load_n(&m->broken_gen, __ATOMIC_ACQUIRE) == current_generation()) {
-        debug("module %s: %s: not called (the module's state was taken over by a forked child)",
-              m->name.c_str(), what);
-        return CKR_DEVICE_ERROR;
-    }
+    if (taken_over(m, what)) return CKR_DEVICE_ERROR;
     {
         GateGuard gate;
         rv = (m->fl->*fn)(args...);
