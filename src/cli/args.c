@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 const cli_option cli_options[] = {
     {"module", 0, "PATH", CLI_OPT_MODULE,
      "load the PKCS#11 module at PATH (repeatable)"},
@@ -85,9 +87,8 @@ void cli_options_print(FILE *f, unsigned mask)
 
 static int usage_error(const char *msg, const char *what)
 {
-    fprintf(stderr, "p11tls: %s%s%s (try 'p11tls --help')\n", msg,
-            what ? " " : "", what ? what : "");
-    return 2;
+    return cli_error(CLI_EXIT_USAGE, "%s%s%s (try 'p11tls --help')", msg,
+                     what ? " " : "", what ? what : "");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned *out)
@@ -177,9 +178,12 @@ int cli_args_parse(cli_args *a, int argc, char **argv)
     a->modules = calloc((size_t)argc + 1, sizeof(*a->modules));
     a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
     if (!a->modules || !a->pos) {
-        fprintf(stderr, "p11tls: out of memory\n");
-        return 1;
+        return cli_error(CLI_EXIT_FAILURE, "out of memory");
     }
+    /* --json anywhere makes a usage error a JSON document too. */
+    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            a->seen |= CLI_OPT_JSON;
 
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -216,9 +220,8 @@ int cli_args_parse(cli_args *a, int argc, char **argv)
         }
         if (o->arg_name && value == NULL) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "p11tls: option --%s needs a value %s\n",
-                        o->name, o->arg_name);
-                return 2;
+                return cli_error(CLI_EXIT_USAGE, "option --%s needs a value %s",
+                                 o->name, o->arg_name);
             }
             value = argv[++i];
         }

@@ -216,6 +216,9 @@ static int cmd_list_tokens(cli_env *env)
                             cli_redact_uri(uri, shown, sizeof(shown)));
         return cli_fail(rc, NULL, "listing tokens");
     }
+    if (uri && st.n == 0)
+        return cli_error(CLI_EXIT_NOT_FOUND, "no token matches '%s'",
+                         cli_redact_uri(uri, shown, sizeof(shown)));
     st.n = 0;
     rc = p11tls_list_modules(env->ctx, module_cb, &st);
     if (rc < 0)
@@ -287,6 +290,13 @@ static int cmd_list(cli_env *env)
                             cli_redact_uri(uri, shown, sizeof(shown)));
         return cli_fail(rc, pin_extra(env, rc), "listing objects");
     }
+    /* A filter that keeps nothing is what a mistyped URI looks like. */
+    if (uri && st.n == 0)
+        return cli_error(CLI_EXIT_NOT_FOUND, "no object matches '%s'%s",
+                         cli_redact_uri(uri, shown, sizeof(shown)),
+                         flags & P11TLS_LIST_LOGIN
+                             ? ""
+                             : " (private objects are listed with --login)");
     if (env->json) {
         json_end_array(&jw);
         json_finish(&jw);

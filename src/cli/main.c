@@ -4,8 +4,9 @@
  *
  * Parses the command line (args.c), finds the subcommand in the command
  * table (commands.c), creates the tool's own p11tls context with its PIN
- * function (pin.c) and runs the subcommand. Exit status: 0 success,
- * 1 runtime failure, 2 usage error. */
+ * function (pin.c) and runs the subcommand. Exit statuses: CLI_EXIT_*
+ * (util.h). With --json a failure also writes one error document to
+ * stdout (json_error below), whatever the command. */
 #define _DEFAULT_SOURCE 1 /* open_memstream */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "json.h"
 #include "pin.h"
 #include "util.h"
 
@@ -158,6 +160,31 @@ static int run(const cli_command *c, cli_env *env)
     return status;
 }
 
+/* The --json error document, the same for every command and documented in
+ * p11tls(1), JSON OUTPUT: only additions, never changes. */
+static void json_error(int status)
+{
+    const cli_error_record *e = cli_last_error();
+    json_writer w;
+
+    json_init(&w, stdout);
+    json_begin_object(&w);
+    json_key(&w, "error");
+    json_string(&w, e->status ? e->name : CLI_ERROR_FAILURE);
+    json_key(&w, "code");
+    if (e->status && e->code)
+        json_int(&w, e->code);
+    else
+        json_null(&w);
+    json_key(&w, "detail");
+    json_string(&w, e->status ? e->detail : "");
+    json_key(&w, "exit_status");
+    json_int(&w, status);
+    json_end_object(&w);
+    json_finish(&w);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     cli_args args;
@@ -181,7 +208,7 @@ int main(int argc, char **argv)
             goto flush;
         }
         usage(stderr);
-        status = CLI_EXIT_USAGE;
+        status = cli_error(CLI_EXIT_USAGE, "no command given");
         goto out;
     }
     c = cli_command_find(args.command);
@@ -217,6 +244,8 @@ flush:
         status = cli_error(CLI_EXIT_FAILURE, "writing to standard output: %s",
                            strerror(errno));
 out:
+    if (status != CLI_EXIT_OK && (args.seen & CLI_OPT_JSON))
+        json_error(status);
     cli_pin_wipe(&pin);
     cli_args_free(&args);
     return status;

@@ -14,35 +14,71 @@
 #include <gnutls/gnutls.h>
 #include <p11tls/p11tls.h>
 
+/* The tool runs one thread (serve's workers are processes). */
+static cli_error_record last_error;
+
+const cli_error_record *cli_last_error(void) { return &last_error; }
+
+int cli_exit_status(int rc)
+{
+    switch (rc) {
+    case P11TLS_E_NOT_FOUND: return CLI_EXIT_NOT_FOUND;
+    case P11TLS_E_AMBIGUOUS: return CLI_EXIT_AMBIGUOUS;
+    default: return CLI_EXIT_FAILURE;
+    }
+}
+
+/* Prints "p11tls: <line>" and records the first error. */
+static int report(int status, const char *name, int code, const char *line)
+{
+    fflush(stdout);
+    fprintf(stderr, "p11tls: %s\n", line);
+    if (last_error.status == CLI_EXIT_OK && status != CLI_EXIT_OK) {
+        last_error.status = status;
+        last_error.name = name;
+        last_error.code = code;
+        snprintf(last_error.detail, sizeof(last_error.detail), "%s", line);
+    }
+    return status;
+}
+
 int cli_fail(int rc, const char *extra, const char *what_fmt, ...)
 {
     /* Fetch the detail first: nothing below calls p11tls. */
     const char *detail = p11tls_last_error_detail();
-    char what[2048];
+    const char *name = p11tls_strerror_name(rc);
+    char what[2048], line[4096];
     va_list ap;
 
     va_start(ap, what_fmt);
     vsnprintf(what, sizeof(what), what_fmt, ap);
     va_end(ap);
-    fflush(stdout);
-    fprintf(stderr, "p11tls: %s: %s%s%s", what, p11tls_strerror(rc),
-            extra ? "; " : "", extra ? extra : "");
-    if (detail && *detail)
-        fprintf(stderr, " (%s)", detail);
-    fputc('\n', stderr);
-    return CLI_EXIT_FAILURE;
+    snprintf(line, sizeof(line), "%s: %s%s%s%s%s%s", what, p11tls_strerror(rc),
+             extra ? "; " : "", extra ? extra : "", detail && *detail ? " (" : "",
+             detail && *detail ? detail : "", detail && *detail ? ")" : "");
+    return report(cli_exit_status(rc), name ? name : CLI_ERROR_FAILURE, rc, line);
 }
 
 int cli_error(int status, const char *fmt, ...)
 {
+    char line[4096];
+    const char *name = CLI_ERROR_FAILURE;
+    int code = 0;
     va_list ap;
-    fflush(stdout);
-    fputs("p11tls: ", stderr);
+
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    return status;
+    if (status == CLI_EXIT_USAGE) {
+        name = CLI_ERROR_USAGE;
+    } else if (status == CLI_EXIT_NOT_FOUND) {
+        code = P11TLS_E_NOT_FOUND;
+        name = p11tls_strerror_name(code);
+    } else if (status == CLI_EXIT_AMBIGUOUS) {
+        code = P11TLS_E_AMBIGUOUS;
+        name = p11tls_strerror_name(code);
+    }
+    return report(status, name, code, line);
 }
 
 const char *cli_redact_uri(const char *uri, char *buf, size_t size)

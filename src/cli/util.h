@@ -8,10 +8,18 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Exit statuses. */
+/* Exit statuses: the one table, documented in p11tls(1), EXIT STATUS.
+ * Commands return them; cli_fail() picks one from the P11TLS_E_* code. */
 #define CLI_EXIT_OK 0
-#define CLI_EXIT_FAILURE 1
-#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_FAILURE 1   /* any other failure */
+#define CLI_EXIT_USAGE 2     /* bad command line */
+#define CLI_EXIT_NOT_FOUND 3 /* the URI matches nothing (P11TLS_E_NOT_FOUND) */
+#define CLI_EXIT_AMBIGUOUS 4 /* it matches more than the one object needed */
+
+/* Stable names of the tool's own errors in --json error documents; library
+ * failures are named by p11tls_strerror_name(). */
+#define CLI_ERROR_USAGE "P11TLS_CLI_E_USAGE"
+#define CLI_ERROR_FAILURE "P11TLS_CLI_E_FAILURE"
 
 #if defined(__GNUC__)
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -23,12 +31,26 @@
  *   p11tls: <what>: <p11tls_strerror(rc)> (<p11tls_last_error_detail()>)
  * and, if extra is not NULL, "; <extra>" before the detail. Must be called
  * right after the failing call (the detail is per-thread and short-lived).
- * Returns CLI_EXIT_FAILURE. */
+ * Records the error (cli_last_error) and returns cli_exit_status(rc). */
 int cli_fail(int rc, const char *extra, const char *what_fmt, ...)
     CLI_PRINTF(3, 4);
 
-/* Prints "p11tls: <message>" and returns status. */
+/* Prints "p11tls: <message>", records it and returns status. */
 int cli_error(int status, const char *fmt, ...) CLI_PRINTF(2, 3);
+
+/* The exit status for a P11TLS_E_* code (CLI_EXIT_FAILURE for most). */
+int cli_exit_status(int rc);
+
+/* The first error of the run, for the --json error document main.c writes
+ * (one place, so every command gets it by failing through cli_fail() or
+ * cli_error()). Later errors are only printed: the first is the cause. */
+typedef struct cli_error_record {
+    int status;        /* CLI_EXIT_*; CLI_EXIT_OK: nothing recorded */
+    const char *name;  /* P11TLS_E_* name, or CLI_ERROR_* */
+    int code;          /* the P11TLS_E_* code; 0 for the tool's own errors */
+    char detail[2048]; /* the line printed, without "p11tls: " */
+} cli_error_record;
+const cli_error_record *cli_last_error(void);
 
 /* Copies uri to buf for messages: any pin-value replaced by "***",
  * control characters by '?', truncated with "..." if too long. */

@@ -187,8 +187,8 @@ check "info with a token typo lists the tokens present" \
     bash -c 'test "$0" -ne 0 && grep -q "no token matches the URI; tokens present: .*'"'$TOKEN_LABEL'"'" "$1"' \
     "$rc" "$TMP/err"
 p11 list "pkcs11:token=${TOKEN_LABEL}-typo"
-check "list with a token typo warns with the tokens present" \
-    bash -c 'test "$0" -eq 0 && grep -q "^p11tls: warning: no token matches the URI; tokens present: .*'"'$TOKEN_LABEL'"'" "$1"' \
+check "list with a token typo exits 3 (nothing matches) and warns with the tokens present" \
+    bash -c 'test "$0" -eq 3 && grep -q "^p11tls: warning: no token matches the URI; tokens present: .*'"'$TOKEN_LABEL'"'" "$1"' \
     "$rc" "$TMP/err"
 
 p11 no-such-command
