@@ -387,6 +387,15 @@ P11TLS_API int p11tls_key_decrypt(p11tls_key *key, int padding,
 P11TLS_API int p11tls_cert_get_der(p11tls_ctx *ctx, const char *uri,
                                    uint8_t **out_der, size_t *out_len);
 
+/* The listing structs (p11tls_token_info, p11tls_module_info,
+ * p11tls_object_info) are made by the library and passed to the caller's
+ * callback by const pointer; a caller never allocates or copies one. New
+ * members are therefore only ever appended: a program built against an
+ * older header reads its members where they always were. A program that
+ * reads members added later needs a library that has them (check with
+ * p11tls_check_version() for a version newer than the one named at the
+ * member). */
+
 /* What p11tls_list_tokens() reports for one token. Strings are valid only
  * during the callback. */
 typedef struct p11tls_token_info {
@@ -397,14 +406,20 @@ typedef struct p11tls_token_info {
     const char *serial;
     const char *module_name;  /* p11-kit name, or the module's path */
     unsigned long slot_id;
-    unsigned long flags;      /* CK_TOKEN_INFO flags */
+    unsigned long flags;      /* CK_TOKEN_INFO flags, read at the listing
+                                 (0.1.0: as first discovered):
+                                 CKF_TOKEN_INITIALIZED is clear for an empty
+                                 slot awaiting C_InitToken, such as
+                                 SoftHSM's spare slot, whose label and
+                                 serial are then empty */
 } p11tls_token_info;
 
 /* Return non-zero from a callback to stop the listing; that value is then
  * returned by the listing function. */
 typedef int (*p11tls_token_cb)(void *arg, const p11tls_token_info *info);
 
-/* Calls cb for each present token matching uri (NULL: all tokens). */
+/* Calls cb for each present token matching uri (NULL: all tokens),
+ * uninitialized ones included (see flags). */
 P11TLS_API int p11tls_list_tokens(p11tls_ctx *ctx, const char *uri,
                                   p11tls_token_cb cb, void *arg);
 
@@ -430,6 +445,21 @@ P11TLS_API int p11tls_list_modules(p11tls_ctx *ctx, p11tls_module_cb cb, void *a
 #define P11TLS_CLASS_PUBLIC_KEY 2UL
 #define P11TLS_CLASS_PRIVATE_KEY 3UL
 
+/* Object attribute bits of p11tls_object_info.attributes: set when the
+ * token reports the attribute as CK_TRUE (clear when it is CK_FALSE, absent
+ * or not readable). */
+#define P11TLS_OBJECT_PRIVATE (1UL << 0)             /* CKA_PRIVATE */
+#define P11TLS_OBJECT_SENSITIVE (1UL << 1)           /* CKA_SENSITIVE */
+#define P11TLS_OBJECT_ALWAYS_SENSITIVE (1UL << 2)    /* CKA_ALWAYS_SENSITIVE */
+#define P11TLS_OBJECT_EXTRACTABLE (1UL << 3)         /* CKA_EXTRACTABLE */
+#define P11TLS_OBJECT_NEVER_EXTRACTABLE (1UL << 4)   /* CKA_NEVER_EXTRACTABLE */
+#define P11TLS_OBJECT_ALWAYS_AUTHENTICATE (1UL << 5) /* CKA_ALWAYS_AUTHENTICATE */
+#define P11TLS_OBJECT_LOCAL (1UL << 6)               /* CKA_LOCAL: made on the token */
+#define P11TLS_OBJECT_MODIFIABLE (1UL << 7)          /* CKA_MODIFIABLE */
+
+/* What p11tls_list_objects() reports for one object. Pointers are valid
+ * only during the callback. The members from attributes on were appended
+ * after 0.1.0 (see above). */
 typedef struct p11tls_object_info {
     const char *uri;          /* object URI, no PIN */
     const char *label;
@@ -438,6 +468,20 @@ typedef struct p11tls_object_info {
     const uint8_t *id;        /* CKA_ID */
     size_t id_len;
     const char *token_label;
+    /* appended after 0.1.0 */
+    unsigned long attributes; /* P11TLS_OBJECT_* bits */
+    int bits;                 /* keys: size in bits (RSA modulus, EC curve:
+                                 256, 384, 521; Ed25519 256, Ed448 456);
+                                 0 if unknown or not a key */
+    const uint8_t *spki;      /* public and private keys: the public key as
+                                 DER SubjectPublicKeyInfo, from the object
+                                 or the public key or certificate with its
+                                 CKA_ID; NULL if none can be read */
+    size_t spki_len;
+    const uint8_t *value;     /* certificates: CKA_VALUE, the DER
+                                 certificate; NULL for other classes (a data
+                                 or secret key value is never read) */
+    size_t value_len;
 } p11tls_object_info;
 
 typedef int (*p11tls_object_cb)(void *arg, const p11tls_object_info *info);
@@ -449,7 +493,8 @@ typedef int (*p11tls_object_cb)(void *arg, const p11tls_object_info *info);
  * Without P11TLS_LIST_LOGIN no PIN is asked for and private objects of
  * tokens not yet logged in are not seen. More than 100,000 matching objects
  * on one token fail with P11TLS_E_UNSUPPORTED (cb is not called for that
- * token): never a silently partial list. */
+ * token): never a silently partial list. Uninitialized tokens hold no
+ * objects and are skipped. */
 P11TLS_API int p11tls_list_objects(p11tls_ctx *ctx, const char *uri,
                                    unsigned flags, p11tls_object_cb cb, void *arg);
 

@@ -3,12 +3,14 @@
 // Listing: tokens, objects and modules, reported through caller callbacks.
 #include "cert/list.hpp"
 
+#include <iterator>
 #include <string>
 
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "key/pubkey.hpp"
 #include "pkcs11/attributes.hpp"
+#include "pkcs11/module.hpp"
 #include "pkcs11/search.hpp"
 #include "uri/uri.hpp"
 #include "world/matching.hpp"
@@ -19,13 +21,53 @@ namespace p11tls {
 
 namespace {
 
-int algorithm_of(CK_KEY_TYPE kt, TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
+int algorithm_of(CK_KEY_TYPE kt, const Attributes &a) {
     if (kt == CKK_RSA) return P11TLS_ALG_RSA;
     if (kt == CKK_EC) return P11TLS_ALG_ECDSA;
-    if (kt == CKK_EC_EDWARDS) {
-        return edwards_curve(get_attribute(t->module(), s, h, CKA_EC_PARAMS));
-    }
+    if (kt == CKK_EC_EDWARDS) return edwards_curve(a.get(CKA_EC_PARAMS));
     return 0;
+}
+
+// What a listing reads of every object, in one C_GetAttributeValue call
+// (CKA_CLASS first: see Attributes). Never CKA_VALUE: a data object's or
+// an extractable secret key's value is not the listing's to read.
+constexpr CK_ATTRIBUTE_TYPE kListedAttributes[] = {
+    CKA_CLASS, CKA_LABEL, CKA_ID, CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT,
+    CKA_PUBLIC_KEY_INFO, CKA_EC_PARAMS, CKA_EC_POINT, CKA_PRIVATE, CKA_SENSITIVE,
+    CKA_ALWAYS_SENSITIVE, CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE,
+    CKA_ALWAYS_AUTHENTICATE, CKA_LOCAL, CKA_MODIFIABLE};
+
+unsigned long attribute_bits(const Attributes &a) {
+    static const struct {
+        CK_ATTRIBUTE_TYPE type;
+        unsigned long bit;
+    } table[] = {{CKA_PRIVATE, P11TLS_OBJECT_PRIVATE},
+                 {CKA_SENSITIVE, P11TLS_OBJECT_SENSITIVE},
+                 {CKA_ALWAYS_SENSITIVE, P11TLS_OBJECT_ALWAYS_SENSITIVE},
+                 {CKA_EXTRACTABLE, P11TLS_OBJECT_EXTRACTABLE},
+                 {CKA_NEVER_EXTRACTABLE, P11TLS_OBJECT_NEVER_EXTRACTABLE},
+                 {CKA_ALWAYS_AUTHENTICATE, P11TLS_OBJECT_ALWAYS_AUTHENTICATE},
+                 {CKA_LOCAL, P11TLS_OBJECT_LOCAL},
+                 {CKA_MODIFIABLE, P11TLS_OBJECT_MODIFIABLE}};
+    unsigned long bits = 0;
+    for (const auto &e : table) {
+        CK_BBOOL v = CK_FALSE;
+        if (a.scalar(e.type, &v) && v == CK_TRUE) bits |= e.bit;
+    }
+    return bits;
+}
+
+// The public key of a key object, if it can be told: a key whose public
+// half is nowhere on the token (or of a type p11tls does not use) is still
+// listed, without it. Other failures (the module's) fail the listing.
+PublicKey public_key_or_none(TokenState *t, CK_SESSION_HANDLE s, const Attributes &a,
+                             const std::vector<Companion> &companions) {
+    try {
+        return read_public_key(t, s, a, companions);
+    } catch (const Error &e) {
+        if (e.code() != P11TLS_E_UNSUPPORTED) throw;
+        return {};
+    }
 }
 
 // More objects than this on one token for one listing: refused with an
@@ -46,7 +88,10 @@ std::vector<TokenState *> tokens_to_list(const CtxState &ctx, const Uri &uri) {
 int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, void *arg) {
     Uri uri = Uri::parse(uri_text);
     for (TokenState *t : tokens_to_list(ctx, uri)) {
-        const CK_TOKEN_INFO &ti = t->info();
+        // Flags now, not as discovered: the PIN counters change.
+        CK_TOKEN_INFO ti = t->info();
+        CK_TOKEN_INFO now;
+        if (P11CALL(t->module(), C_GetTokenInfo, t->slot(), &now) == CKR_OK) ti.flags = now.flags;
         std::string label = P11TLS_FIELD(ti.label), manuf = P11TLS_FIELD(ti.manufacturerID),
                     model = P11TLS_FIELD(ti.model), serial = P11TLS_FIELD(ti.serialNumber);
         p11tls_token_info info = {t->uri().c_str(), label.c_str(),     manuf.c_str(),
@@ -61,6 +106,8 @@ int list_objects(const CtxState &ctx, const char *uri_text, unsigned flags, p11t
                  void *arg) {
     Uri uri = Uri::parse(uri_text);
     for (TokenState *t : tokens_to_list(ctx, uri)) {
+        // No session opens on it (CKR_TOKEN_NOT_RECOGNIZED): nothing to list.
+        if (!(t->info().flags & CKF_TOKEN_INITIALIZED)) continue;
         if (flags & P11TLS_LIST_LOGIN) t->ensure_login(ctx, &uri);
         PooledSession s(t);
         auto handles = find_objects(t->module(), s.get(), uri.object_template(), kMaxListedObjects + 1);
@@ -68,21 +115,47 @@ int list_objects(const CtxState &ctx, const char *uri_text, unsigned flags, p11t
             fail(P11TLS_E_UNSUPPORTED, "token " + t->label() + " has more than " +
                                            std::to_string(kMaxListedObjects) +
                                            " objects matching the URI; not listing part of them");
-        for (CK_OBJECT_HANDLE h : handles) {
+        // Attributes of all first: a private key's public half is found
+        // among them (its public key or certificate) without a search.
+        const std::vector<CK_ATTRIBUTE_TYPE> types(std::begin(kListedAttributes),
+                                                   std::end(kListedAttributes));
+        std::vector<Attributes> attrs;
+        attrs.reserve(handles.size());
+        for (CK_OBJECT_HANDLE h : handles) attrs.emplace_back(t->module(), s.get(), h, types);
+        std::vector<Companion> companions;
+        for (size_t i = 0; i < handles.size(); ++i) companions.push_back({handles[i], &attrs[i]});
+
+        for (size_t i = 0; i < handles.size(); ++i) {
+            const Attributes &a = attrs[i];
             CK_OBJECT_CLASS cls = 0;
-            if (!get_scalar(t->module(), s.get(), h, CKA_CLASS, &cls)) continue;
-            auto label = get_attribute(t->module(), s.get(), h, CKA_LABEL);
-            auto id = get_attribute(t->module(), s.get(), h, CKA_ID);
+            if (!a.scalar(CKA_CLASS, &cls)) continue;
+            const auto &label = a.get(CKA_LABEL);
+            const auto &id = a.get(CKA_ID);
             std::string lab(label.begin(), label.end());
             int alg = 0;
             CK_KEY_TYPE kt;
-            if ((cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) &&
-                get_scalar(t->module(), s.get(), h, CKA_KEY_TYPE, &kt))
-                alg = algorithm_of(kt, t, s.get(), h);
+            PublicKey pk;
+            std::vector<unsigned char> value;
+            if ((cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) && a.scalar(CKA_KEY_TYPE, &kt)) {
+                alg = algorithm_of(kt, a);
+                if (alg) pk = public_key_or_none(t, s.get(), a, companions);
+            } else if (cls == CKO_CERTIFICATE) {
+                value = get_attribute(t->module(), s.get(), handles[i], CKA_VALUE);
+            }
             std::string ouri = format_object_uri(t->info(), cls, lab, id);
-            p11tls_object_info info = {ouri.c_str(), lab.c_str(), cls,
-                                       alg,          id.data(),   id.size(),
-                                       t->label().c_str()};
+            p11tls_object_info info = {ouri.c_str(),
+                                       lab.c_str(),
+                                       cls,
+                                       alg,
+                                       id.data(),
+                                       id.size(),
+                                       t->label().c_str(),
+                                       attribute_bits(a),
+                                       pk.bits,
+                                       pk.spki.empty() ? nullptr : pk.spki.data(),
+                                       pk.spki.size(),
+                                       value.empty() ? nullptr : value.data(),
+                                       value.size()};
             if (int rc = cb(arg, &info)) return rc;
         }
     }

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "classes.h"
+#include <p11-kit/pkcs11.h>
+
+#include "describe.h"
 #include "json.h"
 #include "util.h"
 
@@ -24,8 +26,9 @@ const cli_command cli_commands[] = {
      "list tokens, and modules that failed to load", 0, 0, 0, 1, 1},
     {"list", cmd_list, "[URI] [--login]",
      "list objects (certificates, keys)", CLI_OPT_LOGIN, 0, 0, 1, 0},
-    {"info", cmd_info, "URI",
-     "show a private key: algorithm, size, schemes, public key", 0, 0, 1, 1, 0},
+    {"info", cmd_info, "URI [--login]",
+     "show an object: a key (size, schemes, public key), a certificate, ...",
+     CLI_OPT_LOGIN, 0, 1, 1, 0},
     {"export-cert", cmd_export_cert, "URI [--pem]",
      "write a certificate to stdout, DER or PEM", CLI_OPT_PEM, 0, 1, 1, 0},
     {"sign", cmd_sign, "URI --scheme NAME [--prehashed]",
@@ -75,32 +78,9 @@ static const char *scheme_name(uint16_t scheme, char *buf, size_t size)
     return buf;
 }
 
-static const char *alg_name(int alg)
-{
-    switch (alg) {
-    case P11TLS_ALG_RSA: return "RSA";
-    case P11TLS_ALG_ECDSA: return "ECDSA";
-    case P11TLS_ALG_ED25519: return "Ed25519";
-    case P11TLS_ALG_ED448: return "Ed448";
-    default: return NULL;
-    }
-}
-
 static const char *str_or_empty(const char *s) { return s ? s : ""; }
 
-/* Prints "\t<name>: <value>\n"; control characters in the value (token
- * strings come from devices) are shown as '?'. */
-static void put_field(FILE *f, const char *name, const char *value)
-{
-    const unsigned char *p = (const unsigned char *)str_or_empty(value);
-    fprintf(f, "\t%s: ", name);
-    for (; *p; p++)
-        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
-    fputc('\n', f);
-}
-
-/* Why the PIN function gave up, for PIN errors. */
-static const char *pin_extra(const cli_env *env, int rc)
+const char *cli_pin_extra(const cli_env *env, int rc)
 {
     if (rc == P11TLS_E_PIN_CANCELLED || rc == P11TLS_E_PIN_REQUIRED ||
         rc == P11TLS_E_PIN_INCORRECT)
@@ -120,7 +100,7 @@ static int open_key(cli_env *env, p11tls_key **key)
     const char *uri = arg_uri(env);
     int rc = p11tls_key_open(env->ctx, uri, 0, key);
     if (rc < 0)
-        return cli_fail(rc, pin_extra(env, rc), "key '%s'",
+        return cli_fail(rc, cli_pin_extra(env, rc), "key '%s'",
                         cli_redact_uri(uri, shown, sizeof(shown)));
     return CLI_EXIT_OK;
 }
@@ -137,6 +117,9 @@ static int token_cb(void *arg, const p11tls_token_info *t)
 {
     list_state *st = arg;
     FILE *f = st->env->out;
+    /* An empty slot (SoftHSM keeps one for the next token) is no token
+     * named "": said for what it is, with what it can tell. */
+    const int initialized = (t->flags & CKF_TOKEN_INITIALIZED) != 0;
 
     if (st->jw) {
         json_writer *w = st->jw;
@@ -150,16 +133,28 @@ static int token_cb(void *arg, const p11tls_token_info *t)
         json_key(w, "module"); json_string(w, t->module_name);
         json_key(w, "slot_id"); json_uint(w, t->slot_id);
         json_key(w, "flags"); json_uint(w, t->flags);
+        json_key(w, "initialized"); json_bool(w, initialized);
+        json_key(w, "flag_names"); cli_token_flags_json(w, t->flags);
         json_end_object(w);
+    } else if (!initialized) {
+        fprintf(f, "Uninitialized token in slot %lu:\n", t->slot_id);
+        cli_field(f, "\t", "Manufacturer", t->manufacturer);
+        cli_field(f, "\t", "Model", t->model);
+        cli_field(f, "\t", "Module", t->module_name);
+        fprintf(f, "\tSlot: %lu\n", t->slot_id);
+        cli_token_flags_text(f, "\t", t->flags);
+        fputc('\n', f);
     } else {
         fprintf(f, "Token %d:\n", st->n);
-        put_field(f, "URI", t->uri);
-        put_field(f, "Label", t->label);
-        put_field(f, "Manufacturer", t->manufacturer);
-        put_field(f, "Model", t->model);
-        put_field(f, "Serial", t->serial);
-        put_field(f, "Module", t->module_name);
-        fprintf(f, "\tSlot: %lu\n\n", t->slot_id);
+        cli_field(f, "\t", "URI", t->uri);
+        cli_field(f, "\t", "Label", t->label);
+        cli_field(f, "\t", "Manufacturer", t->manufacturer);
+        cli_field(f, "\t", "Model", t->model);
+        cli_field(f, "\t", "Serial", t->serial);
+        cli_field(f, "\t", "Module", t->module_name);
+        fprintf(f, "\tSlot: %lu\n", t->slot_id);
+        cli_token_flags_text(f, "\t", t->flags);
+        fputc('\n', f);
     }
     st->n++;
     return 0;
@@ -235,36 +230,19 @@ static int cmd_list_tokens(cli_env *env)
 static int object_cb(void *arg, const p11tls_object_info *o)
 {
     list_state *st = arg;
-    FILE *f = st->env->out;
-    char *id = cli_hex(o->id, o->id ? o->id_len : 0);
-    char cls_buf[32];
-    const char *cls = cli_class_name(o->object_class, cls_buf, sizeof cls_buf);
-    const char *alg = alg_name(o->algorithm);
 
-    if (!id)
-        return P11TLS_E_MEMORY;
     if (st->jw) {
-        json_writer *w = st->jw;
-        json_begin_object(w);
-        json_key(w, "uri"); json_string(w, o->uri);
-        json_key(w, "class"); json_string(w, cls);
-        json_key(w, "algorithm"); json_string(w, alg);
-        json_key(w, "label"); json_string(w, o->label);
-        json_key(w, "id"); json_string(w, id);
-        json_key(w, "token"); json_string(w, o->token_label);
-        json_end_object(w);
+        int rc;
+        json_begin_object(st->jw);
+        rc = cli_object_json(st->jw, o);
+        json_end_object(st->jw);
+        if (rc)
+            return rc;
     } else {
-        fprintf(f, "Object %d:\n", st->n);
-        put_field(f, "URI", o->uri);
-        fprintf(f, "\tClass: %s\n", cls);
-        if (alg)
-            fprintf(f, "\tAlgorithm: %s\n", alg);
-        put_field(f, "Label", o->label);
-        fprintf(f, "\tID: %s\n", id);
-        put_field(f, "Token", o->token_label);
-        fputc('\n', f);
+        fprintf(st->env->out, "Object %d:\n", st->n);
+        cli_object_text(st->env->out, "\t", o);
+        fputc('\n', st->env->out);
     }
-    free(id);
     st->n++;
     return 0;
 }
@@ -286,9 +264,9 @@ static int cmd_list(cli_env *env)
     rc = p11tls_list_objects(env->ctx, uri, flags, object_cb, &st);
     if (rc < 0) {
         if (uri)
-            return cli_fail(rc, pin_extra(env, rc), "listing objects matching '%s'",
+            return cli_fail(rc, cli_pin_extra(env, rc), "listing objects matching '%s'",
                             cli_redact_uri(uri, shown, sizeof(shown)));
-        return cli_fail(rc, pin_extra(env, rc), "listing objects");
+        return cli_fail(rc, cli_pin_extra(env, rc), "listing objects");
     }
     /* A filter that keeps nothing is what a mistyped URI looks like. */
     if (uri && st.n == 0)
@@ -318,6 +296,8 @@ static int cmd_info(cli_env *env)
     json_writer jw;
     FILE *f = env->out;
 
+    if (cli_info_object(env, &status))
+        return status;
     status = open_key(env, &key);
     if (status)
         return status;
@@ -350,7 +330,8 @@ static int cmd_info(cli_env *env)
         json_init(&jw, f);
         json_begin_object(&jw);
         json_key(&jw, "uri"); json_string(&jw, uri);
-        json_key(&jw, "algorithm"); json_string(&jw, alg_name(alg));
+        json_key(&jw, "class"); json_string(&jw, "private key");
+        json_key(&jw, "algorithm"); json_string(&jw, cli_alg_name(alg));
         json_key(&jw, "bits"); json_int(&jw, bits);
         json_key(&jw, "schemes");
         json_begin_array(&jw);
@@ -362,8 +343,8 @@ static int cmd_info(cli_env *env)
         json_end_object(&jw);
         json_finish(&jw);
     } else {
-        const char *an = alg_name(alg);
-        fprintf(f, "URI: %s\n", str_or_empty(uri));
+        const char *an = cli_alg_name(alg);
+        fprintf(f, "URI: %s\nClass: private key\n", str_or_empty(uri));
         if (an)
             fprintf(f, "Algorithm: %s\n", an);
         else
@@ -399,7 +380,7 @@ static int cmd_export_cert(cli_env *env)
     cli_redact_uri(uri, shown, sizeof(shown));
     rc = p11tls_cert_get_der(env->ctx, uri, &der, &len);
     if (rc < 0)
-        return cli_fail(rc, pin_extra(env, rc), "certificate '%s'", shown);
+        return cli_fail(rc, cli_pin_extra(env, rc), "certificate '%s'", shown);
 
     if (env->json || (env->args->seen & CLI_OPT_PEM)) {
         pem = cli_pem("CERTIFICATE", der, len);
@@ -491,7 +472,7 @@ static int cmd_sign(cli_env *env)
         break;
     }
     if (rc < 0) {
-        status = cli_fail(rc, pin_extra(env, rc), "signing %s with '%s' (%s)",
+        status = cli_fail(rc, cli_pin_extra(env, rc), "signing %s with '%s' (%s)",
                           prehashed ? "a hash" : "stdin", shown,
                           scheme_name(scheme, buf, sizeof(buf)));
         goto out;

@@ -49,6 +49,14 @@ int cli_cmd_serve(cli_env *env);
 /* connect: a TLS client with a token key (connect.c). */
 int cli_cmd_connect(cli_env *env);
 
+/* info on an object that is not a private key (info.c): returns 1 if it
+ * handled the command (*status set), 0 if the URI names or may name a
+ * private key, for the private key path. */
+int cli_info_object(cli_env *env, int *status);
+
+/* Why the PIN function gave up, for a PIN error rc; NULL otherwise. */
+const char *cli_pin_extra(const cli_env *env, int rc);
+
 /* The entry named name, or NULL. */
 const cli_command *cli_command_find(const char *name);
 

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright The p11tls authors */
+/* info.c - 'info' on an object that is not a private key: a certificate, a
+ * public key, a data object. What the URI names is found with a listing
+ * (no PIN needed for public objects); a private key, and a URI that could
+ * name one (no type=, nothing public matching, or a key pair's objects),
+ * goes on to the private key path in commands.c, as before. */
+#define _DEFAULT_SOURCE 1
+#include "commands.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "describe.h"
+#include "json.h"
+#include "util.h"
+
+/* The first object the URI matches that is not a private key, copied out
+ * of the listing callback (its pointers die with the callback). */
+typedef struct found {
+    int n, n_private_keys;
+    int have;
+    p11tls_object_info o;
+    char *uri, *label, *token;
+    uint8_t *id, *spki, *value;
+} found;
+
+static void *dup_bytes(const void *p, size_t len)
+{
+    void *d;
+    if (!p)
+        return NULL;
+    d = malloc(len ? len : 1);
+    if (d)
+        memcpy(d, p, len);
+    return d;
+}
+
+static char *dup_str(const char *s) { return s ? dup_bytes(s, strlen(s) + 1) : NULL; }
+
+static int collect(void *arg, const p11tls_object_info *o)
+{
+    found *fd = arg;
+
+    fd->n++;
+    if (o->object_class == CKO_PRIVATE_KEY) {
+        fd->n_private_keys++;
+        return 0;
+    }
+    if (fd->have)
+        return 0;
+    fd->have = 1;
+    fd->o = *o;
+    fd->o.uri = fd->uri = dup_str(o->uri);
+    fd->o.label = fd->label = dup_str(o->label);
+    fd->o.token_label = fd->token = dup_str(o->token_label);
+    fd->o.id = fd->id = dup_bytes(o->id, o->id_len);
+    fd->o.spki = fd->spki = dup_bytes(o->spki, o->spki_len);
+    fd->o.value = fd->value = dup_bytes(o->value, o->value_len);
+    if ((o->uri && !fd->uri) || (o->label && !fd->label) || (o->token_label && !fd->token) ||
+        (o->id && !fd->id) || (o->spki && !fd->spki) || (o->value && !fd->value))
+        return P11TLS_E_MEMORY;
+    return 0;
+}
+
+static void found_free(found *fd)
+{
+    free(fd->uri);
+    free(fd->label);
+    free(fd->token);
+    free(fd->id);
+    free(fd->spki);
+    free(fd->value);
+}
+
+/* The type= of a pkcs11: URI's path ("cert", "private", ...), copied into
+ * buf, or NULL if it has none. */
+static const char *uri_type(const char *uri, char *buf, size_t size)
+{
+    const char *p = strncmp(uri, "pkcs11:", 7) == 0 ? uri + 7 : uri;
+    size_t n;
+
+    while (*p && *p != '?') {
+        n = strcspn(p, ";?");
+        if (n > 5 && strncmp(p, "type=", 5) == 0 && n - 5 < size) {
+            memcpy(buf, p + 5, n - 5);
+            buf[n - 5] = '\0';
+            return buf;
+        }
+        p += n;
+        if (*p == ';')
+            p++;
+    }
+    return NULL;
+}
+
+/* Writes the one object: its fields, then the certificate or public key as
+ * PEM. */
+static int show(cli_env *env, const p11tls_object_info *o)
+{
+    const int cert = o->object_class == CKO_CERTIFICATE && o->value;
+    char *pem = NULL;
+    int rc;
+
+    if (cert || o->spki) {
+        pem = cert ? cli_pem("CERTIFICATE", o->value, o->value_len)
+                   : cli_pem("PUBLIC KEY", o->spki, o->spki_len);
+        if (!pem)
+            return cli_error(CLI_EXIT_FAILURE, "object '%s': cannot encode it as PEM", o->uri);
+    }
+    if (env->json) {
+        json_writer w;
+        json_init(&w, env->out);
+        json_begin_object(&w);
+        rc = cli_object_json(&w, o);
+        if (pem) {
+            json_key(&w, cert ? "pem" : "spki_pem");
+            json_string(&w, pem);
+        }
+        json_end_object(&w);
+        json_finish(&w);
+        if (rc < 0) {
+            free(pem);
+            return cli_fail(rc, NULL, "object '%s'", o->uri);
+        }
+    } else {
+        cli_object_text(env->out, "", o);
+        if (pem)
+            fprintf(env->out, "%s:\n%s%s", cert ? "Certificate" : "Public key", pem,
+                    pem[0] && pem[strlen(pem) - 1] != '\n' ? "\n" : "");
+    }
+    free(pem);
+    return CLI_EXIT_OK;
+}
+
+int cli_info_object(cli_env *env, int *status)
+{
+    char shown[CLI_URI_BUF], type_buf[32];
+    const char *uri = env->args->pos[0];
+    const char *type = uri_type(uri, type_buf, sizeof type_buf);
+    const int login = (env->args->seen & CLI_OPT_LOGIN) != 0;
+    found fd;
+    int rc, handled = 1;
+
+    if (type && strcmp(type, "private") == 0)
+        return 0;
+    memset(&fd, 0, sizeof fd);
+    cli_redact_uri(uri, shown, sizeof shown);
+    rc = p11tls_list_objects(env->ctx, uri, login ? P11TLS_LIST_LOGIN : 0, collect, &fd);
+    if (rc < 0)
+        *status = cli_fail(rc, cli_pin_extra(env, rc), "object '%s'", shown);
+    else if (fd.n == 1 && fd.have)
+        *status = show(env, &fd.o);
+    else if ((fd.n > 0 && fd.n == fd.n_private_keys) || !type)
+        handled = 0; /* a private key, or perhaps one (a key pair's URI): the key path */
+    else if (fd.n == 0)
+        *status = cli_error(CLI_EXIT_NOT_FOUND, "no object matches '%s'%s", shown,
+                            login ? "" : " (private objects are seen with --login)");
+    else
+        *status = cli_error(CLI_EXIT_AMBIGUOUS,
+                            "%d objects match '%s'; info shows one (add object= or id=)",
+                            fd.n, shown);
+    found_free(&fd);
+    return handled;
+}
