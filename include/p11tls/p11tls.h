@@ -470,9 +470,10 @@ typedef struct p11tls_object_info {
     const char *token_label;
     /* appended after 0.1.0 */
     unsigned long attributes; /* P11TLS_OBJECT_* bits */
-    int bits;                 /* keys: size in bits (RSA modulus, EC curve:
-                                 256, 384, 521; Ed25519 256, Ed448 456);
-                                 0 if unknown or not a key */
+    int bits;                 /* public and private keys: size in bits (RSA
+                                 modulus; EC curve 256, 384, 521; Ed25519
+                                 256 and Ed448 456, as GnuTLS counts them);
+                                 0 if unknown or not such a key */
     const uint8_t *spki;      /* public and private keys: the public key as
                                  DER SubjectPublicKeyInfo, from the object
                                  or the public key or certificate with its
