@@ -333,6 +333,7 @@ static int cmd_info(cli_env *env)
         json_key(&jw, "class"); json_string(&jw, "private key");
         json_key(&jw, "algorithm"); json_string(&jw, cli_alg_name(alg));
         json_key(&jw, "bits"); json_int(&jw, bits);
+        cli_info_key_fields(env, uri, &jw);
         json_key(&jw, "schemes");
         json_begin_array(&jw);
         for (i = 0; i < sizeof(all_schemes) / sizeof(all_schemes[0]); i++)
@@ -350,6 +351,7 @@ static int cmd_info(cli_env *env)
         else
             fprintf(f, "Algorithm: %d\n", alg);
         fprintf(f, "Bits: %d\n", bits);
+        cli_info_key_fields(env, uri, NULL);
         fprintf(f, "Schemes:");
         for (i = 0; i < sizeof(all_schemes) / sizeof(all_schemes[0]); i++)
             if (p11tls_key_supports(key, all_schemes[i]) == 1)

@@ -17,6 +17,7 @@
 #include <p11tls/p11tls.h>
 
 #include "args.h"
+#include "json.h"
 #include "pin.h"
 
 /* What a subcommand runs with. */
@@ -53,6 +54,10 @@ int cli_cmd_connect(cli_env *env);
  * handled the command (*status set), 0 if the URI names or may name a
  * private key, for the private key path. */
 int cli_info_object(cli_env *env, int *status);
+
+/* Label, ID, token and flags of the open private key at key_uri, as text
+ * lines or (w not NULL) JSON members; left out if the listing cannot tell. */
+void cli_info_key_fields(cli_env *env, const char *key_uri, json_writer *w);
 
 /* Why the PIN function gave up, for a PIN error rc; NULL otherwise. */
 const char *cli_pin_extra(const cli_env *env, int rc);

@@ -75,6 +75,16 @@ static void flags_json(json_writer *w, const flag_name *t, unsigned long flags)
     json_end_array(w);
 }
 
+void cli_object_flags_text(FILE *f, const char *indent, unsigned long attributes)
+{
+    flags_text(f, indent, "Flags", object_flags, attributes);
+}
+
+void cli_object_flags_json(json_writer *w, unsigned long attributes)
+{
+    flags_json(w, object_flags, attributes);
+}
+
 void cli_token_flags_text(FILE *f, const char *indent, unsigned long flags)
 {
     flags_text(f, indent, "Flags", token_flags, flags);
@@ -240,7 +250,7 @@ void cli_object_text(FILE *f, const char *indent, const p11tls_object_info *o)
     if (o->bits > 0)
         fprintf(f, "%sBits: %d\n", indent, o->bits);
     if (is_key(o))
-        flags_text(f, indent, "Flags", object_flags, o->attributes);
+        cli_object_flags_text(f, indent, o->attributes);
     if (o->object_class == CKO_CERTIFICATE && o->value &&
         cert_facts_read(&c, o->value, o->value_len) == 0) {
         cert_text(f, indent, &c);
@@ -264,7 +274,7 @@ int cli_object_json(json_writer *w, const p11tls_object_info *o)
     json_key(w, "label"); json_string(w, o->label);
     json_key(w, "id"); json_string(w, id);
     json_key(w, "token"); json_string(w, o->token_label);
-    json_key(w, "attributes"); flags_json(w, object_flags, o->attributes);
+    json_key(w, "attributes"); cli_object_flags_json(w, o->attributes);
     if (is_key(o)) {
         json_key(w, "key_algorithm"); json_string(w, cli_alg_name(o->algorithm));
         json_key(w, "bits");

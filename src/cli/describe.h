@@ -32,6 +32,11 @@ void cli_object_text(FILE *f, const char *indent, const p11tls_object_info *o);
  * not_after (RFC 3339, UTC) and expired. 0 or P11TLS_E_MEMORY. */
 int cli_object_json(json_writer *w, const p11tls_object_info *o);
 
+/* Object flags (P11TLS_OBJECT_* bits) by name: a "Flags" text field, or a
+ * JSON array of snake_case names. */
+void cli_object_flags_text(FILE *f, const char *indent, unsigned long attributes);
+void cli_object_flags_json(json_writer *w, unsigned long attributes);
+
 /* Token flags (CK_TOKEN_INFO) by name: "RNG, login required, ..." as a
  * text field, or a JSON array of snake_case names. */
 void cli_token_flags_text(FILE *f, const char *indent, unsigned long flags);

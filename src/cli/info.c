@@ -17,14 +17,20 @@
 #include "json.h"
 #include "util.h"
 
-/* The first object the URI matches that is not a private key, copied out
- * of the listing callback (its pointers die with the callback). */
-typedef struct found {
-    int n, n_private_keys;
+/* An object copied out of a listing callback (its pointers die with the
+ * callback). */
+typedef struct copied {
     int have;
     p11tls_object_info o;
     char *uri, *label, *token;
     uint8_t *id, *spki, *value;
+} copied;
+
+/* What a URI matches: how many objects, how many private keys, and the
+ * first of each kind. */
+typedef struct found {
+    int n, n_private_keys;
+    copied other, key;
 } found;
 
 static void *dup_bytes(const void *p, size_t len)
@@ -40,39 +46,47 @@ static void *dup_bytes(const void *p, size_t len)
 
 static char *dup_str(const char *s) { return s ? dup_bytes(s, strlen(s) + 1) : NULL; }
 
-static int collect(void *arg, const p11tls_object_info *o)
+static int copy(copied *c, const p11tls_object_info *o)
 {
-    found *fd = arg;
-
-    fd->n++;
-    if (o->object_class == CKO_PRIVATE_KEY) {
-        fd->n_private_keys++;
-        return 0;
-    }
-    if (fd->have)
-        return 0;
-    fd->have = 1;
-    fd->o = *o;
-    fd->o.uri = fd->uri = dup_str(o->uri);
-    fd->o.label = fd->label = dup_str(o->label);
-    fd->o.token_label = fd->token = dup_str(o->token_label);
-    fd->o.id = fd->id = dup_bytes(o->id, o->id_len);
-    fd->o.spki = fd->spki = dup_bytes(o->spki, o->spki_len);
-    fd->o.value = fd->value = dup_bytes(o->value, o->value_len);
-    if ((o->uri && !fd->uri) || (o->label && !fd->label) || (o->token_label && !fd->token) ||
-        (o->id && !fd->id) || (o->spki && !fd->spki) || (o->value && !fd->value))
+    c->have = 1;
+    c->o = *o;
+    c->o.uri = c->uri = dup_str(o->uri);
+    c->o.label = c->label = dup_str(o->label);
+    c->o.token_label = c->token = dup_str(o->token_label);
+    c->o.id = c->id = dup_bytes(o->id, o->id_len);
+    c->o.spki = c->spki = dup_bytes(o->spki, o->spki_len);
+    c->o.value = c->value = dup_bytes(o->value, o->value_len);
+    if ((o->uri && !c->uri) || (o->label && !c->label) || (o->token_label && !c->token) ||
+        (o->id && !c->id) || (o->spki && !c->spki) || (o->value && !c->value))
         return P11TLS_E_MEMORY;
     return 0;
 }
 
+static void copied_free(copied *c)
+{
+    free(c->uri);
+    free(c->label);
+    free(c->token);
+    free(c->id);
+    free(c->spki);
+    free(c->value);
+}
+
+static int collect(void *arg, const p11tls_object_info *o)
+{
+    found *fd = arg;
+    const int key = o->object_class == CKO_PRIVATE_KEY;
+    copied *c = key ? &fd->key : &fd->other;
+
+    fd->n++;
+    fd->n_private_keys += key;
+    return c->have ? 0 : copy(c, o);
+}
+
 static void found_free(found *fd)
 {
-    free(fd->uri);
-    free(fd->label);
-    free(fd->token);
-    free(fd->id);
-    free(fd->spki);
-    free(fd->value);
+    copied_free(&fd->other);
+    copied_free(&fd->key);
 }
 
 /* The type= of a pkcs11: URI's path ("cert", "private", ...), copied into
@@ -151,8 +165,8 @@ int cli_info_object(cli_env *env, int *status)
     rc = p11tls_list_objects(env->ctx, uri, login ? P11TLS_LIST_LOGIN : 0, collect, &fd);
     if (rc < 0)
         *status = cli_fail(rc, cli_pin_extra(env, rc), "object '%s'", shown);
-    else if (fd.n == 1 && fd.have)
-        *status = show(env, &fd.o);
+    else if (fd.n == 1 && fd.other.have)
+        *status = show(env, &fd.other.o);
     else if ((fd.n > 0 && fd.n == fd.n_private_keys) || !type)
         handled = 0; /* a private key, or perhaps one (a key pair's URI): the key path */
     else if (fd.n == 0)
@@ -164,4 +178,32 @@ int cli_info_object(cli_env *env, int *status)
                             fd.n, shown);
     found_free(&fd);
     return handled;
+}
+
+void cli_info_key_fields(cli_env *env, const char *key_uri, json_writer *w)
+{
+    found fd;
+    const p11tls_object_info *o = &fd.key.o;
+    char *id;
+
+    memset(&fd, 0, sizeof fd);
+    /* The key is open, so its token is logged in if it needs to be: no
+     * PIN is asked. What cannot be read is left out, not an error. */
+    if (p11tls_list_objects(env->ctx, key_uri, 0, collect, &fd) < 0 || !fd.key.have)
+        goto out;
+    id = cli_hex(o->id, o->id ? o->id_len : 0);
+    if (w) {
+        json_key(w, "label"); json_string(w, o->label);
+        json_key(w, "id"); json_string(w, id);
+        json_key(w, "token"); json_string(w, o->token_label);
+        json_key(w, "attributes"); cli_object_flags_json(w, o->attributes);
+    } else {
+        cli_field(env->out, "", "Label", o->label);
+        cli_field(env->out, "", "ID", id);
+        cli_field(env->out, "", "Token", o->token_label);
+        cli_object_flags_text(env->out, "", o->attributes);
+    }
+    free(id);
+out:
+    found_free(&fd);
 }

@@ -238,6 +238,19 @@ p11_pin info "$T;object=p256;type=private"
 check "info on a private key: as before, with its class" \
     bash -c 'test "$0" -eq 0 && grep -q "^Class: private key$" "$1" && grep -q "^Schemes: ecdsa_secp256r1_sha256" "$1"' \
     "$rc" "$OUT"
+p11_pin info "$T;object=xkey;type=private"
+check "info on a private key: its label and flags (always authenticate, extractable)" \
+    bash -c 'test "$0" -eq 0 && grep -q "^Label: xkey$" "$1" &&
+             grep -q "^Flags: private, sensitive, always sensitive, extractable, always authenticate, local" "$1"' \
+    "$rc" "$OUT"
+p11_pin --json info "$T;object=p256;type=private"
+check "info --json on a private key: the members as before, and attributes" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert {"uri", "algorithm", "bits", "schemes", "spki_pem"} <= set(d), d
+assert d["class"] == "private key" and d["label"] == "p256" and d["id"] == "03", d
+assert {"sensitive", "never_extractable", "local"} <= set(d["attributes"]), d
+' "$OUT"
 p11_pin info "$T;object=p256"
 check "info on a key pair's URI without type: the private key, as before" \
     bash -c 'test "$0" -eq 0 && grep -q "^Class: private key$" "$1"' "$rc" "$OUT"
