@@ -111,6 +111,7 @@ typedef struct list_state {
     cli_env *env;
     json_writer *jw;
     int n;
+    int n_tokens; /* initialized ones: "Token N" */
 } list_state;
 
 static int token_cb(void *arg, const p11tls_token_info *t)
@@ -145,7 +146,7 @@ static int token_cb(void *arg, const p11tls_token_info *t)
         cli_token_flags_text(f, "\t", t->flags);
         fputc('\n', f);
     } else {
-        fprintf(f, "Token %d:\n", st->n);
+        fprintf(f, "Token %d:\n", st->n_tokens++);
         cli_field(f, "\t", "URI", t->uri);
         cli_field(f, "\t", "Label", t->label);
         cli_field(f, "\t", "Manufacturer", t->manufacturer);
@@ -195,7 +196,7 @@ static int cmd_list_tokens(cli_env *env)
 {
     char shown[CLI_URI_BUF];
     json_writer jw;
-    list_state st = {env, NULL, 0};
+    list_state st = {env, NULL, 0, 0};
     const char *uri = arg_uri(env);
     int rc;
 
@@ -251,7 +252,7 @@ static int cmd_list(cli_env *env)
 {
     char shown[CLI_URI_BUF];
     json_writer jw;
-    list_state st = {env, NULL, 0};
+    list_state st = {env, NULL, 0, 0};
     const char *uri = arg_uri(env);
     unsigned flags = (env->args->seen & CLI_OPT_LOGIN) ? P11TLS_LIST_LOGIN : 0;
     int rc;
