@@ -51,6 +51,19 @@ testmod=$builddir/tests/module/.libs/libp11tls-testmod.so
 fails=0
 n=0
 
+# only_testmod: from now on p11-kit registers the test module instead of
+# SoftHSM (tests/with-token.sh's private registration, both the root and the
+# user form, see tests/p11kit-isolate.sh), so every PKCS#11 call of this
+# script's PAM runs passes through the test module, and its counts are all
+# the calls the token got.
+only_testmod() {
+    local f
+    for f in "$P11TLS_TEST_DIR/p11-kit/modules/softhsm2.module" \
+             "$P11TLS_TEST_DIR/home/.config/pkcs11/modules/softhsm2.module"; do
+        [ -f "$f" ] && echo "module: $testmod" > "$f"
+    done
+}
+
 # write_service OBJECT AUTHORIZED_FILE [EXTRA OPTIONS...]
 write_service() {
     local object=$1 authorized=$2
