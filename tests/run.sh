@@ -93,6 +93,7 @@ case $suite in
     pam-programs)  set -- bash "$src/tests/pam/pam_programs_test.sh" "$@" ;;
     pam-pin)       set -- bash "$src/tests/pam/pam_pin_test.sh" "$@" ;;
     pam-ssh)       set -- bash "$src/tests/pam/pam_ssh_test.sh" "$@" ;;
+    pam-wait)      set -- bash "$src/tests/pam/pam_wait_test.sh" "$@" ;;
     pam-install)   set -- bash "$src/tests/pam/pam_install_test.sh" "$@" ;;
     # documentation that works as written
     doc-blocks)    set -- python3 "$src/tests/doc/doc_blocks_test.py" "$@" ;;

@@ -32,6 +32,7 @@
 #include <p11tls/p11tls.h>
 
 #include "authorized.h"
+#include "insert.h"
 #include "mapfile.h"
 #include "objuri.h"
 #include "pin.h"
@@ -56,8 +57,23 @@ struct opts {
     const char *mapfile;
     int debug;
     int nopin;
+    unsigned wait; /* seconds, 0: do not wait */
     enum pin_mode pin_mode;
 };
+
+/* wait=SECONDS: 1..INSERT_MAX_WAIT; anything else is logged and means no
+ * wait (failing at once is the safe reading of a typo). */
+static unsigned parse_wait(pam_handle_t *pamh, const char *v)
+{
+    char *end = NULL;
+    unsigned long n = strtoul(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end != '\0' || n == 0 || n > INSERT_MAX_WAIT) {
+        pam_syslog(pamh, LOG_WARNING, "wait=%s: not a number of seconds from 1 to %d; not waiting",
+                   v, INSERT_MAX_WAIT);
+        return 0;
+    }
+    return (unsigned)n;
+}
 
 static void parse_args(pam_handle_t *pamh, int argc, const char **argv,
                        struct opts *o)
@@ -74,6 +90,8 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv,
             o->authorized = a + 11;
         else if (strncmp(a, "mapfile=", 8) == 0)
             o->mapfile = a + 8;
+        else if (strncmp(a, "wait=", 5) == 0)
+            o->wait = parse_wait(pamh, a + 5);
         else if (strcmp(a, "debug") == 0)
             o->debug = 1;
         else if (strcmp(a, "nopin") == 0)
@@ -368,6 +386,12 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     }
     if (!o.nopin)
         p11tls_ctx_set_pin_fn(ctx, pin_from_pam, &ps);
+
+    if (o.wait) {
+        ret = insert_wait(pamh, ctx, o.uri, o.wait);
+        if (ret != PAM_SUCCESS)
+            goto out;
+    }
 
     /* The token's certificates matching uri=. */
     rc = p11tls_list_objects(ctx, o.uri, 0, collect_cert, &cl);
