@@ -74,8 +74,9 @@ case $suite in
     badmod)        set -- ./tests/badmod_tests "$@" ;;    # bad modules, a vanishing token
     faults)        set -- ./tests/faults_tests "$@" ;;    # the test module's injected faults
     input)         set -- ./tests/input_tests "$@" ;;     # PIN input and listings
-    robust)        set -- ./tests/robust_tests "$@" ;;
-    token-wait)    set -- ./tests/token_wait_tests "$@" ;;  # tokens plugged in later    # atfork handlers, raw forks, cancel
+    robust)        set -- ./tests/robust_tests "$@" ;;    # atfork handlers, raw forks, cancel
+    provision)     set -- ./tests/provision_tests "$@" ;; # set-pin, generate, write, delete
+    token-wait)    set -- ./tests/token_wait_tests "$@" ;;  # tokens plugged in later
     # plain programs, exit status 0 = pass
     fork-storm-2)  no_asan; set -- ./tests/fork_storm 2 500 "$@" ;;  # 500 forks, 2 signing threads
     fork-storm-4)  no_asan; set -- ./tests/fork_storm 4 500 "$@" ;;

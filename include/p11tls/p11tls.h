@@ -72,7 +72,10 @@ extern "C" {
 #define P11TLS_E_NOT_PERMITTED -17      /* refused by policy (e.g. module-path in URI) */
 #define P11TLS_E_PIN_SOURCE -18         /* pin-source unreadable or unsafe */
 #define P11TLS_E_INTERNAL -19           /* a bug in p11tls; please report */
-#define P11TLS_E_TIMEOUT -23 /* nothing appeared in time */
+#define P11TLS_E_READ_ONLY -20          /* the token is write-protected */
+#define P11TLS_E_EXISTS -21             /* an object with that label or ID exists */
+#define P11TLS_E_PIN_LEN_RANGE -22      /* the new PIN is too short or too long for the token */
+#define P11TLS_E_TIMEOUT -23           /* nothing appeared in time */
 
 /* Returns a static, human-readable description of an error code; never NULL.
  * Thread-safe. */
