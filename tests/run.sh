@@ -77,6 +77,9 @@ case $suite in
     robust)        set -- ./tests/robust_tests "$@" ;;    # atfork handlers, raw forks, cancel
     provision)     set -- ./tests/provision_tests "$@" ;; # set-pin, generate, write, delete
     token-wait)    set -- ./tests/token_wait_tests "$@" ;;  # tokens plugged in later
+    trust-list)    export P11TLS_SRCDIR=$src; set -- ./tests/trust_list_tests "$@" ;;  # trust through PKCS#11
+    trust-cli)     export P11TLS_CLI=$cli; set -- bash "$src/tests/trust/trust_cli_test.sh" "$@" ;;
+    trust-store)   token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/trust/trust_store_test.sh" "$@" ;;
     # plain programs, exit status 0 = pass
     fork-storm-2)  no_asan; set -- ./tests/fork_storm 2 500 "$@" ;;  # 500 forks, 2 signing threads
     fork-storm-4)  no_asan; set -- ./tests/fork_storm 4 500 "$@" ;;
