@@ -6,10 +6,14 @@
  * auth: read the keys authorized for the user (authorized.c, mapfile.c),
  * find the certificates on the token matching uri= whose public key is one
  * of them, get the PIN (pin.c), open the private key of the first match and
- * prove possession by signing a fresh challenge (prove.c).
+ * prove possession by signing a fresh challenge (prove.c); with ca=, the
+ * certificate must also verify against the anchors found there (policy.c).
+ * wait= waits for the token to be inserted (insert.c).
+ *
+ * password: change the token's user PIN (chauthtok.c).
  *
  * Every call uses its own p11tls context, created and freed inside
- * pam_sm_authenticate; the only state kept is PAM handle data (pam_set_data)
+ * the entry point; the only state kept is PAM handle data (pam_set_data)
  * so that account knows whom this module authenticated. No init/deinit, so
  * the module may be loaded several times in one stack and dlclose()d.
  */
@@ -25,6 +29,7 @@
 
 #define PAM_SM_AUTH
 #define PAM_SM_ACCOUNT
+#define PAM_SM_PASSWORD
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 #include <security/pam_modutil.h>
@@ -32,6 +37,7 @@
 #include <p11tls/p11tls.h>
 
 #include "authorized.h"
+#include "chauthtok.h"
 #include "insert.h"
 #include "mapfile.h"
 #include "objuri.h"
@@ -317,6 +323,22 @@ static int key_open_error(pam_handle_t *pamh, const char *user, const char *key_
 
 /* ---- the PAM entry points ---------------------------------------------- */
 
+/* Our own context, with module= loaded: 0, or -1 after logging why. */
+static int open_ctx(pam_handle_t *pamh, const struct opts *o, p11tls_ctx **ctx)
+{
+    int rc = p11tls_ctx_new(ctx);
+    if (rc != 0) {
+        pam_syslog(pamh, LOG_ERR, "cannot create a p11tls context: %s", p11tls_strerror(rc));
+        return -1;
+    }
+    if (o->module && (rc = p11tls_ctx_add_module(*ctx, o->module)) != 0) {
+        pam_syslog(pamh, LOG_ERR, "cannot load PKCS#11 module %s: %s", o->module,
+                   p11tls_last_error_detail());
+        return -1;
+    }
+    return 0;
+}
+
 PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
                                    const char **argv)
 {
@@ -367,22 +389,9 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     }
     DBG(&o, pamh, "user %s: %zu authorized key(s) in %s", user, auth.n, where);
 
-    /* Our own context. */
-    rc = p11tls_ctx_new(&ctx);
-    if (rc != 0) {
-        pam_syslog(pamh, LOG_ERR, "cannot create a p11tls context: %s",
-                   p11tls_strerror(rc));
+    if (open_ctx(pamh, &o, &ctx) != 0) {
         ret = PAM_AUTHINFO_UNAVAIL;
         goto out;
-    }
-    if (o.module) {
-        rc = p11tls_ctx_add_module(ctx, o.module);
-        if (rc != 0) {
-            pam_syslog(pamh, LOG_ERR, "cannot load PKCS#11 module %s: %s",
-                       o.module, p11tls_last_error_detail());
-            ret = PAM_AUTHINFO_UNAVAIL;
-            goto out;
-        }
     }
     if (!o.nopin)
         p11tls_ctx_set_pin_fn(ctx, pin_from_pam, &ps);
@@ -533,4 +542,39 @@ PAM_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
     }
     DBG(&o, pamh, "account: user %s was authenticated by pam_p11tls", user);
     return PAM_SUCCESS;
+}
+
+/* password: change the token's user PIN (chauthtok.c). The preliminary
+ * pass touches no token: the PIN is checked once, by the change itself. A
+ * PIN does not expire, so a change asked only for expired passwords
+ * (PAM_CHANGE_EXPIRED_AUTHTOK) is not ours. */
+PAM_EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct opts o;
+    const char *user = NULL;
+    p11tls_ctx *ctx = NULL;
+    int ret;
+
+    parse_args(pamh, argc, argv, &o);
+    if (flags & PAM_CHANGE_EXPIRED_AUTHTOK)
+        return PAM_IGNORE;
+    if (flags & PAM_PRELIM_CHECK)
+        return PAM_SUCCESS;
+    if (!(flags & PAM_UPDATE_AUTHTOK))
+        return PAM_SERVICE_ERR;
+    if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || *user == '\0') {
+        pam_syslog(pamh, LOG_NOTICE, "cannot determine the user name");
+        return PAM_USER_UNKNOWN;
+    }
+    if (open_ctx(pamh, &o, &ctx) != 0) {
+        p11tls_ctx_free(ctx);
+        return PAM_AUTHTOK_ERR;
+    }
+    ret = o.wait ? insert_wait(pamh, ctx, o.uri, o.wait) : PAM_SUCCESS;
+    if (ret == PAM_SUCCESS)
+        ret = chauthtok_update(pamh, ctx, user, o.uri);
+    else
+        ret = PAM_AUTHTOK_ERR;
+    p11tls_ctx_free(ctx);
+    return ret;
 }

@@ -119,9 +119,10 @@ check() {
 }
 
 # count_logins: number of C_Login calls the counting module saw since the
-# last reset_count.
+# last reset_count (0 when the module was not called at all).
 count_logins() {
-    grep -c ' C_Login$' "$P11TLS_TESTMOD_COUNT_DIR/calls.log" 2>/dev/null || true
+    local f=$P11TLS_TESTMOD_COUNT_DIR/calls.log
+    if [ -f "$f" ]; then grep -c ' C_Login$' "$f" || true; else echo 0; fi
 }
 reset_count() { rm -f "$P11TLS_TESTMOD_COUNT_DIR/calls.log"; }
 
