@@ -99,6 +99,7 @@ case $suite in
     pam-ssh)       set -- bash "$src/tests/pam/pam_ssh_test.sh" "$@" ;;
     pam-wait)      set -- bash "$src/tests/pam/pam_wait_test.sh" "$@" ;;
     pam-chauthtok) set -- bash "$src/tests/pam/pam_chauthtok_test.sh" "$@" ;;
+    pam-ca)        set -- bash "$src/tests/pam/pam_ca_test.sh" "$@" ;;
     pam-install)   set -- bash "$src/tests/pam/pam_install_test.sh" "$@" ;;
     # documentation that works as written
     doc-blocks)    set -- python3 "$src/tests/doc/doc_blocks_test.py" "$@" ;;

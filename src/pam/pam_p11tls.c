@@ -42,6 +42,7 @@
 #include "mapfile.h"
 #include "objuri.h"
 #include "pin.h"
+#include "policy.h"
 #include "prove.h"
 
 #define PAM_EXPORT __attribute__((visibility("default")))
@@ -64,6 +65,10 @@ struct opts {
     int debug;
     int nopin;
     unsigned wait; /* seconds, 0: do not wait */
+    const char *ca[POLICY_MAX_CA];
+    size_t n_ca;
+    int ca_overflow; /* more ca= than POLICY_MAX_CA */
+    const char *crl;
     enum pin_mode pin_mode;
 };
 
@@ -96,6 +101,13 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv,
             o->authorized = a + 11;
         else if (strncmp(a, "mapfile=", 8) == 0)
             o->mapfile = a + 8;
+        else if (strncmp(a, "ca=", 3) == 0) {
+            if (o->n_ca < POLICY_MAX_CA)
+                o->ca[o->n_ca++] = a + 3;
+            else
+                o->ca_overflow = 1;
+        } else if (strncmp(a, "crl=", 4) == 0)
+            o->crl = a + 4;
         else if (strncmp(a, "wait=", 5) == 0)
             o->wait = parse_wait(pamh, a + 5);
         else if (strcmp(a, "debug") == 0)
@@ -356,6 +368,8 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     char *cert_uri = NULL;
     char *key_uri = NULL;
     p11tls_key *key = NULL;
+    gnutls_x509_trust_list_t trust = NULL;
+    size_t refused = 0; /* authorized certificates the CA policy refused */
     int ret = PAM_AUTH_ERR;
     int rc;
     (void)flags;
@@ -401,6 +415,20 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
         if (ret != PAM_SUCCESS)
             goto out;
     }
+    /* A policy asked for but not applicable refuses. */
+    if (o.ca_overflow)
+        pam_syslog(pamh, LOG_ERR, "more than %d ca= options", POLICY_MAX_CA);
+    else if (o.crl && o.n_ca == 0)
+        pam_syslog(pamh, LOG_ERR, "crl=%s without ca=", o.crl);
+    if (o.ca_overflow || (o.crl && o.n_ca == 0)) {
+        ret = PAM_AUTH_ERR;
+        goto out;
+    }
+    if (o.n_ca > 0) {
+        ret = policy_load(pamh, ctx, o.ca, o.n_ca, o.crl, &trust);
+        if (ret != PAM_SUCCESS)
+            goto out;
+    }
 
     /* The token's certificates matching uri=. */
     rc = p11tls_list_objects(ctx, o.uri, 0, collect_cert, &cl);
@@ -436,7 +464,16 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
             free(u);
             continue;
         }
-        if (authorized_match_cert(&auth, der, len) == 1) {
+        char why[256];
+        int ok = authorized_match_cert(&auth, der, len) == 1;
+        if (ok && trust && policy_check(trust, der, len, why, sizeof(why)) < 0) {
+            pam_syslog(pamh, LOG_NOTICE,
+                       "user %s: certificate %s refused by the CA policy: %s", user,
+                       cl.uris[i], why);
+            refused++;
+            ok = 0;
+        }
+        if (ok) {
             cert_uri = u;
             match_der = der;
             match_len = len;
@@ -446,6 +483,13 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
         }
         DBG(&o, pamh, "certificate %s: %s", cl.uris[i],
             match_der ? "authorized" : "not authorized");
+    }
+    if (match_der == NULL && refused > 0) {
+        pam_syslog(pamh, LOG_NOTICE,
+                   "user %s: no authorized certificate on the token passes the CA policy "
+                   "(%zu refused)", user, refused);
+        ret = PAM_AUTH_ERR;
+        goto out;
     }
     if (match_der == NULL) {
         pam_syslog(pamh, LOG_NOTICE,
@@ -498,6 +542,8 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     }
 
 out:
+    if (trust)
+        gnutls_x509_trust_list_deinit(trust, 1);
     p11tls_key_free(key);
     free(key_uri);
     free(cert_uri);
