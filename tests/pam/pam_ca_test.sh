@@ -93,6 +93,15 @@ svc "$ca" "crl=$tmp/revoked.crl"
 run_pam "$pin"$'\n'
 check "CRL revoking the certificate: refused with the reason" fail \
     "refused by the CA policy: .*revoked" $?
+# pam_p11tls(8)'s example, with this test's CA, CRL and authorized file.
+cp "$tmp/empty.crl" "$tmp/ca.crl"
+man_example example-ca | sed -e "s#Trusted%20CAs#p11tls-test;object=pam-ca#" \
+    -e "s#$tmp/etc/p11tls/ca.crl#$tmp/ca.crl authorized=$tmp/authorized#" > "$tmp/pam.d/$service"
+run_pam "$pin"$'\n'
+check "pam_p11tls(8) ca example: authenticated" 0 "" $?
+cp "$tmp/revoked.crl" "$tmp/ca.crl"
+run_pam "$pin"$'\n'
+check "pam_p11tls(8) ca example, certificate revoked: refused" fail "revoked" $?
 svc "$ca" "crl=$tmp/does-not-exist.crl"
 run_pam "$pin"$'\n'
 check "unreadable crl=: refused" fail "crl=$tmp/does-not-exist.crl: no CRL" $?

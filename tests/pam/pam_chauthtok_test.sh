@@ -14,7 +14,9 @@ me=pam_chauthtok_test.sh
 
 [ -f "$testmod" ] || skip "$testmod not built (make check builds it)"
 only_testmod
-echo "password required $modso uri=pkcs11:token=p11tls-test" > "$tmp/pam.d/$service"
+# pam_p11tls(8)'s example line.
+man_example example-password > "$tmp/pam.d/$service"
+expect_eq "pam_p11tls(8) password example: lines" 1 "$(grep -c . "$tmp/pam.d/$service")"
 
 # login_works PIN: pkcs11-tool, straight to SoftHSM, logs in with PIN.
 login_works() {

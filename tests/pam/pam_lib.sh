@@ -118,6 +118,19 @@ check() {
     fi
 }
 
+# man_example NAME: the lines between the markers NAME-begin and NAME-end
+# of pam_p11tls(8), roff escapes undone, with only the documented
+# placeholders replaced: MyToken (the token label), alice (the user), the
+# directory /etc/p11tls/ (into $tmp/etc/p11tls/) and the module's file name.
+man_example() {
+    local man=${top_srcdir:-${srcdir:-.}}/doc/pam_p11tls.8
+    mkdir -p "$tmp/etc/p11tls"
+    sed -n "/^\\.\\\\\" $1-begin/,/^\\.\\\\\" $1-end/p" "$man" | grep -v '^\.' |
+        sed -e 's/\\e/\\/g' -e 's/\\-/-/g' \
+            -e "s#/etc/p11tls/#$tmp/etc/p11tls/#g" -e "s#MyToken#p11tls-test#g" \
+            -e "s#^alice:#$user:#" -e "s#\\([[:space:]]\\)pam_p11tls\\.so#\\1$modso#"
+}
+
 # count_logins: number of C_Login calls the counting module saw since the
 # last reset_count (0 when the module was not called at all).
 count_logins() {

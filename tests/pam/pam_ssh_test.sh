@@ -80,6 +80,13 @@ echo "ssh-rsa ${p256#* }" > "$tmp/auth-bad"
 run_pam "$pin"$'\n'
 check "key data of another type: refused" fail "line 1: SSH key: the key data is not a ssh-rsa key" $?
 
+# The man page's example line, the key put in.
+man_example example-ssh | sed "s#AAAA\.\.\.#${p256#* }#" > "$tmp/auth-man"
+write_service p256 "$tmp/auth-man"
+run_pam "$pin"$'\n'
+check "pam_p11tls(8) SSH example: authenticated" 0 "" $?
+expect_eq "pam_p11tls(8) SSH example: lines" 2 "$(grep -c . "$tmp/auth-man")"
+
 # The mapping file: an SSH line as a user's entry.
 printf 'nobody: %s\n%s: from="x" %s\n%s: %s me@laptop\n' "$(ssh_line rsa2048)" "$user" \
     "$p256" "$user" "$p256" > "$tmp/map"

@@ -45,13 +45,15 @@ until_log() {
 # --- the token is plugged in while pam_p11tls waits -----------------------------
 rm -f "$plug"
 printf '%s\n' "$pin" > "$tmp/in"
-svc wait=30
+# pam_p11tls(8)'s example line, with this test's authorized file.
+man_example example-wait | sed "s#\$# authorized=$tmp/authorized#" > "$tmp/pam.d/$service"
+expect_eq "pam_p11tls(8) wait example: lines" 1 "$(grep -c . "$tmp/pam.d/$service")"
 run_bg "$tmp/in"
 until_log "waiting up to 30 s for a token matching"
 sleep 1 # the user takes a second to find the token
 touch "$plug"
 wait $bg
-check "token plugged in 1 s after the prompt: authenticated" 0 \
+check "token plugged in 1 s after the prompt (the man page's example): authenticated" 0 \
     "Please insert your token (waiting up to 30 seconds)." $?
 
 # Already there: no prompt, no wait.
