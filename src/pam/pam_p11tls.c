@@ -618,7 +618,7 @@ PAM_EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const c
     }
     ret = o.wait ? insert_wait(pamh, ctx, o.uri, o.wait) : PAM_SUCCESS;
     if (ret == PAM_SUCCESS)
-        ret = chauthtok_update(pamh, ctx, user, o.uri);
+        ret = chauthtok_update(pamh, ctx, user, o.uri ? o.uri : "pkcs11:");
     else
         ret = PAM_AUTHTOK_ERR;
     p11tls_ctx_free(ctx);

@@ -22,6 +22,7 @@
 #include "../support/testmod.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -262,7 +263,39 @@ TEST(TokenWait, ForkWhileWaiting) {
 }
 
 // ---------------------------------------------------------------------------
-// 6. Arguments: a bad URI is refused at once; a token already there needs
+// 6. A thread cancelled while it waits unwinds out of the wait (no lock is
+// held while it sleeps); the process goes on using p11tls.
+
+namespace {
+void *wait_thread(void *ctx) {
+    p11tls_ctx_wait_for_token(static_cast<p11tls_ctx *>(ctx), kUri, 20000);
+    return nullptr;  // reached only if the wait was not cancelled
+}
+}  // namespace
+
+TEST(TokenWaitChild, CancelledWhileWaiting) {
+    if (!in_child("P11TLS_TOKEN_WAIT_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    auto ctx = testmod_ctx();
+    const size_t mark = read_log().size();
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, nullptr, wait_thread, ctx.get()), 0);
+    bool inside = inside_wait(getpid(), mark);
+    pthread_cancel(t);
+    void *ret = nullptr;
+    pthread_join(t, &ret);  // bounded by the wait's 20 s
+    EXPECT_TRUE(inside);
+    EXPECT_EQ(ret, PTHREAD_CANCELED);
+    plug_in();
+    EXPECT_EQ(p11tls_ctx_wait_for_token(ctx.get(), kUri, 30000), 0) << p11tls_last_error_detail();
+}
+
+TEST(TokenWait, CancelledWhileWaiting) {
+    REQUIRE_SOFTHSM();
+    run_case("TokenWaitChild.CancelledWhileWaiting", "cancel", true);
+}
+
+// ---------------------------------------------------------------------------
+// 7. Arguments: a bad URI is refused at once; a token already there needs
 // no wait; the error has its name and text.
 
 TEST(TokenWait, ErrorCodeNamed) {
