@@ -4,6 +4,7 @@
  * simplest calls link. Opens nothing. Exit 0 = pass (automake). */
 #include <p11tls/p11tls.h>
 #include <p11tls/gnutls.h>
+#include <p11tls/provision.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -29,5 +30,9 @@ int main(void) {
     p11tls_free(NULL);
     p11tls_ctx_free(NULL);
     p11tls_key_free(NULL);
+    if (p11tls_token_set_pin(NULL, NULL, 0) != P11TLS_E_INVALID_ARGUMENT) {
+        fprintf(stderr, "p11tls_token_set_pin(NULL URI) is not P11TLS_E_INVALID_ARGUMENT\n");
+        return 1;
+    }
     return 0;
 }

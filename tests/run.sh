@@ -75,6 +75,11 @@ case $suite in
     faults)        set -- ./tests/faults_tests "$@" ;;    # the test module's injected faults
     input)         set -- ./tests/input_tests "$@" ;;     # PIN input and listings
     robust)        set -- ./tests/robust_tests "$@" ;;    # atfork handlers, raw forks, cancel
+    provision)     set -- ./tests/provision_tests "$@" ;; # set-pin, generate, write, delete
+    token-wait)    set -- ./tests/token_wait_tests "$@" ;;  # tokens plugged in later
+    trust-list)    export P11TLS_SRCDIR=$src; set -- ./tests/trust_list_tests "$@" ;;  # trust through PKCS#11
+    trust-cli)     export P11TLS_CLI=$cli; set -- bash "$src/tests/trust/trust_cli_test.sh" "$@" ;;
+    trust-store)   token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/trust/trust_store_test.sh" "$@" ;;
     # plain programs, exit status 0 = pass
     fork-storm-2)  no_asan; set -- ./tests/fork_storm 2 500 "$@" ;;  # 500 forks, 2 signing threads
     fork-storm-4)  no_asan; set -- ./tests/fork_storm 4 500 "$@" ;;
@@ -92,6 +97,10 @@ case $suite in
     pam)           set -- bash "$src/tests/pam/pam_test.sh" "$@" ;;
     pam-programs)  set -- bash "$src/tests/pam/pam_programs_test.sh" "$@" ;;
     pam-pin)       set -- bash "$src/tests/pam/pam_pin_test.sh" "$@" ;;
+    pam-ssh)       set -- bash "$src/tests/pam/pam_ssh_test.sh" "$@" ;;
+    pam-wait)      set -- bash "$src/tests/pam/pam_wait_test.sh" "$@" ;;
+    pam-chauthtok) set -- bash "$src/tests/pam/pam_chauthtok_test.sh" "$@" ;;
+    pam-ca)        set -- bash "$src/tests/pam/pam_ca_test.sh" "$@" ;;
     pam-install)   set -- bash "$src/tests/pam/pam_install_test.sh" "$@" ;;
     # documentation that works as written
     doc-blocks)    set -- python3 "$src/tests/doc/doc_blocks_test.py" "$@" ;;

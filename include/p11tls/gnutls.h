@@ -12,6 +12,7 @@
 #define P11TLS_GNUTLS_H
 
 #include <gnutls/abstract.h>
+#include <gnutls/x509.h>
 #include <p11tls/p11tls.h>
 
 #ifdef __cplusplus
@@ -86,6 +87,74 @@ P11TLS_API int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_
  * registered pkcs11: first). GnuTLS's URL table is not thread-safe: call it
  * before other threads use GnuTLS URL functions. */
 P11TLS_API int p11tls_gnutls_register_url(void);
+
+/* Trust through PKCS#11: anchors, distrust and issuer lookup for
+ * certificate verification with list (gnutls_x509_trust_list_verify_crt2(),
+ * or a credentials structure that owns list).
+ *
+ * Adds to list the certificates that the tokens named by uri (read through
+ * ctx; NULL is the default context) mark as trusted anchors: certificates
+ * with CKA_TRUSTED true (CKA_CERTIFICATE_CATEGORY authority or
+ * unspecified), p11-kit trust assertions anchoring a certificate for server
+ * authentication, NSS trust objects with CKA_TRUST_SERVER_AUTH
+ * CKT_NSS_TRUSTED_DELEGATOR. A certificate merely present on a token is no
+ * anchor. Certificates the tokens distrust (CKA_X_DISTRUSTED, p11-kit
+ * distrust assertions, CKT_NSS_NOT_TRUSTED) are put on the list's blocklist
+ * (gnutls_x509_trust_list_remove_cas()): a chain that holds one fails with
+ * GNUTLS_CERT_REVOKED, also when the peer sends it, and one that is also an
+ * anchor is none. And it makes the list look for missing intermediate
+ * issuers among the certificates of those tokens
+ * (gnutls_x509_trust_list_set_getissuer_function()), so that a peer that
+ * sends its certificate alone verifies.
+ *
+ * uri names tokens (pkcs11:token=System%20Trust) or certificates on them
+ * (object=, id=: only those are read); names of keys are refused. The
+ * tokens are read once, here, and verification works from memory, as fast
+ * as with the same anchors from a file; objects are public, no PIN is
+ * asked. Several URIs may be added to one list; lists are independent.
+ *
+ * Changes on the tokens are seen after p11tls_gnutls_trust_list_refresh()
+ * or, automatically, by the first issuer lookup (a verification of a chain
+ * that does not end at an anchor: an incomplete chain or an unknown issuer)
+ * made P11TLS_TRUST_REFRESH_SECONDS or more after the last read. The
+ * automatic refresh changes list inside that verification: for a list
+ * that several threads verify with at once, pass
+ * P11TLS_TRUST_NO_AUTO_REFRESH and call p11tls_gnutls_trust_list_refresh()
+ * while no thread uses the list. A certificate once distrusted, or an
+ * anchor once removed from the tokens, stays refused by this list (GnuTLS
+ * keeps no way to undo its blocklist); make a new list to trust it again.
+ *
+ * The list is the caller's and keeps working after fork() in child and
+ * grandchild with nothing reloaded: lookups that need the tokens go through
+ * p11tls, which rebuilds its state there. p11tls uses the list's user
+ * pointer (gnutls_x509_trust_list_set_ptr()) and its issuer function:
+ * set neither. Free the list with gnutls_x509_trust_list_deinit(list, 1)
+ * (the anchors added are the list's); p11tls keeps a small record per list
+ * address until another list is made at that address.
+ *
+ * flags: 0 or P11TLS_TRUST_NO_AUTO_REFRESH (the first call on a list
+ * decides). Returns the number of anchors found through uri (0 is no
+ * error: the tokens may only distrust), or a negative GNUTLS_E_* code:
+ * GNUTLS_E_INVALID_REQUEST for bad arguments, a malformed URI or one naming
+ * keys, GNUTLS_E_PKCS11_ERROR when no token matches or a token could not be
+ * read (the detail in p11tls_last_error_detail()), GNUTLS_E_MEMORY_ERROR.
+ * On failure the list is unchanged. Thread-safe for different lists; one
+ * list is the caller's to serialize, as with gnutls_x509_trust_list_add_cas(). */
+#define P11TLS_TRUST_NO_AUTO_REFRESH (1u << 0)
+#define P11TLS_TRUST_REFRESH_SECONDS 60
+P11TLS_API int p11tls_gnutls_trust_list_add(gnutls_x509_trust_list_t list, p11tls_ctx *ctx,
+                                            const char *uri, unsigned flags);
+
+/* Reads again, now, the tokens of every URI added to list with
+ * p11tls_gnutls_trust_list_add() and applies what changed: anchors added
+ * are trusted, anchors removed and certificates newly distrusted are
+ * refused. flags must be 0. Returns the number of certificates whose trust
+ * changed (0: nothing did), or a negative GNUTLS_E_* code:
+ * GNUTLS_E_INVALID_REQUEST for bad arguments or a list no URI was added
+ * to, GNUTLS_E_PKCS11_ERROR when a token could not be read (what it said
+ * last stays in force; the other URIs are applied). Not thread-safe with
+ * respect to verifications with the same list (it changes the list). */
+P11TLS_API int p11tls_gnutls_trust_list_refresh(gnutls_x509_trust_list_t list, unsigned flags);
 
 #ifdef __cplusplus
 }

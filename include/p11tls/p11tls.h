@@ -72,6 +72,10 @@ extern "C" {
 #define P11TLS_E_NOT_PERMITTED -17      /* refused by policy (e.g. module-path in URI) */
 #define P11TLS_E_PIN_SOURCE -18         /* pin-source unreadable or unsafe */
 #define P11TLS_E_INTERNAL -19           /* a bug in p11tls; please report */
+#define P11TLS_E_READ_ONLY -20          /* the token is write-protected */
+#define P11TLS_E_EXISTS -21             /* an object with that label or ID exists */
+#define P11TLS_E_PIN_LEN_RANGE -22      /* the new PIN is too short or too long for the token */
+#define P11TLS_E_TIMEOUT -23           /* nothing appeared in time */
 
 /* Returns a static, human-readable description of an error code; never NULL.
  * Thread-safe. */
@@ -187,6 +191,25 @@ P11TLS_API int p11tls_ctx_add_module(p11tls_ctx *ctx, const char *module_path);
  * nothing. Thread-safe. */
 P11TLS_API int p11tls_ctx_add_module_with_args(p11tls_ctx *ctx, const char *module_path,
                                                const char *init_reserved);
+
+/* Waits until a token matching uri (NULL: any token) is visible to ctx
+ * (NULL: the default context), for at most timeout_ms milliseconds: for a
+ * token the user is asked to insert. Returns 0 at once if one is there;
+ * P11TLS_E_TIMEOUT if none appeared in time (p11tls_last_error_detail says
+ * which tokens were seen); P11TLS_E_INVALID_URI, P11TLS_E_NOT_PERMITTED
+ * (a module-path the context may not load) as the listing functions.
+ *
+ * Tokens plugged in after the process started are found: a URI that
+ * matches no token makes p11tls ask the modules for their slot list afresh
+ * (C_GetSlotList with no buffer, at most once a second per module, in
+ * every lookup, not only here). While waiting, modules that support slot
+ * events are polled with C_WaitForSlotEvent(CKF_DONT_BLOCK) every 50 ms;
+ * the call never blocks inside a module, so the wait ends by timeout_ms.
+ * A removed token stops matching at once. Fork-safe: a wait that finds
+ * itself in a forked child starts over there, with the full timeout, in
+ * the child's own PKCS#11 state. Thread-safe; may be cancelled
+ * (pthread_cancel) while it sleeps. */
+P11TLS_API int p11tls_ctx_wait_for_token(p11tls_ctx *ctx, const char *uri, unsigned timeout_ms);
 
 /* Context flags. */
 #define P11TLS_CTX_NO_REGISTERED_MODULES (1u << 0) /* ignore p11-kit's config */

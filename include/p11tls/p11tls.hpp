@@ -55,6 +55,10 @@ public:
         check(p11tls_ctx_add_module_with_args(ctx_.get(), path.c_str(), init_reserved.c_str()));
     }
     void set_flags(unsigned flags) { check(p11tls_ctx_set_flags(ctx_.get(), flags)); }
+    // Throws error(P11TLS_E_TIMEOUT) if no token matching uri appeared.
+    void wait_for_token(const std::string &uri, unsigned timeout_ms) {
+        check(p11tls_ctx_wait_for_token(ctx_.get(), uri.c_str(), timeout_ms));
+    }
 
     std::vector<uint8_t> cert_der(const std::string &uri) const {
         uint8_t *der = nullptr;

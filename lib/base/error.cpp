@@ -54,6 +54,10 @@ const char *p11tls_strerror(int err) {
     case P11TLS_E_NOT_PERMITTED: return "Not permitted by the context's policy";
     case P11TLS_E_PIN_SOURCE: return "PIN source unreadable or unsafe";
     case P11TLS_E_INTERNAL: return "Internal error";
+    case P11TLS_E_READ_ONLY: return "The token is write-protected";
+    case P11TLS_E_EXISTS: return "An object with that label or ID exists";
+    case P11TLS_E_PIN_LEN_RANGE: return "The new PIN is too short or too long for the token";
+    case P11TLS_E_TIMEOUT: return "Nothing appeared in time";
     default: return "Unknown error";
     }
 }
@@ -67,6 +71,8 @@ const char *p11tls_strerror_name(int err) {
     N(P11TLS_E_TOKEN_NOT_PRESENT) N(P11TLS_E_UNSUPPORTED) N(P11TLS_E_BUFFER_TOO_SMALL)
     N(P11TLS_E_FORKED) N(P11TLS_E_MODULE) N(P11TLS_E_DEVICE) N(P11TLS_E_KEY_MISMATCH)
     N(P11TLS_E_MEMORY) N(P11TLS_E_NOT_PERMITTED) N(P11TLS_E_PIN_SOURCE) N(P11TLS_E_INTERNAL)
+    N(P11TLS_E_READ_ONLY) N(P11TLS_E_EXISTS) N(P11TLS_E_PIN_LEN_RANGE)
+    N(P11TLS_E_TIMEOUT)
 #undef N
     default: return "P11TLS_E_UNKNOWN";
     }

@@ -3,7 +3,9 @@
 // Exported context functions.
 #include "base/error.hpp"
 #include "capi/guard.hpp"
+#include "uri/uri.hpp"
 #include "world/context.hpp"
+#include "world/token_wait.hpp"
 
 using namespace p11tls;
 
@@ -17,6 +19,13 @@ int check_configurable(p11tls_ctx *ctx) {
 }  // namespace
 
 extern "C" {
+
+int p11tls_ctx_wait_for_token(p11tls_ctx *ctx, const char *uri, unsigned timeout_ms) {
+    return guard(__func__, state_of(ctx)->log(), [&] {
+        wait_for_token(*state_of(ctx), Uri::parse(uri), timeout_ms);
+        return 0;
+    });
+}
 
 int p11tls_ctx_new(p11tls_ctx **out_ctx) {
     return guard(__func__, [&] {

@@ -54,6 +54,8 @@ const Entry kTable[] = {
     E(CKR_SESSION_HANDLE_INVALID, P11TLS_E_DEVICE),
     E(CKR_TOKEN_NOT_PRESENT, P11TLS_E_TOKEN_NOT_PRESENT),
     E(CKR_TOKEN_NOT_RECOGNIZED, P11TLS_E_TOKEN_NOT_PRESENT),
+    E(CKR_TOKEN_WRITE_PROTECTED, P11TLS_E_READ_ONLY),
+    E(CKR_SESSION_READ_ONLY, P11TLS_E_READ_ONLY),
     // Callers that accept these check for them before mapping: as a
     // failure they are the module's unexpected answer, never a success.
     E(CKR_USER_ALREADY_LOGGED_IN, P11TLS_E_DEVICE),

@@ -185,14 +185,37 @@ void TokenState::open_keeper_locked() {
     }
 }
 
-CK_FLAGS TokenState::login_flags() {
+CK_TOKEN_INFO TokenState::info_now() {
     const Module *m = module();
     CK_TOKEN_INFO ti;
     CK_RV rv = P11CALL(m, C_GetTokenInfo, slot_, &ti);
     if (rv != CKR_OK) fail_ckr(m, "C_GetTokenInfo", rv);
     if (ti.flags & CKF_USER_PIN_LOCKED)
         fail(P11TLS_E_PIN_LOCKED, "token " + label_ + ": the user PIN is locked");
-    return ti.flags;
+    return ti;
+}
+
+bool TokenState::ask_pin(const CtxState &ctx, const Uri *uri, CK_FLAGS token_flags, unsigned extra_flags,
+                         SecretBuffer &pin) {
+    bool last_wrong;
+    {
+        std::lock_guard<std::mutex> g(login_mu_);
+        last_wrong = last_pin_wrong_;
+    }
+    const uint64_t gen = current_generation();
+    bool have_pin = obtain_pin(ctx, uri, *this, token_flags, extra_flags, last_wrong, pin);
+    check_not_forked(gen);
+    return have_pin;
+}
+
+void TokenState::login_with(bool have_pin, SecretBuffer &pin) {
+    std::lock_guard<std::mutex> g(login_mu_);
+    open_keeper_locked();
+    if (session_logged_in(module(), keeper_)) {
+        logged_in_ = true;
+        return;
+    }
+    login_locked(have_pin, pin);
 }
 
 void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {
@@ -215,7 +238,6 @@ void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {
 void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
     const Module *m = module();
     CK_FLAGS flags;
-    bool last_wrong;
     {
         std::lock_guard<std::mutex> g(login_mu_);
         if (logged_in_ && !verify) return;
@@ -231,13 +253,10 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
             return;
         }
         flags = login_flags();
-        last_wrong = last_pin_wrong_;
     }
 
     SecretBuffer pin;
-    const uint64_t gen = current_generation();
-    bool have_pin = obtain_pin(ctx, uri, *this, flags, 0, last_wrong, pin);
-    check_not_forked(gen);
+    bool have_pin = ask_pin(ctx, uri, flags, 0, pin);
 
     std::lock_guard<std::mutex> g(login_mu_);
     if (verify) {

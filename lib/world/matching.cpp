@@ -3,6 +3,8 @@
 // Which tokens a URI names, and why none when none does.
 #include "world/matching.hpp"
 
+#include <algorithm>
+
 #include "base/error.hpp"
 #include "uri/uri.hpp"
 #include "world/module_state.hpp"
@@ -46,7 +48,9 @@ std::string explain_no_match(const std::vector<TokenState *> &seen,
 }
 }  // namespace
 
-std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, std::string *why) {
+std::vector<ModuleState *> candidate_modules(const CtxState &ctx, const Uri &uri,
+                                             std::vector<std::string> *failures,
+                                             bool *named_module_found) {
     World &w = current_world();
     std::vector<Module *> mods = ctx.modules();
     const char *want_name = uri.module_name();
@@ -62,39 +66,55 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, s
             mods.push_back(load_module_path(want_path));
         }
     }
-    std::vector<TokenState *> out, seen;
-    std::vector<std::string> failures;  // only filled with why
-    bool named_module_found = false;
+    std::vector<ModuleState *> out;
     for (Module *m : mods) {
         if (want_name && m->name != want_name) continue;
         if (want_path && !module_has_path(*m, want_path)) continue;
-        named_module_found = true;
+        if (named_module_found) *named_module_found = true;
         ModuleState *ms = w.state(m);
         if (ms->ensure_initialized() != 0) {
-            if (why)
-                failures.push_back("module " + m->name + " failed to initialize (" +
-                                   from(ms->error(), "C_Initialize") + ")");
+            if (failures)
+                failures->push_back("module " + m->name + " failed to initialize (" +
+                                    from(ms->error(), "C_Initialize") + ")");
             continue;
         }
-        if (!uri.matches_module(ms->info())) continue;
+        if (uri.matches_module(ms->info())) out.push_back(ms);
+    }
+    return out;
+}
+
+std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, std::string *why) {
+    std::vector<TokenState *> out, seen;
+    std::vector<std::string> failures;  // only filled with why
+    bool named_module_found = false;
+    std::vector<ModuleState *> mods =
+        candidate_modules(ctx, uri, why ? &failures : nullptr, &named_module_found);
+    auto look = [&](ModuleState *ms, bool again) {
         std::vector<TokenState *> tokens = ms->tokens();
-        if (tokens.empty() && why) {
+        if (tokens.empty() && why && !again) {
             std::string e = ms->slot_error();
             if (!e.empty())
-                failures.push_back("module " + m->name + " failed to list its slots (" +
+                failures.push_back("module " + ms->module()->name + " failed to list its slots (" +
                                    from(e, "C_GetSlotList") + ")");
         }
         for (TokenState *t : tokens) {
             // An uninitialized token (SoftHSM's spare slot) has no label
             // to compare with.
-            if (why && (t->info().flags & CKF_TOKEN_INITIALIZED)) seen.push_back(t);
+            if (why && (t->info().flags & CKF_TOKEN_INITIALIZED) &&
+                std::find(seen.begin(), seen.end(), t) == seen.end())
+                seen.push_back(t);
             // What a URI matches in the slot info (descriptions, versions)
             // does not change.
             if (!uri.matches_slot(t->slot(), t->slot_info())) continue;
             if (!uri.matches_token(t->info())) continue;
             out.push_back(t);
         }
-    }
+    };
+    for (ModuleState *ms : mods) look(ms, false);
+    if (out.empty())
+        for (ModuleState *ms : mods)
+            if (ms->rescan_slots()) look(ms, true);
+    const char *want_name = uri.module_name();
     if (why && out.empty()) {
         if (want_name && !named_module_found)
             failures.insert(failures.begin(), std::string("no module is named '") + want_name + "'");

@@ -11,8 +11,20 @@
 namespace p11tls {
 
 class Uri;
+class ModuleState;
 
-// Tokens visible to ctx that match uri (module and token attributes).
+// The initialized modules visible to ctx that uri may name (its
+// module-name, module-path and library attributes), in the current world;
+// with failures, why the named ones that are not usable failed. Loads a
+// module-path the context allows URIs to load.
+std::vector<ModuleState *> candidate_modules(const CtxState &ctx, const Uri &uri,
+                                             std::vector<std::string> *failures = nullptr,
+                                             bool *named_module_found = nullptr);
+
+// Tokens visible to ctx that match uri (module and token attributes). When
+// none does, the candidate modules are asked to rescan their slots
+// (ModuleState::rescan_slots, rate-limited) and looked at once more: a
+// token plugged in after the process started is found.
 // Modules that fail to initialize are skipped (reported via the log and
 // p11tls_list_modules). With why, when none matches, *why says what was
 // seen: the tokens of the modules the URI names (all, if it names none)

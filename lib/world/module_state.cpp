@@ -104,6 +104,39 @@ std::vector<TokenState *> ModuleState::tokens() {
     return out;
 }
 
+bool ModuleState::rescan_slots(bool force) {
+    if (ensure_initialized() != 0) return false;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        auto now = std::chrono::steady_clock::now();
+        if (!force && rescanned_ && now - last_rescan_ < kRescanInterval) return false;
+        rescanned_ = true;
+        last_rescan_ = now;
+    }
+    CK_ULONG n = 0;
+    P11CALL(mod_, C_GetSlotList, (CK_BBOOL)CK_FALSE, (CK_SLOT_ID *)nullptr, &n);  // logged if it fails
+    return true;
+}
+
+int ModuleState::poll_slot_event() {
+    if (ensure_initialized() != 0) return -1;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        if (no_slot_events_) return -1;
+    }
+    CK_SLOT_ID slot = 0;
+    CK_RV rv = P11CALL(mod_, C_WaitForSlotEvent, (CK_FLAGS)CKF_DONT_BLOCK, &slot, (void *)nullptr);
+    if (rv == CKR_OK) return 1;
+    if (rv == CKR_NO_EVENT) return 0;
+    // CKR_FUNCTION_NOT_SUPPORTED, or a failure: polling the slot list
+    // serves as well.
+    debug("module %s: C_WaitForSlotEvent: %s; polling its slots instead", mod_->name.c_str(),
+          ckr_name(rv));
+    std::lock_guard<std::mutex> g(mu_);
+    no_slot_events_ = true;
+    return -1;
+}
+
 std::string ModuleState::slot_error() {
     std::lock_guard<std::mutex> g(mu_);
     return slot_error_;

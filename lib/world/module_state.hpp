@@ -2,6 +2,7 @@
 // Copyright The p11tls authors
 // A module as one generation sees it: initialized once, its tokens.
 #pragma once
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +34,23 @@ public:
     // or empty.
     std::string slot_error();
 
+    // Asks the module to look for new slots: C_GetSlotList with no buffer,
+    // the one call at which PKCS#11 lets a module change its slot list
+    // (tokens() passes a buffer, so a reader plugged in after the first
+    // listing stays unseen without this). At most once per
+    // kRescanInterval unless forced (a slot event said something changed):
+    // for OpenSC this is a reader detection round trip to pcscd, and a
+    // caller retrying a URI that matches nothing must not turn every
+    // lookup into one; a person inserting a token waits a second at most.
+    // Returns true if it asked.
+    static constexpr std::chrono::milliseconds kRescanInterval{1000};
+    bool rescan_slots(bool force = false);
+    // C_WaitForSlotEvent(CKF_DONT_BLOCK): 1 if the module reports a slot
+    // event, 0 if none, -1 if it does not support slot events (remembered:
+    // not asked again in this generation). Never blocks: a blocking call
+    // ends only with an event or C_Finalize, so no wait could be bounded.
+    int poll_slot_event();
+
 private:
     Module *mod_;
     std::mutex mu_;                                 // guards everything below
@@ -42,6 +60,9 @@ private:
     CK_INFO info_{};
     std::vector<std::unique_ptr<TokenState>> tokens_;
     std::string slot_error_;  // the last C_GetSlotList failure
+    bool rescanned_ = false;  // a rescan happened, at last_rescan_
+    std::chrono::steady_clock::time_point last_rescan_;
+    bool no_slot_events_ = false;  // C_WaitForSlotEvent not supported
 };
 
 }  // namespace p11tls

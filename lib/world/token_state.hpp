@@ -53,6 +53,18 @@ public:
     // Context-specific login (CKA_ALWAYS_AUTHENTICATE) on session h.
     void context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_HANDLE h);
 
+    // For the PIN change (provision/set_pin.cpp), the login in two steps:
+    // the token's info now (C_GetTokenInfo; P11TLS_E_PIN_LOCKED if the
+    // user PIN is locked), then a PIN as a login would get it (uri's
+    // pin-value or pin-source if uri, else the PIN function with the
+    // reasons token_flags give and extra_flags; called with no lock held;
+    // false: the protected path, no PIN), then login_with that PIN unless
+    // the token is logged in already. Never retried.
+    CK_TOKEN_INFO info_now();
+    bool ask_pin(const CtxState &ctx, const Uri *uri, CK_FLAGS token_flags, unsigned extra_flags,
+                 SecretBuffer &pin);
+    void login_with(bool have_pin, SecretBuffer &pin);
+
     bool has_mechanism(CK_MECHANISM_TYPE m);  // lock-free once loaded
 
     // The module said the token is gone (CKR_DEVICE_REMOVED,
@@ -65,8 +77,7 @@ public:
 private:
     void load_mechanisms();
     void login(const CtxState &ctx, const Uri *uri, bool verify);
-    // The token's flags now; P11TLS_E_PIN_LOCKED if the user PIN is locked.
-    CK_FLAGS login_flags();
+    CK_FLAGS login_flags() { return info_now().flags; }
     // With login_mu_ held:
     void open_keeper_locked();
     void login_locked(bool have_pin, SecretBuffer &pin);

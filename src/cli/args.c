@@ -32,11 +32,14 @@ const cli_option cli_options[] = {
     {"count", 0, "N", CLI_OPT_COUNT, "number of connections to serve (default 1)"},
     {"ca", 0, "FILE", CLI_OPT_CA, "PEM file of CAs trusted for client certificates"},
     {"require-client-cert", 0, NULL, CLI_OPT_REQUIRE_CLIENT_CERT,
-     "require and verify a client certificate (needs --ca)"},
+     "require and verify a client certificate (needs --ca or --trust)"},
     {"workers", 0, "N", CLI_OPT_WORKERS,
      "fork N worker processes after opening the key (prefork)"},
     {"server-name", 0, "NAME", CLI_OPT_SERVER_NAME,
      "name the server certificate must carry (default localhost)"},
+    {"trust", 0, "URI", CLI_OPT_TRUST,
+     "trust the anchors found through the pkcs11: URI (repeatable)"},
+    {"chain", 0, "FILE", CLI_OPT_CHAIN, "intermediate certificates sent with it"},
     {"help", 'h', NULL, CLI_OPT_HELP, "show help and exit"},
     {"version", 0, NULL, CLI_OPT_VERSION, "show the version and exit"},
     {NULL, 0, NULL, 0, NULL},
@@ -127,6 +130,16 @@ static int set_option(cli_args *a, const cli_option *o, const char *value)
             return usage_error("empty value for", "--module");
         a->modules[a->n_modules++] = value;
         break;
+    case CLI_OPT_TRUST:
+        if (*value == '\0')
+            return usage_error("empty value for", "--trust");
+        a->trust[a->n_trust++] = value;
+        break;
+    case CLI_OPT_CHAIN:
+        if (*value == '\0')
+            return usage_error("empty value for", "--chain");
+        a->chain = value;
+        break;
     case CLI_OPT_PIN_FD:
         if (parse_fd(value, &a->pin_fd) != 0)
             return usage_error("--pin-fd needs a file descriptor number:",
@@ -177,7 +190,8 @@ int cli_args_parse(cli_args *a, int argc, char **argv)
     a->count = 1;
     a->modules = calloc((size_t)argc + 1, sizeof(*a->modules));
     a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
-    if (!a->modules || !a->pos) {
+    a->trust = calloc((size_t)argc + 1, sizeof(*a->trust));
+    if (!a->modules || !a->pos || !a->trust) {
         return cli_error(CLI_EXIT_FAILURE, "out of memory");
     }
     /* --json anywhere makes a usage error a JSON document too. */
@@ -236,6 +250,8 @@ void cli_args_free(cli_args *a)
 {
     free(a->modules);
     free(a->pos);
+    free(a->trust);
+    a->trust = NULL;
     a->modules = NULL;
     a->pos = NULL;
 }

@@ -34,6 +34,8 @@ enum {
     CLI_OPT_REQUIRE_CLIENT_CERT = 1u << 18,
     CLI_OPT_WORKERS = 1u << 19,
     CLI_OPT_SERVER_NAME = 1u << 20,
+    CLI_OPT_TRUST = 1u << 21,
+    CLI_OPT_CHAIN = 1u << 22,
 };
 
 #define CLI_OPT_GLOBAL                                                      \
@@ -63,6 +65,9 @@ typedef struct cli_args {
     unsigned count;           /* --count value, 1 if not given */
     unsigned workers;         /* --workers value, 0 if not given */
     const char *server_name;  /* --server-name value */
+    const char **trust;       /* --trust values (pkcs11: URIs), in order */
+    size_t n_trust;
+    const char *chain;        /* --chain value (PEM or DER file) */
     const char *command;      /* first non-option argument, or NULL */
     const char **pos;         /* arguments after the subcommand */
     size_t n_pos;

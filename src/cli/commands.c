@@ -14,6 +14,7 @@
 #include "describe.h"
 #include "json.h"
 #include "util.h"
+#include "verify.h"
 
 static int cmd_list_tokens(cli_env *env);
 static int cmd_list(cli_env *env);
@@ -36,16 +37,20 @@ const cli_command cli_commands[] = {
      CLI_OPT_SCHEME | CLI_OPT_PREHASHED, CLI_OPT_SCHEME, 1, 1, 0},
     {"serve", cli_cmd_serve,
      "KEY_URI --cert CERT [--port N] [--count N] [--workers N] "
-     "[--ca FILE [--require-client-cert]]",
+     "[--ca FILE] [--trust URI]... [--require-client-cert]",
      "serve TLS on 127.0.0.1 with the key, for --count connections (per worker)",
      CLI_OPT_CERT | CLI_OPT_PORT | CLI_OPT_COUNT | CLI_OPT_CA |
-         CLI_OPT_REQUIRE_CLIENT_CERT | CLI_OPT_WORKERS,
+         CLI_OPT_REQUIRE_CLIENT_CERT | CLI_OPT_WORKERS | CLI_OPT_TRUST,
      CLI_OPT_CERT, 1, 1, 0},
     {"connect", cli_cmd_connect,
-     "[KEY_URI --cert CERT] --port N --ca FILE [--server-name NAME]",
+     "[KEY_URI --cert CERT] --port N (--ca FILE | --trust URI)... [--server-name NAME]",
      "connect to 127.0.0.1:N over TLS, presenting the key's certificate",
-     CLI_OPT_CERT | CLI_OPT_PORT | CLI_OPT_CA | CLI_OPT_SERVER_NAME,
-     CLI_OPT_PORT | CLI_OPT_CA, 0, 1, 0},
+     CLI_OPT_CERT | CLI_OPT_PORT | CLI_OPT_CA | CLI_OPT_SERVER_NAME | CLI_OPT_TRUST,
+     CLI_OPT_PORT, 0, 1, 0},
+    {"verify", cli_cmd_verify, "CERT-FILE --trust URI [--trust URI]... [--chain FILE]",
+     "verify a certificate against the anchors found through the URIs "
+     "(exit 0 trusted, 1 not trusted, 2 error)",
+     CLI_OPT_TRUST | CLI_OPT_CHAIN, CLI_OPT_TRUST, 1, 1, 0},
     {NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0},
 };
 

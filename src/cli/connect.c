@@ -19,6 +19,7 @@
 
 #include "tls.h"
 #include "util.h"
+#include "verify.h"
 
 static const char connect_hello[] = "hello from p11tls connect\n";
 
@@ -83,6 +84,10 @@ int cli_cmd_connect(cli_env *env)
         rc = cli_error(CLI_EXIT_USAGE, "a client key needs --cert CERT");
         goto out;
     }
+    if (!env->args->ca && !env->args->n_trust) {
+        rc = cli_error(CLI_EXIT_USAGE, "'connect' needs --ca FILE or --trust URI");
+        goto out;
+    }
     rc = gnutls_certificate_allocate_credentials(&cred);
     if (rc < 0) {
         rc = cli_error(CLI_EXIT_FAILURE, "gnutls credentials: %s", gnutls_strerror(rc));
@@ -90,8 +95,10 @@ int cli_cmd_connect(cli_env *env)
     }
     if (env->args->n_pos == 1)
         rc = cli_tls_load_identity(cred, env, env->args->pos[0]);
-    else
+    else if (env->args->ca)
         rc = cli_tls_trust(cred, env->args->ca);
+    if (!rc)
+        rc = cli_trust_add_to_cred(cred, env);
     if (rc)
         goto out;
     rc = connect_local(env->args->port, &fd);

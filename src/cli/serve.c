@@ -26,6 +26,7 @@
 #include <gnutls/gnutls.h>
 
 #include "tls.h"
+#include "verify.h"
 #include "util.h"
 
 static const char serve_hello[] = "hello from p11tls\n";
@@ -84,7 +85,7 @@ static int serve_one(gnutls_certificate_credentials_t cred, const cli_env *env,
     if (env->args->seen & CLI_OPT_REQUIRE_CLIENT_CERT) {
         gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
         gnutls_session_set_verify_cert(session, NULL, 0);
-    } else if (env->args->ca) {
+    } else if (env->args->ca || env->args->n_trust) {
         gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
         gnutls_session_set_verify_cert(session, NULL, 0);
     }
@@ -185,8 +186,9 @@ int cli_cmd_serve(cli_env *env)
     int listen_fd = -1, rc;
 
     signal(SIGPIPE, SIG_IGN);
-    if ((env->args->seen & CLI_OPT_REQUIRE_CLIENT_CERT) && !env->args->ca) {
-        rc = cli_error(CLI_EXIT_USAGE, "--require-client-cert needs --ca FILE");
+    if ((env->args->seen & CLI_OPT_REQUIRE_CLIENT_CERT) && !env->args->ca &&
+        !env->args->n_trust) {
+        rc = cli_error(CLI_EXIT_USAGE, "--require-client-cert needs --ca FILE or --trust URI");
         goto out;
     }
     rc = gnutls_certificate_allocate_credentials(&cred);
@@ -195,6 +197,8 @@ int cli_cmd_serve(cli_env *env)
         goto out;
     }
     rc = cli_tls_load_identity(cred, env, env->args->pos[0]);
+    if (!rc)
+        rc = cli_trust_add_to_cred(cred, env);
     if (rc)
         goto out;
     rc = listen_local(env->args->port, &listen_fd, &port);

@@ -15,6 +15,7 @@
 #include <p11tls/gnutls.h>
 
 #include "util.h"
+#include "verify.h"
 
 int cli_tls_loopback_socket(unsigned port, int *out_fd, struct sockaddr_in *sa)
 {
@@ -144,15 +145,8 @@ int cli_tls_handshake(gnutls_session_t session, char *why, size_t why_size)
     do
         rc = gnutls_handshake(session);
     while (rc < 0 && gnutls_error_is_fatal(rc) == 0);
-    if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR && why_size) {
-        gnutls_datum_t text = {NULL, 0};
-        unsigned status = gnutls_session_get_verify_cert_status(session);
-        if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
-                                                         &text, 0) >= 0) {
-            snprintf(why, why_size, "%s", (const char *)text.data);
-            gnutls_free(text.data);
-        }
-    }
+    if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR && why_size)
+        cli_trust_reasons(gnutls_session_get_verify_cert_status(session), why, why_size);
     return rc;
 }
 

@@ -4,8 +4,9 @@
  * authorized.c — parse authorized files into a list of public keys (see
  * authorized.h for the format and the rules).
  *
- * The text is scanned line by line here and only the content of each PEM
- * block is handed to GnuTLS, so that anything else in the file (a stray
+ * The text is scanned line by line here: a line outside a PEM block is an
+ * OpenSSH public-key line (sshkey.c) or an error; only the content of each
+ * PEM block is handed to GnuTLS, so that anything else in the file (a stray
  * private key, a truncated block, garbage) is an error with a line number
  * instead of being skipped silently, as gnutls_x509_crt_list_import2 would.
  */
@@ -20,11 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+
+#include "sshkey.h"
 
 /* More keys than any user needs; bounds the work a hostile file causes. */
 #define AUTHORIZED_MAX_KEYS 1024
@@ -117,6 +121,29 @@ static int add_der(struct authorized_list *list, const gnutls_datum_t *der,
     return rc < 0 ? fail(err, line, rc, "out of memory") : 0;
 }
 
+int authorized_add_ssh(const char *line, size_t len, unsigned lineno, const char *not_ssh,
+                       struct authorized_list *list, struct authorized_error *err)
+{
+    char msg[sizeof(err->msg)];
+    gnutls_datum_t spki = {NULL, 0};
+    if (list->n >= AUTHORIZED_MAX_KEYS)
+        return fail(err, lineno, AUTHORIZED_E_SYNTAX, "more than %d keys",
+                    AUTHORIZED_MAX_KEYS);
+    switch (sshkey_parse_line(line, len, (long long)time(NULL), &spki, msg, sizeof(msg))) {
+    case SSHKEY_NOT_SSH:
+        return fail(err, lineno, AUTHORIZED_E_SYNTAX, "%s", not_ssh);
+    case SSHKEY_SKIPPED:
+        return 0;
+    case SSHKEY_KEY: {
+        int rc = append_key(list, &spki);
+        gnutls_free(spki.data);
+        return rc < 0 ? fail(err, lineno, rc, "out of memory") : 1;
+    }
+    default:
+        return fail(err, lineno, AUTHORIZED_E_SYNTAX, "%s", msg);
+    }
+}
+
 /* The two PEM block types accepted, as they appear after "-----BEGIN ". */
 static const char *const block_types[] = {"CERTIFICATE", "PUBLIC KEY"};
 
@@ -203,9 +230,16 @@ int authorized_parse(const char *data, size_t len, struct authorized_list *list,
                 return fail(err, lineno, AUTHORIZED_E_SYNTAX,
                             "unsupported PEM block %.*s (only CERTIFICATE and PUBLIC KEY)",
                             (int)(t - s > 60 ? 60 : t - s), line + s);
-            if (ty < 0)
-                return fail(err, lineno, AUTHORIZED_E_SYNTAX,
-                            "text outside a PEM block (not a comment)");
+            if (ty < 0) {
+                int rc = authorized_add_ssh(
+                    line + s, t - s, lineno,
+                    "text outside a PEM block (not a comment, not an SSH key line)", list,
+                    err);
+                if (rc < 0)
+                    return rc;
+                pos = next;
+                continue;
+            }
             block = ty;
             block_off = pos + s;
             block_line = lineno;

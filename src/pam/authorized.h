@@ -3,7 +3,8 @@
 /*
  * authorized.h — the list of public keys a user may log in with.
  *
- * An authorized file holds PEM blocks, "CERTIFICATE" or "PUBLIC KEY", with
+ * An authorized file holds PEM blocks, "CERTIFICATE" or "PUBLIC KEY", and
+ * OpenSSH public-key lines as in ~/.ssh/authorized_keys (sshkey.h), with
  * blank lines and '#' comment lines between them; nothing else. Every entry
  * is reduced to its DER SubjectPublicKeyInfo: a token certificate is
  * authorized when its public key is in the list, so re-issued certificates
@@ -58,6 +59,14 @@ void authorized_free(struct authorized_list *list);
  * list. data need not be NUL-terminated; a NUL byte is a syntax error. */
 int authorized_parse(const char *data, size_t len, struct authorized_list *list,
                      struct authorized_error *err);
+
+/* Parses one OpenSSH public-key line (sshkey.h) and appends its key.
+ * Returns 1 if a key was added, 0 for a valid line that authorizes nothing
+ * (cert-authority, from=, expired, a key type no token has), or
+ * AUTHORIZED_E_SYNTAX with err->line set to lineno; for a line that is not
+ * an SSH key line at all, err->msg is not_ssh. */
+int authorized_add_ssh(const char *line, size_t len, unsigned lineno, const char *not_ssh,
+                       struct authorized_list *list, struct authorized_error *err);
 
 /* Decodes one base64 DER certificate or SubjectPublicKeyInfo (a PEM body
  * on a single line, as in the mapping file) and appends its key. */

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BASE64_CHARS \
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
 static int map_fail(struct authorized_error *err, unsigned line, int code, const char *msg)
 {
     err->line = line;
@@ -36,14 +39,22 @@ static int map_line(const char *s, size_t n, unsigned lineno, const char *user,
         v++;
     if (v == end)
         return map_fail(err, lineno, AUTHORIZED_E_SYNTAX, "no entry after the user name");
+    int blanks = 0;
     for (const char *p = v; p < end; p++)
-        if (*p == ' ' || *p == '\t')
-            return map_fail(err, lineno, AUTHORIZED_E_SYNTAX,
-                            "more than one entry on the line");
-    if (*v != '/' && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                               "0123456789+/=") < (size_t)(end - v))
-        return map_fail(err, lineno, AUTHORIZED_E_SYNTAX,
-                        "entry is neither an absolute path nor base64");
+        blanks = blanks || *p == ' ' || *p == '\t';
+    if (blanks || (*v != '/' && strspn(v, BASE64_CHARS) < (size_t)(end - v))) {
+        /* Not a path nor base64: an OpenSSH key line, checked for every
+         * user's entry. */
+        struct authorized_list scratch = {NULL, 0, 0};
+        int own = strlen(user) == ulen && memcmp(s, user, ulen) == 0;
+        struct authorized_error inner = {0, ""};
+        int rc = authorized_add_ssh(v, (size_t)(end - v), lineno,
+                                    "entry is neither an absolute path, base64 nor an SSH "
+                                    "key line",
+                                    own ? list : &scratch, &inner);
+        authorized_free(&scratch);
+        return rc < 0 ? map_fail(err, lineno, rc, inner.msg) : 0;
+    }
     if (strlen(user) != ulen || memcmp(s, user, ulen) != 0)
         return 0;
 

@@ -7,8 +7,10 @@
  *
  *     user: /absolute/path/to/an/authorized/file
  *     user: BASE64
+ *     user: [options] ssh-ed25519 AAAA... [comment]
  *
- * where BASE64 is the body of a PEM CERTIFICATE or PUBLIC KEY on one line.
+ * where BASE64 is the body of a PEM CERTIFICATE or PUBLIC KEY on one line,
+ * and the third form an OpenSSH public-key line (sshkey.h).
  * A user may have several lines; a user with none has no key. Any malformed
  * line makes the whole file invalid, for every user: a typo must not
  * silently drop or grant access.

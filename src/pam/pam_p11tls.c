@@ -6,10 +6,14 @@
  * auth: read the keys authorized for the user (authorized.c, mapfile.c),
  * find the certificates on the token matching uri= whose public key is one
  * of them, get the PIN (pin.c), open the private key of the first match and
- * prove possession by signing a fresh challenge (prove.c).
+ * prove possession by signing a fresh challenge (prove.c); with ca=, the
+ * certificate must also verify against the anchors found there (policy.c).
+ * wait= waits for the token to be inserted (insert.c).
+ *
+ * password: change the token's user PIN (chauthtok.c).
  *
  * Every call uses its own p11tls context, created and freed inside
- * pam_sm_authenticate; the only state kept is PAM handle data (pam_set_data)
+ * the entry point; the only state kept is PAM handle data (pam_set_data)
  * so that account knows whom this module authenticated. No init/deinit, so
  * the module may be loaded several times in one stack and dlclose()d.
  */
@@ -25,6 +29,7 @@
 
 #define PAM_SM_AUTH
 #define PAM_SM_ACCOUNT
+#define PAM_SM_PASSWORD
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 #include <security/pam_modutil.h>
@@ -32,9 +37,12 @@
 #include <p11tls/p11tls.h>
 
 #include "authorized.h"
+#include "chauthtok.h"
+#include "insert.h"
 #include "mapfile.h"
 #include "objuri.h"
 #include "pin.h"
+#include "policy.h"
 #include "prove.h"
 
 #define PAM_EXPORT __attribute__((visibility("default")))
@@ -56,8 +64,27 @@ struct opts {
     const char *mapfile;
     int debug;
     int nopin;
+    unsigned wait; /* seconds, 0: do not wait */
+    const char *ca[POLICY_MAX_CA];
+    size_t n_ca;
+    int ca_overflow; /* more ca= than POLICY_MAX_CA */
+    const char *crl;
     enum pin_mode pin_mode;
 };
+
+/* wait=SECONDS: 1..INSERT_MAX_WAIT; anything else is logged and means no
+ * wait (failing at once is the safe reading of a typo). */
+static unsigned parse_wait(pam_handle_t *pamh, const char *v)
+{
+    char *end = NULL;
+    unsigned long n = strtoul(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end != '\0' || n == 0 || n > INSERT_MAX_WAIT) {
+        pam_syslog(pamh, LOG_WARNING, "wait=%s: not a number of seconds from 1 to %d; not waiting",
+                   v, INSERT_MAX_WAIT);
+        return 0;
+    }
+    return (unsigned)n;
+}
 
 static void parse_args(pam_handle_t *pamh, int argc, const char **argv,
                        struct opts *o)
@@ -74,6 +101,15 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv,
             o->authorized = a + 11;
         else if (strncmp(a, "mapfile=", 8) == 0)
             o->mapfile = a + 8;
+        else if (strncmp(a, "ca=", 3) == 0) {
+            if (o->n_ca < POLICY_MAX_CA)
+                o->ca[o->n_ca++] = a + 3;
+            else
+                o->ca_overflow = 1;
+        } else if (strncmp(a, "crl=", 4) == 0)
+            o->crl = a + 4;
+        else if (strncmp(a, "wait=", 5) == 0)
+            o->wait = parse_wait(pamh, a + 5);
         else if (strcmp(a, "debug") == 0)
             o->debug = 1;
         else if (strcmp(a, "nopin") == 0)
@@ -299,6 +335,22 @@ static int key_open_error(pam_handle_t *pamh, const char *user, const char *key_
 
 /* ---- the PAM entry points ---------------------------------------------- */
 
+/* Our own context, with module= loaded: 0, or -1 after logging why. */
+static int open_ctx(pam_handle_t *pamh, const struct opts *o, p11tls_ctx **ctx)
+{
+    int rc = p11tls_ctx_new(ctx);
+    if (rc != 0) {
+        pam_syslog(pamh, LOG_ERR, "cannot create a p11tls context: %s", p11tls_strerror(rc));
+        return -1;
+    }
+    if (o->module && (rc = p11tls_ctx_add_module(*ctx, o->module)) != 0) {
+        pam_syslog(pamh, LOG_ERR, "cannot load PKCS#11 module %s: %s", o->module,
+                   p11tls_last_error_detail());
+        return -1;
+    }
+    return 0;
+}
+
 PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
                                    const char **argv)
 {
@@ -316,6 +368,8 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     char *cert_uri = NULL;
     char *key_uri = NULL;
     p11tls_key *key = NULL;
+    gnutls_x509_trust_list_t trust = NULL;
+    size_t refused = 0; /* authorized certificates the CA policy refused */
     int ret = PAM_AUTH_ERR;
     int rc;
     (void)flags;
@@ -349,25 +403,32 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     }
     DBG(&o, pamh, "user %s: %zu authorized key(s) in %s", user, auth.n, where);
 
-    /* Our own context. */
-    rc = p11tls_ctx_new(&ctx);
-    if (rc != 0) {
-        pam_syslog(pamh, LOG_ERR, "cannot create a p11tls context: %s",
-                   p11tls_strerror(rc));
+    if (open_ctx(pamh, &o, &ctx) != 0) {
         ret = PAM_AUTHINFO_UNAVAIL;
         goto out;
     }
-    if (o.module) {
-        rc = p11tls_ctx_add_module(ctx, o.module);
-        if (rc != 0) {
-            pam_syslog(pamh, LOG_ERR, "cannot load PKCS#11 module %s: %s",
-                       o.module, p11tls_last_error_detail());
-            ret = PAM_AUTHINFO_UNAVAIL;
-            goto out;
-        }
-    }
     if (!o.nopin)
         p11tls_ctx_set_pin_fn(ctx, pin_from_pam, &ps);
+
+    if (o.wait) {
+        ret = insert_wait(pamh, ctx, o.uri, o.wait);
+        if (ret != PAM_SUCCESS)
+            goto out;
+    }
+    /* A policy asked for but not applicable refuses. */
+    if (o.ca_overflow)
+        pam_syslog(pamh, LOG_ERR, "more than %d ca= options", POLICY_MAX_CA);
+    else if (o.crl && o.n_ca == 0)
+        pam_syslog(pamh, LOG_ERR, "crl=%s without ca=", o.crl);
+    if (o.ca_overflow || (o.crl && o.n_ca == 0)) {
+        ret = PAM_AUTH_ERR;
+        goto out;
+    }
+    if (o.n_ca > 0) {
+        ret = policy_load(pamh, ctx, o.ca, o.n_ca, o.crl, &trust);
+        if (ret != PAM_SUCCESS)
+            goto out;
+    }
 
     /* The token's certificates matching uri=. */
     rc = p11tls_list_objects(ctx, o.uri, 0, collect_cert, &cl);
@@ -403,7 +464,16 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
             free(u);
             continue;
         }
-        if (authorized_match_cert(&auth, der, len) == 1) {
+        char why[256];
+        int ok = authorized_match_cert(&auth, der, len) == 1;
+        if (ok && trust && policy_check(trust, der, len, why, sizeof(why)) < 0) {
+            pam_syslog(pamh, LOG_NOTICE,
+                       "user %s: certificate %s refused by the CA policy: %s", user,
+                       cl.uris[i], why);
+            refused++;
+            ok = 0;
+        }
+        if (ok) {
             cert_uri = u;
             match_der = der;
             match_len = len;
@@ -413,6 +483,13 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
         }
         DBG(&o, pamh, "certificate %s: %s", cl.uris[i],
             match_der ? "authorized" : "not authorized");
+    }
+    if (match_der == NULL && refused > 0) {
+        pam_syslog(pamh, LOG_NOTICE,
+                   "user %s: no authorized certificate on the token passes the CA policy "
+                   "(%zu refused)", user, refused);
+        ret = PAM_AUTH_ERR;
+        goto out;
     }
     if (match_der == NULL) {
         pam_syslog(pamh, LOG_NOTICE,
@@ -465,6 +542,8 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     }
 
 out:
+    if (trust)
+        gnutls_x509_trust_list_deinit(trust, 1);
     p11tls_key_free(key);
     free(key_uri);
     free(cert_uri);
@@ -509,4 +588,39 @@ PAM_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
     }
     DBG(&o, pamh, "account: user %s was authenticated by pam_p11tls", user);
     return PAM_SUCCESS;
+}
+
+/* password: change the token's user PIN (chauthtok.c). The preliminary
+ * pass touches no token: the PIN is checked once, by the change itself. A
+ * PIN does not expire, so a change asked only for expired passwords
+ * (PAM_CHANGE_EXPIRED_AUTHTOK) is not ours. */
+PAM_EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct opts o;
+    const char *user = NULL;
+    p11tls_ctx *ctx = NULL;
+    int ret;
+
+    parse_args(pamh, argc, argv, &o);
+    if (flags & PAM_CHANGE_EXPIRED_AUTHTOK)
+        return PAM_IGNORE;
+    if (flags & PAM_PRELIM_CHECK)
+        return PAM_SUCCESS;
+    if (!(flags & PAM_UPDATE_AUTHTOK))
+        return PAM_SERVICE_ERR;
+    if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL || *user == '\0') {
+        pam_syslog(pamh, LOG_NOTICE, "cannot determine the user name");
+        return PAM_USER_UNKNOWN;
+    }
+    if (open_ctx(pamh, &o, &ctx) != 0) {
+        p11tls_ctx_free(ctx);
+        return PAM_AUTHTOK_ERR;
+    }
+    ret = o.wait ? insert_wait(pamh, ctx, o.uri, o.wait) : PAM_SUCCESS;
+    if (ret == PAM_SUCCESS)
+        ret = chauthtok_update(pamh, ctx, user, o.uri ? o.uri : "pkcs11:");
+    else
+        ret = PAM_AUTHTOK_ERR;
+    p11tls_ctx_free(ctx);
+    return ret;
 }

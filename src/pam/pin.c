@@ -40,7 +40,7 @@ static int prompt(struct pin_state *ps, const char *label, unsigned flags,
         rc = -1;
     } else if (resp[0] == '\0') {
         /* Enter alone is a cancel: an empty PIN would cost a token try. */
-        ps->declined = "no PIN entered";
+        ps->declined = "no PIN given (Enter alone at the prompt)";
         rc = -1;
     } else {
         rc = give(resp, pin, pin_size);

@@ -5,7 +5,8 @@
  * parser (src/pam/authorized.c): the file is read by a root process from a
  * user's home directory, so its parser sees attacker-controlled bytes.
  *
- * Feeds the input to authorized_parse() as a whole file, and to
+ * Feeds the input to authorized_parse() as a whole file (PEM blocks and
+ * OpenSSH public-key lines, src/pam/sshkey.c), and to
  * authorized_add_base64() as an inline mapping-file entry. Seeds:
  * tests/fuzz/corpus/authorized/.
  */

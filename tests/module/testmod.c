@@ -57,6 +57,11 @@
  *                               $P11TLS_TESTMOD_COUNT_DIR/init-forks.log. A
  *                               helper that does not exit 0 fails
  *                               C_Initialize (CKR_GENERAL_ERROR)
+ *   P11TLS_TESTMOD_HOTPLUG=FILE  the token is plugged in while FILE exists,
+ *                               as a USB token (reader and card in one) is:
+ *                               see "A token that comes and goes" below
+ *   P11TLS_TESTMOD_NO_SLOT_EVENTS=1  with HOTPLUG, C_WaitForSlotEvent
+ *                               returns CKR_FUNCTION_NOT_SUPPORTED
  * These are read at C_Initialize unless said otherwise (in every process
  * that calls it: a forked child that initializes again reads them again).
  * Only C_GetFunctionList is exported.
@@ -528,6 +533,129 @@ static void show_handles(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR h, CK_ULONG n
         h[i] = shown_handle(s, h[i]);
 }
 
+
+/* ---- A token that comes and goes (P11TLS_TESTMOD_HOTPLUG) ----------------
+ * SoftHSM never shows a token created after its C_Initialize, so a token
+ * plugged in later is simulated: while FILE exists SoftHSM's slots are the
+ * device's; without it there is no slot at all.
+ *  - The slot list changes, as PKCS#11 (2.40, C_GetSlotList) lets a module
+ *    change it, only at C_Initialize, at a C_GetSlotList call with
+ *    pSlotList NULL (OpenSC detects readers there) and when
+ *    C_WaitForSlotEvent reports the change: a caller that only ever passes
+ *    a buffer never sees a token plugged in later. Such NULL calls are also
+ *    logged as "C_GetSlotList_NULL".
+ *  - Once FILE is gone every call naming a slot fails with
+ *    CKR_TOKEN_NOT_PRESENT (C_GetSlotInfo: CKR_DEVICE_REMOVED) and every
+ *    session call with CKR_DEVICE_REMOVED, and SoftHSM's sessions are
+ *    closed: when FILE is back the login is gone, as after a real removal.
+ *  - Slots are shown with CKF_REMOVABLE_DEVICE.
+ *  - C_WaitForSlotEvent reports every change of FILE's existence once
+ *    (with the first slot): CKR_NO_EVENT under CKF_DONT_BLOCK when there
+ *    is none, else it looks every 10 ms until there is one or C_Finalize. */
+static char hp_file[4096];
+static int hp_no_events;
+static int hp_listed;   /* atomic: the slot list shows the device */
+static int hp_reported; /* atomic: presence last reported by C_WaitForSlotEvent */
+static int hp_pulled;   /* atomic: sessions closed since FILE went away */
+static int hp_running;  /* atomic: between C_Initialize and C_Finalize */
+
+static int hp_present(void) { return access(hp_file, F_OK) == 0; }
+
+static void read_hotplug_rule(void)
+{
+    const char *f = getenv("P11TLS_TESTMOD_HOTPLUG");
+    snprintf(hp_file, sizeof hp_file, "%s", f ? f : "");
+    const char *e = getenv("P11TLS_TESTMOD_NO_SLOT_EVENTS");
+    hp_no_events = e && strcmp(e, "1") == 0;
+    int present = hp_file[0] && hp_present();
+    __atomic_store_n(&hp_listed, present, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&hp_reported, present, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&hp_pulled, 0, __ATOMIC_SEQ_CST);
+}
+
+/* FILE is gone: the device with it. */
+static void hp_unplugged(void)
+{
+    __atomic_store_n(&hp_listed, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_exchange_n(&hp_pulled, 1, __ATOMIC_SEQ_CST) == 0)
+        pull_tokens();
+}
+
+/* CKR_OK, or what call name gets while the device is unplugged. */
+static CK_RV hotplug_block(const char *name)
+{
+    static const char *const free_calls[] = {
+        "C_Initialize", "C_Finalize", "C_GetInfo", "C_GetFunctionList",
+        "C_GetSlotList", "C_WaitForSlotEvent",
+    };
+    static const char *const slot_calls[] = {
+        "C_GetTokenInfo", "C_OpenSession", "C_GetMechanismList", "C_GetMechanismInfo",
+        "C_InitToken", "C_CloseAllSessions",
+    };
+    size_t i;
+    if (!hp_file[0])
+        return CKR_OK;
+    for (i = 0; i < sizeof free_calls / sizeof free_calls[0]; i++)
+        if (strcmp(name, free_calls[i]) == 0)
+            return CKR_OK;
+    if (hp_present()) {
+        __atomic_store_n(&hp_pulled, 0, __ATOMIC_SEQ_CST);
+        return CKR_OK;
+    }
+    hp_unplugged();
+    if (strcmp(name, "C_GetSlotInfo") == 0)
+        return CKR_DEVICE_REMOVED;
+    for (i = 0; i < sizeof slot_calls / sizeof slot_calls[0]; i++)
+        if (strcmp(name, slot_calls[i]) == 0)
+            return CKR_TOKEN_NOT_PRESENT;
+    return CKR_DEVICE_REMOVED;
+}
+
+static CK_RV hp_get_slot_list(CK_BBOOL present_only, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+    int present = hp_present();
+    if (list == NULL) {
+        log_call("C_GetSlotList_NULL");
+        __atomic_store_n(&hp_listed, present, __ATOMIC_SEQ_CST);
+    }
+    if (!present)
+        hp_unplugged();
+    if (!present || !__atomic_load_n(&hp_listed, __ATOMIC_SEQ_CST)) {
+        if (!count)
+            return CKR_ARGUMENTS_BAD;
+        *count = 0;
+        return CKR_OK;
+    }
+    return real->C_GetSlotList(present_only, list, count);
+}
+
+static CK_RV hp_wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR slot)
+{
+    if (hp_no_events)
+        return CKR_FUNCTION_NOT_SUPPORTED;
+    for (;;) {
+        int present = hp_present();
+        if (present != __atomic_load_n(&hp_reported, __ATOMIC_SEQ_CST)) {
+            __atomic_store_n(&hp_reported, present, __ATOMIC_SEQ_CST);
+            if (present)
+                __atomic_store_n(&hp_listed, 1, __ATOMIC_SEQ_CST);
+            else
+                hp_unplugged();
+            CK_SLOT_ID slots[16];
+            CK_ULONG n = 16;
+            if (slot)
+                *slot = real->C_GetSlotList(CK_FALSE, slots, &n) == CKR_OK && n > 0 ? slots[0] : 0;
+            return CKR_OK;
+        }
+        if (flags & CKF_DONT_BLOCK)
+            return CKR_NO_EVENT;
+        if (!__atomic_load_n(&hp_running, __ATOMIC_SEQ_CST))
+            return CKR_CRYPTOKI_NOT_INITIALIZED;
+        struct timespec ts = {0, 10 * 1000 * 1000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static CK_FUNCTION_LIST testmod_list;
 
 static CK_RV tm_C_Initialize(CK_VOID_PTR args)
@@ -536,6 +664,7 @@ static CK_RV tm_C_Initialize(CK_VOID_PTR args)
     read_fail_rule();
     read_slow_rule();
     read_fork_rule();
+    read_hotplug_rule();
     shuffle_reset();
     slow_call("C_Initialize");
     const char *noise = getenv("P11TLS_TESTMOD_INIT_STDERR");
@@ -551,7 +680,10 @@ static CK_RV tm_C_Initialize(CK_VOID_PTR args)
     rv = run_init_helper();
     if (rv != CKR_OK)
         return rv;
-    return real->C_Initialize(args);
+    rv = real->C_Initialize(args);
+    if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+        __atomic_store_n(&hp_running, 1, __ATOMIC_SEQ_CST);
+    return rv;
 }
 
 static CK_RV tm_C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
@@ -592,7 +724,10 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
         return fail_rv;
     if (!real)
         return CKR_CRYPTOKI_NOT_INITIALIZED;
-    CK_RV rv = real->C_GetTokenInfo(slot, info);
+    CK_RV rv = hotplug_block("C_GetTokenInfo");
+    if (rv != CKR_OK)
+        return rv;
+    rv = real->C_GetTokenInfo(slot, info);
     if (rv == CKR_OK && info)
         info->flags |= extra_token_flags;
     return rv;
@@ -609,6 +744,9 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
             return fail_rv;                            \
         if (!real)                                     \
             return CKR_CRYPTOKI_NOT_INITIALIZED;       \
+        CK_RV hp_rv_ = hotplug_block(#name);           \
+        if (hp_rv_ != CKR_OK)                          \
+            return hp_rv_;                             \
     } while (0)
 
 /* One forwarding wrapper per function. */
@@ -640,9 +778,25 @@ typedef CK_ULONG UL;
 typedef CK_ULONG_PTR ULP;
 typedef CK_ATTRIBUTE_PTR AP;
 
-FWD(C_Finalize, (CK_VOID_PTR r), (r))
-FWD(C_GetSlotList, (CK_BBOOL p, CK_SLOT_ID_PTR l, ULP c), (p, l, c))
-FWD(C_GetSlotInfo, (CK_SLOT_ID s, CK_SLOT_INFO_PTR i), (s, i))
+static CK_RV tm_C_Finalize(CK_VOID_PTR r)
+{
+    ENTER(C_Finalize);
+    __atomic_store_n(&hp_running, 0, __ATOMIC_SEQ_CST);
+    return real->C_Finalize(r);
+}
+static CK_RV tm_C_GetSlotList(CK_BBOOL p, CK_SLOT_ID_PTR l, ULP c)
+{
+    ENTER(C_GetSlotList);
+    return hp_file[0] ? hp_get_slot_list(p, l, c) : real->C_GetSlotList(p, l, c);
+}
+static CK_RV tm_C_GetSlotInfo(CK_SLOT_ID s, CK_SLOT_INFO_PTR i)
+{
+    ENTER(C_GetSlotInfo);
+    CK_RV rv = real->C_GetSlotInfo(s, i);
+    if (rv == CKR_OK && i && hp_file[0])
+        i->flags |= CKF_REMOVABLE_DEVICE;
+    return rv;
+}
 FWD(C_GetMechanismList, (CK_SLOT_ID s, CK_MECHANISM_TYPE_PTR l, ULP c), (s, l, c))
 FWD(C_GetMechanismInfo, (CK_SLOT_ID s, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO_PTR i), (s, t, i))
 FWD(C_InitToken, (CK_SLOT_ID s, CK_UTF8CHAR_PTR p, UL pl, CK_UTF8CHAR_PTR l), (s, p, pl, l))
@@ -721,7 +875,11 @@ FWD(C_SeedRandom, (SH h, BP s, UL sl), (h, s, sl))
 FWD(C_GenerateRandom, (SH h, BP o, UL ol), (h, o, ol))
 FWD(C_GetFunctionStatus, (SH h), (h))
 FWD(C_CancelFunction, (SH h), (h))
-FWD(C_WaitForSlotEvent, (CK_FLAGS f, CK_SLOT_ID_PTR s, CK_VOID_PTR r), (f, s, r))
+static CK_RV tm_C_WaitForSlotEvent(CK_FLAGS f, CK_SLOT_ID_PTR s, CK_VOID_PTR r)
+{
+    ENTER(C_WaitForSlotEvent);
+    return hp_file[0] ? hp_wait_for_slot_event(f, s) : real->C_WaitForSlotEvent(f, s, r);
+}
 
 #define E(name) tm_##name
 static CK_FUNCTION_LIST testmod_list = {

@@ -51,6 +51,19 @@ testmod=$builddir/tests/module/.libs/libp11tls-testmod.so
 fails=0
 n=0
 
+# only_testmod: from now on p11-kit registers the test module instead of
+# SoftHSM (tests/with-token.sh's private registration, both the root and the
+# user form, see tests/p11kit-isolate.sh), so every PKCS#11 call of this
+# script's PAM runs passes through the test module, and its counts are all
+# the calls the token got.
+only_testmod() {
+    local f
+    for f in "$P11TLS_TEST_DIR/p11-kit/modules/softhsm2.module" \
+             "$P11TLS_TEST_DIR/home/.config/pkcs11/modules/softhsm2.module"; do
+        [ -f "$f" ] && echo "module: $testmod" > "$f"
+    done
+}
+
 # write_service OBJECT AUTHORIZED_FILE [EXTRA OPTIONS...]
 write_service() {
     local object=$1 authorized=$2
@@ -105,10 +118,24 @@ check() {
     fi
 }
 
+# man_example NAME: the lines between the markers NAME-begin and NAME-end
+# of pam_p11tls(8), roff escapes undone, with only the documented
+# placeholders replaced: MyToken (the token label), alice (the user), the
+# directory /etc/p11tls/ (into $tmp/etc/p11tls/) and the module's file name.
+man_example() {
+    local man=${top_srcdir:-${srcdir:-.}}/doc/pam_p11tls.8
+    mkdir -p "$tmp/etc/p11tls"
+    sed -n "/^\\.\\\\\" $1-begin/,/^\\.\\\\\" $1-end/p" "$man" | grep -v '^\.' |
+        sed -e 's/\\e/\\/g' -e 's/\\-/-/g' \
+            -e "s#/etc/p11tls/#$tmp/etc/p11tls/#g" -e "s#MyToken#p11tls-test#g" \
+            -e "s#^alice:#$user:#" -e "s#\\([[:space:]]\\)pam_p11tls\\.so#\\1$modso#"
+}
+
 # count_logins: number of C_Login calls the counting module saw since the
-# last reset_count.
+# last reset_count (0 when the module was not called at all).
 count_logins() {
-    grep -c ' C_Login$' "$P11TLS_TESTMOD_COUNT_DIR/calls.log" 2>/dev/null || true
+    local f=$P11TLS_TESTMOD_COUNT_DIR/calls.log
+    if [ -f "$f" ]; then grep -c ' C_Login$' "$f" || true; else echo 0; fi
 }
 reset_count() { rm -f "$P11TLS_TESTMOD_COUNT_DIR/calls.log"; }
 

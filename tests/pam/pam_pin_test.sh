@@ -4,7 +4,8 @@
 # pam_pin_test.sh — PINs at the PAM prompt that must never reach the token:
 # Enter alone (an empty PIN) and a PIN longer than 255 bytes are refused
 # with a clear syslog line (without the PIN) and cost no C_Login, counted by
-# the test module. Under pam_wrapper and pamtester (helpers in pam_lib.sh);
+# the test module (at the end with the test module as the only module
+# p11-kit registers). Under pam_wrapper and pamtester (helpers in pam_lib.sh);
 # run through tests/suites/pam-pin.rof-false.test.
 
 me=pam_pin_test.sh
@@ -19,8 +20,8 @@ echo "auth required $modso uri=$curi module=$testmod authorized=$tmp/authorized"
 
 reset_count
 run_pam $'\n'
-check "Enter at the PIN prompt: refused, says no PIN entered" fail \
-    "no PIN for token p11tls-test: no PIN entered" $?
+check "Enter at the PIN prompt: refused, says no PIN given" fail \
+    "no PIN for token p11tls-test: no PIN given" $?
 expect_eq "Enter at the PIN prompt: C_Login calls" 0 "$(count_logins)"
 
 long=$pin$(printf 'x%.0s' $(seq 300))
@@ -45,7 +46,7 @@ fi
 reset_count
 run_pam $'\n'
 check "empty PAM_AUTHTOK, then Enter at the prompt: refused" fail \
-    "no PIN for token p11tls-test: no PIN entered" $?
+    "no PIN for token p11tls-test: no PIN given" $?
 expect_eq "empty PAM_AUTHTOK, then Enter: C_Login calls" 0 "$(count_logins)"
 
 # The same service with the PIN: one C_Login (the counting works).
@@ -54,5 +55,21 @@ reset_count
 run_pam "$pin"$'\n'
 check "the PIN at the prompt: success" 0 "" $?
 expect_eq "the PIN at the prompt: C_Login calls" 1 "$(count_logins)"
+
+# Only the test module registered (last: it changes p11-kit's view): the
+# empty PIN costs no C_Login on any path to the token, and the right PIN
+# exactly one, counted where every call now passes.
+only_testmod
+echo "auth required $modso uri=pkcs11:token=p11tls-test;object=p256;type=cert authorized=$tmp/authorized" \
+    > "$tmp/pam.d/$service"
+reset_count
+run_pam $'\n'
+check "only the test module registered, Enter at the prompt: refused as no PIN given" fail \
+    "no PIN for token p11tls-test: no PIN given" $?
+expect_eq "only the test module registered, Enter: C_Login calls" 0 "$(count_logins)"
+reset_count
+run_pam "$pin"$'\n'
+check "only the test module registered, the PIN: success" 0 "" $?
+expect_eq "only the test module registered, the PIN: C_Login calls" 1 "$(count_logins)"
 
 finish

@@ -21,8 +21,7 @@ peer=$builddir/tests/pam/.libs/pam_peer.so
 forktest=$builddir/tests/pam/pam_fork_test
 [ -f "$peer" ] || skip "$peer not built (make check builds it)"
 [ -x "$forktest" ] || skip "$forktest not built (make check builds it)"
-man=${top_srcdir:-${srcdir:-.}}/doc/pam_p11tls.8
-[ -f "$man" ] || skip "$man not found"
+[ -f "${top_srcdir:-${srcdir:-.}}/doc/pam_p11tls.8" ] || skip "doc/pam_p11tls.8 not found"
 
 cp "$P11TLS_TEST_DIR/p256.pem" "$tmp/a-p256"
 cp "$P11TLS_TEST_DIR/rsa2048.pem" "$tmp/a-rsa"
@@ -104,18 +103,9 @@ else
 fi
 
 # --- the man page example, as written -------------------------------------------------
-# Only the documented placeholders are replaced: MyToken, alice, the
-# directory /etc/p11tls/ and the module's file name.
-extract() {
-    sed -n "/^\\.\\\\\" $1-begin/,/^\\.\\\\\" $1-end/p" "$man" | grep -v '^\.'
-}
-mkdir -p "$tmp/etc/p11tls"
-subst() {
-    sed -e "s#/etc/p11tls/#$tmp/etc/p11tls/#g" -e "s#MyToken#p11tls-test#g" \
-        -e "s#^alice:#$user:#" -e "s#\\([[:space:]]\\)pam_p11tls\\.so#\\1$modso#"
-}
-extract example-pam.d | subst > "$tmp/pam.d/$service"
-extract example-map | subst > "$tmp/etc/p11tls/pam_map"
+# Only the documented placeholders are replaced (man_example, pam_lib.sh).
+man_example example-pam.d > "$tmp/pam.d/$service"
+man_example example-map > "$tmp/etc/p11tls/pam_map"
 cp "$P11TLS_TEST_DIR/p256.pem" "$tmp/etc/p11tls/alice.pem"
 expect_eq "man page example: pam.d lines extracted" 4 "$(grep -c . "$tmp/pam.d/$service")"
 expect_eq "man page example: mapping file lines extracted" 3 "$(grep -c . "$tmp/etc/p11tls/pam_map")"

@@ -29,6 +29,7 @@ const int kCodes[] = {
     P11TLS_E_FORKED,         P11TLS_E_MODULE,           P11TLS_E_DEVICE,
     P11TLS_E_KEY_MISMATCH,   P11TLS_E_MEMORY,           P11TLS_E_NOT_PERMITTED,
     P11TLS_E_PIN_SOURCE,     P11TLS_E_INTERNAL,
+    P11TLS_E_READ_ONLY,      P11TLS_E_EXISTS,           P11TLS_E_PIN_LEN_RANGE,
 };
 }  // namespace
 

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
+// The one token a writing job works on, and its read-write session.
+#include "provision/token.hpp"
+
+#include "base/error.hpp"
+#include "uri/uri.hpp"
+#include "world/matching.hpp"
+
+namespace p11tls {
+
+TokenState *one_token(const CtxState &ctx, const Uri &uri, const char *what) {
+    std::string why;
+    std::vector<TokenState *> tokens;
+    // An uninitialized token (SoftHSM's spare slot) has no PIN and takes
+    // no objects: "pkcs11:" beside it still names the one real token.
+    for (TokenState *t : matching_tokens(ctx, uri, &why))
+        if (t->info().flags & CKF_TOKEN_INITIALIZED) tokens.push_back(t);
+    if (tokens.empty()) fail_no_token(why);
+    if (tokens.size() > 1) {
+        std::string names;
+        for (size_t i = 0; i < tokens.size(); ++i) names += (i ? ", '" : "'") + tokens[i]->label() + "'";
+        fail(P11TLS_E_AMBIGUOUS, std::string("the URI matches ") + std::to_string(tokens.size()) +
+                                     " tokens (" + names + "); " + what + " needs one");
+    }
+    return tokens[0];
+}
+
+void check_writable(const TokenState &t, const CK_TOKEN_INFO &now) {
+    if (now.flags & CKF_WRITE_PROTECTED) fail(P11TLS_E_READ_ONLY, "token " + t.label() + " is write-protected");
+}
+
+RwSession::RwSession(TokenState *t) : t_(t), gen_(current_generation()) {
+    CK_RV rv = P11CALL(t->module(), C_OpenSession, t->slot(), (CK_FLAGS)(CKF_SERIAL_SESSION | CKF_RW_SESSION),
+                       (void *)nullptr, (CK_NOTIFY) nullptr, &h_);
+    if (rv != CKR_OK) fail_ckr(t->module(), "C_OpenSession(read-write)", rv);
+}
+
+RwSession::~RwSession() {
+    if (current_generation() == gen_) P11CALL(t_->module(), C_CloseSession, h_);
+}
+
+}  // namespace p11tls

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
+// What every writing job needs: the one token a URI names, and a
+// read-write session on it (the pool's sessions are read-only).
+#pragma once
+#include <p11-kit/pkcs11.h>
+
+#include "base/fork.hpp"
+#include "world/context.hpp"
+#include "world/token_state.hpp"
+
+namespace p11tls {
+
+class Uri;
+
+// The one token uri names: P11TLS_E_TOKEN_NOT_PRESENT (saying which tokens
+// there are) if none, P11TLS_E_AMBIGUOUS (naming them) if several: a
+// change is never made on whichever token comes first. what names the job
+// for the messages ("a PIN change").
+TokenState *one_token(const CtxState &ctx, const Uri &uri, const char *what);
+
+// Fails with P11TLS_E_READ_ONLY if the token says it is write-protected.
+void check_writable(const TokenState &t, const CK_TOKEN_INFO &now);
+
+// A read-write session of its own, closed on scope exit (abandoned in a
+// forked child, with the parent's world). CKR_TOKEN_WRITE_PROTECTED from
+// C_OpenSession is P11TLS_E_READ_ONLY.
+class RwSession {
+public:
+    explicit RwSession(TokenState *t);
+    ~RwSession();
+    RwSession(const RwSession &) = delete;
+    RwSession &operator=(const RwSession &) = delete;
+    CK_SESSION_HANDLE get() const { return h_; }
+    const Module *module() const { return t_->module(); }
+
+private:
+    TokenState *t_;
+    CK_SESSION_HANDLE h_ = CK_INVALID_HANDLE;
+    const uint64_t gen_;
+};
+
+}  // namespace p11tls

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
+// p11tls_gnutls_trust_list_add on the SoftHSM test token (tests/with-token.sh,
+// both reset_on_fork settings): a root written as trusted CA, an
+// intermediate written plainly (tests/trust/make-pki.sh), refresh, fork,
+// independent lists. Run through tests/suites/trust-list.*.test.
+#include <p11tls/gnutls.h>
+#include <p11tls/p11tls.hpp>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <gtest/gtest.h>
+
+#include "gnutls/trust_list.hpp"
+#include "../support/helpers.hpp"
+
+namespace {
+
+const char kToken[] = "pkcs11:token=p11tls-test";
+
+std::string pki() { return th::test_dir() + "/pki"; }
+
+// Runs a shell command with the test's environment; true if it exits 0.
+bool sh(const std::string &cmd) { return system(cmd.c_str()) == 0; }
+
+// Writes a certificate file on the token: as trusted CA (SO login) or plainly.
+bool write_cert(const std::string &file, const std::string &label, bool trusted) {
+    std::string cmd = trusted ? "GNUTLS_SO_PIN=$P11TLS_TEST_SO_PIN p11tool --so-login --mark-trusted --mark-ca"
+                              : "GNUTLS_PIN=$P11TLS_TEST_PIN p11tool --login";
+    return sh(cmd + " --provider \"$P11TLS_SOFTHSM_MODULE\" --write --label " + label +
+              " --load-certificate '" + file + "' \"$P11TLS_TEST_TOKEN_URI\" >/dev/null 2>&1");
+}
+
+bool delete_cert(const std::string &label) {
+    return sh("GNUTLS_PIN=$P11TLS_TEST_PIN p11tool --login --batch --provider \"$P11TLS_SOFTHSM_MODULE\" "
+              "--delete \"$P11TLS_TEST_TOKEN_URI;object=" + label + ";type=cert\" >/dev/null 2>&1");
+}
+
+// Owns a trust list (freed with its anchors).
+struct List {
+    gnutls_x509_trust_list_t l = nullptr;
+    List() { gnutls_x509_trust_list_init(&l, 0); }
+    ~List() { gnutls_x509_trust_list_deinit(l, 1); }
+};
+
+// The verification status of the certificates in the PEM files (leaf
+// first, then what a peer would send), or -1 if they cannot be read or
+// verified.
+int status(gnutls_x509_trust_list_t list, const std::vector<std::string> &files) {
+    std::vector<gnutls_x509_crt_t> crts;
+    int rc = 0;
+    for (const std::string &f : files) {
+        gnutls_datum_t pem = {nullptr, 0};
+        if (gnutls_load_file(f.c_str(), &pem) < 0) return -1;
+        gnutls_x509_crt_t *got = nullptr;
+        unsigned n = 0;
+        rc = gnutls_x509_crt_list_import2(&got, &n, &pem, GNUTLS_X509_FMT_PEM, 0);
+        gnutls_free(pem.data);
+        if (rc < 0) break;
+        crts.insert(crts.end(), got, got + n);
+        gnutls_free(got);
+    }
+    unsigned out = 0;
+    if (rc >= 0)
+        rc = gnutls_x509_trust_list_verify_crt2(list, crts.data(), crts.size(), nullptr, 0, 0, &out, nullptr);
+    for (gnutls_x509_crt_t c : crts) gnutls_x509_crt_deinit(c);
+    return rc < 0 ? -1 : static_cast<int>(out);
+}
+
+int verify(gnutls_x509_trust_list_t list, const char *name) {
+    return status(list, {pki() + "/" + name + ".pem"});
+}
+
+class TrustList : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        if (th::have_token())
+            made_ = sh("bash \"$P11TLS_SRCDIR/tests/trust/make-pki.sh\" \"$P11TLS_TEST_DIR/pki\" token");
+    }
+    void SetUp() override {
+        if (!th::have_token()) GTEST_SKIP() << "needs tests/with-token.sh";
+        ASSERT_TRUE(made_) << "tests/trust/make-pki.sh failed";
+    }
+    static bool made_;
+};
+bool TrustList::made_ = false;
+
+}  // namespace
+
+// The root marked trusted is the one anchor: the plain test CA beside it is
+// none, and a leaf sent alone verifies through the intermediate on the token.
+TEST_F(TrustList, TrustedRootIsTheOnlyAnchorAndIssuersComeFromTheToken) {
+    List list;
+    ASSERT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, kToken, 0), 1) << p11tls_last_error_detail();
+    EXPECT_EQ(verify(list.l, "leaf"), 0);
+    EXPECT_EQ(status(list.l, {pki() + "/leaf-chain.pem"}), 0);
+    EXPECT_EQ(verify(list.l, "inter"), 0);
+    // Another CA's leaf, and one of the CA present on the token but not
+    // marked trusted (p11tls-test-ca), do not verify.
+    EXPECT_NE(verify(list.l, "other-leaf") & GNUTLS_CERT_SIGNER_NOT_FOUND, 0);
+    EXPECT_NE(status(list.l, {th::test_dir() + "/p256.pem"}) & GNUTLS_CERT_INVALID, 0);
+    // The self-signed roots are no certificates to trust by themselves.
+    EXPECT_NE(verify(list.l, "other-root"), 0);
+}
+
+TEST_F(TrustList, WithoutTheTokenTheLeafAloneDoesNotVerify) {
+    List list;
+    gnutls_x509_crt_t root;
+    gnutls_datum_t pem = {nullptr, 0};
+    ASSERT_GE(gnutls_load_file((pki() + "/root.pem").c_str(), &pem), 0);
+    gnutls_x509_crt_init(&root);
+    ASSERT_GE(gnutls_x509_crt_import(root, &pem, GNUTLS_X509_FMT_PEM), 0);
+    gnutls_free(pem.data);
+    ASSERT_EQ(gnutls_x509_trust_list_add_cas(list.l, &root, 1, 0), 1);
+    // The same anchor from memory: the intermediate is what the token adds.
+    EXPECT_NE(verify(list.l, "leaf"), 0);
+    EXPECT_EQ(status(list.l, {pki() + "/leaf-chain.pem"}), 0);
+}
+
+TEST_F(TrustList, BadArgumentsAndUrisLeaveTheListUnchanged) {
+    List list;
+    EXPECT_EQ(p11tls_gnutls_trust_list_add(nullptr, nullptr, kToken, 0), GNUTLS_E_INVALID_REQUEST);
+    EXPECT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, nullptr, 0), GNUTLS_E_INVALID_REQUEST);
+    EXPECT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, kToken, 0x100), GNUTLS_E_INVALID_REQUEST);
+    EXPECT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, "file:///x", 0), GNUTLS_E_INVALID_REQUEST);
+    EXPECT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, "pkcs11:token=p11tls-test;type=private", 0),
+              GNUTLS_E_INVALID_REQUEST);
+    EXPECT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, "pkcs11:token=no-such-token", 0),
+              GNUTLS_E_PKCS11_ERROR);
+    EXPECT_EQ(p11tls_gnutls_trust_list_refresh(list.l, 0), GNUTLS_E_INVALID_REQUEST);
+    EXPECT_NE(verify(list.l, "leaf"), 0);
+    // A URI naming one certificate reads only that one.
+    EXPECT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, "pkcs11:token=p11tls-test;object=trust-inter", 0), 0);
+    EXPECT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, "pkcs11:token=p11tls-test;object=trust-root", 0), 1);
+}
+
+// Two callers' lists, through two contexts: each has what its URI named, and
+// freeing one's context or list leaves the other working.
+TEST_F(TrustList, ListsAreIndependent) {
+    auto a = std::make_unique<List>();
+    List b;
+    {
+        p11tls_cxx::context ca, cb;
+        ASSERT_EQ(p11tls_gnutls_trust_list_add(a->l, ca.get(), kToken, 0), 1);
+        ASSERT_EQ(p11tls_gnutls_trust_list_add(b.l, cb.get(), "pkcs11:token=p11tls-test;object=trust-inter", 0), 0);
+    }
+    EXPECT_EQ(verify(a->l, "leaf"), 0);
+    EXPECT_NE(verify(b.l, "leaf"), 0);
+    a.reset();
+    EXPECT_NE(verify(b.l, "leaf"), 0);
+}
+
+// Anchors written on and deleted from the token after the list was made:
+// not seen before the refresh delay, seen at once after an explicit refresh.
+TEST_F(TrustList, ExplicitRefreshSeesAnchorsAddedAndRemoved) {
+    List list;
+    ASSERT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, kToken, 0), 1);
+    ASSERT_NE(verify(list.l, "other-leaf"), 0);
+    ASSERT_TRUE(write_cert(pki() + "/other-root.pem", "other-root", true));
+    EXPECT_NE(verify(list.l, "other-leaf"), 0) << "seen before the refresh delay";
+    EXPECT_EQ(p11tls_gnutls_trust_list_refresh(list.l, 0), 1);
+    EXPECT_EQ(verify(list.l, "other-leaf"), 0);
+    EXPECT_EQ(p11tls_gnutls_trust_list_refresh(list.l, 0), 0);
+    ASSERT_TRUE(delete_cert("other-root"));
+    EXPECT_EQ(verify(list.l, "other-leaf"), 0) << "removal seen before the refresh delay";
+    EXPECT_EQ(p11tls_gnutls_trust_list_refresh(list.l, 0), 1);
+    EXPECT_NE(verify(list.l, "other-leaf"), 0);
+    EXPECT_EQ(verify(list.l, "leaf"), 0);
+}
+
+// The automatic refresh: an issuer lookup after the delay re-reads the
+// tokens (the delay shortened through the test knob, not waited for), and
+// none does before it, nor with P11TLS_TRUST_NO_AUTO_REFRESH.
+TEST_F(TrustList, AutomaticRefreshAfterTheDelay) {
+    List list, manual;
+    ASSERT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, kToken, 0), 1);
+    ASSERT_EQ(p11tls_gnutls_trust_list_add(manual.l, nullptr, kToken, P11TLS_TRUST_NO_AUTO_REFRESH), 1);
+    ASSERT_TRUE(write_cert(th::test_dir() + "/ca.pem", "ca-trusted", true));
+    EXPECT_NE(verify(list.l, "other-leaf"), 0);  // an issuer lookup, before the delay
+    EXPECT_NE(status(list.l, {th::test_dir() + "/p256.pem"}), 0);
+    p11tls::set_trust_refresh_delay_ms_for_tests(0);
+    verify(list.l, "other-leaf");  // an issuer lookup: reads the token
+    verify(manual.l, "other-leaf");
+    int after = status(list.l, {th::test_dir() + "/p256.pem"});
+    int manual_after = status(manual.l, {th::test_dir() + "/p256.pem"});
+    p11tls::set_trust_refresh_delay_ms_for_tests(-1);
+    EXPECT_EQ(after, 0);
+    EXPECT_NE(manual_after, 0);
+    EXPECT_TRUE(delete_cert("ca-trusted"));
+}
+
+namespace {
+
+// In a child: the leaf alone verifies (issuer from memory) and so does
+// leaf2, whose intermediate was written on the token after the list was
+// made (a token search, through p11tls in this process). Then the same one
+// level deeper.
+int descend(void *arg) {
+    auto *list = static_cast<gnutls_x509_trust_list_t *>(arg);
+    static int depth = 0;
+    depth++;
+    if (verify(*list, "leaf") != 0) return 10 + depth;
+    if (verify(*list, "leaf2") != 0) return 20 + depth;
+    if (verify(*list, "other-leaf") == 0) return 30 + depth;
+    if (depth < 2) {
+        int st = th::run_in_child(descend, arg, 60);
+        if (!th::exited_ok(st)) return 40 + depth;
+    }
+    return 0;
+}
+
+}  // namespace
+
+TEST_F(TrustList, ListMadeBeforeForkVerifiesInChildAndGrandchild) {
+    List list;
+    ASSERT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, kToken, 0), 1);
+    ASSERT_EQ(verify(list.l, "leaf"), 0);
+    ASSERT_TRUE(write_cert(pki() + "/inter2.pem", "trust-inter2", false));
+    int st = th::run_in_child(descend, &list.l, 120);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+    EXPECT_EQ(verify(list.l, "leaf2"), 0);
+    EXPECT_EQ(verify(list.l, "leaf"), 0);
+    EXPECT_TRUE(delete_cert("trust-inter2"));
+}
