@@ -2,7 +2,7 @@
 // Copyright The p11tls authors
 // A long-lived key that loses its login again and again (issue 12, read
 // item): each lost login makes the key find itself again, with a new
-// binding (lib/key/key.cpp). Superseded bindings of the same generation are
+// binding (lib/key/bind.cpp). Superseded bindings of the same generation are
 // freed once no operation can hold them; before, each stayed until the key
 // was freed. The login is lost for real: P11TLS_KEY_OPEN_VERIFY_PIN logs the
 // token out and in again, and SoftHSM then refuses the key's old handle.
@@ -58,13 +58,13 @@ TEST(Bindings, ThousandLostLoginsKeepTheKeySmall) {
     Key key;
     ASSERT_EQ(p11tls_key_open(ctx.c, rb::kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
     ASSERT_EQ(rb::sign_verifies(key.k), 0);
-    const CK_OBJECT_HANDLE first = key.k->binding->handle;
+    const CK_OBJECT_HANDLE first = key.k->binding.load()->handle;
     ASSERT_EQ(p11tls::key_binding_count(key.k), 1u);
     for (int i = 0; i < 1000; i++) {
         ASSERT_EQ(lose_login(ctx), 0) << i << ": " << p11tls_last_error_detail();
         ASSERT_EQ(rb::sign_verifies(key.k), 0) << i << ": " << p11tls_last_error_detail();
     }
-    EXPECT_NE(key.k->binding->handle, first) << "the login was never lost: the test proves nothing";
+    EXPECT_NE(key.k->binding.load()->handle, first) << "the login was never lost: the test proves nothing";
     EXPECT_EQ(p11tls::key_binding_count(key.k), 1u);
 }
 
