@@ -82,6 +82,25 @@ bool make_bad_modules(BadModules &b) {
                                          "P11TLS_SOFTHSM_MODULE=" + softhsm_copy + "\n");
 }
 
+// Makes ctx a new context that sees only the modules at paths: 0, or the
+// first failure's code.
+int only_modules(p11tls_cxx::context &ctx, std::initializer_list<std::string> paths) {
+    int rc = p11tls_ctx_new(ctx.put());
+    if (!rc) rc = p11tls_ctx_set_flags(ctx.get(), P11TLS_CTX_NO_REGISTERED_MODULES);
+    for (auto p = paths.begin(); !rc && p != paths.end(); ++p) rc = p11tls_ctx_add_module(ctx.get(), p->c_str());
+    return rc;
+}
+
+// The bad modules' files, and ctx seeing the good module and the one whose
+// C_Initialize fails (which adds without error: it fails when used).
+testing::AssertionResult good_and_failinit(BadModules &b, p11tls_cxx::context &ctx) {
+    if (!make_bad_modules(b))
+        return testing::AssertionFailure() << "cannot copy the modules to " << th::test_dir() << "/badmod";
+    if (int rc = only_modules(ctx, {b.good, b.failinit}))
+        return testing::AssertionFailure() << p11tls_strerror_name(rc) << ": " << p11tls_last_error_detail();
+    return testing::AssertionSuccess();
+}
+
 std::string key_uri_in(const std::string &module) {
     return th::key_uri("p256") + "?module-path=" + module;
 }
@@ -149,12 +168,8 @@ int module_cb(void *arg, const p11tls_module_info *info) {
 TEST(BadModChild, MixedModules) {
     if (!in_child("P11TLS_BADMOD_MIXED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     BadModules b;
-    ASSERT_TRUE(make_bad_modules(b));
     p11tls_cxx::context ctx{nullptr};
-    ASSERT_EQ(p11tls_ctx_new(ctx.put()), 0);
-    ASSERT_EQ(p11tls_ctx_set_flags(ctx.get(), P11TLS_CTX_NO_REGISTERED_MODULES), 0);
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.get(), b.good.c_str()), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.get(), b.failinit.c_str()), 0) << p11tls_last_error_detail();
+    ASSERT_TRUE(good_and_failinit(b, ctx));
     EXPECT_EQ(p11tls_ctx_add_module(ctx.get(), b.missing.c_str()), P11TLS_E_MODULE);
     EXPECT_NE(std::string(p11tls_last_error_detail()).find(b.missing), std::string::npos)
         << p11tls_last_error_detail();
@@ -267,12 +282,8 @@ TEST(BadMod, MixedModules) {
 TEST(BadModDetailChild, Details) {
     if (!in_child("P11TLS_BADMOD_DETAIL_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     BadModules b;
-    ASSERT_TRUE(make_bad_modules(b));
     p11tls_cxx::context ctx{nullptr};
-    ASSERT_EQ(p11tls_ctx_new(ctx.put()), 0);
-    ASSERT_EQ(p11tls_ctx_set_flags(ctx.get(), P11TLS_CTX_NO_REGISTERED_MODULES), 0);
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.get(), b.good.c_str()), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.get(), b.failinit.c_str()), 0) << p11tls_last_error_detail();
+    ASSERT_TRUE(good_and_failinit(b, ctx));
     const std::string failed = "module " + b.failinit + " failed to initialize (C_Initialize: CKR_GENERAL_ERROR)";
 
     p11tls_cxx::key k;
@@ -294,9 +305,7 @@ TEST(BadModDetailChild, Details) {
                                               "P11TLS_SOFTHSM_MODULE=" + th::test_dir() +
                                               "/badmod/softhsm-copy/libsofthsm2.so\n"));
     p11tls_cxx::context actx{nullptr};
-    ASSERT_EQ(p11tls_ctx_new(actx.put()), 0);
-    ASSERT_EQ(p11tls_ctx_set_flags(actx.get(), P11TLS_CTX_NO_REGISTERED_MODULES), 0);
-    ASSERT_EQ(p11tls_ctx_add_module(actx.get(), attrfail.c_str()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(only_modules(actx, {attrfail}), 0) << p11tls_last_error_detail();
     EXPECT_EQ(p11tls_key_open(actx.get(), key_uri_in(attrfail).c_str(), 0, k.put()), P11TLS_E_DEVICE);
     std::string attr = p11tls_last_error_detail();
     EXPECT_NE(attr.find(": C_GetAttributeValue(CKA_CLASS): CKR_DEVICE_ERROR"), std::string::npos) << attr;
@@ -351,9 +360,7 @@ int fresh_process_result(const char *expect) {
 }
 
 int sign_with_softhsm_only(p11tls_cxx::context &ctx, p11tls_cxx::key &key) {
-    int rc = p11tls_ctx_new(ctx.put());
-    if (!rc) rc = p11tls_ctx_set_flags(ctx.get(), P11TLS_CTX_NO_REGISTERED_MODULES);
-    if (!rc) rc = p11tls_ctx_add_module(ctx.get(), th::env("P11TLS_SOFTHSM_MODULE").c_str());
+    int rc = only_modules(ctx, {th::env("P11TLS_SOFTHSM_MODULE")});
     if (!rc) rc = p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, key.put());
     return rc ? rc : sign_verified(key.get());
 }
