@@ -108,7 +108,7 @@ TEST(Ctx, FreeContextWhileKeyInUse) {
 // ---- PIN function tests: need a process where nothing is logged in yet ----
 
 TEST(PinFnChild, CalledWhenUriHasNoPin) {
-    if (!getenv("P11TLS_PIN_FN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    if (!th::in_child("P11TLS_PIN_FN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     // 1. A PIN function that declines: P11TLS_E_PIN_CANCELLED.
     {
         p11tls_cxx::context ctx;
@@ -215,7 +215,7 @@ int reentrant_pin_fn(void *arg, const char *, const char *, unsigned, char *pin,
 }  // namespace
 
 TEST(PinFnForksChild, NoDeadlock) {
-    if (!getenv("P11TLS_PIN_FN_FORK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    if (!th::in_child("P11TLS_PIN_FN_FORK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     p11tls_cxx::context ctx;
     ReentrantPin rp;
     ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), forking_pin_fn, &rp), 0);
@@ -234,7 +234,7 @@ TEST(Ctx, PinFunctionThatForks) {
 }
 
 TEST(PinFnReentersChild, NoDeadlock) {
-    if (!getenv("P11TLS_PIN_FN_REENTER_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    if (!th::in_child("P11TLS_PIN_FN_REENTER_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     p11tls_cxx::context ctx;
     ReentrantPin rp;
     ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), reentrant_pin_fn, &rp), 0);
