@@ -2,7 +2,7 @@
 // Copyright The p11tls authors
 // Integration: how p11tls_key_open finds a key among objects that share its
 // name. A search by label or CKA_ID finds the key, its public key and its
-// certificate in one scan (lib/key/key.cpp find_named); these tests pin down
+// certificate in one scan (lib/key/find.cpp find_named); these tests pin down
 // what that search must still get right: the public key taken from the
 // right companion, values larger than the one-call attribute read expects,
 // ambiguity, and more objects sharing the name than the named search takes.

@@ -365,6 +365,13 @@ int sign_with_softhsm_only(p11tls_cxx::context &ctx, p11tls_cxx::key &key) {
     return rc ? rc : sign_verified(key.get());
 }
 
+// A forked child's report on the key: 0 signed and verified, 100 did not
+// verify, else minus the p11tls code.
+int child_signs(void *key) {
+    int rc = sign_verified(static_cast<p11tls_key *>(key));
+    return rc > 0 ? 100 : -rc;
+}
+
 }  // namespace
 
 TEST(TokenDirFreshChild, OpenAndSign) {
@@ -410,17 +417,8 @@ TEST(TokenDirChild, MovedAwayAndBack) {
     // A forked child: with reset_on_fork SoftHSM starts afresh there, and
     // the same key object signs again (rebound after fork). Without it the
     // child inherits SoftHSM's state, in which the token is unreadable: the
-    // child's new p11tls world finds no token. The child's exit status is
-    // minus the p11tls code (0 signed and verified, 100 did not verify).
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        int crc = sign_verified(key.get());
-        _exit(crc > 0 ? 100 : -crc);
-    }
-    st = th::wait_bounded(pid, kWaitSeconds);
+    // child's new p11tls world finds no token (child_signs reports).
+    st = th::run_in_child(child_signs, key.get(), kWaitSeconds);
     ASSERT_TRUE(st >= 0 && WIFEXITED(st)) << th::describe_status(st);
     const int child_rc = -WEXITSTATUS(st);
     std::cout << "[ figures  ] token directory back, held key in a forked child (reset_on_fork="

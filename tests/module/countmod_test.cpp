@@ -59,6 +59,13 @@ p11tls_key *shared_key() {
     return key.get();
 }
 
+// Forked children that make no p11tls call: one exits, one execs.
+int just_exit(void *) { return 0; }
+int exec_true(void *) {
+    execl("/bin/true", "true", (char *)nullptr);
+    return 127;
+}
+
 }  // namespace
 
 // 1. Open + sign through the counting module.
@@ -102,12 +109,8 @@ TEST(CountMod, ForkExitMakesNoCall) {
     ASSERT_NE(key, nullptr) << p11tls_last_error_detail();
     ASSERT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
 
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) _exit(0);
-    int st = wait_bounded(pid);
+    pid_t pid = 0;
+    int st = run_in_child(just_exit, nullptr, &pid);
     EXPECT_TRUE(exited_ok(st)) << describe(st);
     EXPECT_EQ(count_calls(read_log(), pid), 0u) << "calls from the _exit child " << pid;
     std::cout << "[ figures  ] PKCS#11 calls in the fork+_exit child: " << count_calls(read_log(), pid)
@@ -122,15 +125,8 @@ TEST(CountMod, ForkExecMakesNoCall) {
     ASSERT_NE(key, nullptr) << p11tls_last_error_detail();
     ASSERT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
 
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        execl("/bin/true", "true", (char *)nullptr);
-        _exit(127);
-    }
-    int st = wait_bounded(pid);
+    pid_t pid = 0;
+    int st = run_in_child(exec_true, nullptr, &pid);
     EXPECT_TRUE(exited_ok(st)) << describe(st);
     EXPECT_EQ(count_calls(read_log(), pid), 0u) << "calls from the exec child " << pid;
     std::cout << "[ figures  ] PKCS#11 calls in the fork+exec child: " << count_calls(read_log(), pid)
