@@ -103,35 +103,32 @@ TEST(CountMod, OpenAndSign) {
 }
 
 // 2. A child that only _exits or execs makes no PKCS#11 call.
-TEST(CountMod, ForkExitMakesNoCall) {
-    REQUIRE_SOFTHSM();
+namespace {
+// child runs in a forked child of a process that signed; what names it.
+void expect_child_makes_no_call(int (*child)(void *), const char *what) {
     p11tls_key *key = shared_key();
     ASSERT_NE(key, nullptr) << p11tls_last_error_detail();
     ASSERT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
 
     pid_t pid = 0;
-    int st = run_in_child(just_exit, nullptr, &pid);
+    int st = run_in_child(child, nullptr, &pid);
     EXPECT_TRUE(exited_ok(st)) << describe(st);
-    EXPECT_EQ(count_calls(read_log(), pid), 0u) << "calls from the _exit child " << pid;
-    std::cout << "[ figures  ] PKCS#11 calls in the fork+_exit child: " << count_calls(read_log(), pid)
+    EXPECT_EQ(count_calls(read_log(), pid), 0u) << "calls from the " << what << " child " << pid;
+    std::cout << "[ figures  ] PKCS#11 calls in the fork+" << what << " child: " << count_calls(read_log(), pid)
               << std::endl;
     // The parent still signs.
     EXPECT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
 }
+}  // namespace
+
+TEST(CountMod, ForkExitMakesNoCall) {
+    REQUIRE_SOFTHSM();
+    expect_child_makes_no_call(just_exit, "_exit");
+}
 
 TEST(CountMod, ForkExecMakesNoCall) {
     REQUIRE_SOFTHSM();
-    p11tls_key *key = shared_key();
-    ASSERT_NE(key, nullptr) << p11tls_last_error_detail();
-    ASSERT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
-
-    pid_t pid = 0;
-    int st = run_in_child(exec_true, nullptr, &pid);
-    EXPECT_TRUE(exited_ok(st)) << describe(st);
-    EXPECT_EQ(count_calls(read_log(), pid), 0u) << "calls from the exec child " << pid;
-    std::cout << "[ figures  ] PKCS#11 calls in the fork+exec child: " << count_calls(read_log(), pid)
-              << std::endl;
-    EXPECT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
+    expect_child_makes_no_call(exec_true, "exec");
 }
 
 // 3. A wrong PIN is tried exactly once (fresh process: nothing logged in).
