@@ -62,21 +62,23 @@ private:
             GenSpinGuard g(key->retired_lock);
             uint64_t w = key->readers.load();
             if ((w >> 32) == tag_of(gen) && (w & 0xffffffffu) != 0) return;
-            // The list rebuilt without this generation's bindings, in order;
-            // the head is published once, at the end.
-            Binding *keep = nullptr, **tail = &keep;
+            // Each binding of this generation is unlinked before it moves to
+            // dead, so the list is whole at every step (a child forked
+            // meanwhile frees it with the key).
+            Binding *prev = nullptr;
             for (Binding *b = key->retired.load(), *next; b; b = next) {
                 next = b->next_retired;
                 if (b->gen == gen) {
+                    if (prev)
+                        prev->next_retired = next;
+                    else
+                        key->retired.store(next);
                     b->next_retired = dead;
                     dead = b;
                 } else {
-                    *tail = b;
-                    tail = &b->next_retired;
+                    prev = b;
                 }
             }
-            *tail = nullptr;
-            key->retired.store(keep);
         }
         free_chain(dead, &Binding::next_retired);
     }
