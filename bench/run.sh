@@ -86,13 +86,9 @@ if ! command -v gnuplot >/dev/null 2>&1; then
     fi
 fi
 
-module=
-for m in /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so \
-         /usr/lib/softhsm/libsofthsm2.so /usr/lib64/pkcs11/libsofthsm2.so \
-         /usr/lib/pkcs11/libsofthsm2.so /usr/local/lib/softhsm/libsofthsm2.so; do
-    if [ -f "$m" ]; then module=$m; break; fi
-done
-[ -n "$module" ] || { echo "run.sh: libsofthsm2.so not found" >&2; exit 1; }
+# shellcheck source=tests/support/softhsm.sh
+. "$top/tests/support/softhsm.sh"
+module=$(find_softhsm_module) || { echo "run.sh: libsofthsm2.so not found" >&2; exit 1; }
 
 # --- the throw-away token ---------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/p11tls-bench.XXXXXX")

@@ -2,8 +2,10 @@
 // Copyright The p11tls authors
 #include "base/fork.hpp"
 
+#include <atomic>
 #include <climits>
 #include <linux/futex.h>
+#include <new>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -15,13 +17,14 @@ namespace p11tls {
 
 namespace {
 
-// Plain integers used only through __atomic builtins: no constructors, no
-// destructors, valid in any child.
-uint64_t g_generation = 1;
-int g_in_flight = 0;     // threads inside a module call
-int g_gate_closed = 0;   // set by the prepare handler
-uint64_t g_forks_gated = 0;
-uint64_t g_gate_timeouts = 0;
+// Lock-free atomics: constant-initialized, trivially destructible, one
+// machine word each, valid in any child. The two futex words are waited on
+// through their address (futex_addr()).
+std::atomic<uint64_t> g_generation{1};
+std::atomic<int> g_in_flight{0};    // threads inside a module call
+std::atomic<int> g_gate_closed{0};  // set by the prepare handler
+std::atomic<uint64_t> g_forks_gated{0};
+std::atomic<uint64_t> g_gate_timeouts{0};
 pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 // Calls this thread has in flight: the forking thread's own call (a module
@@ -45,23 +48,34 @@ thread_local int t_forking = 0;
 // entry. Where madvise refuses, the pid is compared instead (a getpid()
 // system call per entry).
 struct ProcessMark {
-    int state;  // 0: new process not noticed yet, 1: being noticed, 2: noticed
+    // 0: new process not noticed yet, 1: being noticed, 2: noticed. All
+    // zero bytes read as 0: the kernel's wiping makes a valid atomic.
+    std::atomic<int> state;
 };
 enum { kNew = 0, kNoticing = 1, kNoticed = 2 };
-ProcessMark *g_mark = nullptr;  // the wiped page; set once (pthread_once)
-int g_mark_pid = 0;             // without the wiped page: the noticed pid, -pid while noticing
+std::atomic<ProcessMark *> g_mark{nullptr};  // the wiped page; set once (pthread_once)
+std::atomic<int> g_mark_pid{0};  // without the wiped page: the noticed pid, -pid while noticing
 
 // Futexes, not condition variables: a condition variable's mutex would be
 // copied into the child, and a futex is a plain int and one system call
 // (async-signal-safe). Waking, not polling: polling with nanosleep(50 us)
 // made a fork wait ~100 us (sleep plus timer slack) beyond the call in
 // flight; with a wake-up it waits for that call only (bench/fork.c, gate).
-long futex_wait(int *addr, int expected, long timeout_ns) {
+// The futex is the atomic's own int: a lock-free std::atomic<int> has the
+// size and representation of an int (as C11's atomic_int, which futex users
+// pass the same way).
+static_assert(std::atomic<int>::is_always_lock_free && sizeof(std::atomic<int>) == sizeof(int),
+              "a futex word is an int");
+int *futex_addr(std::atomic<int> *a) { return reinterpret_cast<int *>(a); }
+
+long futex_wait(std::atomic<int> *addr, int expected, long timeout_ns) {
     struct timespec ts = {timeout_ns / 1000000000L, timeout_ns % 1000000000L};
-    return syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
+    return syscall(SYS_futex, futex_addr(addr), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
 }
 
-void futex_wake_all(int *addr) { syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0); }
+void futex_wake_all(std::atomic<int> *addr) {
+    syscall(SYS_futex, futex_addr(addr), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
 
 int64_t monotonic_ns() {
     struct timespec ts;
@@ -73,12 +87,12 @@ int64_t monotonic_ns() {
 // SEQ_CST decrement and load pair with atfork_prepare's store and load:
 // either we see the gate closed and wake it, or it sees our decrement.
 void leave_in_flight() {
-    __atomic_sub_fetch(&g_in_flight, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&g_gate_closed, __ATOMIC_SEQ_CST)) futex_wake_all(&g_in_flight);
+    g_in_flight.fetch_sub(1, std::memory_order_seq_cst);
+    if (g_gate_closed.load(std::memory_order_seq_cst)) futex_wake_all(&g_in_flight);
 }
 
 void open_gate() {
-    __atomic_store_n(&g_gate_closed, 0, __ATOMIC_SEQ_CST);
+    g_gate_closed.store(0, std::memory_order_seq_cst);
     futex_wake_all(&g_gate_closed);
 }
 
@@ -89,8 +103,8 @@ void open_gate() {
 // fork is not counted: GateGuard skips it), and the gate may have been
 // copied closed.
 void reset_for_new_process() {
-    __atomic_store_n(&g_in_flight, 0, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&g_generation, 1, __ATOMIC_SEQ_CST);
+    g_in_flight.store(0, std::memory_order_seq_cst);
+    g_generation.fetch_add(1, std::memory_order_seq_cst);
     open_gate();
 }
 
@@ -98,15 +112,13 @@ void reset_for_new_process() {
 // for it (a few instructions and a system call; no lock a fork could copy
 // held, since every state is per process).
 void notice_new_process() {
-    if (ProcessMark *m = __atomic_load_n(&g_mark, __ATOMIC_ACQUIRE)) {
+    if (ProcessMark *m = g_mark.load(std::memory_order_acquire)) {
         for (;;) {
-            int st = __atomic_load_n(&m->state, __ATOMIC_ACQUIRE);
+            int st = m->state.load(std::memory_order_acquire);
             if (st == kNoticed) return;
-            if (st == kNew &&
-                __atomic_compare_exchange_n(&m->state, &st, kNoticing, false, __ATOMIC_SEQ_CST,
-                                            __ATOMIC_SEQ_CST)) {
+            if (st == kNew && m->state.compare_exchange_strong(st, kNoticing, std::memory_order_seq_cst)) {
                 reset_for_new_process();
-                __atomic_store_n(&m->state, kNoticed, __ATOMIC_RELEASE);
+                m->state.store(kNoticed, std::memory_order_release);
                 return;
             }
             sched_yield();
@@ -114,13 +126,11 @@ void notice_new_process() {
     }
     const int me = (int)getpid();
     for (;;) {
-        int seen = __atomic_load_n(&g_mark_pid, __ATOMIC_ACQUIRE);
+        int seen = g_mark_pid.load(std::memory_order_acquire);
         if (seen == me) return;
-        if (seen != -me &&
-            __atomic_compare_exchange_n(&g_mark_pid, &seen, -me, false, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST)) {
+        if (seen != -me && g_mark_pid.compare_exchange_strong(seen, -me, std::memory_order_seq_cst)) {
             reset_for_new_process();
-            __atomic_store_n(&g_mark_pid, me, __ATOMIC_RELEASE);
+            g_mark_pid.store(me, std::memory_order_release);
             return;
         }
         sched_yield();
@@ -128,10 +138,10 @@ void notice_new_process() {
 }
 
 bool process_is_new() {
-    if (ProcessMark *m = __atomic_load_n(&g_mark, __ATOMIC_ACQUIRE))
-        return __atomic_load_n(&m->state, __ATOMIC_ACQUIRE) != kNoticed;
+    if (ProcessMark *m = g_mark.load(std::memory_order_acquire))
+        return m->state.load(std::memory_order_acquire) != kNoticed;
     // Before process_init (nothing to notice), or without the wiped page.
-    const int pid = __atomic_load_n(&g_mark_pid, __ATOMIC_ACQUIRE);
+    const int pid = g_mark_pid.load(std::memory_order_acquire);
     return pid != 0 && pid != (int)getpid();
 }
 
@@ -140,16 +150,16 @@ int live_calls(uint64_t gen) { return t_live_gen == gen ? t_live : 0; }
 
 void atfork_prepare() {
     t_forking = 1;
-    __atomic_store_n(&g_gate_closed, 1, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&g_forks_gated, 1, __ATOMIC_RELAXED);
+    g_gate_closed.store(1, std::memory_order_seq_cst);
+    g_forks_gated.fetch_add(1, std::memory_order_relaxed);
     const int64_t deadline = monotonic_ns() + kGateWaitMs * 1000000L;
     const int own = live_calls(current_generation());
     for (;;) {
-        int n = __atomic_load_n(&g_in_flight, __ATOMIC_SEQ_CST);
+        int n = g_in_flight.load(std::memory_order_seq_cst);
         if (n <= own) break;
         int64_t left = deadline - monotonic_ns();
         if (left <= 0) {
-            __atomic_add_fetch(&g_gate_timeouts, 1, __ATOMIC_RELAXED);
+            g_gate_timeouts.fetch_add(1, std::memory_order_relaxed);
             break;
         }
         // Sleeps only while the count is still n (else returns at once).
@@ -171,12 +181,11 @@ void register_handlers() {
     void *page = mmap(nullptr, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (page != MAP_FAILED && madvise(page, (size_t)sysconf(_SC_PAGESIZE), MADV_WIPEONFORK) == 0) {
-        auto *m = static_cast<ProcessMark *>(page);
-        m->state = kNoticed;
-        __atomic_store_n(&g_mark, m, __ATOMIC_RELEASE);
+        auto *m = new (page) ProcessMark{{kNoticed}};
+        g_mark.store(m, std::memory_order_release);
     } else {
         if (page != MAP_FAILED) munmap(page, (size_t)sysconf(_SC_PAGESIZE));
-        __atomic_store_n(&g_mark_pid, (int)getpid(), __ATOMIC_RELEASE);
+        g_mark_pid.store((int)getpid(), std::memory_order_release);
     }
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
@@ -187,17 +196,17 @@ void process_init() noexcept { pthread_once(&g_once, register_handlers); }
 
 uint64_t current_generation() noexcept {
     if (__builtin_expect(process_is_new(), 0)) notice_new_process();
-    return __atomic_load_n(&g_generation, __ATOMIC_ACQUIRE);
+    return g_generation.load(std::memory_order_acquire);
 }
 
 GateGuard::GateGuard() noexcept : gen_(current_generation()) {
     for (;;) {
-        __atomic_add_fetch(&g_in_flight, 1, __ATOMIC_SEQ_CST);
-        if (t_depth > 0 || t_forking || !__atomic_load_n(&g_gate_closed, __ATOMIC_SEQ_CST)) break;
+        g_in_flight.fetch_add(1, std::memory_order_seq_cst);
+        if (t_depth > 0 || t_forking || !g_gate_closed.load(std::memory_order_seq_cst)) break;
         leave_in_flight();
         // Until the parent or child handler opens the gate (the timeout
         // only guards against a lost wake-up).
-        while (__atomic_load_n(&g_gate_closed, __ATOMIC_SEQ_CST))
+        while (g_gate_closed.load(std::memory_order_seq_cst))
             futex_wait(&g_gate_closed, 1, 1000000L);
     }
     ++t_depth;
@@ -218,22 +227,20 @@ GateGuard::~GateGuard() noexcept {
 }
 
 ForkStats fork_stats() noexcept {
-    return {__atomic_load_n(&g_forks_gated, __ATOMIC_RELAXED),
-            __atomic_load_n(&g_gate_timeouts, __ATOMIC_RELAXED)};
+    return {g_forks_gated.load(std::memory_order_relaxed), g_gate_timeouts.load(std::memory_order_relaxed)};
 }
 
 void GenSpinLock::lock() noexcept {
     const uint64_t gen = current_generation();
     for (;;) {
-        uint64_t cur = __atomic_load_n(&word_, __ATOMIC_RELAXED);
+        uint64_t cur = word_.load(std::memory_order_relaxed);
         if ((cur == 0 || cur < gen) &&
-            __atomic_compare_exchange_n(&word_, &cur, gen, false, __ATOMIC_ACQUIRE,
-                                        __ATOMIC_RELAXED))
+            word_.compare_exchange_strong(cur, gen, std::memory_order_acquire, std::memory_order_relaxed))
             return;
         sched_yield();
     }
 }
 
-void GenSpinLock::unlock() noexcept { __atomic_store_n(&word_, 0, __ATOMIC_RELEASE); }
+void GenSpinLock::unlock() noexcept { word_.store(0, std::memory_order_release); }
 
 }  // namespace p11tls

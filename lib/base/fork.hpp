@@ -7,6 +7,7 @@
 // valid in a child forked at any moment and after the library is dlclosed
 // by one of its callers.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 namespace p11tls {
@@ -57,7 +58,7 @@ public:
     void unlock() noexcept;
 
 private:
-    uint64_t word_ = 0;  // 0 = free, else generation of the holder
+    std::atomic<uint64_t> word_{0};  // 0 = free, else generation of the holder
 };
 
 class GenSpinGuard {

@@ -2,6 +2,7 @@
 // Copyright The p11tls authors
 #include "base/log.hpp"
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -12,7 +13,7 @@ namespace p11tls {
 
 namespace {
 // 0 = unknown, 1 = off, 2 = on. A benign race: every thread computes the same value.
-int g_debug_state = 0;
+std::atomic<int> g_debug_state{0};
 // Trivially destructible thread-locals: valid after fork and dlclose.
 thread_local LogSink *t_sink = nullptr;       // the context this thread works for
 thread_local const LogSink *t_inside = nullptr;  // the sink whose function runs on this thread
@@ -31,11 +32,11 @@ void vlog(int level, const char *fmt, va_list ap) noexcept {
 }  // namespace
 
 bool debug_enabled() noexcept {
-    int s = __atomic_load_n(&g_debug_state, __ATOMIC_RELAXED);
+    int s = g_debug_state.load(std::memory_order_relaxed);
     if (s == 0) {
         const char *v = secure_getenv("P11TLS_DEBUG");
         s = (v && *v && *v != '0') ? 2 : 1;
-        __atomic_store_n(&g_debug_state, s, __ATOMIC_RELAXED);
+        g_debug_state.store(s, std::memory_order_relaxed);
     }
     return s == 2;
 }

@@ -3,9 +3,11 @@
 // GnuTLS glue: a p11tls key behind a gnutls_privkey_t (gnutls_privkey_import_ext4).
 //
 // Written against the public p11tls C API, in C style: no C++ exception
-// can be thrown here, so none can escape into GnuTLS. The one internal
-// header it includes, key/digest_info.hpp, is constant data (the DigestInfo
-// prefixes, shared with key/op.cpp so that both read one table).
+// can be thrown here, so none can escape into GnuTLS. The two internal
+// headers it includes throw nothing either: key/digest_info.hpp is
+// constant data (the DigestInfo prefixes, shared with key/op.cpp so that
+// both read one table), gnutls/errmap.hpp the glue's one mapping of
+// P11TLS_E_* to GNUTLS_E_* (a switch).
 //
 // What GnuTLS (3.7) hands the callbacks -- see privkey.c, privkey_sign_raw_data:
 //  - sign_data: only for algorithms that are "not prehashed" (EdDSA); data is

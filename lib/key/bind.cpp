@@ -74,8 +74,7 @@ Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     Binding *nb = make_binding(gen, matches[0], always_auth(*matches[0].attrs),
                                supersedes ? old->prev : old);
     log_info("key %s: rebound in generation %llu", key->object_uri.c_str(), (unsigned long long)gen);
-    if (!__atomic_compare_exchange_n(&key->binding, &old, nb, false, __ATOMIC_SEQ_CST,
-                                     __ATOMIC_SEQ_CST)) {
+    if (!key->binding.compare_exchange_strong(old, nb)) {
         delete nb;
         return old;
     }
@@ -87,7 +86,7 @@ Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
 
 Binding *bind(p11tls_key *key) {
     const uint64_t gen = current_generation();
-    Binding *b = __atomic_load_n(&key->binding, __ATOMIC_SEQ_CST);
+    Binding *b = key->binding.load();
     if (b && b->gen == gen && !b->token->lost()) return b;
     if (key->open_gen != gen) {
         int policy = key->ctx->fork_policy();
@@ -106,14 +105,14 @@ Binding *refresh_binding(p11tls_key *key, Binding *old) {
 size_t key_binding_count(p11tls_key *key) {
     GenSpinGuard g(key->retired_lock);
     size_t n = 0;
-    for (Binding *b = __atomic_load_n(&key->binding, __ATOMIC_SEQ_CST); b; b = b->prev) ++n;
-    for (Binding *b = key->retired; b; b = b->next_retired) ++n;
+    for (Binding *b = key->binding.load(); b; b = b->prev) ++n;
+    for (Binding *b = key->retired.load(); b; b = b->next_retired) ++n;
     return n;
 }
 
 }  // namespace p11tls
 
 p11tls_key::~p11tls_key() {
-    p11tls::free_chain(binding, &p11tls::Binding::prev);
-    p11tls::free_chain(retired, &p11tls::Binding::next_retired);
+    p11tls::free_chain(binding.load(), &p11tls::Binding::prev);
+    p11tls::free_chain(retired.load(), &p11tls::Binding::next_retired);
 }

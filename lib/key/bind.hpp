@@ -36,7 +36,7 @@ public:
             if ((w >> 32) != tag_) return;  // entered before this process was forked
             if (key_->readers.compare_exchange_strong(w, w - 1)) break;
         }
-        if (((w - 1) & 0xffffffffu) == 0 && __atomic_load_n(&key_->retired, __ATOMIC_SEQ_CST))
+        if (((w - 1) & 0xffffffffu) == 0 && key_->retired.load())
             reclaim(key_);
     }
     BindingUse(const BindingUse &) = delete;
@@ -46,8 +46,8 @@ public:
     static void retire(p11tls_key *key, Binding *b) {
         {
             GenSpinGuard g(key->retired_lock);
-            b->next_retired = key->retired;
-            __atomic_store_n(&key->retired, b, __ATOMIC_SEQ_CST);
+            b->next_retired = key->retired.load();
+            key->retired.store(b);
         }
         reclaim(key);
     }
@@ -62,14 +62,21 @@ private:
             GenSpinGuard g(key->retired_lock);
             uint64_t w = key->readers.load();
             if ((w >> 32) == tag_of(gen) && (w & 0xffffffffu) != 0) return;
-            Binding **link = &key->retired;
-            while (Binding *b = *link) {
+            // Each binding of this generation is unlinked before it moves to
+            // dead, so the list is whole at every step (a child forked
+            // meanwhile frees it with the key).
+            Binding *prev = nullptr;
+            for (Binding *b = key->retired.load(), *next; b; b = next) {
+                next = b->next_retired;
                 if (b->gen == gen) {
-                    __atomic_store_n(link, b->next_retired, __ATOMIC_SEQ_CST);
+                    if (prev)
+                        prev->next_retired = next;
+                    else
+                        key->retired.store(next);
                     b->next_retired = dead;
                     dead = b;
                 } else {
-                    link = &b->next_retired;
+                    prev = b;
                 }
             }
         }

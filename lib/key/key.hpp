@@ -34,7 +34,7 @@ struct Binding {
     CK_OBJECT_HANDLE handle;
     bool always_auth;
     Binding *prev;                    // the previous generation's (freed with the key)
-    Binding *next_retired = nullptr;  // in p11tls_key::retired
+    Binding *next_retired = nullptr;  // in p11tls_key::retired (under retired_lock)
 };
 
 }  // namespace p11tls
@@ -50,19 +50,20 @@ struct p11tls_key {
     p11tls::PublicKey pub;
     std::string object_uri;
     uint64_t open_gen = 0;
-    // The current generation's binding; accessed with __atomic builtins
-    // (SEQ_CST). Not yet std::atomic: tests/robust/bindings_test.cpp reads
-    // binding->handle directly.
-    p11tls::Binding *binding = nullptr;
+    // The current generation's binding. Every access is SEQ_CST (the
+    // default): BindingUse's proof that a retired binding has no reader
+    // (bind.hpp) orders a reader's count, its load of binding, the
+    // replacement and the retirement in one total order.
+    std::atomic<p11tls::Binding *> binding{nullptr};
     // Operations that may hold a binding: the generation's low 32 bits in
     // the high half, their number in the low half (atomic; a new generation
     // starts from zero, the parent's operations do not exist in a child).
     std::atomic<uint64_t> readers{0};
     p11tls::GenSpinLock retired_lock;
-    // Guarded by retired_lock; loaded outside it with __atomic builtins. A
-    // plain pointer: reclaim() unlinks through a Binding ** that points
-    // either here or into a Binding's next_retired.
-    p11tls::Binding *retired = nullptr;
+    // The head of the retired list (linked through next_retired). Changed
+    // and walked under retired_lock; loaded outside it (SEQ_CST) only to see
+    // whether there is anything to reclaim.
+    std::atomic<p11tls::Binding *> retired{nullptr};
 
     ~p11tls_key();
 };

@@ -2,10 +2,9 @@
 // Copyright The p11tls authors
 #include "pkcs11/module.hpp"
 
+#include <atomic>
 #include <climits>
 #include <cstdlib>
-
-#include <sys/mman.h>
 
 #include <p11-kit/p11-kit.h>
 
@@ -17,13 +16,14 @@ namespace p11tls {
 
 namespace {
 
-// Append-only registry: slots are published with a release store after the
-// record is complete, so readers (in any generation) need no lock.
+// Append-only registry: slots are published with a release store of the
+// count after the record is complete, so readers (in any generation) need
+// no lock: an acquire load of the count makes the records below it visible.
 constexpr int kMaxModules = 256;
 Module *g_modules[kMaxModules];
-int g_count = 0;
-GenSpinLock g_append_lock;   // guards appends to g_modules / g_count
-int g_registered_loaded = 0; // set once registered modules are in the registry
+std::atomic<int> g_count{0};
+GenSpinLock g_append_lock;                 // guards appends to g_modules / g_count
+std::atomic<bool> g_registered_loaded{false};  // set once registered modules are in the registry
 
 std::string take_string(char *s) {
     std::string r = s ? s : "";
@@ -31,20 +31,11 @@ std::string take_string(char *s) {
     return r;
 }
 
-int count() { return __atomic_load_n(&g_count, __ATOMIC_ACQUIRE); }
+int count() { return g_count.load(std::memory_order_acquire); }
 
 std::string resolve(const std::string &path) {
     char buf[PATH_MAX];
     return realpath(path.c_str(), buf) ? std::string(buf) : path;
-}
-
-// A CK_INFO text field without its padding (blanks, and the NULs some
-// modules pad with) at either end.
-std::string blank_trimmed(const CK_UTF8CHAR *f, size_t n) {
-    std::string r(reinterpret_cast<const char *>(f), n);
-    const size_t b = r.find_first_not_of(std::string(" \0", 2));
-    const size_t e = r.find_last_not_of(std::string(" \0", 2));
-    return b == std::string::npos ? std::string() : r.substr(b, e - b + 1);
 }
 
 bool same_init_reserved(const Module *m, const char *init_reserved) {
@@ -68,19 +59,20 @@ Module *find_path_module(const std::string &path, const std::string &real, const
 }
 
 void append_locked(Module *m) {
-    if (g_count >= kMaxModules) fail(P11TLS_E_MODULE, "too many PKCS#11 modules loaded");
-    g_modules[g_count] = m;
-    __atomic_store_n(&g_count, g_count + 1, __ATOMIC_RELEASE);
+    const int n = g_count.load(std::memory_order_relaxed);  // appends are serialized by g_append_lock
+    if (n >= kMaxModules) fail(P11TLS_E_MODULE, "too many PKCS#11 modules loaded");
+    g_modules[n] = m;
+    g_count.store(n + 1, std::memory_order_release);
 }
 
 }  // namespace
 
 std::vector<Module *> registered_modules() {
-    if (!__atomic_load_n(&g_registered_loaded, __ATOMIC_ACQUIRE)) {
+    if (!g_registered_loaded.load(std::memory_order_acquire)) {
         // p11-kit's own lock serializes loading; ours only guards our list.
         CK_FUNCTION_LIST **list = p11_kit_modules_load(nullptr, 0);
         GenSpinGuard g(g_append_lock);
-        if (!g_registered_loaded) {
+        if (!g_registered_loaded.load(std::memory_order_relaxed)) {  // under g_append_lock
             for (CK_FUNCTION_LIST **p = list; p && *p; ++p) {
                 auto *m = new Module;
                 m->fl = *p;
@@ -96,7 +88,7 @@ std::vector<Module *> registered_modules() {
                 m->init_reserved = take_string(reserved);
                 append_locked(m);
             }
-            __atomic_store_n(&g_registered_loaded, 1, __ATOMIC_RELEASE);
+            g_registered_loaded.store(true, std::memory_order_release);
             // The array itself is small; the modules stay loaded for good.
             free(list);
         } else if (list) {
@@ -126,7 +118,7 @@ Module *load_module_path(const std::string &path, const char *init_reserved) {
     GenSpinGuard g(g_append_lock);
     Module *known;
     try {
-        known = find_path_module(path, real, init_reserved, g_count);
+        known = find_path_module(path, real, init_reserved, g_count.load(std::memory_order_relaxed));
     } catch (...) {
         p11_kit_module_release(fl);
         throw;
@@ -163,39 +155,6 @@ CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
         debug("module %s: C_GetAttributeValue(%s): %s", m->name.c_str(), names.c_str(), ckr_name(rv));
     }
     return rv;
-}
-
-void module_initialized(const Module *m, const CK_INFO &info) {
-    // tpm2-pkcs11 (up to 1.9 at least) keeps its TPM sessions, and the
-    // connection to the resource manager, in a forked child: a child's
-    // signature desynchronizes the parent's session, whose every later use
-    // fails.
-    static const char kTpm2Pkcs11[] = "TPM2.0 Cryptoki";
-    if (blank_trimmed(info.libraryDescription, sizeof info.libraryDescription) == kTpm2Pkcs11) __atomic_store_n(&m->known_fork_sharing, true, __ATOMIC_RELEASE);
-    uint32_t *inherited = __atomic_load_n(&m->fork_mark, __ATOMIC_ACQUIRE);
-    // Set in an earlier generation (ours is made below, once): an ancestor's.
-    if (inherited) __atomic_store_n(inherited, 1u, __ATOMIC_RELEASE);
-    void *page = mmap(nullptr, sizeof(uint32_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    // Without it, fork sharing is not detected: failures read as before.
-    uint32_t *own = page == MAP_FAILED ? nullptr : static_cast<uint32_t *>(page);
-    __atomic_store_n(&m->fork_mark, own, __ATOMIC_RELEASE);
-}
-
-std::string fork_sharing_note(const Module *m, CK_RV rv) {
-    uint32_t *own = __atomic_load_n(&m->fork_mark, __ATOMIC_ACQUIRE);
-    if (!own || !__atomic_load_n(own, __ATOMIC_ACQUIRE) || ckr_to_error(rv) != P11TLS_E_DEVICE) return "";
-    if (!__atomic_load_n(&m->known_fork_sharing, __ATOMIC_ACQUIRE))
-        return "; module " + m->name +
-               " may share its state with forked children: a process forked from this one used it "
-               "(see doc/modules.md)";
-    // call() returned rv without calling the module if it was broken already.
-    const bool not_called = __atomic_exchange_n(&m->broken_gen, current_generation(), __ATOMIC_ACQ_REL) ==
-                            current_generation();
-    return std::string(not_called ? " (not called)" : "") + "; module " + m->name +
-           " shares its state with forked children: a process forked from this one used it, "
-           "which breaks it in this process until it restarts; p11tls makes no further calls to "
-           "it here, as each refused TPM authorization counts against the TPM's "
-           "dictionary-attack lockout (see doc/modules.md)";
 }
 
 void fail_ckr(const Module *m, const char *what, CK_RV rv) {

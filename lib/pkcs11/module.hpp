@@ -13,6 +13,8 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "pkcs11/fork_sharing.hpp"
+
 namespace p11tls {
 
 struct Module {
@@ -27,32 +29,10 @@ struct Module {
     bool has_init_reserved = false;
     std::string init_reserved;
 
-    // The two mutable fields (atomic access only): how a module that keeps
-    // sharing its state with forked children (tpm2-pkcs11: the child takes
-    // over the parent's TPM sessions) is told apart from a random failure.
-    // fork_mark: a word in memory shared with forked children, made by the
-    // generation that last initialized the module; a child initializing the
-    // module sets its parent's word (see module_initialized()).
-    mutable uint32_t *fork_mark = nullptr;
-    // A module known to keep sharing its state with forked children (by its
-    // CK_INFO, see module_initialized()).
-    mutable bool known_fork_sharing = false;
-    // The generation in which such a module failed after a child used it:
-    // no further calls are made to it in that generation (a TPM counts each
-    // refused authorization against its dictionary-attack lockout).
-    mutable uint64_t broken_gen = 0;
+    // The one mutable part: whether a forked child took over the module's
+    // state (pkcs11/fork_sharing.hpp).
+    mutable ForkSharing fork_sharing;
 };
-
-// Called once per generation after the module's C_Initialize succeeded,
-// with its C_GetInfo: tells the process that initialized it before us (our
-// parent) that a forked child uses it, and makes this generation's own mark.
-void module_initialized(const Module *m, const CK_INFO &info);
-
-// "; module X shares its state with forked children: ..." when a process
-// forked from this one used m and rv is a device-class failure ("may
-// share" unless the module is known to; a known one is then not called
-// again in this generation), else "".
-std::string fork_sharing_note(const Module *m, CK_RV rv);
 
 // True if a URI's module-path names m: its path, the name of its p11-kit
 // registration, or any path of the same file.
@@ -89,15 +69,6 @@ CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
 #include "pkcs11/ckrv.hpp"
 
 namespace p11tls {
-// True if m is not to be called in this generation: a forked child took
-// over its state (see fork_sharing_note); logs that what was not called.
-inline bool taken_over(const Module *m, const char *what) {
-    if (__atomic_load_n(&m->broken_gen, __ATOMIC_ACQUIRE) != current_generation()) return false;
-    debug("module %s: %s: not called (the module's state was taken over by a forked child)",
-          m->name.c_str(), what);
-    return true;
-}
-
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
     CK_RV rv;

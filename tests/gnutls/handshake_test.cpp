@@ -23,18 +23,11 @@
 #include <gnutls/x509.h>
 #include <gtest/gtest.h>
 
+#include "../support/helpers.hpp"
+
 namespace {
 
 const unsigned kTimeoutMs = 10000;
-
-std::string test_dir() {
-    const char *d = getenv("P11TLS_TEST_DIR");
-    return d ? d : "";
-}
-
-std::string key_uri(const std::string &label) {
-    return "pkcs11:token=p11tls-test;object=" + label + ";type=private;pin-value=1234";
-}
 
 void set_socket_timeouts(int fd) {
     struct timeval tv = {kTimeoutMs / 1000, 0};
@@ -52,7 +45,7 @@ struct ServerCred {
 
 ::testing::AssertionResult make_server_cred(const std::string &label, ServerCred *out) {
     gnutls_datum_t pem = {nullptr, 0};
-    std::string cert_file = test_dir() + "/" + label + ".pem";
+    std::string cert_file = th::test_dir() + "/" + label + ".pem";
     int rc = gnutls_load_file(cert_file.c_str(), &pem);
     if (rc < 0) return ::testing::AssertionFailure() << "load " << cert_file << ": " << gnutls_strerror(rc);
     gnutls_pcert_st pcert;
@@ -62,7 +55,7 @@ struct ServerCred {
 
     gnutls_privkey_t pkey;
     gnutls_privkey_init(&pkey);
-    rc = p11tls_gnutls_privkey_import(pkey, nullptr, key_uri(label).c_str(), 0);
+    rc = p11tls_gnutls_privkey_import(pkey, nullptr, th::key_uri(label).c_str(), 0);
     if (rc < 0) {
         gnutls_pcert_deinit(&pcert);
         gnutls_privkey_deinit(pkey);
@@ -137,7 +130,7 @@ Result run_handshake(const ServerCred &sc, const char *server_priority,
 
     gnutls_certificate_credentials_t ccred;
     gnutls_certificate_allocate_credentials(&ccred);
-    std::string ca = test_dir() + "/ca.pem";
+    std::string ca = th::test_dir() + "/ca.pem";
     EXPECT_EQ(1, gnutls_certificate_set_x509_trust_file(ccred, ca.c_str(), GNUTLS_X509_FMT_PEM));
     gnutls_session_t c;
     gnutls_init(&c, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL);  // as the server's
@@ -176,21 +169,6 @@ Result run_handshake(const std::string &label, const char *server_priority,
     return run_handshake(sc, server_priority, client_priority);
 }
 
-std::string cert_uri(const std::string &label) {
-    return "pkcs11:token=p11tls-test;object=" + label + ";type=cert";
-}
-
-std::vector<unsigned char> pem_file_der(const std::string &path) {
-    gnutls_datum_t pem = {nullptr, 0}, der = {nullptr, 0};
-    std::vector<unsigned char> out;
-    if (gnutls_load_file(path.c_str(), &pem) < 0) return out;
-    if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) >= 0)
-        out.assign(der.data, der.data + der.size);
-    gnutls_free(pem.data);
-    gnutls_free(der.data);
-    return out;
-}
-
 std::vector<unsigned char> crt_der(gnutls_x509_crt_t crt) {
     gnutls_datum_t der = {nullptr, 0};
     std::vector<unsigned char> out;
@@ -212,7 +190,7 @@ const char *kTls13 = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
 class GnutlsTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (test_dir().empty()) GTEST_SKIP() << "P11TLS_TEST_DIR not set (run via tests/suites/gnutls.*.test)";
+        REQUIRE_TOKEN();
     }
 };
 
@@ -287,17 +265,17 @@ TEST_F(GnutlsTest, ImportErrors) {
     gnutls_privkey_init(&pkey);
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST, p11tls_gnutls_privkey_import(pkey, nullptr, nullptr, 0));
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST,
-              p11tls_gnutls_privkey_import(pkey, nullptr, key_uri("p256").c_str(), 1));
+              p11tls_gnutls_privkey_import(pkey, nullptr, th::key_uri("p256").c_str(), 1));
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST, p11tls_gnutls_privkey_import(pkey, nullptr, "http://x", 0));
     EXPECT_EQ(GNUTLS_E_PKCS11_ERROR,
-              p11tls_gnutls_privkey_import(pkey, nullptr, key_uri("no-such-key").c_str(), 0));
+              p11tls_gnutls_privkey_import(pkey, nullptr, th::key_uri("no-such-key").c_str(), 0));
     gnutls_privkey_deinit(pkey);
 }
 
 TEST_F(GnutlsTest, PrivkeyInfo) {
     gnutls_privkey_t pkey;
     gnutls_privkey_init(&pkey);
-    ASSERT_EQ(0, p11tls_gnutls_privkey_import(pkey, nullptr, key_uri("p384").c_str(), 0));
+    ASSERT_EQ(0, p11tls_gnutls_privkey_import(pkey, nullptr, th::key_uri("p384").c_str(), 0));
     unsigned bits = 0;
     EXPECT_EQ(GNUTLS_PK_ECDSA, gnutls_privkey_get_pk_algorithm(pkey, &bits));
     EXPECT_EQ(384u, bits);
@@ -345,7 +323,7 @@ TEST_F(GnutlsTest, GnutlsCliPeer) {
         close(fd);
     });
 
-    std::string cmd = "timeout 20 gnutls-cli --x509cafile '" + test_dir() + "/ca.pem' --port " +
+    std::string cmd = "timeout 20 gnutls-cli --x509cafile '" + th::test_dir() + "/ca.pem' --port " +
                       std::to_string(port) + " --verify-hostname localhost 127.0.0.1 </dev/null 2>&1";
     FILE *p = popen(cmd.c_str(), "r");
     ASSERT_NE(nullptr, p);
@@ -364,11 +342,11 @@ TEST_F(GnutlsTest, GnutlsCliPeer) {
 TEST_F(GnutlsTest, X509CrtImport) {
     gnutls_x509_crt_t crt;
     ASSERT_EQ(0, gnutls_x509_crt_init(&crt));
-    ASSERT_EQ(0, p11tls_gnutls_x509_crt_import(crt, nullptr, cert_uri("p256").c_str()))
+    ASSERT_EQ(0, p11tls_gnutls_x509_crt_import(crt, nullptr, th::key_uri("p256", false, "cert").c_str()))
         << p11tls_last_error_detail();
-    EXPECT_EQ(pem_file_der(test_dir() + "/p256.pem"), crt_der(crt));
+    EXPECT_EQ(th::cert_der("p256"), crt_der(crt));
     EXPECT_EQ(GNUTLS_E_PKCS11_ERROR,
-              p11tls_gnutls_x509_crt_import(crt, nullptr, cert_uri("no-such-cert").c_str()));
+              p11tls_gnutls_x509_crt_import(crt, nullptr, th::key_uri("no-such-cert", false, "cert").c_str()));
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST, p11tls_gnutls_x509_crt_import(crt, nullptr, "pkcs11:bogus=1"));
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST, p11tls_gnutls_x509_crt_import(nullptr, nullptr, "pkcs11:"));
     gnutls_x509_crt_deinit(crt);
@@ -379,8 +357,8 @@ TEST_F(GnutlsTest, CertificateSetKeyHandshake) {
     for (const char *label : {"p256", "rsa2048", "ed25519"}) {
         ServerCred sc;
         ASSERT_EQ(0, gnutls_certificate_allocate_credentials(&sc.cred));
-        ASSERT_EQ(0, p11tls_gnutls_certificate_set_key(sc.cred, nullptr, cert_uri(label).c_str(),
-                                                       key_uri(label).c_str()))
+        ASSERT_EQ(0, p11tls_gnutls_certificate_set_key(sc.cred, nullptr, th::key_uri(label, false, "cert").c_str(),
+                                                       th::key_uri(label).c_str()))
             << label << ": " << p11tls_last_error_detail();
         Result r = run_handshake(sc, "NORMAL", kTls13);
         EXPECT_HANDSHAKE_OK(r);
@@ -394,17 +372,17 @@ TEST_F(GnutlsTest, CertificateSetKeyErrors) {
     // the token is already logged in by earlier tests and needs no PIN.)
     // The P-384 key does not belong to the P-256 certificate: GnuTLS's check.
     EXPECT_EQ(GNUTLS_E_CERTIFICATE_KEY_MISMATCH,
-              p11tls_gnutls_certificate_set_key(sc.cred, nullptr, cert_uri("p256").c_str(),
-                                                key_uri("p384").c_str()));
+              p11tls_gnutls_certificate_set_key(sc.cred, nullptr, th::key_uri("p256", false, "cert").c_str(),
+                                                th::key_uri("p384").c_str()));
     // The detail says which halves do not fit (it was empty).
     std::string mismatch = p11tls_last_error_detail();
     EXPECT_EQ(mismatch.find("the private key (EC"), 0u) << mismatch;
     EXPECT_NE(mismatch.find("384 bits) does not belong to the certificate 'CN="), std::string::npos) << mismatch;
     EXPECT_EQ(GNUTLS_E_PKCS11_ERROR,
-              p11tls_gnutls_certificate_set_key(sc.cred, nullptr, cert_uri("nothing").c_str(),
-                                                key_uri("p256").c_str()));
+              p11tls_gnutls_certificate_set_key(sc.cred, nullptr, th::key_uri("nothing", false, "cert").c_str(),
+                                                th::key_uri("p256").c_str()));
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST,
-              p11tls_gnutls_certificate_set_key(sc.cred, nullptr, nullptr, key_uri("p256").c_str()));
+              p11tls_gnutls_certificate_set_key(sc.cred, nullptr, nullptr, th::key_uri("p256").c_str()));
     // Nothing was added: a handshake finds no certificate.
     Result r = run_handshake(sc, "NORMAL", kTls13);
     EXPECT_NE(0, r.server_rc);
@@ -422,21 +400,21 @@ TEST_F(GnutlsTest, RegisterUrl) {
 
     gnutls_privkey_t pkey;
     ASSERT_EQ(0, gnutls_privkey_init(&pkey));
-    ASSERT_EQ(0, gnutls_privkey_import_url(pkey, key_uri("p256").c_str(), 0));
+    ASSERT_EQ(0, gnutls_privkey_import_url(pkey, th::key_uri("p256").c_str(), 0));
     EXPECT_EQ(GNUTLS_PRIVKEY_EXT, gnutls_privkey_get_type(pkey));  // GnuTLS's own: _PKCS11
     gnutls_privkey_deinit(pkey);
 
     gnutls_x509_crt_t crt;
     ASSERT_EQ(0, gnutls_x509_crt_init(&crt));
-    ASSERT_EQ(0, gnutls_x509_crt_import_url(crt, cert_uri("p256").c_str(), 0));
-    EXPECT_EQ(pem_file_der(test_dir() + "/p256.pem"), crt_der(crt));
+    ASSERT_EQ(0, gnutls_x509_crt_import_url(crt, th::key_uri("p256", false, "cert").c_str(), 0));
+    EXPECT_EQ(th::cert_der("p256"), crt_der(crt));
     gnutls_x509_crt_deinit(crt);
 
     for (const char *label : {"p256", "rsa2048"}) {
         ServerCred sc;
         ASSERT_EQ(0, gnutls_certificate_allocate_credentials(&sc.cred));
-        ASSERT_EQ(0, gnutls_certificate_set_x509_key_file2(sc.cred, cert_uri(label).c_str(),
-                                                           key_uri(label).c_str(),
+        ASSERT_EQ(0, gnutls_certificate_set_x509_key_file2(sc.cred, th::key_uri(label, false, "cert").c_str(),
+                                                           th::key_uri(label).c_str(),
                                                            GNUTLS_X509_FMT_DER, nullptr, 0))
             << label;
         Result r = run_handshake(sc, "NORMAL", kTls13);

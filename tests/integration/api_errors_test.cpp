@@ -25,10 +25,10 @@
 namespace {
 
 int open_code(p11tls_ctx *ctx, const std::string &uri) {
-    KeyPtr key;
-    int rc = p11tls_key_open(ctx, uri.c_str(), 0, &key.k);
+    p11tls_cxx::key key;
+    int rc = p11tls_key_open(ctx, uri.c_str(), 0, key.put());
     if (rc != 0) {
-        EXPECT_EQ(key.k, nullptr);
+        EXPECT_EQ(key.get(), nullptr);
     }
     return rc;
 }
@@ -53,8 +53,8 @@ TEST(Errors, DetailClearedOnSuccess) {
     REQUIRE_TOKEN();
     EXPECT_EQ(open_code(nullptr, "pkcs11:object=%zz"), P11TLS_E_INVALID_URI);
     EXPECT_STRNE(p11tls_last_error_detail(), "");
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, key.put()), 0);
     EXPECT_STREQ(p11tls_last_error_detail(), "");
 }
 
@@ -99,8 +99,8 @@ TEST(WrongPinChild, WrongPin) {
     // Never retried automatically and not cached: a second wrong try fails too.
     EXPECT_EQ(open_code(nullptr, uri), P11TLS_E_PIN_INCORRECT);
     // The right PIN works afterwards.
-    KeyPtr key;
-    EXPECT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0)
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, key.put()), 0)
         << p11tls_last_error_detail();
 }
 
@@ -193,8 +193,8 @@ TEST(Errors, ModulePathAllowed) {
     p11tls_ctx *ctx = nullptr;
     ASSERT_EQ(p11tls_ctx_new(&ctx), 0);
     ASSERT_EQ(p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES | P11TLS_CTX_ALLOW_MODULE_PATH), 0);
-    KeyPtr key;
-    EXPECT_EQ(p11tls_key_open(ctx, (th::key_uri("p256") + "?module-path=" + mod).c_str(), 0, &key.k), 0)
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(ctx, (th::key_uri("p256") + "?module-path=" + mod).c_str(), 0, key.put()), 0)
         << p11tls_last_error_detail();
     p11tls_ctx_free(ctx);
 }
@@ -218,12 +218,12 @@ TEST(Errors, DefaultContextNotConfigurable) {
 
 TEST(Errors, NullArguments) {
     REQUIRE_TOKEN();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, key.put()), 0);
     size_t n = 0;
     EXPECT_EQ(p11tls_key_sign(nullptr, P11TLS_SIG_ED25519, (const uint8_t *)"x", 1, nullptr, &n),
               P11TLS_E_INVALID_ARGUMENT);
-    EXPECT_EQ(p11tls_key_sign(key.k, P11TLS_SIG_ECDSA_SECP256R1_SHA256, nullptr, 5, nullptr, &n),
+    EXPECT_EQ(p11tls_key_sign(key.get(), P11TLS_SIG_ECDSA_SECP256R1_SHA256, nullptr, 5, nullptr, &n),
               P11TLS_E_INVALID_ARGUMENT);
     EXPECT_EQ(p11tls_list_tokens(nullptr, nullptr, nullptr, nullptr), P11TLS_E_INVALID_ARGUMENT);
     EXPECT_EQ(p11tls_list_objects(nullptr, nullptr, 0, nullptr, nullptr), P11TLS_E_INVALID_ARGUMENT);

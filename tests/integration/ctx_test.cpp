@@ -20,12 +20,6 @@
 #include "../support/helpers.hpp"
 
 namespace {
-struct CtxPtr {
-    p11tls_ctx *c = nullptr;
-    CtxPtr() { EXPECT_EQ(p11tls_ctx_new(&c), 0); }
-    ~CtxPtr() { p11tls_ctx_free(c); }
-};
-
 struct PinState {
     int calls = 0;
     std::string pin;        // what to answer
@@ -64,28 +58,28 @@ TEST(Ctx, OwnModuleOnly) {
     REQUIRE_TOKEN();
     const std::string mod = th::env("P11TLS_SOFTHSM_MODULE");
     ASSERT_FALSE(mod.empty());
-    CtxPtr ctx;
-    ASSERT_EQ(p11tls_ctx_set_flags(ctx.c, P11TLS_CTX_NO_REGISTERED_MODULES), 0);
+    p11tls_cxx::context ctx;
+    ASSERT_EQ(p11tls_ctx_set_flags(ctx.get(), P11TLS_CTX_NO_REGISTERED_MODULES), 0);
     int n = 0;
-    ASSERT_EQ(p11tls_list_tokens(ctx.c, nullptr, count_token, &n), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_list_tokens(ctx.get(), nullptr, count_token, &n), 0) << p11tls_last_error_detail();
     EXPECT_EQ(n, 0) << "no module yet: the token must not be visible";
-    KeyPtr none;
-    EXPECT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256").c_str(), 0, &none.k), P11TLS_E_TOKEN_NOT_PRESENT);
+    p11tls_cxx::key none;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, none.put()), P11TLS_E_TOKEN_NOT_PRESENT);
 
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.c, mod.c_str()), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.c, mod.c_str()), 0) << "adding twice is harmless";
+    ASSERT_EQ(p11tls_ctx_add_module(ctx.get(), mod.c_str()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_ctx_add_module(ctx.get(), mod.c_str()), 0) << "adding twice is harmless";
     n = 0;
-    ASSERT_EQ(p11tls_list_tokens(ctx.c, nullptr, count_token, &n), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_list_tokens(ctx.get(), nullptr, count_token, &n), 0) << p11tls_last_error_detail();
     EXPECT_EQ(n, 1);
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
-    EXPECT_TRUE(sign_ok(key.k));
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
+    EXPECT_TRUE(sign_ok(key.get()));
 
     // The module is visible to this context only.
-    CtxPtr other;
-    ASSERT_EQ(p11tls_ctx_set_flags(other.c, P11TLS_CTX_NO_REGISTERED_MODULES), 0);
+    p11tls_cxx::context other;
+    ASSERT_EQ(p11tls_ctx_set_flags(other.get(), P11TLS_CTX_NO_REGISTERED_MODULES), 0);
     n = 0;
-    ASSERT_EQ(p11tls_list_tokens(other.c, nullptr, count_token, &n), 0);
+    ASSERT_EQ(p11tls_list_tokens(other.get(), nullptr, count_token, &n), 0);
     EXPECT_EQ(n, 0);
 }
 
@@ -104,57 +98,57 @@ TEST(Ctx, FreeContextWhileKeyInUse) {
     ps.pin = th::test_pin();
     ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx, pin_fn, &ps), 0);
     ASSERT_EQ(p11tls_ctx_set_fork_policy(ctx, P11TLS_FORK_FAIL), 0);
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
     p11tls_ctx_free(ctx);
-    for (int i = 0; i < 5; ++i) EXPECT_TRUE(sign_ok(key.k)) << p11tls_last_error_detail();
-    EXPECT_EQ(p11tls_key_get_algorithm(key.k), P11TLS_ALG_ECDSA);
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(sign_ok(key.get())) << p11tls_last_error_detail();
+    EXPECT_EQ(p11tls_key_get_algorithm(key.get()), P11TLS_ALG_ECDSA);
 }
 
 // ---- PIN function tests: need a process where nothing is logged in yet ----
 
 TEST(PinFnChild, CalledWhenUriHasNoPin) {
-    if (!getenv("P11TLS_PIN_FN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    if (!th::in_child("P11TLS_PIN_FN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     // 1. A PIN function that declines: P11TLS_E_PIN_CANCELLED.
     {
-        CtxPtr ctx;
+        p11tls_cxx::context ctx;
         PinState ps;
         ps.ret = -1;
-        ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, pin_fn, &ps), 0);
-        KeyPtr key;
-        EXPECT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256", false).c_str(), 0, &key.k), P11TLS_E_PIN_CANCELLED);
+        ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), pin_fn, &ps), 0);
+        p11tls_cxx::key key;
+        EXPECT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256", false).c_str(), 0, key.put()), P11TLS_E_PIN_CANCELLED);
         EXPECT_EQ(ps.calls, 1);
         EXPECT_EQ(ps.label, "p11tls-test");
     }
     // 2. Two contexts: B answers a wrong PIN, A the right one. Each sees
     //    only its own function.
-    CtxPtr a, b;
+    p11tls_cxx::context a, b;
     PinState pa, pb;
     pa.pin = th::test_pin();
     pb.pin = "0000";
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(a.c, pin_fn, &pa), 0);
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(b.c, pin_fn, &pb), 0);
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(a.get(), pin_fn, &pa), 0);
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(b.get(), pin_fn, &pb), 0);
     {
-        KeyPtr kb;
-        EXPECT_EQ(p11tls_key_open(b.c, th::key_uri("p256", false).c_str(), 0, &kb.k), P11TLS_E_PIN_INCORRECT);
+        p11tls_cxx::key kb;
+        EXPECT_EQ(p11tls_key_open(b.get(), th::key_uri("p256", false).c_str(), 0, kb.put()), P11TLS_E_PIN_INCORRECT);
         EXPECT_EQ(pb.calls, 1);
         EXPECT_EQ(pa.calls, 0);
     }
-    KeyPtr ka;
-    ASSERT_EQ(p11tls_key_open(a.c, th::key_uri("p256", false).c_str(), 0, &ka.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key ka;
+    ASSERT_EQ(p11tls_key_open(a.get(), th::key_uri("p256", false).c_str(), 0, ka.put()), 0) << p11tls_last_error_detail();
     EXPECT_EQ(pa.calls, 1);
     EXPECT_EQ(pb.calls, 1);
     EXPECT_EQ(pa.label, "p11tls-test");
     EXPECT_EQ(pa.token_uri.rfind("pkcs11:", 0), 0u) << pa.token_uri;
     EXPECT_NE(pa.token_uri.find("token=p11tls-test"), std::string::npos) << pa.token_uri;
-    EXPECT_TRUE(sign_ok(ka.k));
+    EXPECT_TRUE(sign_ok(ka.get()));
     // Logged in now: opening more keys asks nobody.
-    KeyPtr ka2;
-    ASSERT_EQ(p11tls_key_open(a.c, th::key_uri("rsa2048", false).c_str(), 0, &ka2.k), 0);
+    p11tls_cxx::key ka2;
+    ASSERT_EQ(p11tls_key_open(a.get(), th::key_uri("rsa2048", false).c_str(), 0, ka2.put()), 0);
     EXPECT_EQ(pa.calls, 1);
     // Clearing B's function does not affect A.
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(b.c, nullptr, nullptr), 0);
-    EXPECT_TRUE(sign_ok(ka.k));
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(b.get(), nullptr, nullptr), 0);
+    EXPECT_TRUE(sign_ok(ka.get()));
 }
 
 TEST(Ctx, PinFunction) {
@@ -165,12 +159,12 @@ TEST(Ctx, PinFunction) {
 
 TEST(Ctx, UriPinWinsOverPinFunction) {
     REQUIRE_TOKEN();
-    CtxPtr ctx;
+    p11tls_cxx::context ctx;
     PinState ps;
     ps.pin = "0000";
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, pin_fn, &ps), 0);
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), pin_fn, &ps), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
     EXPECT_EQ(ps.calls, 0);
 }
 
@@ -221,16 +215,16 @@ int reentrant_pin_fn(void *arg, const char *, const char *, unsigned, char *pin,
 }  // namespace
 
 TEST(PinFnForksChild, NoDeadlock) {
-    if (!getenv("P11TLS_PIN_FN_FORK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    CtxPtr ctx;
+    if (!th::in_child("P11TLS_PIN_FN_FORK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    p11tls_cxx::context ctx;
     ReentrantPin rp;
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, forking_pin_fn, &rp), 0);
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256", false).c_str(), 0, &key.k), 0)
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), forking_pin_fn, &rp), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256", false).c_str(), 0, key.put()), 0)
         << p11tls_last_error_detail();
     EXPECT_EQ(rp.calls, 1);
     EXPECT_TRUE(th::exited_ok(rp.forked_child_status)) << th::describe_status(rp.forked_child_status);
-    EXPECT_TRUE(sign_ok(key.k));
+    EXPECT_TRUE(sign_ok(key.get()));
 }
 
 TEST(Ctx, PinFunctionThatForks) {
@@ -240,18 +234,18 @@ TEST(Ctx, PinFunctionThatForks) {
 }
 
 TEST(PinFnReentersChild, NoDeadlock) {
-    if (!getenv("P11TLS_PIN_FN_REENTER_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    CtxPtr ctx;
+    if (!th::in_child("P11TLS_PIN_FN_REENTER_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    p11tls_cxx::context ctx;
     ReentrantPin rp;
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, reentrant_pin_fn, &rp), 0);
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256", false).c_str(), 0, &key.k), 0)
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), reentrant_pin_fn, &rp), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256", false).c_str(), 0, key.put()), 0)
         << p11tls_last_error_detail();
     EXPECT_EQ(rp.calls, 1);
     EXPECT_EQ(rp.inner_list, 0) << p11tls_strerror_name(rp.inner_list);
     EXPECT_EQ(rp.inner_open, 0) << p11tls_strerror_name(rp.inner_open);
     EXPECT_EQ(rp.inner_sign, 0);
-    EXPECT_TRUE(sign_ok(key.k));
+    EXPECT_TRUE(sign_ok(key.get()));
 }
 
 TEST(Ctx, PinFunctionThatCallsP11tls) {

@@ -38,4 +38,25 @@ TEST(CxxWrapper, OwnContextWithModule) {
     p11tls_cxx::key key(ctx, th::key_uri("ed25519"));
     auto sig = key.sign(P11TLS_SIG_ED25519, {1, 2, 3});
     EXPECT_EQ(sig.size(), 64u);
+
+    // The C calls fill the wrappers in place (put()), for their return
+    // codes; ownership moves between wrappers and raw pointers.
+    p11tls_cxx::context own{nullptr};
+    EXPECT_EQ(own.get(), nullptr);
+    ASSERT_EQ(p11tls_ctx_new(own.put()), 0);
+    ASSERT_NE(own.get(), nullptr);
+    own.set_flags(P11TLS_CTX_NO_REGISTERED_MODULES);
+    own.add_module(th::env("P11TLS_SOFTHSM_MODULE"));
+    p11tls_cxx::key none;
+    EXPECT_FALSE(none);
+    EXPECT_EQ(p11tls_key_open(own.get(), th::key_uri("no-such-key").c_str(), 0, none.put()), P11TLS_E_NOT_FOUND);
+    EXPECT_FALSE(none);
+    p11tls_cxx::key filled;
+    ASSERT_EQ(p11tls_key_open(own.get(), th::key_uri("p256").c_str(), 0, filled.put()), 0)
+        << p11tls_last_error_detail();
+    p11tls_cxx::key adopted(filled.release());
+    EXPECT_FALSE(filled);
+    p11tls_cxx::key moved = std::move(adopted);
+    EXPECT_FALSE(adopted);
+    EXPECT_EQ(moved.spki(), th::cert_spki("p256"));
 }

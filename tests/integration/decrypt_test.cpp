@@ -34,31 +34,31 @@ TEST(Decrypt, RsaPkcs1) {
         ASSERT_GE(gnutls_pubkey_encrypt_data(pk, 0, &pt, &ct), 0);
         gnutls_pubkey_deinit(pk);
 
-        KeyPtr key;
-        ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(label).c_str(), 0, &key.k), 0)
+        p11tls_cxx::key key;
+        ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(label).c_str(), 0, key.put()), 0)
             << p11tls_last_error_detail();
         size_t n = 0;
-        ASSERT_EQ(p11tls_key_decrypt(key.k, P11TLS_DECRYPT_RSA_PKCS1, ct.data, ct.size, nullptr, &n), 0);
+        ASSERT_EQ(p11tls_key_decrypt(key.get(), P11TLS_DECRYPT_RSA_PKCS1, ct.data, ct.size, nullptr, &n), 0);
         EXPECT_GE(n, sizeof kSecret - 1);
         std::vector<unsigned char> out(n);
-        ASSERT_EQ(p11tls_key_decrypt(key.k, P11TLS_DECRYPT_RSA_PKCS1, ct.data, ct.size, out.data(), &n), 0)
+        ASSERT_EQ(p11tls_key_decrypt(key.get(), P11TLS_DECRYPT_RSA_PKCS1, ct.data, ct.size, out.data(), &n), 0)
             << p11tls_last_error_detail();
         EXPECT_EQ(std::string((char *)out.data(), n), std::string(kSecret)) << label;
 
         // Short output buffer.
         unsigned char tiny[4];
         size_t tn = sizeof tiny;
-        EXPECT_EQ(p11tls_key_decrypt(key.k, P11TLS_DECRYPT_RSA_PKCS1, ct.data, ct.size, tiny, &tn),
+        EXPECT_EQ(p11tls_key_decrypt(key.get(), P11TLS_DECRYPT_RSA_PKCS1, ct.data, ct.size, tiny, &tn),
                   P11TLS_E_BUFFER_TOO_SMALL);
         EXPECT_EQ(tn, sizeof kSecret - 1);
         // Unknown padding.
         n = out.size();
-        EXPECT_EQ(p11tls_key_decrypt(key.k, 99, ct.data, ct.size, out.data(), &n), P11TLS_E_INVALID_ARGUMENT);
+        EXPECT_EQ(p11tls_key_decrypt(key.get(), 99, ct.data, ct.size, out.data(), &n), P11TLS_E_INVALID_ARGUMENT);
         // A corrupted ciphertext does not decrypt to the plaintext.
         std::vector<unsigned char> bad(ct.data, ct.data + ct.size);
         bad[bad.size() / 2] ^= 0x55;
         n = out.size();
-        int rc = p11tls_key_decrypt(key.k, P11TLS_DECRYPT_RSA_PKCS1, bad.data(), bad.size(), out.data(), &n);
+        int rc = p11tls_key_decrypt(key.get(), P11TLS_DECRYPT_RSA_PKCS1, bad.data(), bad.size(), out.data(), &n);
         if (rc == 0) {
             EXPECT_NE(std::string((char *)out.data(), n), std::string(kSecret));
         }
@@ -68,11 +68,11 @@ TEST(Decrypt, RsaPkcs1) {
 
 TEST(Decrypt, NonRsaKeyUnsupported) {
     REQUIRE_TOKEN();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, key.put()), 0);
     unsigned char ct[64] = {0}, pt[64];
     size_t n = sizeof pt;
-    EXPECT_EQ(p11tls_key_decrypt(key.k, P11TLS_DECRYPT_RSA_PKCS1, ct, sizeof ct, pt, &n), P11TLS_E_UNSUPPORTED);
+    EXPECT_EQ(p11tls_key_decrypt(key.get(), P11TLS_DECRYPT_RSA_PKCS1, ct, sizeof ct, pt, &n), P11TLS_E_UNSUPPORTED);
 }
 
 TEST(Decrypt, RsaOaepSha256) {
@@ -96,12 +96,12 @@ TEST(Decrypt, RsaOaepSha256) {
     ASSERT_EQ(st, 0) << cmd;
     ASSERT_EQ(ct.size(), 256u);
 
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("rsa2048").c_str(), 0, &key.k), 0)
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("rsa2048").c_str(), 0, key.put()), 0)
         << p11tls_last_error_detail();
     std::vector<unsigned char> pt(256);
     size_t n = pt.size();
-    int drc = p11tls_key_decrypt(key.k, P11TLS_DECRYPT_RSA_OAEP_SHA256, ct.data(), ct.size(), pt.data(), &n);
+    int drc = p11tls_key_decrypt(key.get(), P11TLS_DECRYPT_RSA_OAEP_SHA256, ct.data(), ct.size(), pt.data(), &n);
     const std::string detail = p11tls_last_error_detail();
     if (drc == P11TLS_E_UNSUPPORTED && detail.find("C_DecryptInit: CKR_ARGUMENTS_BAD") != std::string::npos)
         GTEST_SKIP() << "the token refuses OAEP with SHA-256 (SoftHSM 2.6 accepts only "
@@ -111,7 +111,7 @@ TEST(Decrypt, RsaOaepSha256) {
     EXPECT_EQ(std::string((char *)pt.data(), n), std::string(kSecret));
     // The same ciphertext is not valid PKCS#1 v1.5.
     n = pt.size();
-    int rc = p11tls_key_decrypt(key.k, P11TLS_DECRYPT_RSA_PKCS1, ct.data(), ct.size(), pt.data(), &n);
+    int rc = p11tls_key_decrypt(key.get(), P11TLS_DECRYPT_RSA_PKCS1, ct.data(), ct.size(), pt.data(), &n);
     if (rc == 0) {
         EXPECT_NE(std::string((char *)pt.data(), n), std::string(kSecret));
     }

@@ -51,22 +51,21 @@ struct Sink {
     }
 };
 
-using Ctx = th::CtxPtr;
 using th::in_child;
 
 }  // namespace
 
 TEST(Log, Levels) {
     REQUIRE_TOKEN();
-    Ctx ctx;
-    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
+    p11tls_cxx::context ctx{nullptr};
+    ASSERT_EQ(p11tls_ctx_new(ctx.put()), 0);
     Sink sink;
-    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.c, Sink::fn, &sink, P11TLS_LOG_DEBUG), 0);
-    KeyPtr none, key;
-    EXPECT_EQ(p11tls_key_open(ctx.c, th::key_uri("no-such-key").c_str(), 0, &none.k), P11TLS_E_NOT_FOUND);
+    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.get(), Sink::fn, &sink, P11TLS_LOG_DEBUG), 0);
+    p11tls_cxx::key none, key;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), th::key_uri("no-such-key").c_str(), 0, none.put()), P11TLS_E_NOT_FOUND);
     EXPECT_GE(sink.find("p11tls_key_open: P11TLS_E_NOT_FOUND: no private key matches", P11TLS_LOG_ERROR), 0)
         << sink.all();
-    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256").c_str(), 0, &key.k), 0);
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, key.put()), 0);
     EXPECT_GE(sink.find("opened key pkcs11:", P11TLS_LOG_INFO), 0) << sink.all();
     // An EC private key has no CKA_EC_POINT on SoftHSM: the debug line of
     // the attribute read names it.
@@ -75,42 +74,42 @@ TEST(Log, Levels) {
 
     // Up to max_level only.
     Sink errors;
-    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.c, Sink::fn, &errors, P11TLS_LOG_ERROR), 0);
-    KeyPtr k2, none2;
-    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256").c_str(), 0, &k2.k), 0);
-    EXPECT_EQ(p11tls_key_open(ctx.c, th::key_uri("no-such-key").c_str(), 0, &none2.k), P11TLS_E_NOT_FOUND);
+    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.get(), Sink::fn, &errors, P11TLS_LOG_ERROR), 0);
+    p11tls_cxx::key k2, none2;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, k2.put()), 0);
+    EXPECT_EQ(p11tls_key_open(ctx.get(), th::key_uri("no-such-key").c_str(), 0, none2.put()), P11TLS_E_NOT_FOUND);
     EXPECT_GE(errors.find("P11TLS_E_NOT_FOUND", P11TLS_LOG_ERROR), 0) << errors.all();
     EXPECT_EQ(errors.find("opened key"), -1) << errors.all();
 }
 
 TEST(Log, BadArguments) {
-    Ctx ctx;
-    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
+    p11tls_cxx::context ctx{nullptr};
+    ASSERT_EQ(p11tls_ctx_new(ctx.put()), 0);
     Sink sink;
     // The default context is shared by every caller: nobody sets its log.
     EXPECT_EQ(p11tls_ctx_set_log_fn(nullptr, Sink::fn, &sink, P11TLS_LOG_DEBUG), P11TLS_E_INVALID_ARGUMENT);
-    EXPECT_EQ(p11tls_ctx_set_log_fn(ctx.c, Sink::fn, &sink, 0), P11TLS_E_INVALID_ARGUMENT);
-    EXPECT_EQ(p11tls_ctx_set_log_fn(ctx.c, Sink::fn, &sink, P11TLS_LOG_DEBUG + 1), P11TLS_E_INVALID_ARGUMENT);
-    EXPECT_EQ(p11tls_ctx_set_log_fn(ctx.c, nullptr, nullptr, 0), 0);
+    EXPECT_EQ(p11tls_ctx_set_log_fn(ctx.get(), Sink::fn, &sink, 0), P11TLS_E_INVALID_ARGUMENT);
+    EXPECT_EQ(p11tls_ctx_set_log_fn(ctx.get(), Sink::fn, &sink, P11TLS_LOG_DEBUG + 1), P11TLS_E_INVALID_ARGUMENT);
+    EXPECT_EQ(p11tls_ctx_set_log_fn(ctx.get(), nullptr, nullptr, 0), 0);
 }
 
 // Two layered callers: each sees its own operations' messages only, keys
 // included, and neither sees the default context's.
 TEST(Log, ContextsAreIsolated) {
     REQUIRE_TOKEN();
-    Ctx a, b;
-    ASSERT_EQ(p11tls_ctx_new(&a.c), 0);
-    ASSERT_EQ(p11tls_ctx_new(&b.c), 0);
+    p11tls_cxx::context a{nullptr}, b{nullptr};
+    ASSERT_EQ(p11tls_ctx_new(a.put()), 0);
+    ASSERT_EQ(p11tls_ctx_new(b.put()), 0);
     Sink sa, sb;
-    ASSERT_EQ(p11tls_ctx_set_log_fn(a.c, Sink::fn, &sa, P11TLS_LOG_DEBUG), 0);
-    ASSERT_EQ(p11tls_ctx_set_log_fn(b.c, Sink::fn, &sb, P11TLS_LOG_DEBUG), 0);
-    KeyPtr none, kb, nd;
-    EXPECT_EQ(p11tls_key_open(a.c, th::key_uri("only-in-a").c_str(), 0, &none.k), P11TLS_E_NOT_FOUND);
-    ASSERT_EQ(p11tls_key_open(b.c, th::key_uri("rsa2048").c_str(), 0, &kb.k), 0);
-    EXPECT_EQ(p11tls_key_open(nullptr, th::key_uri("only-in-default").c_str(), 0, &nd.k), P11TLS_E_NOT_FOUND);
+    ASSERT_EQ(p11tls_ctx_set_log_fn(a.get(), Sink::fn, &sa, P11TLS_LOG_DEBUG), 0);
+    ASSERT_EQ(p11tls_ctx_set_log_fn(b.get(), Sink::fn, &sb, P11TLS_LOG_DEBUG), 0);
+    p11tls_cxx::key none, kb, nd;
+    EXPECT_EQ(p11tls_key_open(a.get(), th::key_uri("only-in-a").c_str(), 0, none.put()), P11TLS_E_NOT_FOUND);
+    ASSERT_EQ(p11tls_key_open(b.get(), th::key_uri("rsa2048").c_str(), 0, kb.put()), 0);
+    EXPECT_EQ(p11tls_key_open(nullptr, th::key_uri("only-in-default").c_str(), 0, nd.put()), P11TLS_E_NOT_FOUND);
     // A key's operation logs to the context it was opened through.
     size_t len = 0;
-    EXPECT_EQ(p11tls_key_sign(kb.k, 0x7777, reinterpret_cast<const uint8_t *>("m"), 1, nullptr, &len),
+    EXPECT_EQ(p11tls_key_sign(kb.get(), 0x7777, reinterpret_cast<const uint8_t *>("m"), 1, nullptr, &len),
               P11TLS_E_UNSUPPORTED);
 
     EXPECT_GE(sa.find("P11TLS_E_NOT_FOUND"), 0) << sa.all();
@@ -132,17 +131,17 @@ TEST(Log, ClearAndFree) {
     p11tls_ctx *ctx = nullptr;
     ASSERT_EQ(p11tls_ctx_new(&ctx), 0);
     ASSERT_EQ(p11tls_ctx_set_log_fn(ctx, Sink::fn, &sink, P11TLS_LOG_DEBUG), 0);
-    KeyPtr key, none;
-    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, &key.k), 0);
+    p11tls_cxx::key key, none;
+    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, key.put()), 0);
     ASSERT_EQ(p11tls_ctx_set_log_fn(ctx, nullptr, nullptr, 0), 0);
     size_t before = sink.lines.size();
-    EXPECT_EQ(p11tls_key_open(ctx, th::key_uri("no-such-key").c_str(), 0, &none.k), P11TLS_E_NOT_FOUND);
+    EXPECT_EQ(p11tls_key_open(ctx, th::key_uri("no-such-key").c_str(), 0, none.put()), P11TLS_E_NOT_FOUND);
     EXPECT_EQ(sink.lines.size(), before) << sink.all();
 
     ASSERT_EQ(p11tls_ctx_set_log_fn(ctx, Sink::fn, &sink, P11TLS_LOG_DEBUG), 0);
     p11tls_ctx_free(ctx);
     size_t len = 0;
-    EXPECT_EQ(p11tls_key_sign(key.k, 0x7777, reinterpret_cast<const uint8_t *>("m"), 1, nullptr, &len),
+    EXPECT_EQ(p11tls_key_sign(key.get(), 0x7777, reinterpret_cast<const uint8_t *>("m"), 1, nullptr, &len),
               P11TLS_E_UNSUPPORTED);
     EXPECT_EQ(sink.lines.size(), before) << sink.all();
 }
@@ -166,14 +165,14 @@ struct Reentrant {
 
 TEST(Log, FunctionMayCallP11tls) {
     REQUIRE_TOKEN();
-    Ctx ctx;
-    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
-    Reentrant r{ctx.c};
-    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.c, Reentrant::fn, &r, P11TLS_LOG_ERROR), 0);
-    KeyPtr none;
-    EXPECT_EQ(p11tls_key_open(ctx.c, th::key_uri("no-such-key").c_str(), 0, &none.k), P11TLS_E_NOT_FOUND);
+    p11tls_cxx::context ctx{nullptr};
+    ASSERT_EQ(p11tls_ctx_new(ctx.put()), 0);
+    Reentrant r{ctx.get()};
+    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.get(), Reentrant::fn, &r, P11TLS_LOG_ERROR), 0);
+    p11tls_cxx::key none;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), th::key_uri("no-such-key").c_str(), 0, none.put()), P11TLS_E_NOT_FOUND);
     EXPECT_EQ(r.calls.load(), 1);
-    EXPECT_EQ(p11tls_key_open(ctx.c, th::key_uri("no-such-key").c_str(), 0, &none.k), P11TLS_E_NOT_FOUND);
+    EXPECT_EQ(p11tls_key_open(ctx.get(), th::key_uri("no-such-key").c_str(), 0, none.put()), P11TLS_E_NOT_FOUND);
     EXPECT_EQ(r.calls.load(), 1) << "cleared by itself";
 }
 
@@ -188,18 +187,18 @@ TEST(LogPinChild, NoPinInMessages) {
         out << th::test_pin() << "\n";
     }
     ASSERT_EQ(chmod(file.c_str(), 0600), 0);
-    Ctx ctx;
-    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
+    p11tls_cxx::context ctx{nullptr};
+    ASSERT_EQ(p11tls_ctx_new(ctx.put()), 0);
     Sink sink;
-    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.c, Sink::fn, &sink, P11TLS_LOG_DEBUG), 0);
+    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.get(), Sink::fn, &sink, P11TLS_LOG_DEBUG), 0);
     const std::string base = "pkcs11:token=p11tls-test;object=p256;type=private";
-    KeyPtr k1, k2, k3, k4;
-    EXPECT_EQ(p11tls_key_open(ctx.c, (base + ";pin-value=" + wrong).c_str(), 0, &k1.k), P11TLS_E_PIN_INCORRECT);
-    EXPECT_EQ(p11tls_key_open(ctx.c, (base + "?pin-source=" + file).c_str(), 0, &k2.k), 0)
+    p11tls_cxx::key k1, k2, k3, k4;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), (base + ";pin-value=" + wrong).c_str(), 0, k1.put()), P11TLS_E_PIN_INCORRECT);
+    EXPECT_EQ(p11tls_key_open(ctx.get(), (base + "?pin-source=" + file).c_str(), 0, k2.put()), 0)
         << p11tls_last_error_detail();
-    EXPECT_EQ(p11tls_key_open(ctx.c, (base + ";pin-value=" + th::test_pin()).c_str(),
-                              P11TLS_KEY_OPEN_VERIFY_PIN, &k3.k), 0);
-    EXPECT_EQ(p11tls_key_open(ctx.c, (base + ";pin-value=" + wrong).c_str(), P11TLS_KEY_OPEN_VERIFY_PIN, &k4.k),
+    EXPECT_EQ(p11tls_key_open(ctx.get(), (base + ";pin-value=" + th::test_pin()).c_str(),
+                              P11TLS_KEY_OPEN_VERIFY_PIN, k3.put()), 0);
+    EXPECT_EQ(p11tls_key_open(ctx.get(), (base + ";pin-value=" + wrong).c_str(), P11TLS_KEY_OPEN_VERIFY_PIN, k4.put()),
               P11TLS_E_PIN_INCORRECT);
     EXPECT_GE(sink.find("CKR_PIN_INCORRECT", P11TLS_LOG_DEBUG), 0) << sink.all();
     EXPECT_GE(sink.find("logged in", P11TLS_LOG_INFO), 0) << sink.all();
@@ -219,8 +218,8 @@ TEST(Log, NoPinInMessages) {
 // A typo in the token name: the detail lists the tokens there are.
 TEST(Diag, NoTokenListsTokens) {
     REQUIRE_TOKEN();
-    KeyPtr none;
-    EXPECT_EQ(p11tls_key_open(nullptr, "pkcs11:token=p11tls-tset;object=p256;type=private", 0, &none.k),
+    p11tls_cxx::key none;
+    EXPECT_EQ(p11tls_key_open(nullptr, "pkcs11:token=p11tls-tset;object=p256;type=private", 0, none.put()),
               P11TLS_E_TOKEN_NOT_PRESENT);
     std::string detail = p11tls_last_error_detail();
     EXPECT_EQ(detail.find("no token matches the URI; tokens present: "), 0u) << detail;
@@ -230,9 +229,9 @@ TEST(Diag, NoTokenListsTokens) {
 // The detail names the keys the URI matches.
 TEST(Diag, AmbiguousListsKeys) {
     REQUIRE_TOKEN();
-    KeyPtr none;
+    p11tls_cxx::key none;
     EXPECT_EQ(p11tls_key_open(nullptr, ("pkcs11:token=p11tls-test;type=private;pin-value=" + th::test_pin()).c_str(),
-                              0, &none.k),
+                              0, none.put()),
               P11TLS_E_AMBIGUOUS);
     std::string detail = p11tls_last_error_detail();
     size_t first = detail.find("among them: pkcs11:");
@@ -276,17 +275,17 @@ int replace_in_child(void *arg) {
 }  // namespace
 
 TEST(Log, SetInChildWhileParentThreadInside) {
-    Ctx ctx;
-    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
+    p11tls_cxx::context ctx{nullptr};
+    ASSERT_EQ(p11tls_ctx_new(ctx.put()), 0);
     Blocker blocker;
-    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.c, Blocker::fn, &blocker, P11TLS_LOG_ERROR), 0);
+    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.get(), Blocker::fn, &blocker, P11TLS_LOG_ERROR), 0);
     std::thread inside([&] {
         p11tls_key *k = nullptr;
-        p11tls_key_open(ctx.c, "pkcs11:object=%zz", 0, &k);
+        p11tls_key_open(ctx.get(), "pkcs11:object=%zz", 0, &k);
     });
     ASSERT_TRUE(wait_for(blocker.entered));
     Sink sink;
-    ChildArg arg{ctx.c, &sink};
+    ChildArg arg{ctx.get(), &sink};
     int st = th::run_in_child(replace_in_child, &arg, 30);
     blocker.release = true;
     inside.join();
@@ -312,8 +311,8 @@ struct Retired {
 // Threads log through one context while another replaces its function:
 // no call reaches a function after its replacement returned.
 TEST(Log, ReplaceWhileThreadsLog) {
-    Ctx ctx;
-    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
+    p11tls_cxx::context ctx{nullptr};
+    ASSERT_EQ(p11tls_ctx_new(ctx.put()), 0);
     constexpr int kRounds = 300;
     std::vector<Retired> args(kRounds);
     std::atomic<bool> stop{false};
@@ -322,17 +321,17 @@ TEST(Log, ReplaceWhileThreadsLog) {
         threads.emplace_back([&] {
             while (!stop.load()) {
                 p11tls_key *k = nullptr;
-                p11tls_key_open(ctx.c, "pkcs11:object=%zz", 0, &k);
+                p11tls_key_open(ctx.get(), "pkcs11:object=%zz", 0, &k);
             }
         });
     for (int i = 0; i < kRounds; ++i) {
-        ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.c, Retired::fn, &args[i], P11TLS_LOG_ERROR), 0);
+        ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.get(), Retired::fn, &args[i], P11TLS_LOG_ERROR), 0);
         if (i > 0) args[i - 1].retired = true;
         // Replaced only once in use (a bounded wait).
         for (int ms = 0; ms < 30000 && args[i].calls.load() == 0; ++ms) usleep(1000);
         ASSERT_GT(args[i].calls.load(), 0);
     }
-    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.c, nullptr, nullptr, 0), 0);
+    ASSERT_EQ(p11tls_ctx_set_log_fn(ctx.get(), nullptr, nullptr, 0), 0);
     args[kRounds - 1].retired = true;
     stop = true;
     for (auto &t : threads) t.join();

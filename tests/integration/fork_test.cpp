@@ -63,9 +63,9 @@ int descend(void *arg) {
 // great-grandchild, while the parent keeps signing in another thread.
 TEST(Fork, ReinitKeySignsDownThreeGenerations) {
     REQUIRE_TOKEN();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p256_ok(key.k), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p256_ok(key.get()), 0);
     std::atomic<bool> done{false};
     std::atomic<int> parent_signs{0}, parent_failures{0};
     // Not under ASan: there this test and the fork storm saw children hang
@@ -76,29 +76,29 @@ TEST(Fork, ReinitKeySignsDownThreeGenerations) {
     const bool concurrent = !(san && strcmp(san, "asan") == 0);
     std::thread signer([&] {
         if (!concurrent) {
-            (p256_ok(key.k) == 0 ? parent_signs : parent_failures)++;
+            (p256_ok(key.get()) == 0 ? parent_signs : parent_failures)++;
             return;
         }
-        while (!done.load()) (p256_ok(key.k) == 0 ? parent_signs : parent_failures)++;
+        while (!done.load()) (p256_ok(key.get()) == 0 ? parent_signs : parent_failures)++;
     });
     if (!concurrent) signer.join();
-    Level first = {key.k, 1};
+    Level first = {key.get(), 1};
     int st = th::run_in_child(descend, &first, 90);
     done = true;
     if (concurrent) signer.join();
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
     EXPECT_EQ(parent_failures.load(), 0);
     EXPECT_GT(parent_signs.load(), 0);
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(p256_ok(key.k), 0) << p11tls_last_error_detail();
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(p256_ok(key.get()), 0) << p11tls_last_error_detail();
 }
 
 TEST(Fork, ReinitKeyNeverUsedBeforeFork) {
     REQUIRE_TOKEN();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0);
-    int st = th::run_in_child(child_signs, key.k, 30);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, key.put()), 0);
+    int st = th::run_in_child(child_signs, key.get(), 30);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
-    EXPECT_EQ(p256_ok(key.k), 0);
+    EXPECT_EQ(p256_ok(key.get()), 0);
 }
 
 TEST(Fork, ReinitOwnContextWithPinFunction) {
@@ -110,10 +110,10 @@ TEST(Fork, ReinitOwnContextWithPinFunction) {
         return 0;
     };
     ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx, pin, nullptr), 0);
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256", false).c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256", false).c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
     p11tls_ctx_free(ctx);
-    int st = th::run_in_child(child_signs, key.k, 30);
+    int st = th::run_in_child(child_signs, key.get(), 30);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
@@ -155,12 +155,12 @@ TEST(Fork, FailPolicy) {
     p11tls_ctx *ctx = nullptr;
     ASSERT_EQ(p11tls_ctx_new(&ctx), 0);
     ASSERT_EQ(p11tls_ctx_set_fork_policy(ctx, P11TLS_FORK_FAIL), 0);
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p256_ok(key.k), 0);
-    int st = th::run_in_child(fail_policy_child, key.k, 30);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p256_ok(key.get()), 0);
+    int st = th::run_in_child(fail_policy_child, key.get(), 30);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
-    EXPECT_EQ(p256_ok(key.k), 0) << "the parent's key is not stale";
+    EXPECT_EQ(p256_ok(key.get()), 0) << "the parent's key is not stale";
     p11tls_ctx_free(ctx);
 }
 
@@ -169,13 +169,13 @@ TEST(Fork, AbortPolicy) {
     p11tls_ctx *ctx = nullptr;
     ASSERT_EQ(p11tls_ctx_new(&ctx), 0);
     ASSERT_EQ(p11tls_ctx_set_fork_policy(ctx, P11TLS_FORK_ABORT), 0);
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p256_ok(key.k), 0);
-    int st = th::run_in_child(child_signs, key.k, 30);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx, th::key_uri("p256").c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p256_ok(key.get()), 0);
+    int st = th::run_in_child(child_signs, key.get(), 30);
     ASSERT_GE(st, 0) << th::describe_status(st);
     EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT) << th::describe_status(st);
-    EXPECT_EQ(p256_ok(key.k), 0);
+    EXPECT_EQ(p256_ok(key.get()), 0);
     p11tls_ctx_free(ctx);
 }
 
@@ -202,10 +202,10 @@ TEST(Fork, TwoContextsTwoPolicies) {
     ASSERT_EQ(p11tls_ctx_new(&b), 0);
     ASSERT_EQ(p11tls_ctx_set_fork_policy(a, P11TLS_FORK_REINIT), 0);
     ASSERT_EQ(p11tls_ctx_set_fork_policy(b, P11TLS_FORK_FAIL), 0);
-    KeyPtr ka, kb;
-    ASSERT_EQ(p11tls_key_open(a, th::key_uri("p256").c_str(), 0, &ka.k), 0);
-    ASSERT_EQ(p11tls_key_open(b, th::key_uri("p256").c_str(), 0, &kb.k), 0);
-    TwoPolicies t = {ka.k, kb.k};
+    p11tls_cxx::key ka, kb;
+    ASSERT_EQ(p11tls_key_open(a, th::key_uri("p256").c_str(), 0, ka.put()), 0);
+    ASSERT_EQ(p11tls_key_open(b, th::key_uri("p256").c_str(), 0, kb.put()), 0);
+    TwoPolicies t = {ka.get(), kb.get()};
     int st = th::run_in_child(two_policies_child, &t, 30);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
     p11tls_ctx_free(a);
@@ -261,14 +261,14 @@ int many_children(void *arg) {
 
 TEST(Fork, ManySequentialChildren) {
     REQUIRE_TOKEN();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, key.put()), 0);
     for (int i = 0; i < 5; ++i) {
-        int st = th::run_in_child(child_signs, key.k, 30);
+        int st = th::run_in_child(child_signs, key.get(), 30);
         EXPECT_TRUE(th::exited_ok(st)) << "child " << i << ": " << th::describe_status(st);
-        EXPECT_EQ(p256_ok(key.k), 0);
+        EXPECT_EQ(p256_ok(key.get()), 0);
     }
-    int st = th::run_in_child(many_children, key.k, 90);
+    int st = th::run_in_child(many_children, key.get(), 90);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
 }
 
@@ -279,8 +279,8 @@ TEST(Fork, ForkWhileOtherThreadsSign) {
     // doc/fork-model.md).
     const char *san = getenv("P11TLS_SANITIZER");
     if (san && strcmp(san, "asan") == 0) GTEST_SKIP() << "children of threaded parents can hang under ASan";
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, &key.k), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, key.put()), 0);
     std::atomic<bool> stop{false};
     std::atomic<int> errors{0};
     std::vector<std::thread> ts;
@@ -288,12 +288,12 @@ TEST(Fork, ForkWhileOtherThreadsSign) {
         ts.emplace_back([&] {
             while (!stop) {
                 std::vector<unsigned char> sig;
-                if (th::sign(key.k, P11TLS_SIG_ECDSA_SECP256R1_SHA256, kMsg, sizeof kMsg - 1, sig) != 0) ++errors;
+                if (th::sign(key.get(), P11TLS_SIG_ECDSA_SECP256R1_SHA256, kMsg, sizeof kMsg - 1, sig) != 0) ++errors;
             }
         });
     int failed = 0;
     for (int i = 0; i < 10; ++i) {
-        int st = th::run_in_child(child_signs, key.k, 30);
+        int st = th::run_in_child(child_signs, key.get(), 30);
         if (!th::exited_ok(st)) {
             ++failed;
             ADD_FAILURE() << "child " << i << ": " << th::describe_status(st);

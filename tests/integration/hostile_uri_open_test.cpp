@@ -58,14 +58,14 @@ TEST(HostileUri, VariantsOfAGoodUriOpenNothing) {
     REQUIRE_TOKEN();
     const std::string good = th::key_uri("p256");
     {
-        KeyPtr key;  // the control: the unaltered URI opens the key
-        ASSERT_EQ(p11tls_key_open(nullptr, good.c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
+        p11tls_cxx::key key;  // the control: the unaltered URI opens the key
+        ASSERT_EQ(p11tls_key_open(nullptr, good.c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
     }
     for (const std::string &u : hostile_variants(good)) {
         const std::string shown = u.substr(0, 120);
-        KeyPtr key;
-        EXPECT_EQ(p11tls_key_open(nullptr, u.c_str(), 0, &key.k), P11TLS_E_INVALID_URI) << shown;
-        EXPECT_EQ(key.k, nullptr) << shown;
+        p11tls_cxx::key key;
+        EXPECT_EQ(p11tls_key_open(nullptr, u.c_str(), 0, key.put()), P11TLS_E_INVALID_URI) << shown;
+        EXPECT_EQ(key.get(), nullptr) << shown;
         EXPECT_STRNE(p11tls_last_error_detail(), "") << shown;
     }
     // Certificates are looked up through the same parser.
@@ -91,23 +91,23 @@ TEST(HostileUri, ModulePathLoadsNothingUnlessAllowed) {
     ASSERT_FALSE(mapped(mod)) << "some earlier test loaded " << mod;
     const std::string uri = th::key_uri("p256") + "?module-path=" + mod;
 
-    KeyPtr k1;
-    EXPECT_EQ(p11tls_key_open(nullptr, uri.c_str(), 0, &k1.k), P11TLS_E_NOT_PERMITTED);
+    p11tls_cxx::key k1;
+    EXPECT_EQ(p11tls_key_open(nullptr, uri.c_str(), 0, k1.put()), P11TLS_E_NOT_PERMITTED);
     EXPECT_FALSE(mapped(mod)) << "the default context loaded a URI's module-path";
 
     p11tls_ctx *ctx = nullptr;
     ASSERT_EQ(p11tls_ctx_new(&ctx), 0);
     ASSERT_EQ(p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES), 0);
-    KeyPtr k2;
-    EXPECT_EQ(p11tls_key_open(ctx, uri.c_str(), 0, &k2.k), P11TLS_E_NOT_PERMITTED);
-    EXPECT_EQ(k2.k, nullptr);
+    p11tls_cxx::key k2;
+    EXPECT_EQ(p11tls_key_open(ctx, uri.c_str(), 0, k2.put()), P11TLS_E_NOT_PERMITTED);
+    EXPECT_EQ(k2.get(), nullptr);
     EXPECT_FALSE(mapped(mod)) << "a context without ALLOW_MODULE_PATH loaded a URI's module-path";
 
     // The control: allowed, the same URI loads the module and opens the key.
     ASSERT_EQ(p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES | P11TLS_CTX_ALLOW_MODULE_PATH), 0);
     {
-        KeyPtr k3;
-        EXPECT_EQ(p11tls_key_open(ctx, uri.c_str(), 0, &k3.k), 0) << p11tls_last_error_detail();
+        p11tls_cxx::key k3;
+        EXPECT_EQ(p11tls_key_open(ctx, uri.c_str(), 0, k3.put()), 0) << p11tls_last_error_detail();
         EXPECT_TRUE(mapped(mod));
     }
     p11tls_ctx_free(ctx);

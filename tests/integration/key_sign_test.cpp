@@ -58,39 +58,39 @@ class SignTest : public testing::TestWithParam<Case> {};
 TEST_P(SignTest, SignVerifies) {
     REQUIRE_TOKEN();
     const Case &c = GetParam();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(c.label).c_str(), 0, &key.k), 0)
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(c.label).c_str(), 0, key.put()), 0)
         << p11tls_last_error_detail();
-    EXPECT_EQ(p11tls_key_supports(key.k, c.scheme), 1);
+    EXPECT_EQ(p11tls_key_supports(key.get(), c.scheme), 1);
     std::vector<unsigned char> sig;
-    ASSERT_EQ(th::sign(key.k, c.scheme, kMsg, sizeof kMsg - 1, sig), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(th::sign(key.get(), c.scheme, kMsg, sizeof kMsg - 1, sig), 0) << p11tls_last_error_detail();
     EXPECT_GE(th::verify_data(c.label, c.galg, kMsg, sizeof kMsg - 1, sig.data(), sig.size()), 0);
     // A different message must not verify with this signature.
     EXPECT_LT(th::verify_data(c.label, c.galg, "other", 5, sig.data(), sig.size()), 0);
     // Empty message.
-    ASSERT_EQ(th::sign(key.k, c.scheme, "", 0, sig), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(th::sign(key.get(), c.scheme, "", 0, sig), 0) << p11tls_last_error_detail();
     EXPECT_GE(th::verify_data(c.label, c.galg, "", 0, sig.data(), sig.size()), 0);
 }
 
 TEST_P(SignTest, SignHashVerifies) {
     REQUIRE_TOKEN();
     const Case &c = GetParam();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(c.label).c_str(), 0, &key.k), 0)
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(c.label).c_str(), 0, key.put()), 0)
         << p11tls_last_error_detail();
     size_t n = 0;
-    ASSERT_EQ(p11tls_key_sign_hash(key.k, c.scheme, nullptr, 0, nullptr, &n), 0);
+    ASSERT_EQ(p11tls_key_sign_hash(key.get(), c.scheme, nullptr, 0, nullptr, &n), 0);
     std::vector<unsigned char> sig(n);
     if (c.dig == GNUTLS_DIG_UNKNOWN) {
         unsigned char h[32] = {1};
-        EXPECT_EQ(p11tls_key_sign_hash(key.k, c.scheme, h, sizeof h, sig.data(), &n),
+        EXPECT_EQ(p11tls_key_sign_hash(key.get(), c.scheme, h, sizeof h, sig.data(), &n),
                   P11TLS_E_UNSUPPORTED);
         return;
     }
     unsigned char hash[64];
     size_t hlen = gnutls_hash_get_len(c.dig);
     ASSERT_EQ(gnutls_hash_fast(c.dig, kMsg, sizeof kMsg - 1, hash), 0);
-    ASSERT_EQ(p11tls_key_sign_hash(key.k, c.scheme, hash, hlen, sig.data(), &n), 0)
+    ASSERT_EQ(p11tls_key_sign_hash(key.get(), c.scheme, hash, hlen, sig.data(), &n), 0)
         << p11tls_last_error_detail();
     sig.resize(n);
     EXPECT_GE(th::verify_hash(c.label, c.galg, hash, hlen, sig.data(), sig.size()), 0);
@@ -98,42 +98,42 @@ TEST_P(SignTest, SignHashVerifies) {
     EXPECT_GE(th::verify_data(c.label, c.galg, kMsg, sizeof kMsg - 1, sig.data(), sig.size()), 0);
     // A hash of the wrong length is refused.
     n = sig.size();
-    EXPECT_EQ(p11tls_key_sign_hash(key.k, c.scheme, hash, hlen - 1, sig.data(), &n),
+    EXPECT_EQ(p11tls_key_sign_hash(key.get(), c.scheme, hash, hlen - 1, sig.data(), &n),
               P11TLS_E_INVALID_ARGUMENT);
 }
 
 TEST_P(SignTest, SizeQueryAndShortBuffer) {
     REQUIRE_TOKEN();
     const Case &c = GetParam();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(c.label).c_str(), 0, &key.k), 0)
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(c.label).c_str(), 0, key.put()), 0)
         << p11tls_last_error_detail();
     size_t max = 0;
-    ASSERT_EQ(p11tls_key_sign(key.k, c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, nullptr, &max), 0);
+    ASSERT_EQ(p11tls_key_sign(key.get(), c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, nullptr, &max), 0);
     EXPECT_GT(max, 0u);
     std::vector<unsigned char> sig(max);
     size_t n = max;
-    ASSERT_EQ(p11tls_key_sign(key.k, c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, sig.data(), &n), 0);
+    ASSERT_EQ(p11tls_key_sign(key.get(), c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, sig.data(), &n), 0);
     EXPECT_LE(n, max);
     EXPECT_GT(n, 0u);
     size_t small = 8;
     unsigned char tiny[8];
-    EXPECT_EQ(p11tls_key_sign(key.k, c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, tiny, &small),
+    EXPECT_EQ(p11tls_key_sign(key.get(), c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, tiny, &small),
               P11TLS_E_BUFFER_TOO_SMALL);
     EXPECT_GT(small, 8u) << "the needed size is stored";
     EXPECT_LE(small, max);
     // NULL length pointer.
-    EXPECT_EQ(p11tls_key_sign(key.k, c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, sig.data(), nullptr),
+    EXPECT_EQ(p11tls_key_sign(key.get(), c.scheme, (const uint8_t *)kMsg, sizeof kMsg - 1, sig.data(), nullptr),
               P11TLS_E_INVALID_ARGUMENT);
 }
 
 TEST_P(SignTest, WrongAlgorithmSchemeUnsupported) {
     REQUIRE_TOKEN();
     const Case &c = GetParam();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(c.label).c_str(), 0, &key.k), 0)
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(c.label).c_str(), 0, key.put()), 0)
         << p11tls_last_error_detail();
-    const int alg = p11tls_key_get_algorithm(key.k);
+    const int alg = p11tls_key_get_algorithm(key.get());
     const uint16_t others[] = {P11TLS_SIG_RSA_PKCS1_SHA256, P11TLS_SIG_RSA_PSS_RSAE_SHA256,
                                P11TLS_SIG_ECDSA_SECP256R1_SHA256, P11TLS_SIG_ED25519, P11TLS_SIG_ED448};
     for (uint16_t s : others) {
@@ -144,16 +144,16 @@ TEST_P(SignTest, WrongAlgorithmSchemeUnsupported) {
         if (fits) continue;
         unsigned char sig[1024];
         size_t n = sizeof sig;
-        EXPECT_EQ(p11tls_key_sign(key.k, s, (const uint8_t *)kMsg, sizeof kMsg - 1, sig, &n),
+        EXPECT_EQ(p11tls_key_sign(key.get(), s, (const uint8_t *)kMsg, sizeof kMsg - 1, sig, &n),
                   P11TLS_E_UNSUPPORTED)
             << c.label << " with " << p11tls_sig_scheme_name(s);
-        EXPECT_EQ(p11tls_key_supports(key.k, s), 0) << c.label << " " << p11tls_sig_scheme_name(s);
+        EXPECT_EQ(p11tls_key_supports(key.get(), s), 0) << c.label << " " << p11tls_sig_scheme_name(s);
     }
     unsigned char sig[1024];
     size_t n = sizeof sig;
-    EXPECT_EQ(p11tls_key_sign(key.k, 0x0201 /* rsa_pkcs1_sha1 */, (const uint8_t *)kMsg, 3, sig, &n),
+    EXPECT_EQ(p11tls_key_sign(key.get(), 0x0201 /* rsa_pkcs1_sha1 */, (const uint8_t *)kMsg, 3, sig, &n),
               P11TLS_E_UNSUPPORTED);
-    EXPECT_EQ(p11tls_key_supports(key.k, 0x0201), 0);
+    EXPECT_EQ(p11tls_key_supports(key.get(), 0x0201), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllKeys, SignTest, testing::ValuesIn(kCases), case_name);
@@ -180,17 +180,17 @@ int pin_fn_1234(void *arg, const char *, const char *, unsigned, char *pin, size
 TEST(KeyProperties, AlgorithmBitsSpki) {
     REQUIRE_TOKEN();
     for (const Props &p : kProps) {
-        KeyPtr key;
-        ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(p.label).c_str(), 0, &key.k), 0)
+        p11tls_cxx::key key;
+        ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(p.label).c_str(), 0, key.put()), 0)
             << p.label << ": " << p11tls_last_error_detail();
-        EXPECT_EQ(p11tls_key_get_algorithm(key.k), p.alg) << p.label;
+        EXPECT_EQ(p11tls_key_get_algorithm(key.get()), p.alg) << p.label;
         if (p.bits)
-            EXPECT_EQ(p11tls_key_get_bits(key.k), p.bits) << p.label;
+            EXPECT_EQ(p11tls_key_get_bits(key.get()), p.bits) << p.label;
         else
-            EXPECT_GT(p11tls_key_get_bits(key.k), 0) << p.label;
+            EXPECT_GT(p11tls_key_get_bits(key.get()), 0) << p.label;
         uint8_t *der = nullptr;
         size_t len = 0;
-        ASSERT_EQ(p11tls_key_get_spki(key.k, &der, &len), 0) << p.label;
+        ASSERT_EQ(p11tls_key_get_spki(key.get(), &der, &len), 0) << p.label;
         std::vector<unsigned char> spki(der, der + len);
         p11tls_free(der);
         auto want = th::cert_spki(p.label);
@@ -208,10 +208,10 @@ TEST(KeyProperties, AlgorithmBitsSpki) {
 TEST(KeyProperties, UriReopensSameKey) {
     REQUIRE_TOKEN();
     for (const Props &p : kProps) {
-        KeyPtr key;
-        ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(p.label).c_str(), 0, &key.k), 0)
+        p11tls_cxx::key key;
+        ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri(p.label).c_str(), 0, key.put()), 0)
             << p.label << ": " << p11tls_last_error_detail();
-        const char *u = p11tls_key_get_uri(key.k);
+        const char *u = p11tls_key_get_uri(key.get());
         ASSERT_NE(u, nullptr);
         std::string uri = u;
         EXPECT_EQ(uri.rfind("pkcs11:", 0), 0u) << uri;
@@ -229,17 +229,17 @@ TEST(KeyProperties, UriReopensSameKey) {
         EXPECT_EQ(seen, 1) << uri;
 
         // Re-opened with the PIN appended: the same key.
-        KeyPtr again;
-        ASSERT_EQ(p11tls_key_open(nullptr, (uri + "?pin-value=" + th::test_pin()).c_str(), 0, &again.k), 0)
+        p11tls_cxx::key again;
+        ASSERT_EQ(p11tls_key_open(nullptr, (uri + "?pin-value=" + th::test_pin()).c_str(), 0, again.put()), 0)
             << uri << ": " << p11tls_last_error_detail();
         uint8_t *a = nullptr, *b = nullptr;
         size_t al = 0, bl = 0;
-        ASSERT_EQ(p11tls_key_get_spki(key.k, &a, &al), 0);
-        ASSERT_EQ(p11tls_key_get_spki(again.k, &b, &bl), 0);
+        ASSERT_EQ(p11tls_key_get_spki(key.get(), &a, &al), 0);
+        ASSERT_EQ(p11tls_key_get_spki(again.get(), &b, &bl), 0);
         EXPECT_EQ(std::vector<unsigned char>(a, a + al), std::vector<unsigned char>(b, b + bl));
         p11tls_free(a);
         p11tls_free(b);
-        EXPECT_STREQ(p11tls_key_get_uri(again.k), uri.c_str());
+        EXPECT_STREQ(p11tls_key_get_uri(again.get()), uri.c_str());
 
         // And through a context with a PIN function (the token may already
         // be logged in, so the function need not be called).
@@ -247,17 +247,17 @@ TEST(KeyProperties, UriReopensSameKey) {
         ASSERT_EQ(p11tls_ctx_new(&ctx), 0);
         int calls = 0;
         ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx, pin_fn_1234, &calls), 0);
-        KeyPtr third;
-        EXPECT_EQ(p11tls_key_open(ctx, uri.c_str(), 0, &third.k), 0) << p11tls_last_error_detail();
+        p11tls_cxx::key third;
+        EXPECT_EQ(p11tls_key_open(ctx, uri.c_str(), 0, third.put()), 0) << p11tls_last_error_detail();
         p11tls_ctx_free(ctx);
-        if (third.k) {
+        if (third.get()) {
             std::vector<unsigned char> sig;
             uint16_t scheme = p.alg == P11TLS_ALG_RSA     ? P11TLS_SIG_RSA_PSS_RSAE_SHA256
                               : p.alg == P11TLS_ALG_ED25519 ? P11TLS_SIG_ED25519
                               : p.bits == 256              ? P11TLS_SIG_ECDSA_SECP256R1_SHA256
                               : p.bits == 384              ? P11TLS_SIG_ECDSA_SECP384R1_SHA384
                                                            : P11TLS_SIG_ECDSA_SECP521R1_SHA512;
-            EXPECT_EQ(th::sign(third.k, scheme, "x", 1, sig), 0) << p11tls_last_error_detail();
+            EXPECT_EQ(th::sign(third.get(), scheme, "x", 1, sig), 0) << p11tls_last_error_detail();
         }
     }
 }
@@ -272,20 +272,20 @@ TEST(KeyProperties, OpenArgumentChecks) {
     EXPECT_EQ(p11tls_key_open(nullptr, th::key_uri("p256", true, "cert").c_str(), 0, &k),
               P11TLS_E_INVALID_ARGUMENT);
     // Without type=, the private key is still found.
-    KeyPtr key;
+    p11tls_cxx::key key;
     EXPECT_EQ(p11tls_key_open(nullptr,
                               ("pkcs11:token=p11tls-test;object=p256;pin-value=" + th::test_pin()).c_str(),
-                              0, &key.k),
+                              0, key.put()),
               0)
         << p11tls_last_error_detail();
     // By id.
-    KeyPtr byid;
+    p11tls_cxx::key byid;
     EXPECT_EQ(p11tls_key_open(nullptr,
                               ("pkcs11:token=p11tls-test;id=%05;type=private;pin-value=" + th::test_pin()).c_str(),
-                              0, &byid.k),
+                              0, byid.put()),
               0)
         << p11tls_last_error_detail();
-    if (byid.k) {
-        EXPECT_EQ(p11tls_key_get_algorithm(byid.k), P11TLS_ALG_ED25519);
+    if (byid.get()) {
+        EXPECT_EQ(p11tls_key_get_algorithm(byid.get()), P11TLS_ALG_ED25519);
     }
 }

@@ -2,7 +2,7 @@
 // Copyright The p11tls authors
 // Integration: how p11tls_key_open finds a key among objects that share its
 // name. A search by label or CKA_ID finds the key, its public key and its
-// certificate in one scan (lib/key/key.cpp find_named); these tests pin down
+// certificate in one scan (lib/key/find.cpp find_named); these tests pin down
 // what that search must still get right: the public key taken from the
 // right companion, values larger than the one-call attribute read expects,
 // ambiguity, and more objects sharing the name than the named search takes.
@@ -130,20 +130,20 @@ struct Pubkey {
 // Opens uri: the key records want as its public key (the identity it is
 // checked against after fork), and its signature verifies with want.
 void expect_signs_as(const std::string &uri, gnutls_pubkey_t want) {
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_open(nullptr, uri.c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(nullptr, uri.c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
     gnutls_datum_t want_der = {nullptr, 0};
     ASSERT_GE(gnutls_pubkey_export2(want, GNUTLS_X509_FMT_DER, &want_der), 0);
     uint8_t *spki = nullptr;
     size_t spki_len = 0;
-    ASSERT_EQ(p11tls_key_get_spki(key.k, &spki, &spki_len), 0);
+    ASSERT_EQ(p11tls_key_get_spki(key.get(), &spki, &spki_len), 0);
     EXPECT_EQ(std::vector<uint8_t>(spki, spki + spki_len),
               std::vector<uint8_t>(want_der.data, want_der.data + want_der.size));
     p11tls_free(spki);
     gnutls_free(want_der.data);
     uint8_t sig[128];
     size_t sig_len = sizeof sig;
-    ASSERT_EQ(p11tls_key_sign(key.k, P11TLS_SIG_ECDSA_SECP256R1_SHA256, (const uint8_t *)kMsg,
+    ASSERT_EQ(p11tls_key_sign(key.get(), P11TLS_SIG_ECDSA_SECP256R1_SHA256, (const uint8_t *)kMsg,
                               sizeof kMsg - 1, sig, &sig_len),
               0)
         << p11tls_last_error_detail();
@@ -182,8 +182,8 @@ TEST(Lookup, SharedLabelTakesThePublicKeyWithTheKeysId) {
     a.k = raw.ec_pair("twins", "\x0a");
     b.k = raw.ec_pair("twins", "\x0b");
     ASSERT_TRUE(a.k && b.k);
-    KeyPtr key;
-    EXPECT_EQ(p11tls_key_open(nullptr, uri_for("twins").c_str(), 0, &key.k), P11TLS_E_AMBIGUOUS);
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(nullptr, uri_for("twins").c_str(), 0, key.put()), P11TLS_E_AMBIGUOUS);
     expect_signs_as(uri_for("twins") + ";id=%0a", a.k);
     expect_signs_as(uri_for("twins") + ";id=%0b", b.k);
 }

@@ -35,7 +35,6 @@ const int kWaitSeconds = 30;
 const char kMsg[] = "bad modules";
 
 using th::in_child;
-using tmh::Ctx;
 using tmh::testmod_path;
 
 bool copy_file(const std::string &from, const std::string &to) {
@@ -81,6 +80,25 @@ bool make_bad_modules(BadModules &b) {
            write_text(b.failinit + ".env", "P11TLS_TESTMOD_FAIL_INIT=1\n") &&
            write_text(b.random + ".env", "P11TLS_TESTMOD_RANDOM_FAIL=300:20261123\n"
                                          "P11TLS_SOFTHSM_MODULE=" + softhsm_copy + "\n");
+}
+
+// Makes ctx a new context that sees only the modules at paths: 0, or the
+// first failure's code.
+int only_modules(p11tls_cxx::context &ctx, std::initializer_list<std::string> paths) {
+    int rc = p11tls_ctx_new(ctx.put());
+    if (!rc) rc = p11tls_ctx_set_flags(ctx.get(), P11TLS_CTX_NO_REGISTERED_MODULES);
+    for (auto p = paths.begin(); !rc && p != paths.end(); ++p) rc = p11tls_ctx_add_module(ctx.get(), p->c_str());
+    return rc;
+}
+
+// The bad modules' files, and ctx seeing the good module and the one whose
+// C_Initialize fails (which adds without error: it fails when used).
+testing::AssertionResult good_and_failinit(BadModules &b, p11tls_cxx::context &ctx) {
+    if (!make_bad_modules(b))
+        return testing::AssertionFailure() << "cannot copy the modules to " << th::test_dir() << "/badmod";
+    if (int rc = only_modules(ctx, {b.good, b.failinit}))
+        return testing::AssertionFailure() << p11tls_strerror_name(rc) << ": " << p11tls_last_error_detail();
+    return testing::AssertionSuccess();
 }
 
 std::string key_uri_in(const std::string &module) {
@@ -150,56 +168,52 @@ int module_cb(void *arg, const p11tls_module_info *info) {
 TEST(BadModChild, MixedModules) {
     if (!in_child("P11TLS_BADMOD_MIXED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     BadModules b;
-    ASSERT_TRUE(make_bad_modules(b));
-    Ctx ctx;
-    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
-    ASSERT_EQ(p11tls_ctx_set_flags(ctx.c, P11TLS_CTX_NO_REGISTERED_MODULES), 0);
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.c, b.good.c_str()), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.c, b.failinit.c_str()), 0) << p11tls_last_error_detail();
-    EXPECT_EQ(p11tls_ctx_add_module(ctx.c, b.missing.c_str()), P11TLS_E_MODULE);
+    p11tls_cxx::context ctx{nullptr};
+    ASSERT_TRUE(good_and_failinit(b, ctx));
+    EXPECT_EQ(p11tls_ctx_add_module(ctx.get(), b.missing.c_str()), P11TLS_E_MODULE);
     EXPECT_NE(std::string(p11tls_last_error_detail()).find(b.missing), std::string::npos)
         << p11tls_last_error_detail();
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.c, b.random.c_str()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_ctx_add_module(ctx.get(), b.random.c_str()), 0) << p11tls_last_error_detail();
 
     // The good module's key, before anything else touches the bad ones.
-    KeyPtr good;
-    ASSERT_EQ(p11tls_key_open(ctx.c, key_uri_in(b.good).c_str(), 0, &good.k), 0)
+    p11tls_cxx::key good;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), key_uri_in(b.good).c_str(), 0, good.put()), 0)
         << p11tls_last_error_detail();
 
     // The module that fails C_Initialize: its key is not there, cleanly.
-    KeyPtr none;
-    EXPECT_EQ(p11tls_key_open(ctx.c, key_uri_in(b.failinit).c_str(), 0, &none.k),
+    p11tls_cxx::key none;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), key_uri_in(b.failinit).c_str(), 0, none.put()),
               P11TLS_E_TOKEN_NOT_PRESENT)
         << p11tls_last_error_detail();
-    EXPECT_EQ(none.k, nullptr);
+    EXPECT_EQ(none.get(), nullptr);
 
     // The random module: open until 20 keys are open. Every failure is
     // clean, and every key that opens has the right public key.
     const std::vector<unsigned char> spki = th::cert_spki("p256");
     ASSERT_FALSE(spki.empty());
     Tally opens;
-    KeyPtr rnd;
+    p11tls_cxx::key rnd;
     int opened = 0, wrong_spki = 0;
     for (int i = 0; i < 5000 && opened < 20; i++) {
-        KeyPtr k;
-        int rc = p11tls_key_open(ctx.c, key_uri_in(b.random).c_str(), 0, &k.k);
+        p11tls_cxx::key k;
+        int rc = p11tls_key_open(ctx.get(), key_uri_in(b.random).c_str(), 0, k.put());
         opens.add(rc);
         if (rc != 0) {
-            EXPECT_EQ(k.k, nullptr);
-            k.k = nullptr;
+            EXPECT_EQ(k.get(), nullptr);
+            k.release();  // what a failed open left there (checked above) is not freed
         } else {
             opened++;
             uint8_t *der = nullptr;
             size_t len = 0;
-            ASSERT_EQ(p11tls_key_get_spki(k.k, &der, &len), 0);
+            ASSERT_EQ(p11tls_key_get_spki(k.get(), &der, &len), 0);
             if (std::vector<unsigned char>(der, der + len) != spki) wrong_spki++;
             p11tls_free(der);
-            if (!rnd.k) std::swap(rnd.k, k.k);
+            if (!rnd) rnd = std::move(k);
         }
-        ASSERT_EQ(sign_verified(good.k), 0) << "good key, after random open " << i << ": "
-                                            << p11tls_last_error_detail();
+        ASSERT_EQ(sign_verified(good.get()), 0) << "good key, after random open " << i << ": "
+                                                << p11tls_last_error_detail();
     }
-    ASSERT_NE(rnd.k, nullptr) << "random module: no open succeeded: " << opens.str();
+    ASSERT_NE(rnd.get(), nullptr) << "random module: no open succeeded: " << opens.str();
     EXPECT_EQ(opened, 20) << opens.str();
     EXPECT_EQ(wrong_spki, 0);
     EXPECT_TRUE(opens.unclean.empty()) << opens.unclean.front();
@@ -207,9 +221,9 @@ TEST(BadModChild, MixedModules) {
     // Signing with the random module's key, interleaved with the good key.
     Tally signs;
     for (int i = 0; i < 300; i++) {
-        signs.add(sign_verified(rnd.k));
-        ASSERT_EQ(sign_verified(good.k), 0) << "good key, after random sign " << i << ": "
-                                            << p11tls_last_error_detail();
+        signs.add(sign_verified(rnd.get()));
+        ASSERT_EQ(sign_verified(good.get()), 0) << "good key, after random sign " << i << ": "
+                                                << p11tls_last_error_detail();
     }
     EXPECT_EQ(signs.bad_signature, 0);
     EXPECT_TRUE(signs.unclean.empty()) << signs.unclean.front();
@@ -224,8 +238,8 @@ TEST(BadModChild, MixedModules) {
     for (int t = 0; t < 2; t++)
         threads.emplace_back([&, t] {
             for (int i = 0; i < 100; i++) {
-                per_thread[t].add(sign_verified(rnd.k));
-                if (sign_verified(good.k) != 0) good_failures++;
+                per_thread[t].add(sign_verified(rnd.get()));
+                if (sign_verified(good.get()) != 0) good_failures++;
             }
         });
     for (auto &t : threads) t.join();
@@ -237,7 +251,7 @@ TEST(BadModChild, MixedModules) {
 
     // Every module is listed with what happened to it.
     std::map<std::string, ModSeen> seen;
-    ASSERT_EQ(p11tls_list_modules(ctx.c, module_cb, &seen), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_list_modules(ctx.get(), module_cb, &seen), 0) << p11tls_last_error_detail();
     EXPECT_EQ(seen[b.good].status, 0);
     EXPECT_EQ(seen[b.random].status, 0) << "C_Initialize never fails at random";
     EXPECT_EQ(seen[b.failinit].status, P11TLS_E_MODULE);
@@ -268,23 +282,19 @@ TEST(BadMod, MixedModules) {
 TEST(BadModDetailChild, Details) {
     if (!in_child("P11TLS_BADMOD_DETAIL_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     BadModules b;
-    ASSERT_TRUE(make_bad_modules(b));
-    Ctx ctx;
-    ASSERT_EQ(p11tls_ctx_new(&ctx.c), 0);
-    ASSERT_EQ(p11tls_ctx_set_flags(ctx.c, P11TLS_CTX_NO_REGISTERED_MODULES), 0);
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.c, b.good.c_str()), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p11tls_ctx_add_module(ctx.c, b.failinit.c_str()), 0) << p11tls_last_error_detail();
+    p11tls_cxx::context ctx{nullptr};
+    ASSERT_TRUE(good_and_failinit(b, ctx));
     const std::string failed = "module " + b.failinit + " failed to initialize (C_Initialize: CKR_GENERAL_ERROR)";
 
-    KeyPtr k;
-    EXPECT_EQ(p11tls_key_open(ctx.c, "pkcs11:token=p11tls-tset;object=p256;type=private", 0, &k.k),
+    p11tls_cxx::key k;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), "pkcs11:token=p11tls-tset;object=p256;type=private", 0, k.put()),
               P11TLS_E_TOKEN_NOT_PRESENT);
     std::string typo = p11tls_last_error_detail();
     EXPECT_EQ(typo, "no token matches the URI; tokens present: 'p11tls-test' (module " + b.good +
                         "); also: " + failed)
         << typo;
 
-    EXPECT_EQ(p11tls_key_open(ctx.c, key_uri_in(b.failinit).c_str(), 0, &k.k), P11TLS_E_TOKEN_NOT_PRESENT);
+    EXPECT_EQ(p11tls_key_open(ctx.get(), key_uri_in(b.failinit).c_str(), 0, k.put()), P11TLS_E_TOKEN_NOT_PRESENT);
     std::string named = p11tls_last_error_detail();
     EXPECT_EQ(named, "no token matches the URI; no token present; " + failed) << named;
 
@@ -294,11 +304,9 @@ TEST(BadModDetailChild, Details) {
                 write_text(attrfail + ".env", "P11TLS_TESTMOD_FAIL=C_GetAttributeValue:1:0x30:100000\n"
                                               "P11TLS_SOFTHSM_MODULE=" + th::test_dir() +
                                               "/badmod/softhsm-copy/libsofthsm2.so\n"));
-    Ctx actx;
-    ASSERT_EQ(p11tls_ctx_new(&actx.c), 0);
-    ASSERT_EQ(p11tls_ctx_set_flags(actx.c, P11TLS_CTX_NO_REGISTERED_MODULES), 0);
-    ASSERT_EQ(p11tls_ctx_add_module(actx.c, attrfail.c_str()), 0) << p11tls_last_error_detail();
-    EXPECT_EQ(p11tls_key_open(actx.c, key_uri_in(attrfail).c_str(), 0, &k.k), P11TLS_E_DEVICE);
+    p11tls_cxx::context actx{nullptr};
+    ASSERT_EQ(only_modules(actx, {attrfail}), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(p11tls_key_open(actx.get(), key_uri_in(attrfail).c_str(), 0, k.put()), P11TLS_E_DEVICE);
     std::string attr = p11tls_last_error_detail();
     EXPECT_NE(attr.find(": C_GetAttributeValue(CKA_CLASS): CKR_DEVICE_ERROR"), std::string::npos) << attr;
 }
@@ -351,12 +359,17 @@ int fresh_process_result(const char *expect) {
                               {{"P11TLS_TOKENDIR_EXPECT", expect}});
 }
 
-int sign_with_softhsm_only(Ctx &ctx, KeyPtr &key) {
-    int rc = p11tls_ctx_new(&ctx.c);
-    if (!rc) rc = p11tls_ctx_set_flags(ctx.c, P11TLS_CTX_NO_REGISTERED_MODULES);
-    if (!rc) rc = p11tls_ctx_add_module(ctx.c, th::env("P11TLS_SOFTHSM_MODULE").c_str());
-    if (!rc) rc = p11tls_key_open(ctx.c, th::key_uri("p256").c_str(), 0, &key.k);
-    return rc ? rc : sign_verified(key.k);
+int sign_with_softhsm_only(p11tls_cxx::context &ctx, p11tls_cxx::key &key) {
+    int rc = only_modules(ctx, {th::env("P11TLS_SOFTHSM_MODULE")});
+    if (!rc) rc = p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, key.put());
+    return rc ? rc : sign_verified(key.get());
+}
+
+// A forked child's report on the key: 0 signed and verified, 100 did not
+// verify, else minus the p11tls code.
+int child_signs(void *key) {
+    int rc = sign_verified(static_cast<p11tls_key *>(key));
+    return rc > 0 ? 100 : -rc;
 }
 
 }  // namespace
@@ -364,8 +377,8 @@ int sign_with_softhsm_only(Ctx &ctx, KeyPtr &key) {
 TEST(TokenDirFreshChild, OpenAndSign) {
     if (!in_child("P11TLS_TOKENDIR_FRESH_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const int expect = atoi(th::env("P11TLS_TOKENDIR_EXPECT").c_str());
-    Ctx ctx;
-    KeyPtr key;
+    p11tls_cxx::context ctx{nullptr};
+    p11tls_cxx::key key;
     int rc = sign_with_softhsm_only(ctx, key);
     EXPECT_EQ(rc, expect) << p11tls_strerror_name(rc) << ": " << p11tls_last_error_detail();
     if (rc < 0) {
@@ -381,13 +394,13 @@ TEST(TokenDirChild, MovedAwayAndBack) {
     dir.to = th::test_dir() + "/token-moved-away";
     ASSERT_FALSE(dir.from.empty());
 
-    Ctx ctx;
-    KeyPtr key;
+    p11tls_cxx::context ctx{nullptr};
+    p11tls_cxx::key key;
     ASSERT_EQ(sign_with_softhsm_only(ctx, key), 0) << p11tls_last_error_detail();
 
     ASSERT_TRUE(dir.move_away());
     for (int i = 0; i < 3; i++) {
-        int rc = sign_verified(key.k);
+        int rc = sign_verified(key.get());
         EXPECT_EQ(rc, P11TLS_E_NOT_FOUND) << i << ": " << p11tls_strerror_name(rc);
         std::cout << "[ figures  ] token directory gone, held key: " << p11tls_strerror_name(rc) << ": "
                   << p11tls_last_error_detail() << std::endl;
@@ -396,7 +409,7 @@ TEST(TokenDirChild, MovedAwayAndBack) {
     EXPECT_TRUE(th::exited_ok(st)) << "fresh process while gone: " << th::describe_status(st);
 
     ASSERT_TRUE(dir.move_back());
-    int rc = sign_verified(key.k);
+    int rc = sign_verified(key.get());
     std::cout << "[ figures  ] token directory back, held key: " << p11tls_strerror_name(rc) << ": "
               << p11tls_last_error_detail() << std::endl;
     EXPECT_EQ(rc, P11TLS_E_NOT_FOUND) << "SoftHSM 2.6.1 does not re-read a returned token";
@@ -404,17 +417,8 @@ TEST(TokenDirChild, MovedAwayAndBack) {
     // A forked child: with reset_on_fork SoftHSM starts afresh there, and
     // the same key object signs again (rebound after fork). Without it the
     // child inherits SoftHSM's state, in which the token is unreadable: the
-    // child's new p11tls world finds no token. The child's exit status is
-    // minus the p11tls code (0 signed and verified, 100 did not verify).
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        int crc = sign_verified(key.k);
-        _exit(crc > 0 ? 100 : -crc);
-    }
-    st = th::wait_bounded(pid, kWaitSeconds);
+    // child's new p11tls world finds no token (child_signs reports).
+    st = th::run_in_child(child_signs, key.get(), kWaitSeconds);
     ASSERT_TRUE(st >= 0 && WIFEXITED(st)) << th::describe_status(st);
     const int child_rc = -WEXITSTATUS(st);
     std::cout << "[ figures  ] token directory back, held key in a forked child (reset_on_fork="

@@ -50,13 +50,20 @@ int sign_once(p11tls_key *key) {
 
 // Opened once per process (in the first test that needs it) and shared.
 p11tls_key *shared_key() {
-    static Ctx ctx;
-    static Key key;
-    if (!key.k) {
+    static p11tls_cxx::context ctx{nullptr};
+    static p11tls_cxx::key key;
+    if (!key.get()) {
         if (make_ctx(ctx, testmod_path()) != 0) return nullptr;
-        if (p11tls_key_open(ctx.c, kKeyUri, 0, &key.k) != 0) return nullptr;
+        if (p11tls_key_open(ctx.get(), kKeyUri, 0, key.put()) != 0) return nullptr;
     }
-    return key.k;
+    return key.get();
+}
+
+// Forked children that make no p11tls call: one exits, one execs.
+int just_exit(void *) { return 0; }
+int exec_true(void *) {
+    execl("/bin/true", "true", (char *)nullptr);
+    return 127;
 }
 
 }  // namespace
@@ -67,12 +74,12 @@ TEST(CountMod, OpenAndSign) {
     ASSERT_FALSE(count_dir().empty());
     size_t before = read_log().size();
 
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << testmod_path() << ": " << p11tls_last_error_detail();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), kKeyUri, 0, key.put()), 0) << p11tls_last_error_detail();
     size_t after_open = read_log().size();
-    ASSERT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(sign_once(key.get()), 0) << p11tls_last_error_detail();
 
     auto log = read_log();
     long me = getpid();
@@ -87,7 +94,7 @@ TEST(CountMod, OpenAndSign) {
 
     // A second sign with the same key: no re-login, no new lookup.
     size_t mark = log.size();
-    ASSERT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(sign_once(key.get()), 0) << p11tls_last_error_detail();
     log = read_log();
     EXPECT_EQ(count_calls(log, me, "C_Login", mark), 0u);
     EXPECT_EQ(count_calls(log, me, "C_FindObjectsInit", mark), 0u);
@@ -96,55 +103,41 @@ TEST(CountMod, OpenAndSign) {
 }
 
 // 2. A child that only _exits or execs makes no PKCS#11 call.
-TEST(CountMod, ForkExitMakesNoCall) {
-    REQUIRE_SOFTHSM();
+namespace {
+// child runs in a forked child of a process that signed; what names it.
+void expect_child_makes_no_call(int (*child)(void *), const char *what) {
     p11tls_key *key = shared_key();
     ASSERT_NE(key, nullptr) << p11tls_last_error_detail();
     ASSERT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
 
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) _exit(0);
-    int st = wait_bounded(pid);
+    pid_t pid = 0;
+    int st = run_in_child(child, nullptr, &pid);
     EXPECT_TRUE(exited_ok(st)) << describe(st);
-    EXPECT_EQ(count_calls(read_log(), pid), 0u) << "calls from the _exit child " << pid;
-    std::cout << "[ figures  ] PKCS#11 calls in the fork+_exit child: " << count_calls(read_log(), pid)
+    EXPECT_EQ(count_calls(read_log(), pid), 0u) << "calls from the " << what << " child " << pid;
+    std::cout << "[ figures  ] PKCS#11 calls in the fork+" << what << " child: " << count_calls(read_log(), pid)
               << std::endl;
     // The parent still signs.
     EXPECT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
 }
+}  // namespace
+
+TEST(CountMod, ForkExitMakesNoCall) {
+    REQUIRE_SOFTHSM();
+    expect_child_makes_no_call(just_exit, "_exit");
+}
 
 TEST(CountMod, ForkExecMakesNoCall) {
     REQUIRE_SOFTHSM();
-    p11tls_key *key = shared_key();
-    ASSERT_NE(key, nullptr) << p11tls_last_error_detail();
-    ASSERT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
-
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        execl("/bin/true", "true", (char *)nullptr);
-        _exit(127);
-    }
-    int st = wait_bounded(pid);
-    EXPECT_TRUE(exited_ok(st)) << describe(st);
-    EXPECT_EQ(count_calls(read_log(), pid), 0u) << "calls from the exec child " << pid;
-    std::cout << "[ figures  ] PKCS#11 calls in the fork+exec child: " << count_calls(read_log(), pid)
-              << std::endl;
-    EXPECT_EQ(sign_once(key), 0) << p11tls_last_error_detail();
+    expect_child_makes_no_call(exec_true, "exec");
 }
 
 // 3. A wrong PIN is tried exactly once (fresh process: nothing logged in).
 TEST(CountModWrongPinChild, OneLogin) {
     if (!in_child("P11TLS_COUNTMOD_WRONG_PIN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kBadPinUri, 0, &key.k), P11TLS_E_PIN_INCORRECT)
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kBadPinUri, 0, key.put()), P11TLS_E_PIN_INCORRECT)
         << p11tls_last_error_detail();
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
 }
@@ -184,26 +177,26 @@ int module_cb(void *arg, const p11tls_module_info *info) {
 
 TEST(CountModFailInitChild, Reported) {
     if (!in_child("P11TLS_COUNTMOD_FAIL_INIT_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx bad;
+    p11tls_cxx::context bad{nullptr};
     ASSERT_EQ(make_ctx(bad, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    int rc = p11tls_key_open(bad.c, kKeyUri, 0, &key.k);
+    p11tls_cxx::key key;
+    int rc = p11tls_key_open(bad.get(), kKeyUri, 0, key.put());
     EXPECT_TRUE(rc == P11TLS_E_TOKEN_NOT_PRESENT || rc == P11TLS_E_MODULE)
         << p11tls_strerror_name(rc) << ": " << p11tls_last_error_detail();
 
     ModSeen seen;
     seen.want = "libp11tls-testmod";
-    EXPECT_EQ(p11tls_list_modules(bad.c, module_cb, &seen), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(p11tls_list_modules(bad.get(), module_cb, &seen), 0) << p11tls_last_error_detail();
     EXPECT_TRUE(seen.found);
     EXPECT_EQ(seen.status, P11TLS_E_MODULE) << p11tls_strerror_name(seen.status);
     EXPECT_NE(seen.error.find("C_Initialize"), std::string::npos) << seen.error;
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Initialize"), 1u);
 
-    Ctx good;
+    p11tls_cxx::context good{nullptr};
     ASSERT_EQ(make_ctx(good, getenv("P11TLS_SOFTHSM_MODULE")), 0) << p11tls_last_error_detail();
-    Key key2;
-    ASSERT_EQ(p11tls_key_open(good.c, kKeyUri, 0, &key2.k), 0) << p11tls_last_error_detail();
-    EXPECT_EQ(sign_once(key2.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key2;
+    ASSERT_EQ(p11tls_key_open(good.get(), kKeyUri, 0, key2.put()), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key2.get()), 0) << p11tls_last_error_detail();
 }
 
 TEST(CountMod, FailInitReported) {
@@ -216,13 +209,13 @@ TEST(CountMod, FailInitReported) {
 // 5. An injected CKR_DEVICE_ERROR on the 3rd C_Sign fails exactly one sign.
 TEST(CountModFailSignChild, OneSignFails) {
     if (!in_child("P11TLS_COUNTMOD_FAIL_SIGN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), kKeyUri, 0, key.put()), 0) << p11tls_last_error_detail();
     int failures = 0, last_rc = 0;
     for (int i = 0; i < 4; i++) {
-        int rc = sign_once(key.k);
+        int rc = sign_once(key.get());
         if (rc != 0) {
             failures++;
             last_rc = rc;
@@ -247,15 +240,15 @@ TEST(CountMod, InjectedSignFailure) {
 //    logged in again (once, with the URI's PIN).
 TEST(CountModPulledChild, SameKeyWorksAgain) {
     if (!in_child("P11TLS_COUNTMOD_PULLED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
-    EXPECT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), kKeyUri, 0, key.put()), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.get()), 0) << p11tls_last_error_detail();
     size_t before = read_log().size();
-    EXPECT_EQ(sign_once(key.k), P11TLS_E_TOKEN_NOT_PRESENT) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.get()), P11TLS_E_TOKEN_NOT_PRESENT) << p11tls_last_error_detail();
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Sign", before), 1u) << "a pulled token is not retried";
-    for (int i = 0; i < 3; i++) EXPECT_EQ(sign_once(key.k), 0) << i << ": " << p11tls_last_error_detail();
+    for (int i = 0; i < 3; i++) EXPECT_EQ(sign_once(key.get()), 0) << i << ": " << p11tls_last_error_detail();
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login", before), 1u);
 }
 
@@ -275,19 +268,19 @@ TEST(CountMod, PulledTokenReturns) {
 TEST(CountModSessionRetryChild, RetriedOnce) {
     if (!in_child("P11TLS_COUNTMOD_RETRY_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const bool twice = getenv("P11TLS_COUNTMOD_RETRY_TWICE") != nullptr;
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
-    EXPECT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), kKeyUri, 0, key.put()), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.get()), 0) << p11tls_last_error_detail();
     size_t before = read_log().size();
-    int rc = sign_once(key.k);  // C_Sign #2 (and #3) fail
+    int rc = sign_once(key.get());  // C_Sign #2 (and #3) fail
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Sign", before), 2u);
     if (twice)
         EXPECT_EQ(rc, P11TLS_E_DEVICE) << p11tls_strerror_name(rc);
     else
         EXPECT_EQ(rc, 0) << p11tls_last_error_detail();
-    EXPECT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.get()), 0) << p11tls_last_error_detail();
 }
 
 TEST(CountMod, SessionInvalidRetriedOnce) {
@@ -321,11 +314,11 @@ int final_try_pin_fn(void *arg, const char *, const char *, unsigned flags, char
 // the URI offers.
 TEST(CountModLockedChild, NoLogin) {
     if (!in_child("P11TLS_COUNTMOD_LOCKED_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), P11TLS_E_PIN_LOCKED) << p11tls_last_error_detail();
-    EXPECT_EQ(key.k, nullptr);
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kKeyUri, 0, key.put()), P11TLS_E_PIN_LOCKED) << p11tls_last_error_detail();
+    EXPECT_EQ(key.get(), nullptr);
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 0u);
 }
 
@@ -341,10 +334,10 @@ TEST(CountMod, LockedPinNoLogin) {
 // rather than only "no token matches".
 TEST(CountModSlotListChild, ErrorNamed) {
     if (!in_child("P11TLS_COUNTMOD_SLOTLIST_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), P11TLS_E_TOKEN_NOT_PRESENT);
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kKeyUri, 0, key.put()), P11TLS_E_TOKEN_NOT_PRESENT);
     std::string detail = p11tls_last_error_detail();
     EXPECT_NE(detail.find("C_GetSlotList: CKR_DEVICE_ERROR"), std::string::npos) << detail;
 }
@@ -369,21 +362,21 @@ TEST(CountModFinalTryChild, OnlyThePinFunction) {
     ASSERT_EQ(chmod(pin_file.c_str(), 0600), 0);
     const std::string source_uri = "pkcs11:token=p11tls-test;object=p256;type=private?pin-source=" + pin_file;
     {
-        Ctx ctx;
+        p11tls_cxx::context ctx{nullptr};
         ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-        Key k1, k2;
-        EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &k1.k), P11TLS_E_PIN_REQUIRED) << p11tls_last_error_detail();
-        EXPECT_EQ(p11tls_key_open(ctx.c, source_uri.c_str(), 0, &k2.k), P11TLS_E_PIN_REQUIRED)
+        p11tls_cxx::key k1, k2;
+        EXPECT_EQ(p11tls_key_open(ctx.get(), kKeyUri, 0, k1.put()), P11TLS_E_PIN_REQUIRED) << p11tls_last_error_detail();
+        EXPECT_EQ(p11tls_key_open(ctx.get(), source_uri.c_str(), 0, k2.put()), P11TLS_E_PIN_REQUIRED)
             << p11tls_last_error_detail();
         EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 0u);
     }
     // The URI's PIN is wrong here: had it been tried, the open would fail.
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
     FinalTryPin fp;
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, final_try_pin_fn, &fp), 0);
-    Key key;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kBadPinUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), final_try_pin_fn, &fp), 0);
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kBadPinUri, 0, key.put()), 0) << p11tls_last_error_detail();
     EXPECT_EQ(fp.calls, 1);
     EXPECT_TRUE(fp.flags & P11TLS_PIN_FINAL_TRY) << fp.flags;
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
@@ -404,36 +397,36 @@ TEST(CountMod, FinalTryOnlyPinFunction) {
 TEST(CountModVerifyPinChild, Checked) {
     if (!in_child("P11TLS_COUNTMOD_VERIFY_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const char kWrong[] = "pkcs11:token=p11tls-test;object=p256;type=private;pin-value=0000";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key held;
-    ASSERT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &held.k), 0) << p11tls_last_error_detail();
-    EXPECT_EQ(sign_once(held.k), 0);
+    p11tls_cxx::key held;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), kKeyUri, 0, held.put()), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(held.get()), 0);
     const long me = getpid();
 
     size_t mark = read_log().size();
-    Key plain;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kWrong, 0, &plain.k), 0) << "logged in: the wrong PIN is not even looked at";
+    p11tls_cxx::key plain;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kWrong, 0, plain.put()), 0) << "logged in: the wrong PIN is not even looked at";
     EXPECT_EQ(count_calls(read_log(), me, "C_Login", mark), 0u);
 
     mark = read_log().size();
-    Key v;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kWrong, P11TLS_KEY_OPEN_VERIFY_PIN, &v.k), P11TLS_E_PIN_INCORRECT);
+    p11tls_cxx::key v;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kWrong, P11TLS_KEY_OPEN_VERIFY_PIN, v.put()), P11TLS_E_PIN_INCORRECT);
     auto log = read_log();
     EXPECT_EQ(count_calls(log, me, "C_Logout", mark), 1u);
     EXPECT_EQ(count_calls(log, me, "C_Login", mark), 1u);
 
     mark = read_log().size();
-    EXPECT_EQ(sign_once(held.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(held.get()), 0) << p11tls_last_error_detail();
     EXPECT_EQ(count_calls(read_log(), me, "C_Login", mark), 1u) << "the held key logs in again, once";
 
     mark = read_log().size();
-    EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, P11TLS_KEY_OPEN_VERIFY_PIN, &v.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kKeyUri, P11TLS_KEY_OPEN_VERIFY_PIN, v.put()), 0) << p11tls_last_error_detail();
     EXPECT_EQ(count_calls(read_log(), me, "C_Login", mark), 1u);
-    EXPECT_EQ(sign_once(v.k), 0);
-    EXPECT_EQ(sign_once(held.k), 0);
-    Key bad;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, 2u, &bad.k), P11TLS_E_INVALID_ARGUMENT);
+    EXPECT_EQ(sign_once(v.get()), 0);
+    EXPECT_EQ(sign_once(held.get()), 0);
+    p11tls_cxx::key bad;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kKeyUri, 2u, bad.put()), P11TLS_E_INVALID_ARGUMENT);
 }
 
 TEST(CountMod, VerifyPinFlag) {
@@ -464,26 +457,26 @@ int script_pin_fn(void *arg, const char *, const char *, unsigned flags, char *p
 
 TEST(CountModPinWrongChild, ToldOnNextRequest) {
     if (!in_child("P11TLS_COUNTMOD_PIN_WRONG_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
     PinScript ps;
     ps.pins = {"0000", th::test_pin()};
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), script_pin_fn, &ps), 0);
     const long me = getpid();
 
-    Key k1;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kNoPinUri, 0, &k1.k), P11TLS_E_PIN_INCORRECT) << p11tls_last_error_detail();
+    p11tls_cxx::key k1;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kNoPinUri, 0, k1.put()), P11TLS_E_PIN_INCORRECT) << p11tls_last_error_detail();
     ASSERT_EQ(ps.flags.size(), 1u) << "p11tls asked again by itself";
     EXPECT_FALSE(ps.flags[0] & P11TLS_PIN_WRONG) << ps.flags[0];
     EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 1u);
 
-    Key k2;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kNoPinUri, 0, &k2.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key k2;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kNoPinUri, 0, k2.put()), 0) << p11tls_last_error_detail();
     ASSERT_EQ(ps.flags.size(), 2u);
     EXPECT_TRUE(ps.flags[1] & P11TLS_PIN_WRONG) << ps.flags[1];
     EXPECT_FALSE(ps.flags[1] & P11TLS_PIN_FINAL_TRY) << ps.flags[1];
     EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 2u);
-    EXPECT_EQ(sign_once(k2.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(k2.get()), 0) << p11tls_last_error_detail();
     std::cout << "[ figures  ] PIN function flags: first request 0x" << std::hex << ps.flags[0]
               << ", after a refused PIN 0x" << ps.flags[1] << std::dec
               << " (P11TLS_PIN_COUNT_LOW = 0x2 comes from SoftHSM's own CKF_USER_PIN_COUNT_LOW)" << std::endl;
@@ -500,13 +493,13 @@ TEST(CountMod, PinWrongToldOnNextRequest) {
 // the final try it does not stop a URI's PIN from being used.
 TEST(CountModCountLowChild, Told) {
     if (!in_child("P11TLS_COUNTMOD_COUNT_LOW_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
     PinScript ps;
     ps.pins = {th::test_pin()};
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
-    Key key;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kNoPinUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), script_pin_fn, &ps), 0);
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kNoPinUri, 0, key.put()), 0) << p11tls_last_error_detail();
     ASSERT_EQ(ps.flags.size(), 1u);
     EXPECT_EQ(ps.flags[0], P11TLS_PIN_COUNT_LOW);
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
@@ -514,12 +507,12 @@ TEST(CountModCountLowChild, Told) {
 
 TEST(CountModCountLowUriChild, UriPinStillUsed) {
     if (!in_child("P11TLS_COUNTMOD_COUNT_LOW_URI_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
     PinScript ps;
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
-    Key key;
-    EXPECT_EQ(p11tls_key_open(ctx.c, kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), script_pin_fn, &ps), 0);
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), kKeyUri, 0, key.put()), 0) << p11tls_last_error_detail();
     EXPECT_TRUE(ps.flags.empty());
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
 }
@@ -548,20 +541,20 @@ TEST(CountModPinSourceLineChild, FirstLineOnly) {
         out.close();
         return chmod(file.c_str(), 0600) == 0;
     };
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
     const long me = getpid();
 
     ASSERT_TRUE(write_pin_file("0000\n" + th::test_pin() + "\n"));
-    Key bad;
-    EXPECT_EQ(p11tls_key_open(ctx.c, uri.c_str(), 0, &bad.k), P11TLS_E_PIN_INCORRECT) << p11tls_last_error_detail();
+    p11tls_cxx::key bad;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), uri.c_str(), 0, bad.put()), P11TLS_E_PIN_INCORRECT) << p11tls_last_error_detail();
     EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 1u);
 
     ASSERT_TRUE(write_pin_file(th::test_pin() + "\nGARBAGE"));
-    Key good;
-    EXPECT_EQ(p11tls_key_open(ctx.c, uri.c_str(), 0, &good.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key good;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), uri.c_str(), 0, good.put()), 0) << p11tls_last_error_detail();
     EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 2u);
-    EXPECT_EQ(sign_once(good.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(good.get()), 0) << p11tls_last_error_detail();
     unlink(file.c_str());
 }
 
@@ -622,23 +615,23 @@ int verify_with_key(p11tls_key *key, const char *msg, const std::vector<unsigned
 // context-specific C_Login and verifies.
 TEST(CountModAlwaysAuthChild, PinPerSignature) {
     if (!in_child("P11TLS_COUNTMOD_ALWAYS_AUTH_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
     PinScript ps;
     ps.pins.assign(8, th::test_pin());
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), script_pin_fn, &ps), 0);
     const long me = getpid();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, kAlwaysAuthUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), kAlwaysAuthUri, 0, key.put()), 0) << p11tls_last_error_detail();
     ASSERT_EQ(ps.flags.size(), 1u);
     EXPECT_FALSE(ps.flags[0] & P11TLS_PIN_CONTEXT_SPECIFIC) << ps.flags[0];
     EXPECT_EQ(count_calls(read_log(), me, "C_Login"), 1u);
     for (int i = 0; i < 2; i++) {
         const char msg[] = "context-specific";
         std::vector<unsigned char> sig;
-        ASSERT_EQ(th::sign(key.k, P11TLS_SIG_ECDSA_SECP256R1_SHA256, msg, strlen(msg), sig), 0)
+        ASSERT_EQ(th::sign(key.get(), P11TLS_SIG_ECDSA_SECP256R1_SHA256, msg, strlen(msg), sig), 0)
             << i << ": " << p11tls_last_error_detail();
-        EXPECT_EQ(verify_with_key(key.k, msg, sig), 0) << i;
+        EXPECT_EQ(verify_with_key(key.get(), msg, sig), 0) << i;
     }
     // th::sign asks for the size first (no module call), then signs: two
     // signatures, two context-specific logins.
@@ -650,9 +643,9 @@ TEST(CountModAlwaysAuthChild, PinPerSignature) {
     // The PIN function declining gives P11TLS_E_PIN_CANCELLED, and the key
     // works again afterwards (the pending operation's session is dropped).
     ps.pins.resize(ps.flags.size());
-    EXPECT_EQ(sign_once(key.k), P11TLS_E_PIN_CANCELLED) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.get()), P11TLS_E_PIN_CANCELLED) << p11tls_last_error_detail();
     ps.pins.resize(8, th::test_pin());
-    EXPECT_EQ(sign_once(key.k), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.get()), 0) << p11tls_last_error_detail();
 }
 
 // A locked PIN: P11TLS_E_PIN_LOCKED at signing, without calling the PIN
@@ -686,14 +679,14 @@ TEST(CountModAlwaysAuthLockedChild, NoLogin) {
     }
     ASSERT_TRUE(logged_in);
 
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
     PinScript ps;
     ps.pins.assign(4, th::test_pin());
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, kAlwaysAuthUri, 0, &key.k), 0) << p11tls_last_error_detail();
-    EXPECT_EQ(sign_once(key.k), P11TLS_E_PIN_LOCKED) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), script_pin_fn, &ps), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), kAlwaysAuthUri, 0, key.put()), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(sign_once(key.get()), P11TLS_E_PIN_LOCKED) << p11tls_last_error_detail();
     EXPECT_TRUE(ps.flags.empty());
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 0u);
 }
@@ -707,19 +700,19 @@ TEST(CountModAlwaysAuthLockedChild, NoLogin) {
 // table entry that mapped the code to P11TLS_E_SUCCESS).
 TEST(CountModAlreadyLoggedInChild, SignatureOrError) {
     if (!in_child("P11TLS_COUNTMOD_ALREADY_LOGGED_IN_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
     PinScript ps;
     ps.pins.assign(8, th::test_pin());
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, script_pin_fn, &ps), 0);
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, kAlwaysAuthUri, 0, &key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), script_pin_fn, &ps), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), kAlwaysAuthUri, 0, key.put()), 0) << p11tls_last_error_detail();
     const char msg[] = "already logged in";
     std::vector<unsigned char> sig;
-    int rc = th::sign(key.k, P11TLS_SIG_ECDSA_SECP256R1_SHA256, msg, strlen(msg), sig);
+    int rc = th::sign(key.get(), P11TLS_SIG_ECDSA_SECP256R1_SHA256, msg, strlen(msg), sig);
     EXPECT_LE(rc, 0);
     if (rc == 0) {
-        EXPECT_EQ(verify_with_key(key.k, msg, sig), 0) << "0 returned without a valid signature";
+        EXPECT_EQ(verify_with_key(key.get(), msg, sig), 0) << "0 returned without a valid signature";
     }
     EXPECT_EQ(rc, 0) << p11tls_last_error_detail();
 }

@@ -222,12 +222,12 @@ int shuffle_child(void *arg) {
 
 TEST(FaultsShuffleChild, EachKeySignsAsItself) {
     if (!in_child("P11TLS_FAULTS_SHUFFLE_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key k2048, k3072;
-    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("rsa2048").c_str(), 0, &k2048.k), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("rsa3072").c_str(), 0, &k3072.k), 0) << p11tls_last_error_detail();
-    TwoKeys t = {k2048.k, k3072.k};
+    p11tls_cxx::key k2048, k3072;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("rsa2048").c_str(), 0, k2048.put()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("rsa3072").c_str(), 0, k3072.put()), 0) << p11tls_last_error_detail();
+    TwoKeys t = {k2048.get(), k3072.get()};
     // Bound (handles taken) in this generation before the fork.
     ASSERT_EQ(two_keys_sign_as_themselves(&t), 0);
     pid_t child = 0;
@@ -269,10 +269,10 @@ TEST(FaultsSlowChild, ForkWhileSlowSign) {
     if (!in_child("P11TLS_FAULTS_SLOW_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     const std::string release = th::env("P11TLS_FAULTS_RELEASE");
     ASSERT_FALSE(release.empty());
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
 
     const long me = getpid();
     const size_t mark = read_log().size();
@@ -280,7 +280,7 @@ TEST(FaultsSlowChild, ForkWhileSlowSign) {
     int worker_rc = -1;
     std::vector<unsigned char> worker_sig;
     std::thread worker([&] {
-        worker_rc = th::sign(key.k, P11TLS_SIG_ECDSA_SECP256R1_SHA256, kMsg, sizeof kMsg - 1, worker_sig);
+        worker_rc = th::sign(key.get(), P11TLS_SIG_ECDSA_SECP256R1_SHA256, kMsg, sizeof kMsg - 1, worker_sig);
         done = true;
     });
     // The module logs a call on entry, before its delay.
@@ -294,7 +294,7 @@ TEST(FaultsSlowChild, ForkWhileSlowSign) {
         fflush(stdout);
         fflush(stderr);
         pid = fork();
-        if (pid == 0) _exit(child_signs_p256(key.k));
+        if (pid == 0) _exit(child_signs_p256(key.get()));
         fork_ms = ms_since(t0);
         in_flight_at_fork = !done;
     }
@@ -317,7 +317,7 @@ TEST(FaultsSlowChild, ForkWhileSlowSign) {
                               worker_sig.size()),
               0);
     // The parent keeps working (the slow rule is released now).
-    EXPECT_EQ(child_signs_p256(key.k), 0);
+    EXPECT_EQ(child_signs_p256(key.get()), 0);
     std::cout << "[ figures  ] fork() with a C_Sign in flight returned after " << (int)fork_ms
               << " ms (gate bound " << p11tls::kGateWaitMs << " ms)" << std::endl;
 }
@@ -381,21 +381,21 @@ int child_after_init_fork(void *arg) {
 TEST(FaultsForkInInitChild, FirstUse) {
     if (!in_child("P11TLS_FAULTS_INIT_FORK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
     // Nothing in this process has used p11tls or the module yet.
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256").c_str(), 0, &key.k), 0) << p11tls_last_error_detail();
-    EXPECT_EQ(child_signs_p256(key.k), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(child_signs_p256(key.get()), 0);
     const long me = getpid();
     EXPECT_EQ(count_calls(read_log(), me, "C_Initialize"), 1u);
     EXPECT_EQ(helper_clean(me, 1), 0) << "helper forked in this process's C_Initialize";
 
     // A child's first call initializes the module again, which forks again.
     pid_t child = 0;
-    int st = run_in_child(child_after_init_fork, key.k, &child);
+    int st = run_in_child(child_after_init_fork, key.get(), &child);
     EXPECT_TRUE(exited_ok(st)) << "child: " << describe(st);
     EXPECT_EQ(helper_clean(child, 1), 0) << "helper forked in the child's C_Initialize";
-    EXPECT_EQ(child_signs_p256(key.k), 0);
+    EXPECT_EQ(child_signs_p256(key.get()), 0);
     // Not asserted (timing): about kGateWaitMs here would mean the gate waited
     // for the forking thread's own call.
     for (long pid : {me, (long)child})

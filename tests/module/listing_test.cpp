@@ -23,10 +23,10 @@ int count_object(void *arg, const p11tls_object_info *) {
 
 // Objects the URI lists through the module at path (-1000 + code on error).
 int count_listed(const std::string &module, const char *uri, unsigned flags) {
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     if (make_ctx(ctx, module) != 0) return -2000;
     int n = 0;
-    int rc = p11tls_list_objects(ctx.c, uri, flags, count_object, &n);
+    int rc = p11tls_list_objects(ctx.get(), uri, flags, count_object, &n);
     return rc ? -1000 + rc : n;
 }
 
@@ -43,13 +43,13 @@ TEST(FindChunkChild, AllObjectsSeen) {
     EXPECT_GT(count_calls(read_log(), getpid(), "C_FindObjects"), (size_t)direct);
 
     // Two private keys match: that must be seen, not the first one opened.
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0);
-    Key key;
-    EXPECT_EQ(p11tls_key_open(ctx.c, pin_uri.c_str(), 0, &key.k), P11TLS_E_AMBIGUOUS)
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), pin_uri.c_str(), 0, key.put()), P11TLS_E_AMBIGUOUS)
         << p11tls_last_error_detail();
-    Key p256;
-    EXPECT_EQ(p11tls_key_open(ctx.c, th::key_uri("p256").c_str(), 0, &p256.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key p256;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, p256.put()), 0) << p11tls_last_error_detail();
 }
 
 TEST(Search, ReadToTheEnd) {
@@ -63,10 +63,10 @@ TEST(Search, ReadToTheEnd) {
 // error, never a partial list, and never loops forever.
 TEST(FindEndlessChild, ClearError) {
     if (!in_child("P11TLS_FIND_ENDLESS_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0);
     int n = 0;
-    EXPECT_EQ(p11tls_list_objects(ctx.c, "pkcs11:token=p11tls-test;type=cert", 0, count_object, &n),
+    EXPECT_EQ(p11tls_list_objects(ctx.get(), "pkcs11:token=p11tls-test;type=cert", 0, count_object, &n),
               P11TLS_E_UNSUPPORTED);
     EXPECT_NE(std::string(p11tls_last_error_detail()).find("more than 100000"), std::string::npos)
         << p11tls_last_error_detail();

@@ -35,12 +35,12 @@ struct Opened {
     size_t logins;
 };
 Opened open_counted(const std::string &uri, p11tls_pin_fn fn = nullptr, void *arg = nullptr) {
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     Opened r{P11TLS_E_INTERNAL, "", 0};
     if (make_ctx(ctx, testmod_path()) != 0) return r;
-    if (fn && p11tls_ctx_set_pin_fn(ctx.c, fn, arg) != 0) return r;
-    Key key;
-    r.rc = p11tls_key_open(ctx.c, uri.c_str(), 0, &key.k);
+    if (fn && p11tls_ctx_set_pin_fn(ctx.get(), fn, arg) != 0) return r;
+    p11tls_cxx::key key;
+    r.rc = p11tls_key_open(ctx.get(), uri.c_str(), 0, key.put());
     r.detail = p11tls_last_error_detail();
     r.logins = count_calls(read_log(), getpid(), "C_Login");
     return r;

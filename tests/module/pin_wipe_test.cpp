@@ -131,13 +131,13 @@ TEST(PinWipeChild, NoCopyLeft) {
     // what an earlier kind left.
     ScanResult after[4];
     {
-        Ctx ctx;
+        p11tls_cxx::context ctx{nullptr};
         ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
         // 100 opens that fail before any module sees the PIN.
         for (int i = 0; i < 100; ++i) {
             snprintf(uri, sizeof uri, "pkcs11:token=no-such-token;object=p256;type=private?pin-value=%s", pin);
-            Key k;
-            failed += p11tls_key_open(ctx.c, uri, 0, &k.k) != 0;
+            p11tls_cxx::key k;
+            failed += p11tls_key_open(ctx.get(), uri, 0, k.put()) != 0;
             explicit_bzero(uri, sizeof uri);
         }
         after[0] = scan_anonymous(pin, kPinLen);
@@ -145,8 +145,8 @@ TEST(PinWipeChild, NoCopyLeft) {
         // pin-source and the PIN function; each key freed again.
         for (int i = 0; i < 10; ++i) {
             snprintf(uri, sizeof uri, "pkcs11:token=p11tls-test;object=p256;type=private?pin-value=%s", pin);
-            Key k;
-            opened += p11tls_key_open(ctx.c, uri, P11TLS_KEY_OPEN_VERIFY_PIN, &k.k) == 0;
+            p11tls_cxx::key k;
+            opened += p11tls_key_open(ctx.get(), uri, P11TLS_KEY_OPEN_VERIFY_PIN, k.put()) == 0;
             explicit_bzero(uri, sizeof uri);
         }
         after[1] = scan_anonymous(pin, kPinLen);
@@ -156,17 +156,17 @@ TEST(PinWipeChild, NoCopyLeft) {
         close(fd);
         const std::string src_uri = "pkcs11:token=p11tls-test;object=p256;type=private?pin-source=" + file;
         for (int i = 0; i < 10; ++i) {
-            Key k;
-            opened += p11tls_key_open(ctx.c, src_uri.c_str(), P11TLS_KEY_OPEN_VERIFY_PIN, &k.k) == 0;
+            p11tls_cxx::key k;
+            opened += p11tls_key_open(ctx.get(), src_uri.c_str(), P11TLS_KEY_OPEN_VERIFY_PIN, k.put()) == 0;
         }
         after[2] = scan_anonymous(pin, kPinLen);
-        Ctx fctx;
+        p11tls_cxx::context fctx{nullptr};
         ASSERT_EQ(make_ctx(fctx, testmod_path()), 0);
-        ASSERT_EQ(p11tls_ctx_set_pin_fn(fctx.c, pin_from_arg, pin), 0);
+        ASSERT_EQ(p11tls_ctx_set_pin_fn(fctx.get(), pin_from_arg, pin), 0);
         for (int i = 0; i < 10; ++i) {
-            Key k;
-            opened += p11tls_key_open(fctx.c, "pkcs11:token=p11tls-test;object=p256;type=private",
-                                      P11TLS_KEY_OPEN_VERIFY_PIN, &k.k) == 0;
+            p11tls_cxx::key k;
+            opened += p11tls_key_open(fctx.get(), "pkcs11:token=p11tls-test;object=p256;type=private",
+                                      P11TLS_KEY_OPEN_VERIFY_PIN, k.put()) == 0;
         }
     }
     int fd = open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);

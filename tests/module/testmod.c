@@ -78,7 +78,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +86,8 @@
 #include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
+
+#include "../support/wait.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -383,24 +384,9 @@ static CK_RV run_init_helper(void)
             execl("/bin/true", "true", (char *)NULL);
         _exit(fork_in_init == 1 ? 127 : 0);
     }
-    int status = -1;
-    for (long long deadline = start + 30000;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            break;
-        if (r < 0 && errno != EINTR) {
-            status = -1;
-            break;
-        }
-        if (now_ms() >= deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            status = -1;
-            break;
-        }
-        struct timespec ts = {0, 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    int status = test_wait_bounded(pid, 30000);
+    if (status < 0)
+        status = -1; /* killed on timeout, or waitpid failed */
     log_init_fork(pid, status, now_ms() - start);
     return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? CKR_OK : CKR_GENERAL_ERROR;
 }

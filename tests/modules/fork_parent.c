@@ -12,14 +12,14 @@
  * With P11TLS_FORK_PARENT_MODULE set, the key is opened through a context
  * that sees only the module at that path (the test module, for a module
  * p11tls does not know). */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <p11tls/p11tls.h>
+
+#include "../support/wait.h"
 
 static int sign(p11tls_key *k, uint16_t scheme)
 {
@@ -33,20 +33,14 @@ static void report(const char *what, int rc)
     printf("%s=%d %s\n", what, rc, rc ? p11tls_last_error_detail() : "");
 }
 
-/* The child's exit status, or 124 after timeout_s (the child is killed). */
+/* The child's exit status, or 124 after timeout_s (the child is killed)
+ * or if it cannot be waited for. */
 static int wait_child(pid_t pid, int timeout_s)
 {
-    int status, i;
-    struct timespec tick = {0, 10000000};
-
-    for (i = 0; i < timeout_s * 100; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        nanosleep(&tick, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return 124;
+    int status = test_wait_bounded(pid, timeout_s * 1000L);
+    if (status < 0)
+        return 124;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 int main(int argc, char **argv)

@@ -18,10 +18,9 @@ p11kit_isolate_reexec "$0" "$@"
 p11kit_require_isolation
 
 me=$(basename "$0")
-softokn=
-for f in /usr/lib/*/libsoftokn3.so /usr/lib64/libsoftokn3.so /usr/lib/libsoftokn3.so; do
-    [ -f "$f" ] && { softokn=$f; break; }
-done
+# shellcheck source=../support/first_file.sh
+. "$(dirname "$0")/../support/first_file.sh"
+softokn=$(first_file /usr/lib/*/libsoftokn3.so /usr/lib64/libsoftokn3.so /usr/lib/libsoftokn3.so)
 [ -n "$softokn" ] || { echo "$me: SKIP: libsoftokn3.so not found (install libnss3)" >&2; exit 77; }
 for tool in certutil gnutls-cli openssl python3 timeout; do
     command -v "$tool" >/dev/null 2>&1 ||

@@ -25,11 +25,10 @@ if [ "$(id -u)" != 0 ]; then
     echo "$me: SKIP: needs root (pkcsslotd in private namespaces)" >&2
     exit 77
 fi
-ock=
-for f in /usr/lib/*/pkcs11/libopencryptoki.so /usr/lib64/opencryptoki/libopencryptoki.so \
-         /usr/lib/opencryptoki/libopencryptoki.so; do
-    [ -f "$f" ] && { ock=$f; break; }
-done
+# shellcheck source=../support/first_file.sh
+. "$(dirname "$0")/../support/first_file.sh"
+ock=$(first_file /usr/lib/*/pkcs11/libopencryptoki.so /usr/lib64/opencryptoki/libopencryptoki.so \
+                 /usr/lib/opencryptoki/libopencryptoki.so)
 [ -n "$ock" ] && [ -x /usr/sbin/pkcsslotd ] ||
     { echo "$me: SKIP: libopencryptoki.so or pkcsslotd not found (install opencryptoki)" >&2; exit 77; }
 for tool in pkcs11-tool openssl unshare timeout; do

@@ -22,10 +22,10 @@ if [ "$(id -u)" != 0 ]; then
     echo "$me: SKIP: needs root (TPM daemons in private namespaces)" >&2
     exit 77
 fi
-tpm2_so=
-for f in /usr/lib/*/pkcs11/libtpm2_pkcs11.so /usr/lib64/pkcs11/libtpm2_pkcs11.so /usr/lib/pkcs11/libtpm2_pkcs11.so; do
-    [ -f "$f" ] && { tpm2_so=$f; break; }
-done
+# shellcheck source=../support/first_file.sh
+. "$(dirname "$0")/../support/first_file.sh"
+tpm2_so=$(first_file /usr/lib/*/pkcs11/libtpm2_pkcs11.so /usr/lib64/pkcs11/libtpm2_pkcs11.so \
+                     /usr/lib/pkcs11/libtpm2_pkcs11.so)
 [ -n "$tpm2_so" ] || { echo "$me: SKIP: libtpm2_pkcs11.so not found (install libtpm2-pkcs11-1)" >&2; exit 77; }
 ls /usr/lib/*/libtss2-tcti-tabrmd.so.0 >/dev/null 2>&1 ||
     { echo "$me: SKIP: libtss2-tcti-tabrmd.so.0 not found (install libtss2-tcti-tabrmd0)" >&2; exit 77; }

@@ -22,10 +22,10 @@ p11kit_require_isolation
 
 me=$(basename "$0")
 phase=${1:?usage: trust_test.sh system|private}
-trust_so=
-for f in /usr/lib/*/pkcs11/p11-kit-trust.so /usr/lib64/pkcs11/p11-kit-trust.so /usr/lib/pkcs11/p11-kit-trust.so; do
-    [ -f "$f" ] && { trust_so=$f; break; }
-done
+# shellcheck source=../support/first_file.sh
+. "$(dirname "$0")/../support/first_file.sh"
+trust_so=$(first_file /usr/lib/*/pkcs11/p11-kit-trust.so /usr/lib64/pkcs11/p11-kit-trust.so \
+                      /usr/lib/pkcs11/p11-kit-trust.so)
 [ -n "$trust_so" ] || { echo "$me: SKIP: p11-kit-trust.so not found (install p11-kit-modules)" >&2; exit 77; }
 for tool in openssl python3 cmp; do
     command -v "$tool" >/dev/null 2>&1 || { echo "$me: SKIP: $tool not found" >&2; exit 77; }
@@ -58,10 +58,7 @@ count_certs() { "$CLI" list "$1" 2>"$TMP/count.err" | grep -c "Class: certificat
 
 case $phase in
 system)
-    reg=
-    for f in /usr/share/p11-kit/modules/p11-kit-trust.module /usr/lib/p11-kit/modules/p11-kit-trust.module; do
-        [ -f "$f" ] && { reg=$f; break; }
-    done
+    reg=$(first_file /usr/share/p11-kit/modules/p11-kit-trust.module /usr/lib/p11-kit/modules/p11-kit-trust.module)
     root=/usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt
     [ -n "$reg" ] || { echo "$me: SKIP: p11-kit-trust.module not found" >&2; exit 77; }
     [ -f "$root" ] || { echo "$me: SKIP: $root not found (install ca-certificates)" >&2; exit 77; }

@@ -40,19 +40,19 @@ TEST(AtforkChild, SignsInHandler) {
     g_mode = atoi(getenv("P11TLS_ROBUST_ATFORK_MODE"));
     // Registered before p11tls's first use (p11tls_ctx_new, in make_ctx).
     ASSERT_EQ(pthread_atfork(on_prepare, on_parent, on_child), 0);
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, rb::kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(rb::sign_verifies(key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), rb::kKeyUri, 0, key.put()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(rb::sign_verifies(key.get()), 0) << p11tls_last_error_detail();
 
-    g_key = key.k;
+    g_key = key.get();
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
         if (g_mode == kChild && g_result != 0) _exit(30 + g_result);  // -1: never ran
-        _exit(rb::sign_verifies(key.k) ? 40 : 0);  // and an ordinary call afterwards
+        _exit(rb::sign_verifies(key.get()) ? 40 : 0);  // and an ordinary call afterwards
     }
     g_key = nullptr;
     ASSERT_GT(pid, 0);
@@ -65,7 +65,7 @@ TEST(AtforkChild, SignsInHandler) {
     }
     // The child used its own world, not the parent's.
     EXPECT_TRUE(rb::searched(pid));
-    EXPECT_EQ(rb::sign_verifies(key.k), 0) << "parent after the fork: " << p11tls_last_error_detail();
+    EXPECT_EQ(rb::sign_verifies(key.get()), 0) << "parent after the fork: " << p11tls_last_error_detail();
 }
 
 namespace {

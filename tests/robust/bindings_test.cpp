@@ -2,7 +2,7 @@
 // Copyright The p11tls authors
 // A long-lived key that loses its login again and again (issue 12, read
 // item): each lost login makes the key find itself again, with a new
-// binding (lib/key/key.cpp). Superseded bindings of the same generation are
+// binding (lib/key/bind.cpp). Superseded bindings of the same generation are
 // freed once no operation can hold them; before, each stayed until the key
 // was freed. The login is lost for real: P11TLS_KEY_OPEN_VERIFY_PIN logs the
 // token out and in again, and SoftHSM then refuses the key's old handle.
@@ -19,17 +19,17 @@ namespace {
 using namespace tmh;
 
 // A context with SoftHSM itself (no call log: a thousand logins).
-int softhsm_ctx(Ctx &ctx) {
-    int rc = p11tls_ctx_new(&ctx.c);
-    if (!rc) rc = p11tls_ctx_set_flags(ctx.c, P11TLS_CTX_NO_REGISTERED_MODULES);
-    if (!rc) rc = p11tls_ctx_add_module(ctx.c, getenv("P11TLS_SOFTHSM_MODULE"));
+int softhsm_ctx(p11tls_cxx::context &ctx) {
+    int rc = p11tls_ctx_new(ctx.put());
+    if (!rc) rc = p11tls_ctx_set_flags(ctx.get(), P11TLS_CTX_NO_REGISTERED_MODULES);
+    if (!rc) rc = p11tls_ctx_add_module(ctx.get(), getenv("P11TLS_SOFTHSM_MODULE"));
     return rc;
 }
 
 // Logs the token out and in again, through another key's open.
-int lose_login(Ctx &ctx) {
-    Key other;
-    return p11tls_key_open(ctx.c, rb::kKeyUri, P11TLS_KEY_OPEN_VERIFY_PIN, &other.k);
+int lose_login(p11tls_cxx::context &ctx) {
+    p11tls_cxx::key other;
+    return p11tls_key_open(ctx.get(), rb::kKeyUri, P11TLS_KEY_OPEN_VERIFY_PIN, other.put());
 }
 
 struct Signer {
@@ -53,19 +53,19 @@ void *sign_loop(void *arg) {
 
 TEST(Bindings, ThousandLostLoginsKeepTheKeySmall) {
     REQUIRE_SOFTHSM();
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(softhsm_ctx(ctx), 0) << p11tls_last_error_detail();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, rb::kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(rb::sign_verifies(key.k), 0);
-    const CK_OBJECT_HANDLE first = key.k->binding->handle;
-    ASSERT_EQ(p11tls::key_binding_count(key.k), 1u);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), rb::kKeyUri, 0, key.put()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(rb::sign_verifies(key.get()), 0);
+    const CK_OBJECT_HANDLE first = key.get()->binding.load()->handle;
+    ASSERT_EQ(p11tls::key_binding_count(key.get()), 1u);
     for (int i = 0; i < 1000; i++) {
         ASSERT_EQ(lose_login(ctx), 0) << i << ": " << p11tls_last_error_detail();
-        ASSERT_EQ(rb::sign_verifies(key.k), 0) << i << ": " << p11tls_last_error_detail();
+        ASSERT_EQ(rb::sign_verifies(key.get()), 0) << i << ": " << p11tls_last_error_detail();
     }
-    EXPECT_NE(key.k->binding->handle, first) << "the login was never lost: the test proves nothing";
-    EXPECT_EQ(p11tls::key_binding_count(key.k), 1u);
+    EXPECT_NE(key.get()->binding.load()->handle, first) << "the login was never lost: the test proves nothing";
+    EXPECT_EQ(p11tls::key_binding_count(key.get()), 1u);
 }
 
 // The same while three threads sign with the key (the bindings they read
@@ -73,11 +73,11 @@ TEST(Bindings, ThousandLostLoginsKeepTheKeySmall) {
 // TSan and ASan in CI).
 TEST(Bindings, LostLoginsWhileThreadsSign) {
     REQUIRE_SOFTHSM();
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(softhsm_ctx(ctx), 0) << p11tls_last_error_detail();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, rb::kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
-    Signer s{key.k, 0};
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), rb::kKeyUri, 0, key.put()), 0) << p11tls_last_error_detail();
+    Signer s{key.get(), 0};
     pthread_t t[3];
     for (auto &th : t) ASSERT_EQ(pthread_create(&th, nullptr, sign_loop, &s), 0);
     for (int i = 0; i < 200; i++) EXPECT_EQ(lose_login(ctx), 0) << i << ": " << p11tls_last_error_detail();
@@ -85,7 +85,7 @@ TEST(Bindings, LostLoginsWhileThreadsSign) {
     for (auto &th : t) pthread_join(th, nullptr);  // each ends after its current signature
     EXPECT_EQ(s.wrong, 0);
     EXPECT_GT(s.ok, 0);
-    ASSERT_EQ(rb::sign_verifies(key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(rb::sign_verifies(key.get()), 0) << p11tls_last_error_detail();
     // Retired bindings are freed by the last operation to leave the key.
-    EXPECT_EQ(p11tls::key_binding_count(key.k), 1u);
+    EXPECT_EQ(p11tls::key_binding_count(key.get()), 1u);
 }

@@ -77,11 +77,11 @@ TEST(CancelChild, ThreadEndsInPinFunction) {
     if (!in_child(kChildVar)) GTEST_SKIP() << "runs only in a re-executed child";
     g_how = atoi(getenv("P11TLS_ROBUST_CANCEL_HOW"));
     g_pin = th::test_pin();
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, dying_pin_fn, nullptr), 0);
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), dying_pin_fn, nullptr), 0);
     pthread_t t;
-    ASSERT_EQ(pthread_create(&t, nullptr, opener, ctx.c), 0);
+    ASSERT_EQ(pthread_create(&t, nullptr, opener, ctx.get()), 0);
     if (g_how == kCancel) {
         ASSERT_TRUE(wait_entered()) << "the PIN function was not called";
         ASSERT_EQ(pthread_cancel(t), 0);
@@ -94,10 +94,10 @@ TEST(CancelChild, ThreadEndsInPinFunction) {
     EXPECT_EQ(ret, g_how == kCancel ? PTHREAD_CANCELED : (void *)42);
 
     // Another thread (this one) opens, logs in and signs: no lock is held.
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, good_pin_fn, nullptr), 0);
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, rb::kNoPinUri, 0, &key.k), 0) << p11tls_last_error_detail();
-    EXPECT_EQ(rb::sign_verifies(key.k), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), good_pin_fn, nullptr), 0);
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), rb::kNoPinUri, 0, key.put()), 0) << p11tls_last_error_detail();
+    EXPECT_EQ(rb::sign_verifies(key.get()), 0) << p11tls_last_error_detail();
     // The dead thread's PIN never reached the token.
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);
 }

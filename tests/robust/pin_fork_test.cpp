@@ -53,17 +53,17 @@ const char kChildVar[] = "P11TLS_ROBUST_PIN_FORK_CHILD";
 
 TEST(PinForkChild, BothProcessesSign) {
     if (!in_child(kChildVar)) GTEST_SKIP() << "runs only in a re-executed child";
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.c, forking_pin_fn, nullptr), 0);
-    Key key;
-    int rc = p11tls_key_open(ctx.c, rb::kNoPinUri, 0, &key.k);
-    if (g_forked == 0) _exit(child_report(rc, key.k));
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), forking_pin_fn, nullptr), 0);
+    p11tls_cxx::key key;
+    int rc = p11tls_key_open(ctx.get(), rb::kNoPinUri, 0, key.put());
+    if (g_forked == 0) _exit(child_report(rc, key.get()));
     ASSERT_GT(g_forked, 0) << "the PIN function did not fork";
     EXPECT_EQ(rc, 0) << p11tls_last_error_detail();
     EXPECT_EQ(g_calls, 1);
     if (rc == 0) {
-        EXPECT_EQ(rb::sign_verifies(key.k), 0) << p11tls_last_error_detail();
+        EXPECT_EQ(rb::sign_verifies(key.get()), 0) << p11tls_last_error_detail();
     }
     EXPECT_TRUE(exited_ok(g_child_status)) << "child: " << describe(g_child_status);
     EXPECT_EQ(count_calls(read_log(), getpid(), "C_Login"), 1u);

@@ -71,23 +71,23 @@ pid_t fork_without_handlers(How how, Case *c) {
 
 void run_case(How how) {
     REQUIRE_SOFTHSM();
-    Ctx ctx;
+    p11tls_cxx::context ctx{nullptr};
     ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
-    Key key;
-    ASSERT_EQ(p11tls_key_open(ctx.c, rb::kKeyUri, 0, &key.k), 0) << p11tls_last_error_detail();
-    ASSERT_EQ(rb::sign_verifies(key.k), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), rb::kKeyUri, 0, key.put()), 0) << p11tls_last_error_detail();
+    ASSERT_EQ(rb::sign_verifies(key.get()), 0) << p11tls_last_error_detail();
 
     // A clone() child starts no thread: under TSan (GCC 12) one that did
     // hung in every run (killed by the bound); TSan's fork() interceptor
     // prepares its runtime for a child, and clone() bypasses it. The race
     // is the _Fork and SYS_fork cases'.
-    Case c{ctx.c, key.k, how != kClone};
+    Case c{ctx.get(), key.get(), how != kClone};
     pid_t pid = fork_without_handlers(how, &c);
     ASSERT_GT(pid, 0) << strerror(errno);
     int st = wait_bounded(pid);
     EXPECT_TRUE(exited_ok(st)) << describe(st);
     EXPECT_TRUE(rb::searched(pid)) << "the child did not find the key again in its own world";
-    EXPECT_EQ(rb::sign_verifies(key.k), 0) << "parent after the child: " << p11tls_last_error_detail();
+    EXPECT_EQ(rb::sign_verifies(key.get()), 0) << "parent after the child: " << p11tls_last_error_detail();
 }
 
 }  // namespace

@@ -14,6 +14,9 @@
 #include <gnutls/abstract.h>
 
 #include <p11tls/p11tls.h>
+// Contexts and keys in tests: the shipped wrappers (p11tls_cxx::context,
+// p11tls_cxx::key), filled through put() where a test checks the C call.
+#include <p11tls/p11tls.hpp>
 
 namespace th {
 std::string env(const char *name);
@@ -57,19 +60,6 @@ bool exited_ok(int st);
 bool in_child(const char *marker);
 // Whether the test runs under tests/with-token.sh (a private SoftHSM token).
 bool have_token();
-
-// Frees the context it holds (tests fill .c through p11tls_ctx_new).
-struct CtxPtr {
-    p11tls_ctx *c = nullptr;
-    ~CtxPtr() { p11tls_ctx_free(c); }
-};
-
-// Frees the key it holds (tests fill .k through p11tls_key_open).
-struct KeyPtr {
-    p11tls_key *k = nullptr;
-    ~KeyPtr() { p11tls_key_free(k); }
-};
 }  // namespace th
-using th::KeyPtr;
 #define REQUIRE_TOKEN() \
     do { if (!th::have_token()) GTEST_SKIP() << "run under tests/with-token.sh"; } while (0)

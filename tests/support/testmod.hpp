@@ -96,20 +96,18 @@ inline int run_in_child(int (*fn)(void *), void *arg, pid_t *out_pid) {
 }
 
 using th::in_child;
-using Ctx = th::CtxPtr;
-using Key = th::KeyPtr;
 
 // A context that sees only the module at path.
-inline int make_ctx(Ctx &ctx, const std::string &path) {
+inline int make_ctx(p11tls_cxx::context &ctx, const std::string &path) {
     count_dir();  // set P11TLS_TESTMOD_COUNT_DIR before the module is used
-    int rc = p11tls_ctx_new(&ctx.c);
+    int rc = p11tls_ctx_new(ctx.put());
     if (rc) return rc;
-    rc = p11tls_ctx_set_flags(ctx.c, P11TLS_CTX_NO_REGISTERED_MODULES);
+    rc = p11tls_ctx_set_flags(ctx.get(), P11TLS_CTX_NO_REGISTERED_MODULES);
     if (rc) return rc;
-    return p11tls_ctx_add_module(ctx.c, path.c_str());
+    return p11tls_ctx_add_module(ctx.get(), path.c_str());
 }
 
 }  // namespace tmh
 
-#define REQUIRE_SOFTHSM() \
-    do { if (!th::have_token()) GTEST_SKIP() << "run through tests/with-token.sh"; } while (0)
+// The test module forwards to SoftHSM: the same check as REQUIRE_TOKEN.
+#define REQUIRE_SOFTHSM() REQUIRE_TOKEN()

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright The p11tls authors
 // edwards_curve(): which Edwards curve a CKA_EC_PARAMS names. One rule for
-// opening keys (lib/key/pubkey.cpp) and listing them (lib/cert/cert.cpp):
+// opening keys (lib/key/pubkey.cpp) and listing them (lib/cert/list.cpp):
 // the exact DER forms, nothing that merely contains "448" or "edwards".
 #include <gtest/gtest.h>
 
