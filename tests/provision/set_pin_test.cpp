@@ -46,9 +46,9 @@ int set_pin(Answers &a) {
 // Whether pin is the user PIN now: a fresh login (logout first) with it.
 bool pin_is(const std::string &pin) {
     p11tls_cxx::context ctx;
-    KeyPtr key;
+    p11tls_cxx::key key;
     return p11tls_key_open(ctx.get(), (th::key_uri("p256", false) + ";pin-value=" + pin).c_str(),
-                           P11TLS_KEY_OPEN_VERIFY_PIN, &key.k) == 0;
+                           P11TLS_KEY_OPEN_VERIFY_PIN, key.put()) == 0;
 }
 
 // Leaves the token logged out (PKCS#11 login is process-wide: an earlier
