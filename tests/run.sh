@@ -75,6 +75,8 @@ case $suite in
     faults)        set -- ./tests/faults_tests "$@" ;;    # the test module's injected faults
     input)         set -- ./tests/input_tests "$@" ;;     # PIN input and listings
     robust)        set -- ./tests/robust_tests "$@" ;;    # atfork handlers, raw forks, cancel
+    lookup-noindex) export P11TLS_NO_OBJECT_INDEX=1 GTEST_FILTER='Lookup.*:ObjectIndex.*'
+                   set -- ./tests/integration_tests "$@" ;;  # lookups with a real search every time
     # plain programs, exit status 0 = pass
     fork-storm-2)  no_asan; set -- ./tests/fork_storm 2 500 "$@" ;;  # 500 forks, 2 signing threads
     fork-storm-4)  no_asan; set -- ./tests/fork_storm 4 500 "$@" ;;
