@@ -62,7 +62,7 @@ std::shared_ptr<ObjectIndex> ObjectIndex::read_token(const Module *m, CK_SESSION
     std::sort(idx->by_label_.begin(), idx->by_label_.end());
     std::sort(idx->by_id_.begin(), idx->by_id_.end());
     idx->bytes_.shrink_to_fit();
-    debug("object index: %zu objects, ~%zu bytes", idx->entries_.size(), idx->bytes_.size());
+    debug("object index: %zu objects, %zu bytes", idx->entries_.size(), idx->bytes_locked());
     return idx;
 }
 
@@ -166,6 +166,10 @@ size_t ObjectIndex::objects() const {
 
 size_t ObjectIndex::bytes() const {
     std::lock_guard<std::mutex> g(mu_);
+    return bytes_locked();
+}
+
+size_t ObjectIndex::bytes_locked() const {
     size_t n = sizeof *this + entries_.capacity() * sizeof(Entry) + bytes_.capacity() +
                (by_label_.capacity() + by_id_.capacity()) * sizeof(Slot);
     for (const auto &kv : spki_) n += kv.second.capacity() + 64;  // node and bucket, roughly

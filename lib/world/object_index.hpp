@@ -70,6 +70,7 @@ private:
     void add_locked(const Object &o);
     bool matches_locked(const Entry &e, const Name &n) const;
     std::vector<uint32_t> candidates_locked(const Name &n) const;
+    size_t bytes_locked() const;
 
     mutable std::mutex mu_;                // guards every member below
     std::vector<Entry> entries_;
