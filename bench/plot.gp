@@ -27,8 +27,8 @@ unset multiplot
 set terminal pngcairo size 700,450 font ",10" noenhanced
 set output out.'/perf-lookup.png'
 set title "Opening one of 20 keys among N other token objects (SoftHSM file store)"
-set xlabel "objects on the token"
-set ylabel "ms (median)"
+set xlabel "N other objects on the token (besides 20 key pairs)"
+set ylabel "ms per open (median)"
 set logscale xy
 set xrange [*:*]
 set yrange [*:*]

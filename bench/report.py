@@ -214,7 +214,7 @@ class Report:
                             f"{again / raw:.2f}x raw", again <= 1.1 * raw)
         out.append("")
         out.append("Time per open against objects on the token (log scale, one `#` per factor 1.2; "
-                   "ASCII: gnuplot is not a dependency):\n")
+                   "the same figures as doc/perf-lookup.png, which needs gnuplot):\n")
         out.append("```text")
         vals = [v for n in sizes for v in (g("raw", n), g("first", n), g("again", n)) if v]
         lo = min(vals)
@@ -230,9 +230,12 @@ class Report:
         heap = [(n, g("index-heap", n), g("noindex-heap", n)) for n in sizes]
         if any(h for _, h, _ in heap):
             out.append("Heap kept per object on the token (glibc `mallinfo2()`, SoftHSM's allocations "
-                       "included): growth over the 20 first opens with the index, and without it "
-                       "(what SoftHSM and the pool keep anyway); the difference is the index.\n")
-            out.append("| N objects | with index | without | the index |")
+                       "included): growth over the 20 first opens with the index, and without it; "
+                       "the difference is what reading the whole token keeps: the index's own "
+                       "structures (`ObjectIndex::bytes()`, logged with `P11TLS_DEBUG`) and what "
+                       "SoftHSM keeps of each object whose attributes were read (doc/performance.md, "
+                       "Lookup).\n")
+            out.append("| N objects | with index | without | difference |")
             out.append("|---:|---:|---:|---:|")
             for n, h, h0 in heap:
                 out.append(f"| {n:,} | {fmt(h, 'B')} | {fmt(h0, 'B')} | "
@@ -347,7 +350,9 @@ def main():
                f"load average before/after the run {meta.get('load_before')} / {meta.get('load_after')}. "
                f"GnuTLS {meta.get('gnutls')}, p11-kit {meta.get('p11kit')}, SoftHSM {meta.get('softhsm')} "
                f"(file object store); p11tls {meta.get('p11tls')}.\n")
-    out.append("### Targets (issue 6)\n")
+    if meta.get("note"):  # e.g. figures merged from two runs
+        out.append(meta["note"] + "\n")
+    out.append("### Targets (issues 6 and 20)\n")
     out.append("| target | figure | value | verdict |")
     out.append("|---|---|---:|---|")
     for t in rep.targets:
