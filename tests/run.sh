@@ -75,8 +75,9 @@ case $suite in
     faults)        set -- ./tests/faults_tests "$@" ;;    # the test module's injected faults
     input)         set -- ./tests/input_tests "$@" ;;     # PIN input and listings
     robust)        set -- ./tests/robust_tests "$@" ;;    # atfork handlers, raw forks, cancel
-    lookup-noindex) export P11TLS_NO_OBJECT_INDEX=1 GTEST_FILTER='Lookup.*:ObjectIndex.*'
-                   set -- ./tests/integration_tests "$@" ;;  # lookups with a real search every time
+    index)         set -- ./tests/index_tests "$@" ;;     # the object index (issue 20)
+    lookup-noindex) export P11TLS_NO_OBJECT_INDEX=1  # the lookup tests, a real search every time
+                   set -- sh -c './tests/integration_tests --gtest_filter="Lookup.*" && ./tests/index_tests' ;;
     # plain programs, exit status 0 = pass
     fork-storm-2)  no_asan; set -- ./tests/fork_storm 2 500 "$@" ;;  # 500 forks, 2 signing threads
     fork-storm-4)  no_asan; set -- ./tests/fork_storm 4 500 "$@" ;;

@@ -6,8 +6,9 @@
 // returned, a key another process deleted and made again under the same
 // label is found as the new key, a thousands-object token read at the first
 // lookup gives every key as itself, and threads and a forked child see
-// what a real search would. The suite lookup-noindex runs these with
-// P11TLS_NO_OBJECT_INDEX set (a real search every time): both must pass.
+// what a real search would. Built as tests/index_tests, run by the suites
+// index and lookup-noindex (the latter with P11TLS_NO_OBJECT_INDEX set: a
+// real search every time); both must pass.
 #include <gtest/gtest.h>
 
 #include <atomic>
