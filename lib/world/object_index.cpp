@@ -158,12 +158,6 @@ bool still_names(const ObjectIndex::Object &o, const Attributes &a) {
            a.get(CKA_ID) == o.id;
 }
 
-size_t ObjectIndex::objects() const {
-    std::lock_guard<std::mutex> g(mu_);
-    return (size_t)std::count_if(entries_.begin(), entries_.end(),
-                                 [](const Entry &e) { return e.handle != CK_INVALID_HANDLE; });
-}
-
 size_t ObjectIndex::bytes() const {
     std::lock_guard<std::mutex> g(mu_);
     return bytes_locked();

@@ -56,8 +56,7 @@ public:
     std::vector<unsigned char> public_key(CK_OBJECT_HANDLE h) const;
     void record_public_key(CK_OBJECT_HANDLE h, const std::vector<unsigned char> &spki);
 
-    size_t objects() const;  // live entries
-    size_t bytes() const;    // heap held, approximately (doc/performance.md)
+    size_t bytes() const;  // heap held, approximately (doc/performance.md)
 
 private:
     struct Entry {
