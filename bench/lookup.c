@@ -1,32 +1,43 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright The p11tls authors */
-/* bench/lookup.c: the cost of finding a key on a token full of objects.
+/* bench/lookup.c: opening keys on a token full of objects (issue 20).
  *
- *   bench_lookup [--sizes 10,100,1000,10000] [--reps N]
+ *   bench_lookup [--sizes 10,100,1000,5000,10000] [--reps N]
  *
  * Token BENCH_LOOKUP_TOKEN (default "bench-lookup", initialized by
- * bench/run.sh) gets one EC P-256 and one RSA-2048 key pair, then CKO_DATA
- * token objects until it holds each size in turn. Objects are only ever
- * added, so a token kept from an earlier run (run.sh caches it) is reused.
+ * bench/run.sh) gets 20 key pairs (lookup-00..19, EC P-256 and RSA-2048 in
+ * turn), then public CKO_DATA token objects until it holds 40 + size
+ * objects. Objects are only ever added, so a cached token is reused.
  *
- * At each size, for each key, alternately:
- *   p11tls  p11tls_key_open() of pkcs11:...;object=lookup-<alg>;type=private
- *           (the key is freed outside the timed part)
- *   raw     C_FindObjectsInit(class, label) + C_FindObjects + Final on an
- *           open, logged-in session: the search p11tls_key_open must do
- * and prints the medians: lookup,<alg>,<impl>,objects=N,<us>,us
- *
- * To explain the difference it also prints, per size, the median time of
- * the module calls p11tls_key_open makes besides the search (impl
- * "call:C_GetTokenInfo" and so on, one call each), and, when BENCH_TESTMOD
- * names tests/module's logging module, how many calls of each function one
- * p11tls_key_open makes (impl "calls:C_...", unit "calls"). */
+ * At each size, N fresh processes (this program re-executed with
+ * --measure), each of which
+ *   logs in through p11tls without reading the token (an open with
+ *     P11TLS_KEY_OPEN_VERIFY_PIN), so that what follows is lookups only;
+ *   first   opens each of the 20 keys once: the first open reads the token
+ *           into p11tls's object index (lib/world/object_index.hpp)
+ *   again   opens them again (new p11tls_key objects) from the index
+ *   raw     C_FindObjectsInit(class, label) + C_FindObjects(2) + Final per
+ *           key, on an open logged-in session: the search p11tls did before
+ *           the index, alternated with "again"
+ * and, in one more process with P11TLS_NO_OBJECT_INDEX set,
+ *   noindex p11tls_key_open without the index (a real search every time).
+ * Rows: lookup,keys20,<impl>,objects=<size>,<us per open>,us
+ * (first: the mean over the 20 keys, the index read included; the others:
+ * the median), and lookup,keys20,index-heap,objects=N,<bytes>,bytes: heap
+ * in use after the first opens minus before, per object on the token
+ * (size + 40). */
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
+
+extern char **environ;
+
+#define NKEYS 20
 
 static const char *token(void)
 {
@@ -36,12 +47,12 @@ static const char *token(void)
 
 static CK_ULONG count_objects(const raw_module *m, CK_SESSION_HANDLE s)
 {
-    CK_OBJECT_HANDLE h[256];
+    CK_OBJECT_HANDLE h[1024];
     CK_ULONG n, total = 0;
     m->f->C_FindObjectsInit(s, NULL, 0);
     do {
         n = 0;
-        m->f->C_FindObjects(s, h, 256, &n);
+        m->f->C_FindObjects(s, h, 1024, &n);
         total += n;
     } while (n > 0);
     m->f->C_FindObjectsFinal(s);
@@ -61,7 +72,9 @@ static int has_object(const raw_module *m, CK_SESSION_HANDLE s, const char *labe
     return n == 1;
 }
 
-/* A key pair as a TLS server would have it: token objects, sensitive
+static void key_label(int i, char *out, size_t n) { snprintf(out, n, "lookup-%02d", i); }
+
+/* Key pairs as a TLS server would have them: token objects, sensitive
  * private key, shared label and CKA_ID. */
 static void make_keys(const raw_module *m, CK_SESSION_HANDLE s)
 {
@@ -70,30 +83,29 @@ static void make_keys(const raw_module *m, CK_SESSION_HANDLE s)
                                              0x3d, 0x03, 0x01, 0x07};
     CK_ULONG bits = 2048;
     static const unsigned char e65537[] = {1, 0, 1};
-    static const char *labels[] = {"lookup-ec", "lookup-rsa"};
-    static unsigned char ids[] = {0x01, 0x02};
-    for (int i = 0; i < 2; ++i) {
-        if (has_object(m, s, labels[i]))
+    for (int i = 0; i < NKEYS; ++i) {
+        char label[32];
+        unsigned char id = (unsigned char)(0x40 + i);
+        key_label(i, label, sizeof label);
+        if (has_object(m, s, label))
             continue;
+        const int ec = i % 2 == 0;
         CK_ATTRIBUTE pub_ec[] = {{CKA_TOKEN, &yes, 1}, {CKA_VERIFY, &yes, 1},
                                  {CKA_EC_PARAMS, (void *)p256_oid, sizeof p256_oid},
-                                 {CKA_LABEL, (void *)labels[i], strlen(labels[i])},
-                                 {CKA_ID, &ids[i], 1}};
+                                 {CKA_LABEL, label, strlen(label)}, {CKA_ID, &id, 1}};
         CK_ATTRIBUTE pub_rsa[] = {{CKA_TOKEN, &yes, 1}, {CKA_VERIFY, &yes, 1},
                                   {CKA_MODULUS_BITS, &bits, sizeof bits},
                                   {CKA_PUBLIC_EXPONENT, (void *)e65537, sizeof e65537},
-                                  {CKA_LABEL, (void *)labels[i], strlen(labels[i])},
-                                  {CKA_ID, &ids[i], 1}};
+                                  {CKA_LABEL, label, strlen(label)}, {CKA_ID, &id, 1}};
         CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, 1}, {CKA_SIGN, &yes, 1},
                                {CKA_PRIVATE, &yes, 1}, {CKA_SENSITIVE, &yes, 1},
-                               {CKA_LABEL, (void *)labels[i], strlen(labels[i])},
-                               {CKA_ID, &ids[i], 1}};
-        CK_MECHANISM mech = {i == 0 ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+                               {CKA_LABEL, label, strlen(label)}, {CKA_ID, &id, 1}};
+        CK_MECHANISM mech = {ec ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
         CK_OBJECT_HANDLE pub, prv;
-        CK_RV rv = i == 0 ? m->f->C_GenerateKeyPair(s, &mech, pub_ec, 5, priv, 6, &pub, &prv)
-                          : m->f->C_GenerateKeyPair(s, &mech, pub_rsa, 6, priv, 6, &pub, &prv);
+        CK_RV rv = ec ? m->f->C_GenerateKeyPair(s, &mech, pub_ec, 5, priv, 6, &pub, &prv)
+                      : m->f->C_GenerateKeyPair(s, &mech, pub_rsa, 6, priv, 6, &pub, &prv);
         if (rv != CKR_OK)
-            die("C_GenerateKeyPair %s: 0x%lx", labels[i], rv);
+            die("C_GenerateKeyPair %s: 0x%lx", label, rv);
     }
 }
 
@@ -122,11 +134,19 @@ static void fill(const raw_module *m, CK_SESSION_HANDLE s, CK_ULONG want)
                 (double)(now_ns() - t0) / 1e9);
 }
 
-static double time_open(p11tls_ctx *ctx, const char *uri)
+static void key_uri(int i, char *out, size_t n)
+{
+    char label[32];
+    key_label(i, label, sizeof label);
+    snprintf(out, n, "pkcs11:token=%s;object=%s;type=private?pin-value=%s", token(), label,
+             bench_pin());
+}
+
+static double time_open(p11tls_ctx *ctx, const char *uri, unsigned flags)
 {
     p11tls_key *key = NULL;
     uint64_t t0 = now_ns();
-    int rc = p11tls_key_open(ctx, uri, 0, &key);
+    int rc = p11tls_key_open(ctx, uri, flags, &key);
     double us = (double)(now_ns() - t0) / 1e3;
     if (rc < 0)
         die("p11tls_key_open %s: %s", uri, p11tls_last_error_detail());
@@ -143,7 +163,7 @@ static double time_raw(const raw_module *m, CK_SESSION_HANDLE s, const char *lab
     CK_ULONG n = 0;
     uint64_t t0 = now_ns();
     m->f->C_FindObjectsInit(s, t, 2);
-    m->f->C_FindObjects(s, o, 2, &n);  /* 2, as p11tls asks: it must see uniqueness */
+    m->f->C_FindObjects(s, o, 2, &n); /* 2, as p11tls asks: it must see uniqueness */
     m->f->C_FindObjectsFinal(s);
     double us = (double)(now_ns() - t0) / 1e3;
     if (n != 1)
@@ -151,133 +171,98 @@ static double time_raw(const raw_module *m, CK_SESSION_HANDLE s, const char *lab
     return us;
 }
 
-/* Median time of single module calls, on the EC key (any key would do). */
-static void time_calls(const raw_module *m, CK_SESSION_HANDLE s, const char *param, long reps)
+/* One fresh process's measurements (see the top). */
+static int measure(const char *param)
 {
-    CK_OBJECT_HANDLE key = raw_find(m, s, CKO_PRIVATE_KEY, "lookup-ec");
-    double *v = calloc((size_t)reps, sizeof *v);
-    for (int which = 0; which < 3; ++which) {
-        for (long i = 0; i < reps; ++i) {
-            CK_TOKEN_INFO ti;
-            CK_SLOT_INFO si;
-            unsigned char id[64];
-            CK_ATTRIBUTE a = {CKA_ID, id, sizeof id};
-            uint64_t t0 = now_ns();
-            if (which == 0)
-                m->f->C_GetTokenInfo(m->slot, &ti);
-            else if (which == 1)
-                m->f->C_GetSlotInfo(m->slot, &si);
-            else
-                m->f->C_GetAttributeValue(s, key, &a, 1);
-            v[i] = (double)(now_ns() - t0) / 1e3;
-        }
-        static const char *names[] = {"call:C_GetTokenInfo", "call:C_GetSlotInfo",
-                                      "call:C_GetAttributeValue"};
-        emit("lookup", "ec", names[which], param, median(v, (size_t)reps), "us");
+    bench_one_arena();
+    p11tls_ctx *ctx = bench_p11tls_ctx();
+    char uri[NKEYS][512], label[NKEYS][32];
+    for (int i = 0; i < NKEYS; ++i) {
+        key_uri(i, uri[i], sizeof uri[i]);
+        key_label(i, label[i], sizeof label[i]);
     }
-    free(v);
+    time_open(ctx, uri[0], P11TLS_KEY_OPEN_VERIFY_PIN); /* the login, no lookup index */
+    raw_module m;
+    raw_open(&m, token());
+    CK_SESSION_HANDLE s = raw_session(&m);
+    const int noindex = getenv("P11TLS_NO_OBJECT_INDEX") != NULL;
+    double v[NKEYS], r[NKEYS], sum = 0;
+    size_t heap0 = heap_in_use();
+    for (int i = 0; i < NKEYS; ++i)
+        sum += v[i] = time_open(ctx, uri[i], 0);
+    size_t heap1 = heap_in_use();
+    long objects = atol(strchr(param, '=') + 1) + 2 * NKEYS;
+    double heap = (double)((long)heap1 - (long)heap0) / (double)objects;
+    if (noindex) {
+        emit("lookup", "keys20", "noindex", param, median(v, NKEYS), "us");
+        emit("lookup", "keys20", "noindex-heap", param, heap, "bytes");
+        return 0;
+    }
+    emit("lookup", "keys20", "first", param, sum / NKEYS, "us");
+    for (int i = 0; i < NKEYS; ++i) {
+        v[i] = time_open(ctx, uri[i], 0);
+        r[i] = time_raw(&m, s, label[i]);
+    }
+    emit("lookup", "keys20", "again", param, median(v, NKEYS), "us");
+    emit("lookup", "keys20", "raw", param, median(r, NKEYS), "us");
+    emit("lookup", "keys20", "index-heap", param, heap, "bytes");
+    return 0;
 }
 
-/* The module calls of one p11tls_key_open, counted by the test module
- * (which forwards to BENCH_MODULE and logs "<pid> <function>" lines). */
-static void count_calls(const char *alg, const char *uri, const char *param)
+/* Runs this program again with --measure (a fresh process: no p11tls
+ * state), with or without the index. */
+static void spawn_measure(const char *param, int noindex)
 {
-    const char *testmod = getenv("BENCH_TESTMOD");
-    char dir[] = "/tmp/p11tls-bench-calls.XXXXXX";
-    if (!testmod || access(testmod, R_OK) != 0 || !mkdtemp(dir))
-        return;
-    setenv("P11TLS_SOFTHSM_MODULE", bench_module(), 1);
-    p11tls_ctx *ctx;
-    p11tls_key *key;
-    if (p11tls_ctx_new(&ctx) < 0 || p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES) < 0 ||
-        p11tls_ctx_add_module(ctx, testmod) < 0 || p11tls_key_open(ctx, uri, 0, &key) < 0)
-        die("p11tls through the test module: %s", p11tls_last_error_detail());
-    p11tls_key_free(key);
-    /* The module reads this per call: only the second open is logged. */
-    setenv("P11TLS_TESTMOD_COUNT_DIR", dir, 1);
-    if (p11tls_key_open(ctx, uri, 0, &key) < 0)
-        die("p11tls_key_open: %s", p11tls_last_error_detail());
-    unsetenv("P11TLS_TESTMOD_COUNT_DIR");
-    p11tls_key_free(key);
-    p11tls_ctx_free(ctx);
-
-    char path[128], line[128], fn[64][48];
-    long count[64] = {0};
-    int nfn = 0;
-    snprintf(path, sizeof path, "%s/calls.log", dir);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f)) {
-        char name[48];
-        long pid;
-        if (sscanf(line, "%ld %47s", &pid, name) != 2 || pid != (long)getpid())
-            continue;
-        int i = 0;
-        while (i < nfn && strcmp(fn[i], name) != 0)
-            ++i;
-        if (i == nfn && nfn < 64)
-            strcpy(fn[nfn++], name);
-        if (i < 64)
-            ++count[i];
-    }
-    if (f)
-        fclose(f);
-    unlink(path);
-    rmdir(dir);
-    for (int i = 0; i < nfn; ++i) {
-        char impl[64];
-        snprintf(impl, sizeof impl, "calls:%.48s", fn[i]);
-        emit("lookup", alg, impl, param, (double)count[i], "calls");
-    }
+    char *argv[] = {"bench_lookup", "--measure", (char *)param, NULL};
+    if (noindex)
+        setenv("P11TLS_NO_OBJECT_INDEX", "1", 1);
+    pid_t pid;
+    fflush(stdout);
+    if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ) != 0)
+        die("posix_spawn failed");
+    unsetenv("P11TLS_NO_OBJECT_INDEX");
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        die("measuring process failed");
 }
 
 int main(int argc, char **argv)
 {
-    const char *sizes = arg_str(argc, argv, "--sizes", "10,100,1000,10000");
-    long reps = arg_long(argc, argv, "--reps", 30);
+    if (argc == 3 && strcmp(argv[1], "--measure") == 0)
+        return measure(argv[2]);
+    const char *sizes = arg_str(argc, argv, "--sizes", "10,100,1000,5000,10000");
+    long reps = arg_long(argc, argv, "--reps", 3);
     if (reps < 1)
         die("--reps must be positive");
-
-    /* p11tls first: it initializes the module through p11-kit; the raw
-     * C_Initialize after it is then "already initialized" and harmless. */
-    p11tls_ctx *ctx = bench_p11tls_ctx();
-    raw_module m;
-    raw_open(&m, token());
-    CK_SESSION_HANDLE s = raw_session(&m);
-    make_keys(&m, s);
-
-    static const char *algs[] = {"ec", "rsa"};
-    char uri[2][512], label[2][32];
-    for (int a = 0; a < 2; ++a) {
-        snprintf(label[a], sizeof label[a], "lookup-%s", algs[a]);
-        snprintf(uri[a], sizeof uri[a], "pkcs11:token=%s;object=%s;type=private?pin-value=%s",
-                 token(), label[a], bench_pin());
-        time_open(ctx, uri[a]); /* first open logs in and fills the pool */
-    }
-
-    double *pv = calloc((size_t)reps, sizeof *pv), *rv = calloc((size_t)reps, sizeof *rv);
     for (const char *p = sizes; *p;) {
         char *end;
         long want = strtol(p, &end, 10);
         p = *end == ',' ? end + 1 : end;
         if (want < 1)
             die("bad --sizes");
-        fill(&m, s, (CK_ULONG)want);
-        CK_ULONG have = count_objects(&m, s);
         char param[32];
-        snprintf(param, sizeof param, "objects=%lu", have);
-        /* Big tokens take a second per search: fewer repetitions there. */
-        long n = want >= 5000 ? (reps / 3 > 3 ? reps / 3 : 3) : reps;
-        for (int a = 0; a < 2; ++a) {
-            /* Alternate the two, so that drift hits both alike. */
-            for (long i = 0; i < n; ++i) {
-                pv[i] = time_open(ctx, uri[a]);
-                rv[i] = time_raw(&m, s, label[a]);
+        {
+            /* Filling is raw PKCS#11 in a child, so that the measuring
+             * processes start with the module untouched. */
+            pid_t pid = fork();
+            if (pid < 0)
+                die("fork failed");
+            if (pid == 0) {
+                raw_module m;
+                raw_open(&m, token());
+                CK_SESSION_HANDLE s = raw_session(&m);
+                make_keys(&m, s);
+                fill(&m, s, (CK_ULONG)want + 2 * NKEYS);
+                _exit(0);
             }
-            emit("lookup", algs[a], "p11tls", param, median(pv, (size_t)n), "us");
-            emit("lookup", algs[a], "raw", param, median(rv, (size_t)n), "us");
-            count_calls(algs[a], uri[a], param);
+            int st;
+            if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                die("filling the token failed");
         }
-        time_calls(&m, s, param, n);
+        snprintf(param, sizeof param, "objects=%ld", want);
+        for (long r = 0; r < reps; ++r)
+            spawn_measure(param, 0);
+        spawn_measure(param, 1);
     }
     return 0;
 }

@@ -3,7 +3,7 @@
 # bench/plot.gp: the plots of doc/performance.md, drawn by bench/report.py:
 #   gnuplot -e "dir='DATA'; out='DOCDIR'" bench/plot.gp
 # DATA/threads.dat: per key (gnuplot index 0..2) lines "threads raw gnutls p11tls p11tls-gnutls"
-# DATA/lookup.dat:  lines "objects ec-raw ec-p11tls rsa-raw rsa-p11tls" (ms)
+# DATA/lookup.dat:  lines "objects raw first again" (ms per open)
 set terminal pngcairo size 1200,420 font ",10" noenhanced
 set output out.'/perf-threads.png'
 set multiplot layout 1,3 title "Signatures/s, threads sharing one key (SoftHSM)"
@@ -26,15 +26,14 @@ unset multiplot
 
 set terminal pngcairo size 700,450 font ",10" noenhanced
 set output out.'/perf-lookup.png'
-set title "Finding one key among N token objects (SoftHSM file store)"
-set xlabel "objects on the token"
-set ylabel "ms (median)"
+set title "Opening one of 20 keys among N other token objects (SoftHSM file store)"
+set xlabel "N other objects on the token (besides 20 key pairs)"
+set ylabel "ms per open (median)"
 set logscale xy
 set xrange [*:*]
 set yrange [*:*]
 set xtics auto
 set key top left
-plot dir.'/lookup.dat' using 1:2 with linespoints lw 2 title "raw search (EC key)", \
-     '' using 1:3 with linespoints lw 2 title "p11tls_key_open (EC key)", \
-     '' using 1:4 with linespoints lw 2 dt 2 title "raw search (RSA key)", \
-     '' using 1:5 with linespoints lw 2 dt 2 title "p11tls_key_open (RSA key)"
+plot dir.'/lookup.dat' using 1:2 with linespoints lw 2 title "raw search", \
+     '' using 1:3 with linespoints lw 2 title "p11tls first open (index read included)", \
+     '' using 1:4 with linespoints lw 2 title "p11tls open again"

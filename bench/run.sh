@@ -20,7 +20,7 @@
 #   --no-doc    leave doc/ alone (results are still written)
 #
 # Default run: about 5 minutes, plus once about 3 minutes to fill the
-# cached lookup tokens (bench/.cache/lookup-N, reused by later runs; delete
+# cached lookup tokens (bench/.cache/lookup20-N, reused by later runs; delete
 # them to start over). Run it on a quiet machine: every figure is a
 # median over rounds, and every round runs all configurations one after
 # the other (the configurations of one comparison back to back, their
@@ -56,11 +56,11 @@ want() { case ",$only," in *",$1,"*) return 0 ;; esac; return 1; }
 if [ "$mode" = quick ]; then
     : "${only:=sign,tls,fork,lookup,mem}"
     : "${rounds:=2}"; sign_s=0.15; tls_s=0.25; fork_iters=20; child_iters=8
-    lookup_sizes=10,100,1000; lookup_reps=5; mem_gens=6
+    lookup_sizes=10,100,1000; lookup_reps=1; mem_gens=6
 else
     : "${only:=sign,tls,fork,lookup,mem,profile}"
     : "${rounds:=5}"; sign_s=0.5; tls_s=0.6; fork_iters=100; child_iters=30
-    lookup_sizes=10,100,1000,10000; lookup_reps=15; mem_gens=20
+    lookup_sizes=10,100,1000,5000,10000; lookup_reps=3; mem_gens=20
 fi
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -223,7 +223,7 @@ done
 # to fill, so they are cached in bench/.cache and only ever grow.
 if want lookup; then
     for n in ${lookup_sizes//,/ }; do
-        cache="$top/bench/.cache/lookup-$n"
+        cache="$top/bench/.cache/lookup20-$n"
         if [ ! -f "$cache/softhsm2.conf" ]; then
             log "creating the cached $n-object lookup token in $cache (once)"
             mkdir -p "$cache/tokens"

@@ -80,6 +80,9 @@ case $suite in
     trust-list)    export P11TLS_SRCDIR=$src; set -- ./tests/trust_list_tests "$@" ;;  # trust through PKCS#11
     trust-cli)     export P11TLS_CLI=$cli; set -- bash "$src/tests/trust/trust_cli_test.sh" "$@" ;;
     trust-store)   token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/trust/trust_store_test.sh" "$@" ;;
+    index)         set -- ./tests/index_tests "$@" ;;     # the object index
+    lookup-noindex) export P11TLS_NO_OBJECT_INDEX=1  # the lookup tests, a real search every time
+                   set -- sh -c './tests/integration_tests --gtest_filter="Lookup.*" && ./tests/index_tests' ;;
     # plain programs, exit status 0 = pass
     fork-storm-2)  no_asan; set -- ./tests/fork_storm 2 500 "$@" ;;  # 500 forks, 2 signing threads
     fork-storm-4)  no_asan; set -- ./tests/fork_storm 4 500 "$@" ;;

@@ -4,6 +4,7 @@
 // them, what identifies it across fork.
 #include "key/find.hpp"
 
+#include <algorithm>
 #include <iterator>
 #include <optional>
 
@@ -14,6 +15,7 @@
 #include "base/log.hpp"
 #include "pkcs11/search.hpp"
 #include "world/matching.hpp"
+#include "world/object_index.hpp"
 #include "world/pooled_session.hpp"
 
 namespace p11tls {
@@ -46,8 +48,9 @@ bool names_objects(const std::vector<CK_ATTRIBUTE> &tmpl) {
 
 // Private keys on t matching tmpl (no CKA_CLASS in it), with their
 // attributes and companions; false if too many objects share the name.
+// seen gets every object the search found (for the object index).
 bool find_named(TokenState *t, CK_SESSION_HANDLE s, const std::vector<CK_ATTRIBUTE> &tmpl,
-                std::vector<Match> &out) {
+                std::vector<Match> &out, std::vector<ObjectIndex::Object> &seen) {
     auto handles = find_objects(t->module(), s, tmpl, kMaxNamedObjects + 1);
     if (handles.size() > kMaxNamedObjects) return false;
     std::vector<Match> keys;
@@ -55,8 +58,8 @@ bool find_named(TokenState *t, CK_SESSION_HANDLE s, const std::vector<CK_ATTRIBU
     for (CK_OBJECT_HANDLE h : handles) {
         Attributes a(t->module(), s, h, object_attribute_types());
         CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
-        a.scalar(CKA_CLASS, &cls);
-        if (cls == CKO_PRIVATE_KEY) keys.push_back({t, h, std::move(a), {}});
+        if (a.scalar(CKA_CLASS, &cls)) seen.push_back({h, cls, a.get(CKA_LABEL), a.get(CKA_ID)});
+        if (cls == CKO_PRIVATE_KEY) keys.push_back({t, h, std::move(a), {}, {}});
         else if (cls == CKO_PUBLIC_KEY || cls == CKO_CERTIFICATE) others.push_back({h, std::move(a)});
     }
     for (Match &k : keys) {
@@ -66,11 +69,66 @@ bool find_named(TokenState *t, CK_SESSION_HANDLE s, const std::vector<CK_ATTRIBU
     return true;
 }
 
+// What find_named or the search by class would find, answered by the
+// index: the same keys, the same companions. Each object used is read on
+// the token and must still be what the index knew (class, label, ID); a key
+// opened before must still have the public key it had then. False on a
+// miss or a failed check (the failed entry is forgotten): search for real.
+bool find_indexed(TokenState *t, ObjectIndex &idx, CK_SESSION_HANDLE s,
+                  const std::vector<CK_ATTRIBUTE> &tmpl, std::vector<Match> &out) {
+    std::vector<unsigned char> label, id;
+    const ObjectIndex::Name name = name_of(tmpl, label, id);
+    const auto objects = idx.find(name);
+    if (std::none_of(objects.begin(), objects.end(),
+                     [](const ObjectIndex::Object &o) { return o.cls == CKO_PRIVATE_KEY; }))
+        return false;
+    // As find_named, unless the name is missing or too crowded: then as the
+    // search by class, which stops at two keys and has no companions.
+    const bool named = (name.label || name.id) && objects.size() <= kMaxNamedObjects;
+    const size_t max_keys = named ? kMaxNamedObjects : 2;
+    std::vector<Match> keys;
+    std::vector<Found> others;
+    for (const ObjectIndex::Object &o : objects) {
+        const bool key = o.cls == CKO_PRIVATE_KEY;
+        if (key ? keys.size() >= max_keys
+                : !named || (o.cls != CKO_PUBLIC_KEY && o.cls != CKO_CERTIFICATE))
+            continue;
+        std::optional<Attributes> a;
+        try {
+            a.emplace(t->module(), s, o.handle, object_attribute_types());
+        } catch (const Error &) {  // e.g. CKR_OBJECT_HANDLE_INVALID: deleted
+        }
+        if (!a || !still_names(o, *a)) {
+            idx.forget(o.handle);
+            return false;
+        }
+        if (key) keys.push_back({t, o.handle, std::move(*a), {}, {}});
+        else others.push_back({o.handle, std::move(*a)});
+    }
+    if (keys.empty()) return false;
+    for (Match &k : keys) k.companions = others;
+    if (keys.size() == 1) {
+        const auto recorded = idx.public_key(keys[0].handle);
+        if (!recorded.empty()) {
+            try {
+                keys[0].pub = public_key(keys[0], s);
+            } catch (const Error &) {
+            }
+            if (!keys[0].pub || keys[0].pub->spki != recorded) {  // another key now
+                idx.forget(keys[0].handle);
+                return false;
+            }
+        }
+    }
+    for (Match &k : keys) out.push_back(std::move(k));
+    return true;
+}
+
 }  // namespace
 
 std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
                                      const std::vector<TokenState *> &tokens,
-                                     const std::vector<CK_ATTRIBUTE> &extra) {
+                                     const std::vector<CK_ATTRIBUTE> &extra, bool use_index) {
     std::vector<Match> out;
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
     for (TokenState *t : tokens) {
@@ -79,11 +137,22 @@ std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
         for (const CK_ATTRIBUTE &a : uri.object_template())
             if (a.type != CKA_CLASS) tmpl.push_back(a);
         for (const CK_ATTRIBUTE &a : extra) tmpl.push_back(a);
+        std::shared_ptr<ObjectIndex> idx = use_index ? t->object_index(true) : nullptr;
         PooledSession s(t);
-        if (!names_objects(tmpl) || !find_named(t, s.get(), tmpl, out)) {
+        if (idx && find_indexed(t, *idx, s.get(), tmpl, out)) {
+            if (out.size() > 1) break;
+            continue;
+        }
+        std::vector<ObjectIndex::Object> seen;
+        const bool named = names_objects(tmpl) && find_named(t, s.get(), tmpl, out, seen);
+        if (named && idx) {
+            std::vector<unsigned char> label, id;
+            idx->replace(name_of(tmpl, label, id), seen);
+        }
+        if (!named) {
             tmpl.push_back({CKA_CLASS, &priv, sizeof priv});
             for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 2))
-                out.push_back({t, h, std::nullopt, {}});
+                out.push_back({t, h, std::nullopt, {}, {}});
         }
         if (out.size() > 1) break;
     }
@@ -148,7 +217,10 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
                      std::to_string(tokens.size()));
         tokens[0]->verify_login(*ctx, &uri);
     }
-    auto matches = find_private_keys(*ctx, uri, tokens, {});
+    // An open that verifies the PIN logged out and in: the index of the
+    // login state before is gone, and one open is not worth reading the
+    // whole token for (PAM makes one per process).
+    auto matches = find_private_keys(*ctx, uri, tokens, {}, !(flags & P11TLS_KEY_OPEN_VERIFY_PIN));
     if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "no private key matches the URI");
     if (matches.size() > 1) fail_ambiguous(matches);
 
@@ -163,7 +235,9 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     const auto &label = attrs.get(CKA_LABEL);
     key->label.assign(label.begin(), label.end());
     attrs.scalar(CKA_KEY_TYPE, &key->key_type);
-    key->pub = public_key(m, s.get());
+    key->pub = m.pub ? std::move(*m.pub) : public_key(m, s.get());
+    // The identity a later hit on this handle is checked against.
+    if (auto idx = m.token->object_index(false)) idx->record_public_key(m.handle, key->pub.spki);
     key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
     key->open_gen = current_generation();
     key->binding = make_binding(key->open_gen, m, always_auth(attrs), nullptr);

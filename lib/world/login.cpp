@@ -224,7 +224,7 @@ void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {
                        have_pin ? (CK_UTF8CHAR *)pin.data() : nullptr,
                        have_pin ? (CK_ULONG)pin.length() : 0UL);
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
-        logged_in_ = true;
+        set_logged_in_locked(true);
         last_pin_wrong_ = false;
         log_info("token %s: logged in", label_.c_str());
         return;
@@ -249,7 +249,7 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
         open_keeper_locked();
         // Another caller in this process may have logged in already.
         if (!verify && session_logged_in(m, keeper_)) {
-            logged_in_ = true;
+            set_logged_in_locked(true);
             return;
         }
         flags = login_flags();
@@ -266,7 +266,7 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
             if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN) fail_ckr(m, "C_Logout", rv);
             log_info("token %s: logged out to verify a PIN", label_.c_str());
         }
-        logged_in_ = false;
+        set_logged_in_locked(false);
     } else if (logged_in_) {
         return;
     }
@@ -275,7 +275,7 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
 
 void TokenState::note_logged_out() {
     std::lock_guard<std::mutex> g(login_mu_);
-    logged_in_ = false;
+    set_logged_in_locked(false);
 }
 
 void TokenState::context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_HANDLE h) {

@@ -4,18 +4,22 @@
 // list. Login is in login.cpp.
 #include "world/token_state.hpp"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "base/error.hpp"
+#include "base/log.hpp"
 #include "uri/uri.hpp"
 #include "world/module_state.hpp"
+#include "world/object_index.hpp"
+#include "world/pooled_session.hpp"
 
 namespace p11tls {
 
 TokenState::TokenState(ModuleState *ms, CK_SLOT_ID slot, const CK_SLOT_INFO &slot_info,
                        const CK_TOKEN_INFO &info)
     : ms_(ms), slot_(slot), slot_info_(slot_info), info_(info), uri_(format_token_uri(info)),
-      label_(P11TLS_FIELD(info.label)) {}
+      label_(P11TLS_FIELD(info.label)), index_off_(secure_getenv("P11TLS_NO_OBJECT_INDEX") != nullptr) {}
 
 const Module *TokenState::module() const { return ms_->module(); }
 
@@ -80,6 +84,32 @@ void TokenState::load_mechanisms() {
         }
         mechs_loaded_.store(true, std::memory_order_release);
     }
+}
+
+std::shared_ptr<ObjectIndex> TokenState::object_index(bool build) {
+    if (index_off_) return nullptr;
+    const uint64_t epoch = login_epoch_.load(std::memory_order_acquire);
+    auto current = [&]() -> std::shared_ptr<ObjectIndex> {
+        std::lock_guard<std::mutex> g(index_mu_);
+        if (index_ && index_epoch_ != epoch) index_.reset();  // another login state's
+        return index_;
+    };
+    if (auto idx = current()) return idx;
+    if (!build) return nullptr;
+    std::lock_guard<std::mutex> b(index_build_mu_);
+    if (auto idx = current()) return idx;  // read by the thread we waited for
+    std::shared_ptr<ObjectIndex> idx;
+    try {
+        PooledSession s(this);
+        idx = ObjectIndex::read_token(module(), s.get());
+    } catch (const Error &e) {  // lookups search for real, as without an index
+        debug("token %s: no object index: %s", label_.c_str(), e.what());
+        return nullptr;
+    }
+    std::lock_guard<std::mutex> g(index_mu_);
+    index_ = idx;
+    index_epoch_ = epoch;  // if the login state changed meanwhile, the next call drops it
+    return idx;
 }
 
 }  // namespace p11tls

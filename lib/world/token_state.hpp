@@ -4,6 +4,8 @@
 // mechanisms and its login state (login.cpp).
 #pragma once
 #include <atomic>
+#include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -18,6 +20,7 @@ namespace p11tls {
 
 class Uri;
 class ModuleState;
+class ObjectIndex;
 
 class TokenState {
 public:
@@ -67,6 +70,16 @@ public:
 
     bool has_mechanism(CK_MECHANISM_TYPE m);  // lock-free once loaded
 
+    // What this generation learnt of the token's objects, for the login
+    // state it is in now (object_index.hpp). With build, the first call in
+    // a login state reads the whole token (one search, one attribute call
+    // per object); other threads wait for that read rather than make their
+    // own. Null without build when there is none yet, when the index is
+    // off (P11TLS_NO_OBJECT_INDEX set) or when reading the token failed.
+    // Every change of login state throws it away: private objects appear
+    // or vanish with it.
+    std::shared_ptr<ObjectIndex> object_index(bool build);
+
     // The module said the token is gone (CKR_DEVICE_REMOVED,
     // CKR_TOKEN_NOT_PRESENT): its sessions, login and object handles are
     // dead. A lost TokenState is never found again; when the token is back,
@@ -102,6 +115,23 @@ private:
     std::vector<CK_MECHANISM_TYPE> mechs_;
     std::atomic<bool> mechs_loaded_{false};       // set (release) after mechs_ is written
 
+    // One read of the whole token at a time, held across it on purpose (as
+    // mechs_mu_): threads that ask meanwhile wait for that index. Taken
+    // before index_mu_, never after it.
+    std::mutex index_build_mu_;
+    std::mutex index_mu_;                         // guards the two below (no module call under it)
+    std::shared_ptr<ObjectIndex> index_;          // guarded by index_mu_
+    uint64_t index_epoch_ = 0;                    // guarded by index_mu_: login_epoch_ it was read in
+    const bool index_off_;                        // P11TLS_NO_OBJECT_INDEX, read once
+    // Changes of logged_in_ (set_logged_in_locked): which login state an
+    // index belongs to.
+    std::atomic<uint64_t> login_epoch_{0};
+
+    // With login_mu_ held.
+    void set_logged_in_locked(bool v) {
+        if (v != logged_in_) login_epoch_.fetch_add(1, std::memory_order_acq_rel);
+        logged_in_ = v;
+    }
     std::mutex login_mu_;                         // serializes C_Login; guards the three below
     bool logged_in_ = false;                      // guarded by login_mu_
     bool last_pin_wrong_ = false;                 // guarded by login_mu_
