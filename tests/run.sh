@@ -88,6 +88,7 @@ case $suite in
     cli-pin)       export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/pin_test.sh" "$@" ;;
     serve)         export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/serve_test.sh" "$@" ;;
     tls-peers)     export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/tls_peers_test.sh" "$@" ;;
+    lifecycle)     export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/lifecycle_test.sh" "$@" ;;
     # the PAM module
     pam)           set -- bash "$src/tests/pam/pam_test.sh" "$@" ;;
     pam-programs)  set -- bash "$src/tests/pam/pam_programs_test.sh" "$@" ;;

@@ -66,6 +66,7 @@ public:
     void login_with(bool have_pin, SecretBuffer &pin);
 
     bool has_mechanism(CK_MECHANISM_TYPE m);  // lock-free once loaded
+    std::vector<CK_MECHANISM_TYPE> mechanisms();  // as the token listed them
 
     // The module said the token is gone (CKR_DEVICE_REMOVED,
     // CKR_TOKEN_NOT_PRESENT): its sessions, login and object handles are

@@ -35,6 +35,14 @@ const cli_option cli_options[] = {
      "fork N worker processes after opening the key (prefork)"},
     {"server-name", 0, "NAME", CLI_OPT_SERVER_NAME,
      "name the server certificate must carry (default localhost)"},
+    {"type", 0, "TYPE", CLI_OPT_TYPE,
+     "key type: rsa:2048|3072|4096, ec:p256|p384|p521, ed25519, ed448"},
+    {"label", 0, "LABEL", CLI_OPT_LABEL, "label (CKA_LABEL) of the new object"},
+    {"id", 0, "HEX", CLI_OPT_ID, "ID (CKA_ID) of the new object, in hex"},
+    {"subject", 0, "DN", CLI_OPT_SUBJECT, "subject of the request, e.g. CN=www.example.com"},
+    {"dns", 0, "NAME", CLI_OPT_DNS, "DNS name for the request (repeatable)"},
+    {"yes", 'y', NULL, CLI_OPT_YES, "do not ask for confirmation"},
+    {"all", 0, NULL, CLI_OPT_ALL, "delete every object the URI matches"},
     {"help", 'h', NULL, CLI_OPT_HELP, "show help and exit"},
     {"version", 0, NULL, CLI_OPT_VERSION, "show the version and exit"},
     {NULL, 0, NULL, 0, NULL},
@@ -161,6 +169,25 @@ static int set_option(cli_args *a, const cli_option *o, const char *value)
             return usage_error("empty value for", "--server-name");
         a->server_name = value;
         break;
+    case CLI_OPT_TYPE:
+        a->type = value;
+        break;
+    case CLI_OPT_LABEL:
+        if (*value == '\0')
+            return usage_error("empty value for", "--label");
+        a->label = value;
+        break;
+    case CLI_OPT_ID:
+        a->id = value;
+        break;
+    case CLI_OPT_SUBJECT:
+        a->subject = value;
+        break;
+    case CLI_OPT_DNS:
+        if (*value == '\0')
+            return usage_error("empty value for", "--dns");
+        a->dns[a->n_dns++] = value;
+        break;
     default:
         break;
     }
@@ -176,7 +203,8 @@ int cli_args_parse(cli_args *a, int argc, char **argv)
     a->count = 1;
     a->modules = calloc((size_t)argc + 1, sizeof(*a->modules));
     a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
-    if (!a->modules || !a->pos) {
+    a->dns = calloc((size_t)argc + 1, sizeof(*a->dns));
+    if (!a->modules || !a->pos || !a->dns) {
         fprintf(stderr, "p11tls: out of memory\n");
         return 1;
     }
@@ -233,6 +261,8 @@ void cli_args_free(cli_args *a)
 {
     free(a->modules);
     free(a->pos);
+    free(a->dns);
     a->modules = NULL;
     a->pos = NULL;
+    a->dns = NULL;
 }

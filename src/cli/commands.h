@@ -49,6 +49,15 @@ int cli_cmd_serve(cli_env *env);
 /* connect: a TLS client with a token key (connect.c). */
 int cli_cmd_connect(cli_env *env);
 
+/* Provisioning (provision.c, csr.c, chain.c). */
+int cli_cmd_generate(cli_env *env);
+int cli_cmd_csr(cli_env *env);
+int cli_cmd_import_cert(cli_env *env);
+int cli_cmd_delete(cli_env *env);
+int cli_cmd_export_chain(cli_env *env);
+int cli_cmd_mechanisms(cli_env *env);
+int cli_cmd_set_pin(cli_env *env);
+
 /* The entry named name, or NULL. */
 const cli_command *cli_command_find(const char *name);
 
