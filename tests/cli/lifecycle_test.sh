@@ -187,6 +187,15 @@ check "delete: ... and lists them" test "$(grep -c 'object=g-ec-p256;type=' "$TM
 "$CLI" delete "$T;object=g-ec-p256;type=public?pin-value=$PIN" </dev/null >/dev/null 2>"$TMP/err"
 check "delete: without --yes and without a terminal, nothing is deleted" \
     test "$(count_objects g-ec-p256)" = 2
+# On a terminal it asks (tests/cli/pty_answer.py types the answer).
+pty_answer() { timeout 90 python3 "$(dirname "$0")/pty_answer.py" "$@"; }
+pty_answer "Delete 1 object? [y/N]" 'n\n' "$CLI" delete \
+    "$T;object=g-ec-p256;type=public?pin-value=$PIN" >"$TMP/pty.out" 2>&1
+check "delete: on a terminal, answering no deletes nothing" \
+    test "$(grep -c 'not confirmed; nothing deleted' "$TMP/pty.out")$(count_objects g-ec-p256)" = 12
+pty_answer "Delete 1 object? [y/N]" 'y\n' "$CLI" delete \
+    "$T;object=g-rsa-2048;type=public?pin-value=$PIN" >"$TMP/pty.out" 2>&1
+check "delete: on a terminal, answering yes deletes" test "$(count_objects g-rsa-2048)" = 1
 "$CLI" --json delete "$T;object=g-ec-p256;type=public?pin-value=$PIN" --yes >"$TMP/del.json" 2>"$TMP/err"
 check "delete: exactly the one object named" test "$(count_objects g-ec-p256)" = 1 -a \
     "$(p11 --list-objects --type pubkey | grep -c 'label: *g-ec-p256$')" = 0
