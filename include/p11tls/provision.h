@@ -36,7 +36,9 @@ extern "C" {
  *
  * The old PIN may also come from token_uri's pin-value or pin-source (as
  * for any login); the new PIN only from the PIN function. With no PIN
- * function: P11TLS_E_PIN_REQUIRED. A token with a protected authentication
+ * function: P11TLS_E_PIN_REQUIRED. On the default context (NULL) that is
+ * GnuTLS's process-wide PIN function, which has no flag for "new PIN": it
+ * is asked twice alike, first for the current PIN, then for the new one. A token with a protected authentication
  * path (a PIN pad) is asked for neither: C_Login and C_SetPIN run without
  * PINs and the reader asks. Other failures: P11TLS_E_TOKEN_NOT_PRESENT (no
  * token matches), P11TLS_E_INVALID_URI, P11TLS_E_PIN_LOCKED,
