@@ -96,6 +96,7 @@ case $suite in
     serve)         export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/serve_test.sh" "$@" ;;
     tls-peers)     export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/tls_peers_test.sh" "$@" ;;
     inspect)       export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/inspect_test.sh" "$@" ;;
+    lifecycle)     export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/lifecycle_test.sh" "$@" ;;
     # the PAM module
     pam)           set -- bash "$src/tests/pam/pam_test.sh" "$@" ;;
     pam-programs)  set -- bash "$src/tests/pam/pam_programs_test.sh" "$@" ;;

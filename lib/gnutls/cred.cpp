@@ -12,63 +12,13 @@
 
 #include "capi/guard.hpp"
 #include "cert/cert.hpp"
+#include "cert/chain.hpp"
 #include "gnutls/errmap.hpp"
 #include "world/context.hpp"
 
 using namespace p11tls;
 
 namespace {
-
-// Deepest chain sent; deeper ones are a loop or a store, not a chain.
-constexpr unsigned kMaxChain = 8;
-
-// Owns parsed certificates.
-class CrtList {
-public:
-    ~CrtList() {
-        for (gnutls_x509_crt_t c : crts_) gnutls_x509_crt_deinit(c);
-    }
-    // Parses der; a certificate that does not parse is skipped (it cannot
-    // be an issuer we would send), except the first, the leaf.
-    int add(const std::vector<unsigned char> &der) {
-        gnutls_x509_crt_t c;
-        int rc = gnutls_x509_crt_init(&c);
-        if (rc < 0) return rc;
-        gnutls_datum_t d = {const_cast<unsigned char *>(der.data()), static_cast<unsigned>(der.size())};
-        rc = gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_DER);
-        if (rc < 0) {
-            gnutls_x509_crt_deinit(c);
-            return rc;
-        }
-        crts_.push_back(c);
-        return 0;
-    }
-    size_t size() const { return crts_.size(); }
-    gnutls_x509_crt_t operator[](size_t i) const { return crts_[i]; }
-
-private:
-    std::vector<gnutls_x509_crt_t> crts_;
-};
-
-// Indexes into certs of the chain: the leaf (0), then each issuer found,
-// up to but not including a self-signed one (the peer must hold that
-// anchor already, RFC 8446 4.4.2).
-std::vector<size_t> chain_of(const CrtList &certs) {
-    std::vector<size_t> chain = {0};
-    std::vector<bool> used(certs.size(), false);
-    used[0] = true;
-    while (chain.size() < kMaxChain) {
-        gnutls_x509_crt_t cur = certs[chain.back()];
-        if (gnutls_x509_crt_check_issuer(cur, cur)) break;
-        size_t next = 0;
-        for (size_t i = 1; i < certs.size() && !next; i++)
-            if (!used[i] && gnutls_x509_crt_check_issuer(cur, certs[i])) next = i;
-        if (!next || gnutls_x509_crt_check_issuer(certs[next], certs[next])) break;
-        used[next] = true;
-        chain.push_back(next);
-    }
-    return chain;
-}
 
 // "RSA 2048 bits", from what GnuTLS says of a public key.
 std::string describe_key(int alg, unsigned bits) {
@@ -125,7 +75,7 @@ extern "C" int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_
         rc = certs.add(ders[i]);
         if (rc < 0 && i == 0) return rc;  // the leaf itself is not a certificate
     }
-    std::vector<size_t> chain = chain_of(certs);
+    std::vector<size_t> chain = chain_of(certs, false);
 
     gnutls_pcert_st pcerts[kMaxChain];
     unsigned n = 0;

@@ -4,6 +4,7 @@
 #include "provision/token.hpp"
 
 #include "base/error.hpp"
+#include "pkcs11/search.hpp"
 #include "uri/uri.hpp"
 #include "world/matching.hpp"
 
@@ -28,6 +29,20 @@ TokenState *one_token(const CtxState &ctx, const Uri &uri, const char *what) {
 
 void check_writable(const TokenState &t, const CK_TOKEN_INFO &now) {
     if (now.flags & CKF_WRITE_PROTECTED) fail(P11TLS_E_READ_ONLY, "token " + t.label() + " is write-protected");
+}
+
+bool any_object(const RwSession &s, const std::vector<CK_ATTRIBUTE> &tmpl) {
+    return !find_objects(s.module(), s.get(), tmpl, 1).empty();
+}
+
+std::string hex(const std::vector<unsigned char> &v) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : v) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
 }
 
 RwSession::RwSession(TokenState *t) : t_(t), gen_(current_generation()) {

@@ -3,6 +3,9 @@
 // What every writing job needs: the one token a URI names, and a
 // read-write session on it (the pool's sessions are read-only).
 #pragma once
+#include <string>
+#include <vector>
+
 #include <p11-kit/pkcs11.h>
 
 #include "base/fork.hpp"
@@ -21,6 +24,13 @@ TokenState *one_token(const CtxState &ctx, const Uri &uri, const char *what);
 
 // Fails with P11TLS_E_READ_ONLY if the token says it is write-protected.
 void check_writable(const TokenState &t, const CK_TOKEN_INFO &now);
+
+class RwSession;
+// Whether an object matching tmpl is on the token (private ones too, when
+// logged in).
+bool any_object(const RwSession &s, const std::vector<CK_ATTRIBUTE> &tmpl);
+// Hex of an ID, for messages.
+std::string hex(const std::vector<unsigned char> &v);
 
 // A read-write session of its own, closed on scope exit (abandoned in a
 // forked child, with the parent's world). CKR_TOKEN_WRITE_PROTECTED from

@@ -66,6 +66,11 @@ bool TokenState::has_mechanism(CK_MECHANISM_TYPE m) {
     return false;
 }
 
+std::vector<CK_MECHANISM_TYPE> TokenState::mechanisms() {
+    if (!mechs_loaded_.load(std::memory_order_acquire)) load_mechanisms();
+    return mechs_;
+}
+
 void TokenState::load_mechanisms() {
     std::lock_guard<std::mutex> g(mechs_mu_);
     if (!mechs_loaded_.load(std::memory_order_relaxed)) {

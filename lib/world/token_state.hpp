@@ -69,6 +69,7 @@ public:
     void login_with(bool have_pin, SecretBuffer &pin);
 
     bool has_mechanism(CK_MECHANISM_TYPE m);  // lock-free once loaded
+    std::vector<CK_MECHANISM_TYPE> mechanisms();  // as the token listed them
 
     // What this generation learnt of the token's objects, for the login
     // state it is in now (object_index.hpp). With build, the first call in

@@ -40,6 +40,14 @@ const cli_option cli_options[] = {
     {"trust", 0, "URI", CLI_OPT_TRUST,
      "trust the anchors found through the pkcs11: URI (repeatable)"},
     {"chain", 0, "FILE", CLI_OPT_CHAIN, "intermediate certificates sent with it"},
+    {"type", 0, "TYPE", CLI_OPT_TYPE,
+     "key type: rsa:2048|3072|4096, ec:p256|p384|p521, ed25519, ed448"},
+    {"label", 0, "LABEL", CLI_OPT_LABEL, "label (CKA_LABEL) of the new object"},
+    {"id", 0, "HEX", CLI_OPT_ID, "ID (CKA_ID) of the new object, in hex"},
+    {"subject", 0, "DN", CLI_OPT_SUBJECT, "subject of the request, e.g. CN=www.example.com"},
+    {"dns", 0, "NAME", CLI_OPT_DNS, "DNS name for the request (repeatable)"},
+    {"yes", 'y', NULL, CLI_OPT_YES, "do not ask for confirmation"},
+    {"all", 0, NULL, CLI_OPT_ALL, "delete every object the URI matches"},
     {"help", 'h', NULL, CLI_OPT_HELP, "show help and exit"},
     {"version", 0, NULL, CLI_OPT_VERSION, "show the version and exit"},
     {NULL, 0, NULL, 0, NULL},
@@ -175,6 +183,25 @@ static int set_option(cli_args *a, const cli_option *o, const char *value)
             return usage_error("empty value for", "--server-name");
         a->server_name = value;
         break;
+    case CLI_OPT_TYPE:
+        a->type = value;
+        break;
+    case CLI_OPT_LABEL:
+        if (*value == '\0')
+            return usage_error("empty value for", "--label");
+        a->label = value;
+        break;
+    case CLI_OPT_ID:
+        a->id = value;
+        break;
+    case CLI_OPT_SUBJECT:
+        a->subject = value;
+        break;
+    case CLI_OPT_DNS:
+        if (*value == '\0')
+            return usage_error("empty value for", "--dns");
+        a->dns[a->n_dns++] = value;
+        break;
     default:
         break;
     }
@@ -191,7 +218,8 @@ int cli_args_parse(cli_args *a, int argc, char **argv)
     a->modules = calloc((size_t)argc + 1, sizeof(*a->modules));
     a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
     a->trust = calloc((size_t)argc + 1, sizeof(*a->trust));
-    if (!a->modules || !a->pos || !a->trust) {
+    a->dns = calloc((size_t)argc + 1, sizeof(*a->dns));
+    if (!a->modules || !a->pos || !a->trust || !a->dns) {
         return cli_error(CLI_EXIT_FAILURE, "out of memory");
     }
     /* --json anywhere makes a usage error a JSON document too. */
@@ -252,6 +280,8 @@ void cli_args_free(cli_args *a)
     free(a->pos);
     free(a->trust);
     a->trust = NULL;
+    free(a->dns);
     a->modules = NULL;
     a->pos = NULL;
+    a->dns = NULL;
 }

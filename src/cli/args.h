@@ -36,6 +36,14 @@ enum {
     CLI_OPT_SERVER_NAME = 1u << 20,
     CLI_OPT_TRUST = 1u << 21,
     CLI_OPT_CHAIN = 1u << 22,
+    /* provisioning (src/cli/provision.c, csr.c) */
+    CLI_OPT_TYPE = 1u << 24,
+    CLI_OPT_LABEL = 1u << 25,
+    CLI_OPT_ID = 1u << 26,
+    CLI_OPT_SUBJECT = 1u << 27,
+    CLI_OPT_DNS = 1u << 28,
+    CLI_OPT_YES = 1u << 29,
+    CLI_OPT_ALL = 1u << 30,
 };
 
 #define CLI_OPT_GLOBAL                                                      \
@@ -68,6 +76,12 @@ typedef struct cli_args {
     const char **trust;       /* --trust values (pkcs11: URIs), in order */
     size_t n_trust;
     const char *chain;        /* --chain value (PEM or DER file) */
+    const char *type;         /* --type value (generate) */
+    const char *label;        /* --label value */
+    const char *id;           /* --id value (hex) */
+    const char *subject;      /* --subject value (csr) */
+    const char **dns;         /* --dns values, in order */
+    size_t n_dns;
     const char *command;      /* first non-option argument, or NULL */
     const char **pos;         /* arguments after the subcommand */
     size_t n_pos;

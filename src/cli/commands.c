@@ -51,6 +51,25 @@ const cli_command cli_commands[] = {
      "verify a certificate against the anchors found through the URIs "
      "(exit 0 trusted, 1 not trusted, 2 error)",
      CLI_OPT_TRUST | CLI_OPT_CHAIN, CLI_OPT_TRUST, 1, 1, 0},
+    /* provisioning (provision.c, csr.c, chain.c) */
+    {"generate", cli_cmd_generate, "TOKEN-URI --type TYPE --label LABEL [--id HEX]",
+     "generate a key pair on the token; prints its URI",
+     CLI_OPT_TYPE | CLI_OPT_LABEL | CLI_OPT_ID, CLI_OPT_TYPE | CLI_OPT_LABEL, 1, 1, 0},
+    {"csr", cli_cmd_csr, "KEY-URI --subject DN [--dns NAME]...",
+     "write a PKCS#10 request signed on the token (PEM)", CLI_OPT_SUBJECT | CLI_OPT_DNS,
+     CLI_OPT_SUBJECT, 1, 1, 0},
+    {"import-cert", cli_cmd_import_cert, "TOKEN-URI FILE --label LABEL [--id HEX]",
+     "write a certificate (PEM or DER; issuers after it too) to the token",
+     CLI_OPT_LABEL | CLI_OPT_ID, CLI_OPT_LABEL, 2, 2, 0},
+    {"delete", cli_cmd_delete, "URI [--yes] [--all]",
+     "delete the one object URI names (asks first unless --yes)", CLI_OPT_YES | CLI_OPT_ALL, 0,
+     1, 1, 0},
+    {"export-chain", cli_cmd_export_chain, "CERT-URI [--pem]",
+     "write the certificate and its issuers on the token", CLI_OPT_PEM, 0, 1, 1, 0},
+    {"mechanisms", cli_cmd_mechanisms, "TOKEN-URI", "list the token's mechanisms, by name", 0, 0,
+     1, 1, 0},
+    {"set-pin", cli_cmd_set_pin, "TOKEN-URI", "change the user PIN (current and new asked)", 0,
+     0, 1, 1, 0},
     {NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0},
 };
 
@@ -87,10 +106,7 @@ static const char *str_or_empty(const char *s) { return s ? s : ""; }
 
 const char *cli_pin_extra(const cli_env *env, int rc)
 {
-    if (rc == P11TLS_E_PIN_CANCELLED || rc == P11TLS_E_PIN_REQUIRED ||
-        rc == P11TLS_E_PIN_INCORRECT)
-        return env->pin->problem;
-    return NULL;
+    return cli_pin_problem(env->pin, rc);
 }
 
 static const char *arg_uri(const cli_env *env)

@@ -62,6 +62,15 @@ void cli_info_key_fields(cli_env *env, const char *key_uri, json_writer *w);
 /* Why the PIN function gave up, for a PIN error rc; NULL otherwise. */
 const char *cli_pin_extra(const cli_env *env, int rc);
 
+/* Provisioning (provision.c, csr.c, chain.c). */
+int cli_cmd_generate(cli_env *env);
+int cli_cmd_csr(cli_env *env);
+int cli_cmd_import_cert(cli_env *env);
+int cli_cmd_delete(cli_env *env);
+int cli_cmd_export_chain(cli_env *env);
+int cli_cmd_mechanisms(cli_env *env);
+int cli_cmd_set_pin(cli_env *env);
+
 /* The entry named name, or NULL. */
 const cli_command *cli_command_find(const char *name);
 

@@ -13,11 +13,20 @@
 #include <unistd.h>
 
 #include <p11tls/p11tls.h>
+#include <p11tls/provision.h>
 
 void cli_pin_init(cli_pin *p, int fd)
 {
     memset(p, 0, sizeof(*p));
     p->fd = fd;
+}
+
+const char *cli_pin_problem(const cli_pin *p, int rc)
+{
+    if (rc == P11TLS_E_PIN_CANCELLED || rc == P11TLS_E_PIN_REQUIRED ||
+        rc == P11TLS_E_PIN_INCORRECT)
+        return p->problem;
+    return NULL;
 }
 
 void cli_pin_wipe(cli_pin *p)
@@ -93,8 +102,8 @@ static void put_str(int fd, const char *s)
     }
 }
 
-static int ask_tty(cli_pin *p, const char *label, unsigned flags, char *pin,
-                   size_t pin_size)
+static int ask_tty(cli_pin *p, const char *label, unsigned flags, int confirm,
+                   char *pin, size_t pin_size)
 {
     struct sigaction sa, old[N_TTY_SIGNALS];
     struct termios noecho;
@@ -123,7 +132,10 @@ static int ask_tty(cli_pin *p, const char *label, unsigned flags, char *pin,
         strcat(why, ", a wrong PIN was entered before");
     if (flags & P11TLS_PIN_CONTEXT_SPECIFIC)
         strcat(why, ", for this operation");
-    snprintf(prompt, sizeof(prompt), "PIN for token '%s'%s%s%s: ",
+    snprintf(prompt, sizeof(prompt), "%s for token '%s'%s%s%s: ",
+             (flags & P11TLS_PIN_CHANGE_NEW)   ? (confirm ? "New PIN again" : "New PIN")
+             : (flags & P11TLS_PIN_CHANGE_OLD) ? "Current PIN"
+                                               : "PIN",
              label && *label ? label : "(no label)", why[0] ? " (" : "",
              why[0] ? why + 2 : "", why[0] ? ")" : "");
 
@@ -166,6 +178,44 @@ static int ask_tty(cli_pin *p, const char *label, unsigned flags, char *pin,
     return 0;
 }
 
+/* The new PIN of a PIN change, typed twice: confirming it is ours
+ * (provision.h asks once). */
+static int ask_new_tty(cli_pin *p, const char *label, unsigned flags, char *pin,
+                       size_t pin_size)
+{
+    char again[CLI_PIN_MAX];
+    int same;
+
+    if (ask_tty(p, label, flags, 0, pin, pin_size) != 0)
+        return -1;
+    if (ask_tty(p, label, flags, 1, again, sizeof(again)) != 0) {
+        explicit_bzero(pin, pin_size);
+        return -1;
+    }
+    same = strcmp(pin, again) == 0;
+    explicit_bzero(again, sizeof(again));
+    if (!same) {
+        explicit_bzero(pin, pin_size);
+        p->problem = "the two new PINs differ";
+        return -1;
+    }
+    return 0;
+}
+
+/* --pin-fd and a PIN change: the new PIN is the line after the current
+ * one, read when asked for (never cached). */
+static int read_new_fd(cli_pin *p, char *pin, size_t pin_size)
+{
+    long n = read_line(p->fd, pin, pin_size);
+    if (n == -1)
+        p->problem = "cannot read the new PIN from --pin-fd";
+    else if (n == -2)
+        p->problem = "the new PIN from --pin-fd is too long";
+    else if (n == 0)
+        p->problem = "no new PIN on --pin-fd (its second line is missing or empty)";
+    return n > 0 ? 0 : -1;
+}
+
 int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
                unsigned flags, char *pin, size_t pin_size)
 {
@@ -177,8 +227,12 @@ int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
     if (pin == NULL || pin_size == 0)
         return -1;
 
+    if (p->fd < 0 && (flags & P11TLS_PIN_CHANGE_NEW))
+        return ask_new_tty(p, token_label, flags, pin, pin_size);
     if (p->fd < 0)
-        return ask_tty(p, token_label, flags, pin, pin_size) == 0 ? 0 : -1;
+        return ask_tty(p, token_label, flags, 0, pin, pin_size) == 0 ? 0 : -1;
+    if (flags & P11TLS_PIN_CHANGE_NEW)
+        return read_new_fd(p, pin, pin_size);
 
     /* --pin-fd: read once; never hand out the same PIN after a refusal. */
     if (flags & P11TLS_PIN_WRONG) {

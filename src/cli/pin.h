@@ -4,7 +4,8 @@
  *
  * With --pin-fd N the PIN is read once from file descriptor N (up to the
  * first newline or end of file) and handed to every request that is not a
- * retry after a refused PIN. Otherwise it is asked for on /dev/tty with
+ * retry after a refused PIN; a PIN change (set-pin) reads the new PIN from
+ * the next line. Otherwise it is asked for on /dev/tty with
  * echo off; without a terminal the request is cancelled. PINs are never
  * printed and are wiped (explicit_bzero) when no longer needed. */
 #ifndef P11TLS_CLI_PIN_H
@@ -27,6 +28,10 @@ void cli_pin_init(cli_pin *p, int fd);
 /* A p11tls_pin_fn; arg is a cli_pin. */
 int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
                unsigned flags, char *pin, size_t pin_size);
+
+/* Why the PIN function gave up, for a PIN error rc (P11TLS_E_PIN_*) of a
+ * call that used it; NULL otherwise. */
+const char *cli_pin_problem(const cli_pin *p, int rc);
 
 /* Wipes the cached PIN. */
 void cli_pin_wipe(cli_pin *p);

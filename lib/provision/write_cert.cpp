@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
+// Writing a certificate: the attributes PKCS#11 expects, read from the
+// certificate by GnuTLS, and the ID of the key pair it certifies, so that
+// a URI by ID names the key and its certificate together.
+#include <cstring>
+#include <iterator>
+
+#include <gnutls/x509.h>
+
+#include "base/error.hpp"
+#include "base/log.hpp"
+#include "cert/chain.hpp"
+#include "key/pubkey.hpp"
+#include "pkcs11/attributes.hpp"
+#include "pkcs11/search.hpp"
+#include "provision/provision.hpp"
+#include "provision/token.hpp"
+#include "uri/uri.hpp"
+
+namespace p11tls {
+
+namespace {
+
+std::vector<unsigned char> take(gnutls_datum_t &d) {
+    std::vector<unsigned char> v(d.data, d.data + d.size);
+    gnutls_free(d.data);
+    return v;
+}
+
+// What the certificate object's attributes need, from the DER.
+struct CertFields {
+    std::vector<unsigned char> subject, issuer, serial;  // DER each
+    std::string common_name;
+    bool is_ca = false;
+};
+
+CertFields read_fields(const std::vector<unsigned char> &der) {
+    CrtList crt;
+    int rc = crt.add(der);
+    if (rc < 0) fail(P11TLS_E_INVALID_ARGUMENT, std::string("not an X.509 certificate: ") + gnutls_strerror(rc));
+    gnutls_x509_crt_t raw = crt[0];
+    CertFields f;
+    gnutls_datum_t dn = {nullptr, 0};
+    if (gnutls_x509_crt_get_raw_dn(raw, &dn) < 0) fail(P11TLS_E_INVALID_ARGUMENT, "certificate without a subject");
+    f.subject = take(dn);
+    if (gnutls_x509_crt_get_raw_issuer_dn(raw, &dn) < 0)
+        fail(P11TLS_E_INVALID_ARGUMENT, "certificate without an issuer");
+    f.issuer = take(dn);
+    // CKA_SERIAL_NUMBER is the DER INTEGER; GnuTLS gives its content octets.
+    unsigned char serial[64];
+    size_t n = sizeof serial;
+    if (gnutls_x509_crt_get_serial(raw, serial, &n) < 0 || n == 0 || n > 127)
+        fail(P11TLS_E_INVALID_ARGUMENT, "certificate serial number unreadable or longer than 127 bytes");
+    f.serial = {0x02, (unsigned char)n};
+    f.serial.insert(f.serial.end(), serial, serial + n);
+    char cn[256];
+    size_t cn_len = sizeof cn;
+    if (gnutls_x509_crt_get_dn_by_oid(raw, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cn_len) >= 0)
+        f.common_name.assign(cn, strnlen(cn, sizeof cn));
+    unsigned ca = 0;
+    f.is_ca = gnutls_x509_crt_get_basic_constraints(raw, nullptr, &ca, nullptr) >= 0 && ca;
+    return f;
+}
+
+// More private keys than this are not compared with the certificate.
+constexpr size_t kMaxKeys = 256;
+
+// The ID of the private key on the token whose public key is spki; empty
+// if there is none (an issuer's certificate) or it has no ID.
+std::vector<unsigned char> id_of_key_for(TokenState *t, const RwSession &s, const std::vector<unsigned char> &spki) {
+    CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
+    std::vector<CK_ATTRIBUTE_TYPE> types = {CKA_CLASS};
+    types.insert(types.end(), std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
+    for (CK_OBJECT_HANDLE h : find_objects(s.module(), s.get(), {{CKA_CLASS, &priv, sizeof priv}}, kMaxKeys)) {
+        Attributes a(s.module(), s.get(), h, types);
+        try {
+            if (read_public_key(t, s.get(), a).spki == spki) return a.get(CKA_ID);
+        } catch (const Error &) {  // a key whose public half is unknown certifies nothing here
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string write_cert(const CtxState &ctx, const char *token_uri, const std::vector<unsigned char> &der,
+                       const char *label_in, const std::vector<unsigned char> &want_id, bool skip_existing) {
+    const CertFields f = read_fields(der);
+    const std::vector<unsigned char> spki = public_key_of_cert(der).spki;
+    std::string label = label_in ? label_in : f.common_name;
+    if (label.empty()) fail(P11TLS_E_INVALID_ARGUMENT, "no label given and the certificate has no common name");
+
+    Uri uri = Uri::parse(token_uri);
+    TokenState *t = one_token(ctx, uri, "writing a certificate");
+    check_writable(*t, t->info_now());
+    t->ensure_login(ctx, &uri);
+    RwSession s(t);
+
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    const std::vector<CK_ATTRIBUTE> same_value = {{CKA_CLASS, &cls, sizeof cls},
+                                                  {CKA_VALUE, (void *)der.data(), (CK_ULONG)der.size()}};
+    if (any_object(s, same_value)) {
+        if (skip_existing) return "";
+        fail(P11TLS_E_EXISTS, "token " + t->label() + " already has this certificate");
+    }
+    // A certificate shares its label with its key pair, never with another
+    // certificate.
+    if (any_object(s, {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, (void *)label.data(), (CK_ULONG)label.size()}}))
+        fail(P11TLS_E_EXISTS, "token " + t->label() + " already has a certificate labelled '" + label + "'");
+
+    std::vector<unsigned char> id = want_id;
+    bool has_key = false;
+    if (id.empty()) {
+        id = id_of_key_for(t, s, spki);
+        has_key = !id.empty();
+    }
+    // No key pair on the token: the ID GnuTLS would give it (SHA-1 of the
+    // public key), so that a key written later can take the same one.
+    if (id.empty()) id = key_id_of_spki(spki);
+
+    CK_CERTIFICATE_TYPE type = CKC_X_509;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    // PKCS#11 categories: 1 token user (its key is here), 2 authority.
+    CK_ULONG category = f.is_ca ? 2 : has_key ? 1 : 0;
+    std::vector<CK_ATTRIBUTE> tmpl = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_CERTIFICATE_TYPE, &type, sizeof type},
+        {CKA_TOKEN, &yes, sizeof yes},
+        {CKA_PRIVATE, &no, sizeof no},
+        {CKA_LABEL, (void *)label.data(), (CK_ULONG)label.size()},
+        {CKA_ID, id.data(), (CK_ULONG)id.size()},
+        {CKA_SUBJECT, (void *)f.subject.data(), (CK_ULONG)f.subject.size()},
+        {CKA_ISSUER, (void *)f.issuer.data(), (CK_ULONG)f.issuer.size()},
+        {CKA_SERIAL_NUMBER, (void *)f.serial.data(), (CK_ULONG)f.serial.size()},
+        {CKA_CERTIFICATE_CATEGORY, &category, sizeof category},
+        {CKA_VALUE, (void *)der.data(), (CK_ULONG)der.size()},
+    };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = P11CALL(s.module(), C_CreateObject, s.get(), tmpl.data(), (CK_ULONG)tmpl.size(), &h);
+    if (rv != CKR_OK) fail_ckr(s.module(), "C_CreateObject(certificate)", rv);
+    log_info("token %s: certificate '%s' written", t->label().c_str(), label.c_str());
+    return format_object_uri(t->info(), CKO_CERTIFICATE, label, id);
+}
+
+}  // namespace p11tls
