@@ -72,28 +72,36 @@ gnutls_x509_crt_t parse(const Der &der) {
     return c;
 }
 
+// Reads of tokens are numbered before they start, process-wide, so that of
+// two reads of one source the later one wins whatever order they finish in.
+std::atomic<uint64_t> g_read_ticket{0};
+uint64_t next_read_ticket() { return g_read_ticket.fetch_add(1, std::memory_order_relaxed) + 1; }
+
 struct Source {
     std::shared_ptr<CtxState> ctx;
     std::string uri;
-    TrustObjects last;  // as last read
+    uint64_t ticket;  // of the read that gave last
+    // As last read; shared, so that copying a list's sources (under its
+    // lock) copies no certificates.
+    std::shared_ptr<const TrustObjects> last;
 };
 
 class TrustList {
 public:
     TrustList(gnutls_x509_trust_list_t list, unsigned flags) : list_(list), flags_(flags) {}
 
-    // Adds what uri's tokens said (read by the caller); the number of
-    // anchors found through uri.
-    int add(const std::shared_ptr<CtxState> &ctx, const char *uri, TrustObjects objects) {
-        Source src{ctx, uri, std::move(objects)};
-        int n = static_cast<int>(src.last.anchors.size());
-        std::vector<Source> sources;
+    // Adds what uri's tokens said (read by the caller, ticket taken before
+    // the read); the number of anchors found through uri.
+    int add(const std::shared_ptr<CtxState> &ctx, const char *uri, uint64_t ticket,
+            TrustObjects objects) {
+        Source src{ctx, uri, ticket, std::make_shared<const TrustObjects>(std::move(objects))};
+        int n = static_cast<int>(src.last->anchors.size());
         {
             GenSpinGuard g(lock_);
             sources_.push_back(src);
-            sources = sources_;
+            version_++;
         }
-        apply(sources);
+        apply();
         return n;
     }
 
@@ -109,16 +117,28 @@ public:
         int first_error = 0;
         std::string detail;
         for (Source &s : sources) {
+            s.ticket = next_read_ticket();
             int rc = guard(__func__, s.ctx->log(), [&] {
-                s.last = read_trust(*s.ctx, s.uri.c_str());
+                s.last = std::make_shared<const TrustObjects>(read_trust(*s.ctx, s.uri.c_str()));
                 return 0;
             });
             if (rc < 0 && !first_error) {
                 first_error = rc;
                 detail = p11tls_last_error_detail();
             }
+            if (rc < 0) s.ticket = 0;  // nothing new
         }
-        int changes = apply(sources);
+        {
+            GenSpinGuard g(lock_);
+            for (const Source &s : sources)
+                for (Source &mine : sources_)
+                    if (mine.ctx == s.ctx && mine.uri == s.uri && s.ticket > mine.ticket) {
+                        mine.last = s.last;
+                        mine.ticket = s.ticket;
+                        version_++;
+                    }
+        }
+        int changes = apply();
         if (first_error) fail(first_error, detail);
         return changes;
     }
@@ -145,19 +165,36 @@ public:
     gnutls_x509_trust_list_t list() const { return list_; }
 
 private:
-    // Makes the list say what sources say: new anchors added, anchors gone
-    // and distrusted certificates blocklisted. Returns the number of changes.
-    int apply(std::vector<Source> &sources) {
-        std::set<Der> anchors, distrusted;
-        std::vector<Der> certs;
-        for (const Source &s : sources) {
-            anchors.insert(s.last.anchors.begin(), s.last.anchors.end());
-            distrusted.insert(s.last.distrusted.begin(), s.last.distrusted.end());
-            certs.insert(certs.end(), s.last.certificates.begin(), s.last.certificates.end());
+    // Makes the list say what the sources say now: new anchors added,
+    // anchors gone and distrusted certificates blocklisted. The index is
+    // built without the lock, and built again if the sources changed
+    // meanwhile. Returns the number of changes.
+    int apply() {
+        for (;;) {
+            std::vector<Source> sources;
+            uint64_t version;
+            {
+                GenSpinGuard g(lock_);
+                sources = sources_;
+                version = version_;
+            }
+            std::set<Der> anchors, distrusted;
+            std::vector<Der> certs;
+            for (const Source &s : sources) {
+                anchors.insert(s.last->anchors.begin(), s.last->anchors.end());
+                distrusted.insert(s.last->distrusted.begin(), s.last->distrusted.end());
+                certs.insert(certs.end(), s.last->certificates.begin(), s.last->certificates.end());
+            }
+            auto index = std::make_shared<const IssuerIndex>(certs);
+            GenSpinGuard g(lock_);
+            if (version == version_) return apply_locked(anchors, distrusted, index);
         }
-        auto index = std::make_shared<const IssuerIndex>(certs);
+    }
+
+    // With lock_ held.
+    int apply_locked(const std::set<Der> &anchors, const std::set<Der> &distrusted,
+                     const std::shared_ptr<const IssuerIndex> &index) {
         int changes = 0;
-        GenSpinGuard g(lock_);
         // The list's blocklist cannot be undone: what was refused once stays
         // refused (doc/gnutls.md), and is never added back as an anchor
         // (GnuTLS checks the blocklist against the chain, not the anchor).
@@ -174,15 +211,15 @@ private:
         for (const Der &d : anchors) {
             if (applied_.count(d) || blocked_.count(d)) continue;
             gnutls_x509_crt_t c = parse(d);
-            // The list owns c from here, also when it returns 0 (no memory).
-            if (c && gnutls_x509_trust_list_add_cas(list_, &c, 1, 0) == 1) {
+            if (!c) continue;
+            // The list owns c when it took it (1); 0 is out of memory.
+            if (gnutls_x509_trust_list_add_cas(list_, &c, 1, 0) == 1) {
                 applied_.insert(d);
                 changes++;
+            } else {
+                gnutls_x509_crt_deinit(c);
             }
         }
-        for (Source &s : sources)
-            for (Source &mine : sources_)
-                if (mine.ctx == s.ctx && mine.uri == s.uri) mine.last = s.last;
         index_ = index;
         missed_.clear();
         found_.clear();
@@ -256,6 +293,7 @@ private:
     // verification; a holder lost in fork does not block the child.
     GenSpinLock lock_;
     std::vector<Source> sources_;
+    uint64_t version_ = 0;   // bumped whenever sources_ changes
     std::set<Der> applied_;  // anchors this list got from us
     std::set<Der> blocked_;  // certificates this list blocklists because of us
     std::shared_ptr<const IssuerIndex> index_;
@@ -337,8 +375,9 @@ extern "C" int p11tls_gnutls_trust_list_add(gnutls_x509_trust_list_t list, p11tl
     int n = 0;
     int rc = guard(__func__, state->log(), [&] {
         // Read first: a URI that fails leaves the list as it was.
+        uint64_t ticket = next_read_ticket();
         TrustObjects objects = read_trust(*state, uri);
-        n = state_of_list(list, flags)->add(state, uri, std::move(objects));
+        n = state_of_list(list, flags)->add(state, uri, ticket, std::move(objects));
         return 0;
     });
     return rc < 0 ? gnutls_error_of(rc) : n;

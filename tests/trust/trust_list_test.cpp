@@ -7,7 +7,10 @@
 #include <p11tls/gnutls.h>
 #include <p11tls/p11tls.hpp>
 
+#include <atomic>
 #include <cstdlib>
+#include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -225,4 +228,24 @@ TEST_F(TrustList, ListMadeBeforeForkVerifiesInChildAndGrandchild) {
     EXPECT_EQ(verify(list.l, "leaf2"), 0);
     EXPECT_EQ(verify(list.l, "leaf"), 0);
     EXPECT_TRUE(delete_cert("trust-inter2"));
+}
+
+// Threads verifying with one list at once (the issuer lookup from memory and
+// the token search for a subject not in memory run concurrently): every
+// verification gives the right verdict. No automatic refresh: it would
+// change the list under the other threads (include/p11tls/gnutls.h).
+TEST_F(TrustList, ThreadsVerifyWithOneList) {
+    List list;
+    ASSERT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, kToken, P11TLS_TRUST_NO_AUTO_REFRESH), 1);
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; t++)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 50; i++) {
+                if (verify(list.l, "leaf") != 0) wrong++;
+                if (verify(list.l, "other-leaf") == 0) wrong++;
+            }
+        });
+    for (auto &t : threads) t.join();
+    EXPECT_EQ(wrong.load(), 0);
 }
