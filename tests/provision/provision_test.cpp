@@ -87,14 +87,14 @@ std::vector<unsigned char> self_signed(const std::string &key_uri, const char *c
 
 TEST(Generate, OpensTheKeyWhichSignsAndIsNamedByItsSpkiHash) {
     REQUIRE_TOKEN();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "lib-gen", nullptr, 0, 0, &key.k), 0)
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "lib-gen", nullptr, 0, 0, key.put()), 0)
         << p11tls_last_error_detail();
-    EXPECT_EQ(p11tls_key_get_algorithm(key.k), P11TLS_ALG_ECDSA);
-    EXPECT_EQ(p11tls_key_get_bits(key.k), 256);
+    EXPECT_EQ(p11tls_key_get_algorithm(key.get()), P11TLS_ALG_ECDSA);
+    EXPECT_EQ(p11tls_key_get_bits(key.get()), 256);
     uint8_t *spki = nullptr;
     size_t spki_len = 0;
-    ASSERT_EQ(p11tls_key_get_spki(key.k, &spki, &spki_len), 0);
+    ASSERT_EQ(p11tls_key_get_spki(key.get(), &spki, &spki_len), 0);
     unsigned char sha1[20];
     gnutls_hash_fast(GNUTLS_DIG_SHA1, spki, spki_len, sha1);
     std::string id;
@@ -103,12 +103,12 @@ TEST(Generate, OpensTheKeyWhichSignsAndIsNamedByItsSpkiHash) {
         snprintf(b, sizeof b, "%%%02X", c);
         id += b;
     }
-    EXPECT_NE(std::string(p11tls_key_get_uri(key.k)).find("id=" + id), std::string::npos)
-        << p11tls_key_get_uri(key.k);
+    EXPECT_NE(std::string(p11tls_key_get_uri(key.get())).find("id=" + id), std::string::npos)
+        << p11tls_key_get_uri(key.get());
 
     const char msg[] = "lifecycle";
     std::vector<unsigned char> sig;
-    ASSERT_EQ(th::sign(key.k, P11TLS_SIG_ECDSA_SECP256R1_SHA256, msg, sizeof msg, sig), 0);
+    ASSERT_EQ(th::sign(key.get(), P11TLS_SIG_ECDSA_SECP256R1_SHA256, msg, sizeof msg, sig), 0);
     gnutls_pubkey_t pub;
     gnutls_pubkey_init(&pub);
     gnutls_datum_t d = {spki, (unsigned)spki_len}, m = {(unsigned char *)msg, sizeof msg},
@@ -122,38 +122,37 @@ TEST(Generate, OpensTheKeyWhichSignsAndIsNamedByItsSpkiHash) {
 
 TEST(Generate, RefusesBadArgumentsAndTakenNames) {
     REQUIRE_TOKEN();
-    KeyPtr key;
+    p11tls_cxx::key key;
     const uint8_t id[] = {0x42};
-    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "", nullptr, 0, 0, &key.k),
+    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "", nullptr, 0, 0, key.put()),
               P11TLS_E_INVALID_ARGUMENT);
-    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "x", nullptr, 1, 0, &key.k),
+    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "x", nullptr, 1, 0, key.put()),
               P11TLS_E_INVALID_ARGUMENT);
-    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "x", nullptr, 0, 0x80, &key.k),
+    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "x", nullptr, 0, 0x80, key.put()),
               P11TLS_E_INVALID_ARGUMENT);
-    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p999", "x", nullptr, 0, 0, &key.k),
+    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p999", "x", nullptr, 0, 0, key.put()),
               P11TLS_E_INVALID_ARGUMENT);
     // The fixture's p256 key pair and certificate have that label.
-    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "p256", nullptr, 0, 0, &key.k),
+    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "p256", nullptr, 0, 0, key.put()),
               P11TLS_E_EXISTS);
-    ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ed25519", "lib-id", id, 1, 0, &key.k), 0)
+    ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ed25519", "lib-id", id, 1, 0, key.put()), 0)
         << p11tls_last_error_detail();
-    p11tls_key_free(key.k);
-    key.k = nullptr;
-    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ed25519", "lib-id2", id, 1, 0, &key.k),
+    key.reset(nullptr);
+    EXPECT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ed25519", "lib-id2", id, 1, 0, key.put()),
               P11TLS_E_EXISTS);
-    EXPECT_EQ(key.k, nullptr);
+    EXPECT_EQ(key.get(), nullptr);
     EXPECT_EQ(count("x") + count("lib-id2"), 0);
-    EXPECT_EQ(p11tls_key_generate(nullptr, "pkcs11:token=nowhere", "ec:p256", "x", nullptr, 0, 0, &key.k),
+    EXPECT_EQ(p11tls_key_generate(nullptr, "pkcs11:token=nowhere", "ec:p256", "x", nullptr, 0, 0, key.put()),
               P11TLS_E_TOKEN_NOT_PRESENT);
 }
 
 TEST(CertWrite, TakesTheIdOfItsKeyAndIsFoundByIt) {
     REQUIRE_TOKEN();
-    KeyPtr key;
+    p11tls_cxx::key key;
     // An ID that is not the hash of the public key (the default for keys
     // without a certificate): the certificate must take it from the key.
     const uint8_t id[] = {0x77, 0x88};
-    ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p384", "lib-cert", id, sizeof id, 0, &key.k), 0)
+    ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p384", "lib-cert", id, sizeof id, 0, key.put()), 0)
         << p11tls_last_error_detail();
     auto der = self_signed(object("lib-cert", "private"), "lib-cert");
     ASSERT_FALSE(der.empty());
@@ -206,8 +205,8 @@ TEST(CertChain, LeafFirstThenTheRootOnTheToken) {
 
 TEST(Delete, RefusesSeveralObjectsUnlessAllowed) {
     REQUIRE_TOKEN();
-    KeyPtr key;
-    ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "lib-del", nullptr, 0, 0, &key.k), 0)
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "lib-del", nullptr, 0, 0, key.put()), 0)
         << p11tls_last_error_detail();
     EXPECT_EQ(p11tls_object_delete(nullptr, object("lib-del").c_str(), 0), P11TLS_E_AMBIGUOUS);
     EXPECT_NE(std::string(p11tls_last_error_detail()).find("type=public"), std::string::npos)
@@ -216,7 +215,7 @@ TEST(Delete, RefusesSeveralObjectsUnlessAllowed) {
     EXPECT_EQ(p11tls_object_delete(nullptr, object("lib-del", "public").c_str(), 0), 1);
     EXPECT_EQ(count("lib-del"), 1);
     EXPECT_EQ(p11tls_object_delete(nullptr, object("lib-del", "public").c_str(), 0), P11TLS_E_NOT_FOUND);
-    ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "lib-del2", nullptr, 0, 0, &key.k), 0);
+    ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p256", "lib-del2", nullptr, 0, 0, key.put()), 0);
     EXPECT_EQ(p11tls_object_delete(nullptr, object("lib-del2").c_str(), P11TLS_DELETE_MULTIPLE), 2);
     EXPECT_EQ(count("lib-del2"), 0);
     // A URI naming no object would delete everything: refused, flag or not.
