@@ -82,6 +82,7 @@ case $suite in
                           ./tests/layered/.libs/libcaller-b.so "$@" ;;
     forwarded)     set -- bash "$src/tests/forward/forwarded_test.sh" ./tests/forwarded_sign "$@" ;;
     default-pin)   set -- bash "$src/tests/gnutls/default_pin_test.sh" "$@" ;;
+    gnutls-semantics) set -- bash "$src/tests/gnutls/semantics_test.sh" "$@" ;;
     # the tool
     cli)           export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/cli_test.sh" "$@" ;;
     cli-pin)       export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/pin_test.sh" "$@" ;;
