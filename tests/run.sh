@@ -88,6 +88,9 @@ case $suite in
     cli-pin)       export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/pin_test.sh" "$@" ;;
     serve)         export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/serve_test.sh" "$@" ;;
     tls-peers)     export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/tls_peers_test.sh" "$@" ;;
+    # unmodified programs under `p11tls exec` (doc/apps.md)
+    exec)          export P11TLS_CLI=$cli P11TLS_PRELOAD=$PWD/src/preload/.libs/p11tls-preload.so
+                   set -- bash "$src/tests/apps/exec_test.sh" "$@" ;;
     # the PAM module
     pam)           set -- bash "$src/tests/pam/pam_test.sh" "$@" ;;
     pam-programs)  set -- bash "$src/tests/pam/pam_programs_test.sh" "$@" ;;

@@ -43,6 +43,10 @@ const cli_command cli_commands[] = {
      "connect to 127.0.0.1:N over TLS, presenting the key's certificate",
      CLI_OPT_CERT | CLI_OPT_PORT | CLI_OPT_CA | CLI_OPT_SERVER_NAME,
      CLI_OPT_PORT | CLI_OPT_CA, 0, 1, 0},
+    /* Run by main() before any option is parsed (exec.c). */
+    {"exec", cli_cmd_exec, "-- COMMAND [ARG]...",
+     "run an unmodified GnuTLS program with p11tls serving its pkcs11: URLs",
+     0, 0, 0, (size_t)-1, 0},
     {NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0},
 };
 

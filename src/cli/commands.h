@@ -49,6 +49,12 @@ int cli_cmd_serve(cli_env *env);
 /* connect: a TLS client with a token key (connect.c). */
 int cli_cmd_connect(cli_env *env);
 
+/* exec: runs COMMAND with the preload object (exec.c). cli_exec takes the
+ * arguments after "exec" and returns only on failure; cli_cmd_exec is the
+ * table's entry, reached only when exec is not the first argument. */
+int cli_exec(int argc, char **argv);
+int cli_cmd_exec(cli_env *env);
+
 /* The entry named name, or NULL. */
 const cli_command *cli_command_find(const char *name);
 

@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
+# lib.sh - shared by the tests of unmodified programs under `p11tls exec`
+# (sourced, not run; after tests/cli/lib.sh, whose TAP output, temporary
+# directory and bounded waits they use). Needs P11TLS_CLI (the tool) and
+# P11TLS_PRELOAD (the build tree's preload object, set by tests/run.sh).
+
+[ -r "${P11TLS_PRELOAD:-}" ] || { echo "$(basename "$0"): SKIP: preload object '${P11TLS_PRELOAD:-}' not built" >&2; exit 77; }
+export P11TLS_PRELOAD
+
+# A PIN file only its owner can read, for pin-source URIs.
+PINFILE=$TMP/pin
+printf '%s\n' "$PIN" >"$PINFILE"
+chmod 600 "$PINFILE"
+KEY_PS="pkcs11:token=$TOKEN;object=p256;type=private;pin-source=file:$PINFILE"
+CERT_URL="pkcs11:token=$TOKEN;object=p256;type=cert"
+
+# handshakes PORT N [GNUTLS-CLI-ARGS...]: N gnutls-cli handshakes on PORT,
+# each bounded; sets good to the number completed.
+handshakes() {
+    local port=$1 count=$2 i
+    shift 2
+    good=0
+    for i in $(seq "$count"); do
+        if timeout 20 gnutls-cli --x509cafile "$DIR/ca.pem" --port "$port" "$@" localhost \
+            </dev/null >"$TMP/cli.out" 2>&1 &&
+            grep -q "Handshake was completed" "$TMP/cli.out"; then
+            good=$((good + 1))
+        fi
+    done
+}
+
+# stop PID: SIGTERM, then waits up to 10 s.
+stop() {
+    kill "$1" 2>/dev/null
+    wait_pid "$1" 10
+}
+
+# listening PID PORT: waits up to 10 s for PID to listen on 127.0.0.1:PORT;
+# 1 at once if PID exits.
+listening() {
+    local hex i
+    hex=$(printf '%04X' "$2")
+    for i in $(seq 100); do
+        grep -q "^ *[0-9]*: [0-9A-F]*:$hex [0-9A-F]*:0000 0A " /proc/net/tcp && return 0
+        kill -0 "$1" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
