@@ -91,6 +91,8 @@ case $suite in
     # unmodified programs under `p11tls exec` (doc/apps.md)
     exec)          export P11TLS_CLI=$cli P11TLS_PRELOAD=$PWD/src/preload/.libs/p11tls-preload.so
                    set -- bash "$src/tests/apps/exec_test.sh" "$@" ;;
+    exim)          export P11TLS_CLI=$cli P11TLS_PRELOAD=$PWD/src/preload/.libs/p11tls-preload.so
+                   set -- bash "$src/tests/apps/exim_test.sh" "$@" ;;
     # the PAM module
     pam)           set -- bash "$src/tests/pam/pam_test.sh" "$@" ;;
     pam-programs)  set -- bash "$src/tests/pam/pam_programs_test.sh" "$@" ;;
