@@ -93,6 +93,8 @@ case $suite in
                    set -- bash "$src/tests/apps/exec_test.sh" "$@" ;;
     exim)          export P11TLS_CLI=$cli P11TLS_PRELOAD=$PWD/src/preload/.libs/p11tls-preload.so
                    set -- bash "$src/tests/apps/exim_test.sh" "$@" ;;
+    ocserv)        export P11TLS_CLI=$cli P11TLS_PRELOAD=$PWD/src/preload/.libs/p11tls-preload.so
+                   set -- bash "$src/tests/apps/ocserv_test.sh" "$@" ;;
     # the PAM module
     pam)           set -- bash "$src/tests/pam/pam_test.sh" "$@" ;;
     pam-programs)  set -- bash "$src/tests/pam/pam_programs_test.sh" "$@" ;;
