@@ -32,6 +32,7 @@ int cli_exec(int argc, char **argv)
 {
     const char *so = preload_path(), *old = getenv("LD_PRELOAD");
     char *value;
+    int err;
 
     if (argc > 0 && strcmp(argv[0], "--") == 0) {
         argc--;
@@ -55,8 +56,9 @@ int cli_exec(int argc, char **argv)
     free(value);
     execvp(argv[0], argv);
     /* 127 and 126, as a shell says "not found" and "cannot run". */
-    cli_error(CLI_EXIT_FAILURE, "exec: %s: %s", argv[0], strerror(errno));
-    return errno == ENOENT ? 127 : 126;
+    err = errno;
+    cli_error(CLI_EXIT_FAILURE, "exec: %s: %s", argv[0], strerror(err));
+    return err == ENOENT ? 127 : 126;
 }
 
 int cli_cmd_exec(cli_env *env)

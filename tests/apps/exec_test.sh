@@ -83,4 +83,9 @@ env | grep -Ev "$wrapper" | LC_ALL=C sort >"$TMP/env.plain"
 "$CLI" exec -- env | grep -Ev "$wrapper|^LD_PRELOAD=" | LC_ALL=C sort >"$TMP/env.exec"
 check "the environment changes by LD_PRELOAD alone" cmp -s "$TMP/env.plain" "$TMP/env.exec"
 
+"$CLI" exec -- /nonexistent/program 2>"$TMP/notfound.err"
+check "a program not found: status 127, as a shell's" test "$?" -eq 127
+"$CLI" exec -- 2>/dev/null
+check "no program: status 2 (usage)" test "$?" -eq 2
+
 finish

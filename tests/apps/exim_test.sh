@@ -45,6 +45,7 @@ begin routers
 begin transports
 EOC
 # END exim.conf
+same_as_doc exim.conf
 
 "$CLI" exec -- "$EXIM" -C "$TMP/exim.conf" -bdf >"$TMP/exim.out" 2>"$TMP/exim.err" </dev/null &
 exim_pid=$!

@@ -48,3 +48,18 @@ listening() {
     done
     return 1
 }
+
+# same_as_doc NAME: ok if the configuration NAME this script writes (its
+# here-document between "# BEGIN NAME" and "# END NAME") is the text
+# doc/apps.md shows after the line "<!-- tests/apps: NAME -->".
+same_as_doc() {
+    local doc=${srcdir:-.}/doc/apps.md
+    sed -n "/^ *# BEGIN $1 /,/^ *# END $1\$/p" "$0" | sed '1,2d;$d' | sed '$d' >"$TMP/$1.test"
+    sed -n "/^<!-- tests\/apps: $1 -->\$/,/^\`\`\`\$/p" "$doc" | sed '1,2d;$d' >"$TMP/$1.doc"
+    if [ -s "$TMP/$1.test" ] && cmp -s "$TMP/$1.test" "$TMP/$1.doc"; then
+        ok "doc/apps.md shows the $1 this test runs"
+    else
+        diff "$TMP/$1.doc" "$TMP/$1.test" >"$TMP/$1.diff"
+        not_ok "doc/apps.md shows the $1 this test runs" "$TMP/$1.diff"
+    fi
+}

@@ -18,36 +18,39 @@ set -u
 need_tools ocserv gnutls-cli timeout
 [ "$(id -u)" = 0 ] || { echo "ocserv_test.sh: SKIP: ocserv runs as root here" >&2; exit 77; }
 
-# start_ocserv KEY-PIN NAME: ocserv in the foreground; sets oc_pid, port.
+# start_ocserv KEY-PIN NAME: ocserv in the foreground (output in
+# $TMP/NAME.out and .err); sets oc_pid, port.
 start_ocserv() {
+    local pin=$1
     port=$(free_port)
     echo "u:*:\$5\$x\$y" >"$TMP/passwd"
     # BEGIN ocserv.conf (doc/apps.md)
-    cat >"$TMP/$2.conf" <<EOC
+    cat >"$TMP/ocserv.conf" <<EOC
 listen-host = 127.0.0.1
 tcp-port = $port
 run-as-user = root
 run-as-group = root
-socket-file = $TMP/$2.sock
-pid-file = $TMP/$2.pid
+socket-file = $TMP/ocserv.sock
+pid-file = $TMP/ocserv.pid
 use-occtl = false
 isolate-workers = false
 rate-limit-ms = 0
 auth = "plain[passwd=$TMP/passwd]"
 server-cert = $DIR/p256.pem
 server-key = pkcs11:token=$TOKEN;object=p256;type=private
-key-pin = $1
+key-pin = $pin
 device = vpns
 ipv4-network = 192.168.99.0
 ipv4-netmask = 255.255.255.0
 EOC
     # END ocserv.conf
-    "$CLI" exec -- ocserv -f -c "$TMP/$2.conf" >"$TMP/$2.out" 2>"$TMP/$2.err" </dev/null &
+    "$CLI" exec -- ocserv -f -c "$TMP/ocserv.conf" >"$TMP/$2.out" 2>"$TMP/$2.err" </dev/null &
     oc_pid=$!
     bg_pids+=("$oc_pid")
     listening "$oc_pid" "$port"
 }
 
+same_as_doc ocserv.conf
 if start_ocserv "$PIN" good; then
     handshakes "$port" 20
     if [ "$good" -eq 20 ]; then
