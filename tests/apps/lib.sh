@@ -5,6 +5,12 @@
 # directory and bounded waits they use). Needs P11TLS_CLI (the tool) and
 # P11TLS_PRELOAD (the build tree's preload object, set by tests/run.sh).
 
+# The sanitizer builds' preload and libp11tls need their runtime loaded
+# first, which an uninstrumented program does not do.
+if [ -n "${P11TLS_SANITIZER:-}" ]; then
+    echo "$(basename "$0"): SKIP: an instrumented preload cannot be loaded into an uninstrumented program ($P11TLS_SANITIZER build)" >&2
+    exit 77
+fi
 [ -r "${P11TLS_PRELOAD:-}" ] || { echo "$(basename "$0"): SKIP: preload object '${P11TLS_PRELOAD:-}' not built" >&2; exit 77; }
 export P11TLS_PRELOAD
 
