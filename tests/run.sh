@@ -90,6 +90,7 @@ case $suite in
                           ./tests/layered/.libs/libcaller-b.so "$@" ;;
     forwarded)     set -- bash "$src/tests/forward/forwarded_test.sh" ./tests/forwarded_sign "$@" ;;
     default-pin)   set -- bash "$src/tests/gnutls/default_pin_test.sh" "$@" ;;
+    gnutls-semantics) set -- bash "$src/tests/gnutls/semantics_test.sh" "$@" ;;
     # the tool
     cli)           export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/cli_test.sh" "$@" ;;
     cli-pin)       export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/pin_test.sh" "$@" ;;
@@ -97,6 +98,13 @@ case $suite in
     tls-peers)     export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/tls_peers_test.sh" "$@" ;;
     inspect)       export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/inspect_test.sh" "$@" ;;
     lifecycle)     export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/lifecycle_test.sh" "$@" ;;
+    # unmodified programs under `p11tls exec` (doc/apps.md)
+    exec)          export P11TLS_CLI=$cli P11TLS_PRELOAD=$PWD/src/preload/.libs/p11tls-preload.so
+                   set -- bash "$src/tests/apps/exec_test.sh" "$@" ;;
+    exim)          export P11TLS_CLI=$cli P11TLS_PRELOAD=$PWD/src/preload/.libs/p11tls-preload.so
+                   set -- bash "$src/tests/apps/exim_test.sh" "$@" ;;
+    ocserv)        export P11TLS_CLI=$cli P11TLS_PRELOAD=$PWD/src/preload/.libs/p11tls-preload.so
+                   set -- bash "$src/tests/apps/ocserv_test.sh" "$@" ;;
     # the PAM module
     pam)           set -- bash "$src/tests/pam/pam_test.sh" "$@" ;;
     pam-programs)  set -- bash "$src/tests/pam/pam_programs_test.sh" "$@" ;;

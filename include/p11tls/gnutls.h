@@ -29,12 +29,15 @@ extern "C" {
  * RSA, decrypts PKCS#1 v1.5 (TLS 1.2 RSA key exchange). TLS 1.0/1.1
  * MD5+SHA-1 signatures and SHA-1 signatures are not supported.
  *
- * Returns 0, or a negative GNUTLS_E_* code: GNUTLS_E_INVALID_REQUEST for bad
- * arguments or a malformed URI, GNUTLS_E_PKCS11_PIN_ERROR when no usable
- * PIN was available or the token refused it, GNUTLS_E_PKCS11_ERROR when the
- * key could not be opened otherwise (the p11tls error is in
- * p11tls_last_error_detail()), GNUTLS_E_MEMORY_ERROR, or what
- * gnutls_privkey_import_ext4() returned. On failure pkey is unchanged.
+ * Returns 0, or a negative GNUTLS_E_* code, the one GnuTLS's own PKCS#11
+ * code returns in the same situation: GNUTLS_E_INVALID_REQUEST for bad
+ * arguments or a malformed URI, GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE when
+ * no token or no key matches, GNUTLS_E_PKCS11_PIN_ERROR when no usable PIN
+ * was available or the token refused it, GNUTLS_E_PKCS11_PIN_LOCKED,
+ * GNUTLS_E_PKCS11_DEVICE_ERROR, GNUTLS_E_PKCS11_LOAD_ERROR (a module),
+ * GNUTLS_E_PKCS11_UNSUPPORTED_FEATURE_ERROR, GNUTLS_E_PKCS11_ERROR
+ * otherwise (the p11tls error is in p11tls_last_error_detail()),
+ * GNUTLS_E_MEMORY_ERROR, or what gnutls_privkey_import_ext4() returned. On failure pkey is unchanged.
  * Thread-safe; the key may be used by several threads and after fork(), as
  * the context's fork policy says. */
 P11TLS_API int p11tls_gnutls_privkey_import(gnutls_privkey_t pkey, p11tls_ctx *ctx,
@@ -43,7 +46,8 @@ P11TLS_API int p11tls_gnutls_privkey_import(gnutls_privkey_t pkey, p11tls_ctx *c
 /* Imports the certificate named by uri (fetched through ctx; NULL is the
  * default context) into crt, an initialized gnutls_x509_crt_t. Returns 0,
  * or a negative GNUTLS_E_* code as p11tls_gnutls_privkey_import() does
- * (GNUTLS_E_PKCS11_ERROR also when no certificate or several match), or
+ * (GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE when no certificate matches,
+ * GNUTLS_E_PKCS11_ERROR when several do), or
  * what gnutls_x509_crt_import() returned. Thread-safe. */
 P11TLS_API int p11tls_gnutls_x509_crt_import(gnutls_x509_crt_t crt, p11tls_ctx *ctx,
                                              const char *uri);
@@ -70,9 +74,17 @@ P11TLS_API int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_
  * gnutls_certificate_set_x509_key_file2() with pkcs11: URLs, then open keys
  * and certificates through p11tls, in a context of its own (registered
  * p11-kit modules, fork policy P11TLS_FORK_REINIT). The PIN comes from the
- * URL (pin-value, pin-source) or, failing that, from GnuTLS's process-wide
- * PKCS#11 PIN function (gnutls_pkcs11_set_pin_function()); a PIN function set
- * on a credentials structure or privkey cannot reach p11tls.
+ * URL (pin-value, pin-source) or, failing that, from the PIN callback set on
+ * the gnutls_privkey_t the key is imported into (gnutls_privkey_set_pin_function(),
+ * gnutls_certificate_set_pin_function(), the pass argument of
+ * gnutls_certificate_set_x509_key_file2(): GnuTLS puts all three there),
+ * or else GnuTLS's process-wide PKCS#11 PIN function
+ * (gnutls_pkcs11_set_pin_function()). The callback is asked with attempt 0,
+ * and again after fork() when the key logs in again, so what it points to
+ * must live as long as the key. (GnuTLS has no accessor for a privkey's
+ * callback: p11tls reads it from GnuTLS's struct after checking its layout
+ * on the running library, GnuTLS 3.6.16 to 3.8.9; with another layout only
+ * the process-wide function is asked, see doc/apps.md.)
  *
  * What GnuTLS still does itself for pkcs11: URLs: issuer lookups when it
  * builds a chain from a URL (gnutls_pkcs11_get_raw_issuer(), so
@@ -87,6 +99,16 @@ P11TLS_API int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_
  * registered pkcs11: first). GnuTLS's URL table is not thread-safe: call it
  * before other threads use GnuTLS URL functions. */
 P11TLS_API int p11tls_gnutls_register_url(void);
+
+/* Sets (fn != NULL) or clears (fn == NULL) the log function of the contexts
+ * that serve the URLs of p11tls_gnutls_register_url() (which it calls
+ * first), as p11tls_ctx_set_log_fn() does for one context: the messages, up
+ * to max_level, of every key and certificate GnuTLS imports through them.
+ * The p11tls exec preload sets one that writes warnings and errors to
+ * stderr. Returns 0, GNUTLS_E_INVALID_REQUEST for a max_level outside
+ * P11TLS_LOG_ERROR..P11TLS_LOG_DEBUG when fn is set, or what
+ * p11tls_gnutls_register_url() returned. Thread-safe. */
+P11TLS_API int p11tls_gnutls_url_set_log_fn(p11tls_log_fn fn, void *arg, int max_level);
 
 /* Trust through PKCS#11: anchors, distrust and issuer lookup for
  * certificate verification with list (gnutls_x509_trust_list_verify_crt2(),

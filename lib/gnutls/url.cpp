@@ -10,24 +10,76 @@
 // own PKCS#11 code, as documented in gnutls.h.
 #include <p11tls/gnutls.h>
 
+#include <mutex>
+#include <new>
 #include <pthread.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/pkcs11.h>
 #include <gnutls/urls.h>
 
+#include "base/log.hpp"
 #include "gnutls/pin.hpp"
+#include "gnutls/privkey_pin.hpp"
 
 namespace {
 
-// The context of every registered-URL caller: GnuTLS's URL callbacks carry
-// no user data. Created once, never freed (callbacks may run at any time).
+// The context of every registered-URL caller whose privkey carries no PIN
+// callback: GnuTLS's URL callbacks carry no user data. Created once, never
+// freed (callbacks may run at any time).
 p11tls_ctx *g_url_ctx;
 int g_register_rc;
 pthread_once_t g_register_once = PTHREAD_ONCE_INIT;
 
+// One context per PIN callback that programs set on the privkeys they
+// import into (gnutls_privkey_set_pin_function, the pass of
+// gnutls_certificate_set_x509_key_file2): a key keeps its context, and so
+// its callback, for the logins after fork. Programs have one or two such
+// callbacks; never freed, as the keys may outlive any caller.
+struct PinCtx {
+    p11tls::GnutlsPin pin;
+    p11tls_ctx *ctx;
+    PinCtx *next;
+};
+std::mutex g_mu;            // guards the three below
+PinCtx *g_pin_ctxs;
+p11tls_log_fn g_log_fn;     // the URL contexts' log function
+void *g_log_arg;
+int g_log_level;
+
+int pin_from_privkey(void *arg, const char *token_uri, const char *token_label, unsigned flags,
+                     char *pin, size_t pin_size) {
+    const PinCtx *p = static_cast<const PinCtx *>(arg);
+    return p11tls::ask_gnutls_pin(p->pin.cb, p->pin.data, token_uri, token_label, flags, pin,
+                                  pin_size);
+}
+
+// The context for a privkey with PIN callback pin; nullptr if out of memory.
+p11tls_ctx *ctx_for(const p11tls::GnutlsPin &pin) {
+    std::lock_guard<std::mutex> g(g_mu);
+    for (PinCtx *p = g_pin_ctxs; p; p = p->next)
+        if (p->pin.cb == pin.cb && p->pin.data == pin.data) return p->ctx;
+    PinCtx *p = new (std::nothrow) PinCtx{pin, nullptr, g_pin_ctxs};
+    if (!p) return nullptr;
+    if (p11tls_ctx_new(&p->ctx) < 0 || p11tls_ctx_set_pin_fn(p->ctx, pin_from_privkey, p) < 0) {
+        p11tls_ctx_free(p->ctx);
+        delete p;
+        return nullptr;
+    }
+    if (g_log_fn) p11tls_ctx_set_log_fn(p->ctx, g_log_fn, g_log_arg, g_log_level);
+    g_pin_ctxs = p;
+    return p->ctx;
+}
+
 int import_key(gnutls_privkey_t pkey, const char *url, unsigned) {
-    return p11tls_gnutls_privkey_import(pkey, g_url_ctx, url, 0);
+    bool readable = false;
+    p11tls::GnutlsPin pin = p11tls::privkey_pin(pkey, &readable);
+    if (!readable)
+        p11tls::debug("this GnuTLS keeps a privkey's PIN callback where p11tls cannot read it; "
+                      "only GnuTLS's process-wide PIN function is asked");
+    p11tls_ctx *ctx = pin.cb ? ctx_for(pin) : g_url_ctx;
+    if (!ctx) return GNUTLS_E_MEMORY_ERROR;
+    return p11tls_gnutls_privkey_import(pkey, ctx, url, 0);
 }
 
 int import_crt(gnutls_x509_crt_t crt, const char *url, unsigned) {
@@ -50,4 +102,17 @@ void register_once() {
 extern "C" int p11tls_gnutls_register_url(void) {
     pthread_once(&g_register_once, register_once);
     return g_register_rc;
+}
+
+extern "C" int p11tls_gnutls_url_set_log_fn(p11tls_log_fn fn, void *arg, int max_level) {
+    if (fn && (max_level < P11TLS_LOG_ERROR || max_level > P11TLS_LOG_DEBUG))
+        return GNUTLS_E_INVALID_REQUEST;
+    if (int rc = p11tls_gnutls_register_url(); rc < 0) return rc;
+    std::lock_guard<std::mutex> g(g_mu);
+    g_log_fn = fn;
+    g_log_arg = arg;
+    g_log_level = max_level;
+    p11tls_ctx_set_log_fn(g_url_ctx, fn, arg, max_level);
+    for (PinCtx *p = g_pin_ctxs; p; p = p->next) p11tls_ctx_set_log_fn(p->ctx, fn, arg, max_level);
+    return 0;
 }

@@ -29,6 +29,8 @@ std::vector<CK_ATTRIBUTE_TYPE> object_attribute_types() {
     types.insert(types.end(), std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
     types.push_back(CKA_LABEL);
     types.push_back(CKA_ALWAYS_AUTHENTICATE);
+    types.push_back(CKA_SIGN);
+    types.push_back(CKA_DECRYPT);
     return types;
 }
 
@@ -202,6 +204,13 @@ bool always_auth(const Attributes &a) {
     return a.scalar(CKA_ALWAYS_AUTHENTICATE, &v) && v == CK_TRUE;
 }
 
+// A usage attribute the token does not report is not taken as a refusal:
+// the token decides when the key is used.
+bool permitted(const Attributes &a, CK_ATTRIBUTE_TYPE usage) {
+    CK_BBOOL v = CK_TRUE;
+    return !a.scalar(usage, &v) || v == CK_TRUE;
+}
+
 std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const char *uri_text,
                                      unsigned flags) {
     Uri uri = Uri::parse(uri_text);
@@ -235,6 +244,8 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     const auto &label = attrs.get(CKA_LABEL);
     key->label.assign(label.begin(), label.end());
     attrs.scalar(CKA_KEY_TYPE, &key->key_type);
+    key->can_sign = permitted(attrs, CKA_SIGN);
+    key->can_decrypt = permitted(attrs, CKA_DECRYPT);
     key->pub = m.pub ? std::move(*m.pub) : public_key(m, s.get());
     // The identity a later hit on this handle is checked against.
     if (auto idx = m.token->object_index(false)) idx->record_public_key(m.handle, key->pub.spki);

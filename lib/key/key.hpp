@@ -47,6 +47,9 @@ struct p11tls_key {
     std::vector<unsigned char> id;   // CKA_ID
     std::string label;               // CKA_LABEL
     CK_KEY_TYPE key_type = 0;
+    // CKA_SIGN, CKA_DECRYPT at open: what the key may be used for (GnuTLS
+    // must not pick a signing cipher suite for a decrypt-only key).
+    bool can_sign = true, can_decrypt = true;
     p11tls::PublicKey pub;
     std::string object_uri;
     uint64_t open_gen = 0;

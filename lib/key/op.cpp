@@ -143,7 +143,7 @@ size_t key_plaintext_size(const p11tls_key *key, int padding) {
 }
 
 bool key_supports(p11tls_key *key, const Scheme &s) {
-    if (s.alg != key->pub.alg) return false;
+    if (s.alg != key->pub.alg || !key->can_sign) return false;
     BindingUse use(key);
     Binding *b = bind(key);
     TokenState *t = b->token;
@@ -160,6 +160,8 @@ bool key_supports(p11tls_key *key, const Scheme &s) {
 
 std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsigned char *data,
                                     size_t len, bool prehashed) {
+    if (!key->can_sign)
+        fail(P11TLS_E_UNSUPPORTED, "key " + key->object_uri + " may not sign (CKA_SIGN is false)");
     const size_t max = key_signature_size(key, s);
     if (s.alg == P11TLS_ALG_ED25519 || s.alg == P11TLS_ALG_ED448) {
         if (prehashed) fail(P11TLS_E_UNSUPPORTED, "EdDSA signs messages, not hashes");
@@ -203,6 +205,8 @@ std::vector<unsigned char> key_sign(p11tls_key *key, const Scheme &s, const unsi
 
 std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsigned char *ct,
                                        size_t len) {
+    if (!key->can_decrypt)
+        fail(P11TLS_E_UNSUPPORTED, "key " + key->object_uri + " may not decrypt (CKA_DECRYPT is false)");
     const size_t max = key_plaintext_size(key, padding);
     if (padding == P11TLS_DECRYPT_RSA_PKCS1) {
         CK_MECHANISM mech = {CKM_RSA_PKCS, nullptr, 0};

@@ -5,8 +5,13 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <nettle/hmac.h>
+#include <nettle/memops.h>
 
 #include "base/error.hpp"
 #include "base/fork.hpp"
@@ -166,6 +171,28 @@ void check_not_forked(uint64_t gen_before) {
     if (current_generation() != gen_before) throw ForkedDuringCall();
 }
 
+// The key of the PIN hashes: random, so that a hash in memory cannot be
+// looked up in a table made beforehand. Never changes in a process.
+unsigned char g_mac_key[32];
+bool g_mac_key_ok;
+pthread_once_t g_mac_key_once = PTHREAD_ONCE_INIT;
+
+void make_mac_key() {
+    g_mac_key_ok = getrandom(g_mac_key, sizeof g_mac_key, 0) == (ssize_t)sizeof g_mac_key;
+}
+
+// false if no key could be made (then no PIN is ever compared).
+bool pin_mac(SecretBuffer &pin, std::array<unsigned char, 32> &out) {
+    pthread_once(&g_mac_key_once, make_mac_key);
+    if (!g_mac_key_ok) return false;
+    hmac_sha256_ctx h;
+    hmac_sha256_set_key(&h, sizeof g_mac_key, g_mac_key);
+    hmac_sha256_update(&h, pin.length(), reinterpret_cast<const uint8_t *>(pin.data()));
+    hmac_sha256_digest(&h, out.size(), out.data());
+    explicit_bzero(&h, sizeof h);
+    return true;
+}
+
 bool session_logged_in(const Module *m, CK_SESSION_HANDLE h) {
     CK_SESSION_INFO si;
     if (P11CALL(m, C_GetSessionInfo, h, &si) != CKR_OK) return false;
@@ -226,6 +253,8 @@ void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         set_logged_in_locked(true);
         last_pin_wrong_ = false;
+        // CKR_USER_ALREADY_LOGGED_IN: the module did not look at the PIN.
+        login_pin_known_ = rv == CKR_OK && have_pin && pin_mac(pin, login_pin_mac_);
         log_info("token %s: logged in", label_.c_str());
         return;
     }
@@ -234,10 +263,44 @@ void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {
     fail_ckr(m, "C_Login", rv);
 }
 
+// PKCS#11 logs a token in for the whole process, and C_Login on a
+// logged-in token does not look at the PIN: a second open's PIN cannot be
+// checked by the token without a process-wide logout, and a wrong one must
+// not pass unseen. It is compared with the PIN that logged in (a keyed
+// hash of it): the same passes with no module call, another is refused,
+// P11TLS_E_PIN_INCORRECT, and costs no try. A pin-source that cannot be
+// read fails as it would before the login.
+bool TokenState::check_uri_pin(const Uri *uri) {
+    std::array<unsigned char, 32> want;
+    {
+        std::lock_guard<std::mutex> g(login_mu_);
+        if (!logged_in_) return false;
+        if (!uri || (!uri->pin_value() && !uri->pin_source())) return true;
+        if (!login_pin_known_) {
+            debug("token %s: logged in with a PIN p11tls did not see; the URI's PIN is not compared",
+                  label_.c_str());
+            return true;
+        }
+        want = login_pin_mac_;
+    }
+    SecretBuffer pin;
+    if (const char *v = uri->pin_value()) pin_from_uri_value(v, pin);
+    else read_pin_source(uri->pin_source(), pin);
+    std::array<unsigned char, 32> got;
+    if (pin.length() == 0 || !pin_mac(pin, got)) return true;
+    if (!nettle_memeql_sec(got.data(), want.data(), got.size()))
+        fail(P11TLS_E_PIN_INCORRECT,
+             "token " + label_ + " is logged in with another PIN than the URI's " +
+                 (uri->pin_value() ? "pin-value" : "pin-source") +
+                 "; refused without asking the token (P11TLS_KEY_OPEN_VERIFY_PIN has it check)");
+    return true;
+}
+
 // The PIN is fetched with no lock held: the PIN function is user code.
 void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
     const Module *m = module();
     CK_FLAGS flags;
+    if (!verify && check_uri_pin(uri)) return;
     {
         std::lock_guard<std::mutex> g(login_mu_);
         if (logged_in_ && !verify) return;
@@ -267,6 +330,7 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
             log_info("token %s: logged out to verify a PIN", label_.c_str());
         }
         set_logged_in_locked(false);
+        login_pin_known_ = false;
     } else if (logged_in_) {
         return;
     }
@@ -276,6 +340,7 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
 void TokenState::note_logged_out() {
     std::lock_guard<std::mutex> g(login_mu_);
     set_logged_in_locked(false);
+    login_pin_known_ = false;
 }
 
 void TokenState::context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_HANDLE h) {

@@ -99,10 +99,10 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, s
         }
         for (TokenState *t : tokens) {
             // An uninitialized token (SoftHSM's spare slot) has no label
-            // to compare with.
-            if (why && (t->info().flags & CKF_TOKEN_INITIALIZED) &&
-                std::find(seen.begin(), seen.end(), t) == seen.end())
-                seen.push_back(t);
+            // to compare with, no objects and no session to open
+            // (CKR_TOKEN_NOT_RECOGNIZED): no URI names it.
+            if (!(t->info().flags & CKF_TOKEN_INITIALIZED)) continue;
+            if (why && std::find(seen.begin(), seen.end(), t) == seen.end()) seen.push_back(t);
             // What a URI matches in the slot info (descriptions, versions)
             // does not change.
             if (!uri.matches_slot(t->slot(), t->slot_info())) continue;

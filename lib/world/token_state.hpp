@@ -3,6 +3,7 @@
 // A token as one generation sees it: its identity, a pool of sessions, its
 // mechanisms and its login state (login.cpp).
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -95,6 +96,10 @@ private:
     // With login_mu_ held:
     void open_keeper_locked();
     void login_locked(bool have_pin, SecretBuffer &pin);
+    // Logged in already: a PIN the URI gives (pin-value, pin-source) must be
+    // the one that logged in (doc/security.md, "A PIN given to a logged-in
+    // token"). True if the token is logged in (nothing more to do).
+    bool check_uri_pin(const Uri *uri);
 
     std::atomic<bool> lost_{false};
     ModuleState *ms_;
@@ -137,6 +142,11 @@ private:
     bool logged_in_ = false;                      // guarded by login_mu_
     bool last_pin_wrong_ = false;                 // guarded by login_mu_
     CK_SESSION_HANDLE keeper_ = CK_INVALID_HANDLE; // guarded by login_mu_: keeps the login alive
+    // A keyed hash (HMAC-SHA-256, a random per-process key) of the PIN that
+    // logged in, never the PIN; empty when the login's PIN is not known
+    // (another caller logged in, a protected path). Guarded by login_mu_.
+    std::array<unsigned char, 32> login_pin_mac_{};
+    bool login_pin_known_ = false;                // guarded by login_mu_
 };
 
 }  // namespace p11tls

@@ -70,6 +70,10 @@ const cli_command cli_commands[] = {
      1, 1, 0},
     {"set-pin", cli_cmd_set_pin, "TOKEN-URI", "change the user PIN (current and new asked)", 0,
      0, 1, 1, 0},
+    /* Run by main() before any option is parsed (exec.c). */
+    {"exec", cli_cmd_exec, "-- COMMAND [ARG]...",
+     "run an unmodified GnuTLS program with p11tls serving its pkcs11: URLs",
+     0, 0, 0, (size_t)-1, 0},
     {NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0},
 };
 

@@ -71,6 +71,12 @@ int cli_cmd_export_chain(cli_env *env);
 int cli_cmd_mechanisms(cli_env *env);
 int cli_cmd_set_pin(cli_env *env);
 
+/* exec: runs COMMAND with the preload object (exec.c). cli_exec takes the
+ * arguments after "exec" and returns only on failure; cli_cmd_exec is the
+ * table's entry, reached only when exec is not the first argument. */
+int cli_exec(int argc, char **argv);
+int cli_cmd_exec(cli_env *env);
+
 /* The entry named name, or NULL. */
 const cli_command *cli_command_find(const char *name);
 

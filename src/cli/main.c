@@ -193,6 +193,9 @@ int main(int argc, char **argv)
     const cli_command *c;
     int status;
 
+    /* exec's arguments are the program's own: none is parsed here. */
+    if (argc >= 2 && strcmp(argv[1], "exec") == 0)
+        return cli_exec(argc - 2, argv + 2);
     cli_pin_init(&pin, -1);
     status = cli_args_parse(&args, argc, argv);
     if (status)

@@ -267,7 +267,7 @@ TEST_F(GnutlsTest, ImportErrors) {
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST,
               p11tls_gnutls_privkey_import(pkey, nullptr, th::key_uri("p256").c_str(), 1));
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST, p11tls_gnutls_privkey_import(pkey, nullptr, "http://x", 0));
-    EXPECT_EQ(GNUTLS_E_PKCS11_ERROR,
+    EXPECT_EQ(GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE,
               p11tls_gnutls_privkey_import(pkey, nullptr, th::key_uri("no-such-key").c_str(), 0));
     gnutls_privkey_deinit(pkey);
 }
@@ -345,7 +345,7 @@ TEST_F(GnutlsTest, X509CrtImport) {
     ASSERT_EQ(0, p11tls_gnutls_x509_crt_import(crt, nullptr, th::key_uri("p256", false, "cert").c_str()))
         << p11tls_last_error_detail();
     EXPECT_EQ(th::cert_der("p256"), crt_der(crt));
-    EXPECT_EQ(GNUTLS_E_PKCS11_ERROR,
+    EXPECT_EQ(GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE,
               p11tls_gnutls_x509_crt_import(crt, nullptr, th::key_uri("no-such-cert", false, "cert").c_str()));
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST, p11tls_gnutls_x509_crt_import(crt, nullptr, "pkcs11:bogus=1"));
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST, p11tls_gnutls_x509_crt_import(nullptr, nullptr, "pkcs11:"));
@@ -378,7 +378,7 @@ TEST_F(GnutlsTest, CertificateSetKeyErrors) {
     std::string mismatch = p11tls_last_error_detail();
     EXPECT_EQ(mismatch.find("the private key (EC"), 0u) << mismatch;
     EXPECT_NE(mismatch.find("384 bits) does not belong to the certificate 'CN="), std::string::npos) << mismatch;
-    EXPECT_EQ(GNUTLS_E_PKCS11_ERROR,
+    EXPECT_EQ(GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE,
               p11tls_gnutls_certificate_set_key(sc.cred, nullptr, th::key_uri("nothing", false, "cert").c_str(),
                                                 th::key_uri("p256").c_str()));
     EXPECT_EQ(GNUTLS_E_INVALID_REQUEST,

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright The p11tls authors
+// The PIN callback that a program set on a gnutls_privkey_t before it gave
+// GnuTLS a URL to import into it.
+#pragma once
+#include <gnutls/abstract.h>
+
+namespace p11tls {
+
+struct GnutlsPin {
+    gnutls_pin_callback_t cb = nullptr;
+    void *data = nullptr;
+};
+
+// The callback gnutls_privkey_set_pin_function() set on pkey (directly, or
+// through gnutls_certificate_set_pin_function() or the pass argument of
+// gnutls_certificate_set_x509_key_file2(), which GnuTLS copies there before
+// it imports a URL); {} when none is set or when this GnuTLS keeps it where
+// p11tls cannot read it (sets *readable to false then).
+GnutlsPin privkey_pin(gnutls_privkey_t pkey, bool *readable);
+
+}  // namespace p11tls

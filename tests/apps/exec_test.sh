@@ -1,0 +1,91 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
+# exec_test.sh - `p11tls exec` with unmodified programs (doc/apps.md):
+# gnutls-serv serving a token key named by a pin-source URI (GnuTLS 3.7.9's
+# own PKCS#11 code cannot read pin-source, so a handshake proves p11tls
+# served the key; the same command without exec is the control), a
+# pin-source readable by others refused with the reason on stderr, and a
+# program without GnuTLS that behaves exactly as without exec. Run under
+# tests/with-token.sh through tests/run.sh (suite exec). TAP-like output;
+# 77 when gnutls-serv or gnutls-cli is missing.
+set -u
+
+. "$(dirname "$0")/../cli/lib.sh"
+. "$(dirname "$0")/lib.sh"
+need_tools gnutls-serv gnutls-cli timeout
+
+# serve OUT ERR [exec]: gnutls-serv on a free port, through `p11tls exec`
+# if asked; sets server_pid and port; 1 if it is not listening in 10 s.
+serve() {
+    local out=$1 err=$2
+    shift 2
+    port=$(free_port)
+    ${1:+"$CLI" exec --} gnutls-serv --echo --port "$port" --x509certfile "$CERT_URL" \
+        --x509keyfile "$KEY_PS" >"$out" 2>"$err" </dev/null &
+    server_pid=$!
+    bg_pids+=("$server_pid")
+    listening "$server_pid" "$port"
+}
+
+# 1. The control: GnuTLS's own PKCS#11 code with the pin-source URI.
+if serve "$TMP/own.out" "$TMP/own.err" && { handshakes "$port" 1; [ "$good" -eq 1 ]; }; then
+    not_ok "without p11tls exec, gnutls-serv cannot use the pin-source URI (control)"
+else
+    ok "without p11tls exec, gnutls-serv cannot use the pin-source URI (control)"
+fi
+stop "$server_pid"
+
+# 2. Through p11tls: 20 handshakes.
+if serve "$TMP/serv.out" "$TMP/serv.err" exec; then
+    handshakes "$port" 20
+    if [ "$good" -eq 20 ]; then
+        ok "p11tls exec -- gnutls-serv: 20/20 handshakes with the pin-source key"
+    else
+        not_ok "p11tls exec -- gnutls-serv: $good/20 handshakes" "$TMP/cli.out" "$TMP/serv.err"
+    fi
+else
+    not_ok "p11tls exec -- gnutls-serv listens" "$TMP/serv.out" "$TMP/serv.err"
+fi
+stop "$server_pid"
+if [ -s "$TMP/serv.err" ] && grep -q "p11tls" "$TMP/serv.err"; then
+    not_ok "no p11tls output when all is well" "$TMP/serv.err"
+else
+    ok "no p11tls output when all is well"
+fi
+
+# 3. A pin-source readable by others: refused, and the reason reaches
+# stderr without P11TLS_DEBUG.
+chmod 644 "$PINFILE"
+serve "$TMP/bad.out" "$TMP/bad.err" exec
+wait_pid "$server_pid" 10
+if grep -q "^p11tls: error: .*pin-source is readable by others; refusing to use it" "$TMP/bad.err"; then
+    ok "a pin-source readable by others: the reason is on gnutls-serv's stderr"
+else
+    not_ok "a pin-source readable by others: the reason is on gnutls-serv's stderr" "$TMP/bad.err"
+fi
+chmod 600 "$PINFILE"
+
+# 4. A program without GnuTLS: same status, same output, no library of ours.
+check "p11tls exec -- /bin/true: status 0, no output" \
+    test "$("$CLI" exec -- /bin/true 2>&1; echo "status $?")" = "status 0"
+check "p11tls exec -- /bin/false: status 1, no output" \
+    test "$("$CLI" exec -- /bin/false 2>&1; echo "status $?")" = "status 1"
+"$CLI" exec -- cat /proc/self/maps >"$TMP/maps" 2>&1
+if grep -q "p11tls-preload.so" "$TMP/maps" && ! grep -Eq "libp11tls|libgnutls|libp11-kit" "$TMP/maps"; then
+    ok "a program without GnuTLS loads neither libp11tls nor GnuTLS"
+else
+    not_ok "a program without GnuTLS loads neither libp11tls nor GnuTLS" "$TMP/maps"
+fi
+# From the build tree $CLI is libtool's wrapper script, which adds its own.
+wrapper='^(_|BIN_SH|DUALCASE|LD_LIBRARY_PATH)='
+env | grep -Ev "$wrapper" | LC_ALL=C sort >"$TMP/env.plain"
+"$CLI" exec -- env | grep -Ev "$wrapper|^LD_PRELOAD=" | LC_ALL=C sort >"$TMP/env.exec"
+check "the environment changes by LD_PRELOAD alone" cmp -s "$TMP/env.plain" "$TMP/env.exec"
+
+"$CLI" exec -- /nonexistent/program 2>"$TMP/notfound.err"
+check "a program not found: status 127, as a shell's" test "$?" -eq 127
+"$CLI" exec -- 2>/dev/null
+check "no program: status 2 (usage)" test "$?" -eq 2
+
+finish

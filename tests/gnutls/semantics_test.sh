@@ -1,0 +1,30 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
+# semantics_test.sh: runs each case of tests/gnutls/semantics (GnuTLS's own
+# PKCS#11 semantics kept by p11tls's URL glue, issue 19) in a process of its
+# own, after writing the decrypt-only RSA key "dec-only" (CKA_SIGN false:
+# p11tool --mark-decrypt) to the test's private token. Run through
+# tests/with-token.sh (tests/suites/gnutls-semantics.*.test).
+# Exit status: 0 all cases passed, 1 one failed, 77 skipped.
+prog=${abs_top_builddir:-${top_builddir:-.}}/tests/gnutls/semantics
+[ -x "$prog" ] || { echo "semantics_test.sh: SKIP: $prog not built" >&2; exit 77; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/p11tls-sem.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+certtool --generate-privkey --rsa --bits 2048 --outfile "$tmp/dec.pem" 2>/dev/null &&
+    GNUTLS_PIN=$P11TLS_TEST_PIN p11tool --provider "$P11TLS_SOFTHSM_MODULE" --login \
+        --write "$P11TLS_TEST_TOKEN_URI" --load-privkey "$tmp/dec.pem" --label dec-only \
+        --mark-decrypt >"$tmp/write.log" 2>&1 ||
+    { echo "semantics_test.sh: cannot write the decrypt-only key" >&2; cat "$tmp/write.log" >&2; exit 99; }
+n=0 fails=0
+for c in attempt0 no-token second-pin usage errors privkey-pin file2-pass pubkey; do
+    n=$((n + 1))
+    if timeout 60 "$prog" "$c"; then
+        echo "ok $n - $c"
+    else
+        echo "not ok $n - $c"
+        fails=$((fails + 1))
+    fi
+done
+echo "1..$n"
+[ "$fails" -eq 0 ]
