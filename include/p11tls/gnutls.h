@@ -158,8 +158,10 @@ P11TLS_API int p11tls_gnutls_url_set_log_fn(p11tls_log_fn fn, void *arg, int max
  * decides). Returns the number of anchors found through uri (0 is no
  * error: the tokens may only distrust), or a negative GNUTLS_E_* code:
  * GNUTLS_E_INVALID_REQUEST for bad arguments, a malformed URI or one naming
- * keys, GNUTLS_E_PKCS11_ERROR when no token matches or a token could not be
- * read (the detail in p11tls_last_error_detail()), GNUTLS_E_MEMORY_ERROR.
+ * keys, GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE when no token matches, the
+ * other codes of p11tls_gnutls_privkey_import() when a token could not be
+ * read (GNUTLS_E_PKCS11_DEVICE_ERROR, ...; the detail in
+ * p11tls_last_error_detail()), GNUTLS_E_MEMORY_ERROR.
  * On failure the list is unchanged. Thread-safe for different lists; one
  * list is the caller's to serialize, as with gnutls_x509_trust_list_add_cas(). */
 #define P11TLS_TRUST_NO_AUTO_REFRESH (1u << 0)
@@ -173,7 +175,8 @@ P11TLS_API int p11tls_gnutls_trust_list_add(gnutls_x509_trust_list_t list, p11tl
  * refused. flags must be 0. Returns the number of certificates whose trust
  * changed (0: nothing did), or a negative GNUTLS_E_* code:
  * GNUTLS_E_INVALID_REQUEST for bad arguments or a list no URI was added
- * to, GNUTLS_E_PKCS11_ERROR when a token could not be read (what it said
+ * to, the codes of p11tls_gnutls_trust_list_add() when a token could not
+ * be read (what it said
  * last stays in force; the other URIs are applied). Not thread-safe with
  * respect to verifications with the same list (it changes the list). */
 P11TLS_API int p11tls_gnutls_trust_list_refresh(gnutls_x509_trust_list_t list, unsigned flags);

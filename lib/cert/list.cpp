@@ -77,9 +77,9 @@ constexpr size_t kMaxListedObjects = 100000;
 
 // A listing is a filter: no token matching is an empty list, not an error;
 // but a user who mistyped a token name is told what there is (a warning).
-std::vector<TokenState *> tokens_to_list(const CtxState &ctx, const Uri &uri) {
+std::vector<TokenState *> tokens_to_list(const CtxState &ctx, const Uri &uri, bool uninitialized_too) {
     std::string why;
-    auto tokens = matching_tokens(ctx, uri, &why);
+    auto tokens = matching_tokens(ctx, uri, &why, uninitialized_too);
     if (tokens.empty()) log_warning("%s", no_token_detail(why).c_str());
     return tokens;
 }
@@ -87,7 +87,7 @@ std::vector<TokenState *> tokens_to_list(const CtxState &ctx, const Uri &uri) {
 
 int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, void *arg) {
     Uri uri = Uri::parse(uri_text);
-    for (TokenState *t : tokens_to_list(ctx, uri)) {
+    for (TokenState *t : tokens_to_list(ctx, uri, true)) {
         // Flags now, not as discovered: the PIN counters change.
         CK_TOKEN_INFO ti = t->info();
         CK_TOKEN_INFO now;
@@ -105,9 +105,7 @@ int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, v
 int list_objects(const CtxState &ctx, const char *uri_text, unsigned flags, p11tls_object_cb cb,
                  void *arg) {
     Uri uri = Uri::parse(uri_text);
-    for (TokenState *t : tokens_to_list(ctx, uri)) {
-        // No session opens on it (CKR_TOKEN_NOT_RECOGNIZED): nothing to list.
-        if (!(t->info().flags & CKF_TOKEN_INITIALIZED)) continue;
+    for (TokenState *t : tokens_to_list(ctx, uri, false)) {
         if (flags & P11TLS_LIST_LOGIN) t->ensure_login(ctx, &uri);
         PooledSession s(t);
         auto handles = find_objects(t->module(), s.get(), uri.object_template(), kMaxListedObjects + 1);

@@ -47,6 +47,7 @@ void set_user_pin(const CtxState &ctx, const char *token_uri) {
                        have_new ? (CK_UTF8CHAR *)new_pin.data() : nullptr,
                        have_new ? (CK_ULONG)new_pin.length() : 0UL);
     if (rv != CKR_OK) fail_ckr(s.module(), "C_SetPIN", rv);
+    t->note_pin_changed(have_new, new_pin);
     log_info("token %s: user PIN changed", t->label().c_str());
 }
 

@@ -239,10 +239,15 @@ void TokenState::login_with(bool have_pin, SecretBuffer &pin) {
     std::lock_guard<std::mutex> g(login_mu_);
     open_keeper_locked();
     if (session_logged_in(module(), keeper_)) {
-        logged_in_ = true;
+        set_logged_in_locked(true);
         return;
     }
     login_locked(have_pin, pin);
+}
+
+void TokenState::note_pin_changed(bool have_pin, SecretBuffer &new_pin) {
+    std::lock_guard<std::mutex> g(login_mu_);
+    login_pin_known_ = logged_in_ && have_pin && pin_mac(new_pin, login_pin_mac_);
 }
 
 void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {

@@ -29,8 +29,11 @@ std::vector<ModuleState *> candidate_modules(const CtxState &ctx, const Uri &uri
 // p11tls_list_modules). With why, when none matches, *why says what was
 // seen: the tokens of the modules the URI names (all, if it names none)
 // and why such modules showed none (C_Initialize, C_GetSlotList failures).
+// Uninitialized tokens (no CKF_TOKEN_INITIALIZED: SoftHSM's spare slot)
+// have no label, no objects and no session to open: no lookup may fail on
+// them, so they are left out unless uninitialized_too (token listings).
 std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri,
-                                          std::string *why = nullptr);
+                                          std::string *why = nullptr, bool uninitialized_too = false);
 
 // Throws P11TLS_E_TOKEN_NOT_PRESENT "no token matches the URI; " + why
 // (from matching_tokens).

@@ -68,6 +68,9 @@ public:
     bool ask_pin(const CtxState &ctx, const Uri *uri, CK_FLAGS token_flags, unsigned extra_flags,
                  SecretBuffer &pin);
     void login_with(bool have_pin, SecretBuffer &pin);
+    // After C_SetPIN: the session-wide login stays, and the PIN a URI must
+    // give to match it (check_uri_pin) is now the new one.
+    void note_pin_changed(bool have_pin, SecretBuffer &new_pin);
 
     bool has_mechanism(CK_MECHANISM_TYPE m);  // lock-free once loaded
     std::vector<CK_MECHANISM_TYPE> mechanisms();  // as the token listed them

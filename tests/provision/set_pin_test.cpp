@@ -73,6 +73,25 @@ TEST(SetPin, ChangesThePinAndBack) {
     EXPECT_TRUE(pin_is(th::test_pin()));
 }
 
+// The token stays logged in after the change (PKCS#11 login is
+// session-wide): a URI that gives the new PIN opens keys at once, one that
+// gives the old PIN is refused (lib/world/login.cpp check_uri_pin).
+TEST(SetPin, NewPinInUriWhileLoggedIn) {
+    REQUIRE_TOKEN();
+    log_out();
+    Answers a{th::test_pin(), "56789"};
+    ASSERT_EQ(set_pin(a), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key with_new, with_old;
+    EXPECT_EQ(p11tls_key_open(nullptr, (th::key_uri("p256", false) + ";pin-value=56789").c_str(), 0,
+                              with_new.put()),
+              0)
+        << p11tls_last_error_detail();
+    EXPECT_EQ(p11tls_key_open(nullptr, th::key_uri("p256").c_str(), 0, with_old.put()), P11TLS_E_PIN_INCORRECT);
+    Answers back{"56789", th::test_pin()};
+    ASSERT_EQ(set_pin(back), 0) << p11tls_last_error_detail();
+    EXPECT_TRUE(pin_is(th::test_pin()));
+}
+
 TEST(SetPin, WrongOldPinTriedOnce) {
     REQUIRE_TOKEN();
     log_out();
