@@ -7,15 +7,5 @@
 # Exit status: 0 all cases passed, 1 one failed, 77 skipped.
 prog=${abs_top_builddir:-${top_builddir:-.}}/tests/gnutls/default_pin
 [ -x "$prog" ] || { echo "default_pin_test.sh: SKIP: $prog not built" >&2; exit 77; }
-n=0 fails=0
-for c in none gnutls cancel own-ctx; do
-    n=$((n + 1))
-    if timeout 60 "$prog" "$c"; then
-        echo "ok $n - $c"
-    else
-        echo "not ok $n - $c"
-        fails=$((fails + 1))
-    fi
-done
-echo "1..$n"
-[ "$fails" -eq 0 ]
+. "$(dirname "$0")/../support/cases.sh"
+run_cases "$prog" none gnutls cancel own-ctx

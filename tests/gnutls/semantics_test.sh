@@ -16,15 +16,5 @@ certtool --generate-privkey --rsa --bits 2048 --outfile "$tmp/dec.pem" 2>/dev/nu
         --write "$P11TLS_TEST_TOKEN_URI" --load-privkey "$tmp/dec.pem" --label dec-only \
         --mark-decrypt >"$tmp/write.log" 2>&1 ||
     { echo "semantics_test.sh: cannot write the decrypt-only key" >&2; cat "$tmp/write.log" >&2; exit 99; }
-n=0 fails=0
-for c in attempt0 no-token second-pin usage errors privkey-pin file2-pass pubkey; do
-    n=$((n + 1))
-    if timeout 60 "$prog" "$c"; then
-        echo "ok $n - $c"
-    else
-        echo "not ok $n - $c"
-        fails=$((fails + 1))
-    fi
-done
-echo "1..$n"
-[ "$fails" -eq 0 ]
+. "$(dirname "$0")/../support/cases.sh"
+run_cases "$prog" attempt0 no-token second-pin usage errors privkey-pin file2-pass pubkey

@@ -45,20 +45,6 @@ namespace {
 
 const char kMsg[] = "injected faults";
 
-double ms_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Polls cond every 10 ms for at most 30 s.
-bool wait_for(const std::function<bool()> &cond) {
-    for (int i = 0; i < 3000; ++i) {
-        if (cond()) return true;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, nullptr);
-    }
-    return cond();
-}
-
 // 0 if key signs kMsg with scheme and the signature verifies under label's
 // certificate; else a code from base.
 int signs_as(p11tls_key *key, uint16_t scheme, const char *label, gnutls_sign_algorithm_t alg, int base) {

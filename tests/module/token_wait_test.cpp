@@ -38,20 +38,6 @@ namespace {
 
 const char kUri[] = "pkcs11:token=p11tls-test";
 
-double ms_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Polls cond every 10 ms for at most 30 s.
-bool wait_for(const std::function<bool()> &cond) {
-    for (int i = 0; i < 3000; ++i) {
-        if (cond()) return true;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, nullptr);
-    }
-    return cond();
-}
-
 // A context that sees only the test module (its count directory set).
 p11tls_cxx::context testmod_ctx() {
     count_dir();

@@ -15,9 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,6 +83,20 @@ inline size_t count_calls(const std::vector<Line> &log, long pid, const char *fn
 // (helpers.cpp).
 using th::exited_ok;
 inline int wait_bounded(pid_t pid) { return th::wait_bounded(pid, 30); }
+
+inline double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Polls cond every 10 ms for at most 30 s.
+inline bool wait_for(const std::function<bool()> &cond) {
+    for (int i = 0; i < 3000; ++i) {
+        if (cond()) return true;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, nullptr);
+    }
+    return cond();
+}
 inline std::string describe(int st) { return th::describe_status(st); }
 
 // Fresh re-executed children and forked children, with the count
