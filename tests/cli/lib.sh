@@ -46,6 +46,19 @@ finish() {
     [ "$failed" -eq 0 ]
 }
 
+# verify_is NAME STATUS PATTERN ARGS...: p11tls verify ARGS exits STATUS and
+# prints a line matching PATTERN (stdout and stderr).
+verify_is() {
+    local name=$1 want=$2 pattern=$3 st=0
+    shift 3
+    timeout 30 "$CLI" verify "$@" >"$TMP/v.out" 2>&1 || st=$?
+    if [ "$st" -eq "$want" ] && grep -q -- "$pattern" "$TMP/v.out"; then
+        ok "$name"
+    else
+        not_ok "$name (status $st)" "$TMP/v.out"
+    fi
+}
+
 need_tools() {
     local tool
     for tool in "$@"; do

@@ -23,19 +23,6 @@ bash "$(dirname "$0")/make-pki.sh" "$TMP/pki" token || exit 99
 P=$TMP/pki
 T="pkcs11:token=$TOKEN"
 
-# verify_is NAME STATUS PATTERN ARGS...: p11tls verify ARGS exits STATUS and
-# prints a line matching PATTERN (stdout and stderr).
-verify_is() {
-    local name=$1 want=$2 pattern=$3 st=0
-    shift 3
-    timeout 30 "$CLI" verify "$@" >"$TMP/v.out" 2>&1 || st=$?
-    if [ "$st" -eq "$want" ] && grep -q -- "$pattern" "$TMP/v.out"; then
-        ok "$name"
-    else
-        not_ok "$name (status $st)" "$TMP/v.out"
-    fi
-}
-
 # --- 1. verify ----------------------------------------------------------------
 verify_is "verify: a leaf alone, its intermediate on the token" 0 "^trusted: CN=localhost" \
     "$P/leaf.pem" --trust "$T"

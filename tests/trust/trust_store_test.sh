@@ -46,17 +46,6 @@ export P11TLS_TEST_DIR=/nonexistent  # lib.sh wants it; this suite makes its own
 bash "$(dirname "$0")/make-pki.sh" "$TMP/pki" || exit 99
 P=$TMP/pki
 
-verify_is() {
-    local name=$1 want=$2 pattern=$3 st=0
-    shift 3
-    timeout 30 "$CLI" verify "$@" >"$TMP/v.out" 2>&1 || st=$?
-    if [ "$st" -eq "$want" ] && grep -q -- "$pattern" "$TMP/v.out"; then
-        ok "$name"
-    else
-        not_ok "$name (status $st)" "$TMP/v.out"
-    fi
-}
-
 case $phase in
 private)
     store=$TMP/store
