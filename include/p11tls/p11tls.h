@@ -46,8 +46,8 @@ extern "C" {
  * version in configure.ac's AC_INIT; a test checks they agree) and
  * P11TLS_VERSION_NUMBER is 0xMMmmpp, for #if. The library a program runs
  * with may be newer: see p11tls_check_version(). */
-#define P11TLS_VERSION "0.1.0"
-#define P11TLS_VERSION_NUMBER 0x000100
+#define P11TLS_VERSION "0.2.0"
+#define P11TLS_VERSION_NUMBER 0x000200
 #define P11TLS_VERSION_STRING P11TLS_VERSION /* older name, kept */
 
 /* ---- Error codes -------------------------------------------------------- */
@@ -91,7 +91,7 @@ P11TLS_API const char *p11tls_strerror_name(int err);
  * valid until this thread's next p11tls call. Never contains a PIN. */
 P11TLS_API const char *p11tls_last_error_detail(void);
 
-/* Returns the version of the library running (e.g. "0.1.0") if it is at
+/* Returns the version of the library running (e.g. "0.2.0") if it is at
  * least req_version ("MAJOR.MINOR.PATCH"; missing parts count as 0), else
  * NULL; with req_version NULL, just the version. Like gnutls_check_version:
  * check at run time that the shared library is not older than the headers
@@ -482,7 +482,7 @@ P11TLS_API int p11tls_list_modules(p11tls_ctx *ctx, p11tls_module_cb cb, void *a
 
 /* What p11tls_list_objects() reports for one object. Pointers are valid
  * only during the callback. The members from attributes on were appended
- * after 0.1.0 (see above). */
+ * in 0.2.0 (see above). */
 typedef struct p11tls_object_info {
     const char *uri;          /* object URI, no PIN */
     const char *label;
@@ -491,7 +491,7 @@ typedef struct p11tls_object_info {
     const uint8_t *id;        /* CKA_ID */
     size_t id_len;
     const char *token_label;
-    /* appended after 0.1.0 */
+    /* appended in 0.2.0 */
     unsigned long attributes; /* P11TLS_OBJECT_* bits */
     int bits;                 /* public and private keys: size in bits (RSA
                                  modulus; EC curve 256, 384, 521; Ed25519
