@@ -158,8 +158,10 @@ P11TLS_API int p11tls_gnutls_url_set_log_fn(p11tls_log_fn fn, void *arg, int max
  * decides). Returns the number of anchors found through uri (0 is no
  * error: the tokens may only distrust), or a negative GNUTLS_E_* code:
  * GNUTLS_E_INVALID_REQUEST for bad arguments, a malformed URI or one naming
- * keys, GNUTLS_E_PKCS11_ERROR when no token matches or a token could not be
- * read (the detail in p11tls_last_error_detail()), GNUTLS_E_MEMORY_ERROR.
+ * keys, GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE when no token matches (as
+ * GnuTLS's own PKCS#11 code), GNUTLS_E_PKCS11_ERROR or GnuTLS's other
+ * PKCS#11 codes when a token could not be read (the detail in
+ * p11tls_last_error_detail()), GNUTLS_E_MEMORY_ERROR.
  * On failure the list is unchanged. Thread-safe for different lists; one
  * list is the caller's to serialize, as with gnutls_x509_trust_list_add_cas(). */
 #define P11TLS_TRUST_NO_AUTO_REFRESH (1u << 0)
