@@ -77,9 +77,10 @@ constexpr size_t kMaxListedObjects = 100000;
 
 // A listing is a filter: no token matching is an empty list, not an error;
 // but a user who mistyped a token name is told what there is (a warning).
-std::vector<TokenState *> tokens_to_list(const CtxState &ctx, const Uri &uri) {
+std::vector<TokenState *> tokens_to_list(const CtxState &ctx, const Uri &uri,
+                                         bool uninitialized_too = false) {
     std::string why;
-    auto tokens = matching_tokens(ctx, uri, &why);
+    auto tokens = matching_tokens(ctx, uri, &why, uninitialized_too);
     if (tokens.empty()) log_warning("%s", no_token_detail(why).c_str());
     return tokens;
 }
@@ -87,7 +88,7 @@ std::vector<TokenState *> tokens_to_list(const CtxState &ctx, const Uri &uri) {
 
 int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, void *arg) {
     Uri uri = Uri::parse(uri_text);
-    for (TokenState *t : tokens_to_list(ctx, uri)) {
+    for (TokenState *t : tokens_to_list(ctx, uri, true)) {
         // Flags now, not as discovered: the PIN counters change.
         CK_TOKEN_INFO ti = t->info();
         CK_TOKEN_INFO now;

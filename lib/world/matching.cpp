@@ -83,7 +83,8 @@ std::vector<ModuleState *> candidate_modules(const CtxState &ctx, const Uri &uri
     return out;
 }
 
-std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, std::string *why) {
+std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, std::string *why,
+                                          bool uninitialized_too) {
     std::vector<TokenState *> out, seen;
     std::vector<std::string> failures;  // only filled with why
     bool named_module_found = false;
@@ -100,8 +101,9 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, s
         for (TokenState *t : tokens) {
             // An uninitialized token (SoftHSM's spare slot) has no label
             // to compare with, no objects and no session to open
-            // (CKR_TOKEN_NOT_RECOGNIZED): no URI names it.
-            if (!(t->info().flags & CKF_TOKEN_INITIALIZED)) continue;
+            // (CKR_TOKEN_NOT_RECOGNIZED): no URI names it for use, only
+            // a token listing shows it.
+            if (!(t->info().flags & CKF_TOKEN_INITIALIZED) && !uninitialized_too) continue;
             if (why && std::find(seen.begin(), seen.end(), t) == seen.end()) seen.push_back(t);
             // What a URI matches in the slot info (descriptions, versions)
             // does not change.

@@ -29,8 +29,12 @@ std::vector<ModuleState *> candidate_modules(const CtxState &ctx, const Uri &uri
 // p11tls_list_modules). With why, when none matches, *why says what was
 // seen: the tokens of the modules the URI names (all, if it names none)
 // and why such modules showed none (C_Initialize, C_GetSlotList failures).
+// Uninitialized tokens (SoftHSM's spare slot) match only with
+// uninitialized_too (p11tls_list_tokens shows them): no URI names one to
+// use it, and it has no objects.
 std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri,
-                                          std::string *why = nullptr);
+                                          std::string *why = nullptr,
+                                          bool uninitialized_too = false);
 
 // Throws P11TLS_E_TOKEN_NOT_PRESENT "no token matches the URI; " + why
 // (from matching_tokens).
