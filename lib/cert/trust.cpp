@@ -67,13 +67,11 @@ void read_certificates(TokenState *t, CK_SESSION_HANDLE s, const Uri &uri, Token
     auto tmpl = with_class(uri, &cls);
     tmpl.push_back({CKA_CERTIFICATE_TYPE, &x509, sizeof x509});
     for (CK_OBJECT_HANDLE h : find_objects(t->module(), s, tmpl, kMaxTrustObjects)) {
-        // Attributes every certificate has, in one batch: one a module does
-        // not know (CKA_X_DISTRUSTED on SoftHSM) would make it answer
-        // CKR_ATTRIBUTE_TYPE_INVALID rather than CKR_BUFFER_TOO_SMALL, and
-        // a value larger than its room would be lost. The vendor one alone.
+        // One batch, though a module may not know CKA_X_DISTRUSTED (SoftHSM):
+        // Attributes still reads the values larger than their room.
         Attributes a(t->module(), s, h,
                      {CKA_CLASS, CKA_VALUE, CKA_TRUSTED, CKA_CERTIFICATE_CATEGORY, CKA_ISSUER,
-                      CKA_SERIAL_NUMBER});
+                      CKA_SERIAL_NUMBER, CKA_X_DISTRUSTED});
         const Der &der = a.get(CKA_VALUE);
         if (der.empty()) continue;
         out.certificates.insert(der);
@@ -83,9 +81,7 @@ void read_certificates(TokenState *t, CK_SESSION_HANDLE s, const Uri &uri, Token
         if (is_true(a, CKA_TRUSTED) &&
             (category == kCategoryUnspecified || category == kCategoryAuthority))
             out.anchors.insert(der);
-        CK_BBOOL distrusted = CK_FALSE;
-        if (get_scalar(t->module(), s, h, CKA_X_DISTRUSTED, &distrusted) && distrusted == CK_TRUE)
-            out.distrusted.insert(der);
+        if (is_true(a, CKA_X_DISTRUSTED)) out.distrusted.insert(der);
         if (!a.get(CKA_ISSUER).empty() && !a.get(CKA_SERIAL_NUMBER).empty())
             out.by_issuer_serial.push_back({{a.get(CKA_ISSUER), a.get(CKA_SERIAL_NUMBER)}, der});
     }
@@ -113,21 +109,21 @@ void read_assertions(TokenState *t, CK_SESSION_HANDLE s, const Uri &uri, TokenTr
     static const CK_OBJECT_CLASS cls = CKO_X_TRUST_ASSERTION;
     for (CK_OBJECT_HANDLE h :
          find_objects(t->module(), s, with_class(uri, &cls), kMaxTrustObjects)) {
-        // Anchored and distrusted assertions hold different attributes: the
-        // type first, then what it has (see read_certificates on batches).
-        Attributes a(t->module(), s, h, {CKA_CLASS, CKA_X_ASSERTION_TYPE, CKA_X_PURPOSE});
+        // Anchored and distrusted assertions hold different attributes (the
+        // certificate's value, or its issuer and serial number): one batch,
+        // whose missing ones are absent.
+        Attributes a(t->module(), s, h,
+                     {CKA_CLASS, CKA_X_ASSERTION_TYPE, CKA_X_PURPOSE, CKA_X_CERTIFICATE_VALUE,
+                      CKA_ISSUER, CKA_SERIAL_NUMBER});
         CK_ULONG type = 0;
         if (!a.scalar(CKA_X_ASSERTION_TYPE, &type)) continue;
         const Der &purpose = a.get(CKA_X_PURPOSE);
         if (type == CKT_X_ANCHORED_CERTIFICATE && purpose.size() == strlen(kServerAuthOid) &&
-            memcmp(purpose.data(), kServerAuthOid, purpose.size()) == 0) {
-            Der der = get_attribute(t->module(), s, h, CKA_X_CERTIFICATE_VALUE);
-            if (!der.empty()) out.anchors.insert(std::move(der));
-        }
-        if (type == CKT_X_DISTRUSTED_CERTIFICATE) {
-            Attributes d(t->module(), s, h, {CKA_CLASS, CKA_ISSUER, CKA_SERIAL_NUMBER});
-            out.distrust_keys.insert({d.get(CKA_ISSUER), d.get(CKA_SERIAL_NUMBER)});
-        }
+            memcmp(purpose.data(), kServerAuthOid, purpose.size()) == 0 &&
+            !a.get(CKA_X_CERTIFICATE_VALUE).empty())
+            out.anchors.insert(a.get(CKA_X_CERTIFICATE_VALUE));
+        if (type == CKT_X_DISTRUSTED_CERTIFICATE)
+            out.distrust_keys.insert({a.get(CKA_ISSUER), a.get(CKA_SERIAL_NUMBER)});
     }
 }
 

@@ -42,13 +42,17 @@ Attributes::Attributes(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
     CK_RV rv = tmpl.empty() ? CKR_OK
                             : get_attribute_value(m, s, o, tmpl.data(), (CK_ULONG)tmpl.size());
     // A value too large for its room comes back unavailable, like an absent
-    // one (CKR_BUFFER_TOO_SMALL tells only that one of them was too large).
+    // or sensitive one, and the return value tells only one of the reasons
+    // when several apply (PKCS#11 2.40 section 5.7): after any failure each
+    // unavailable value may be a large one (SoftHSM answers
+    // CKR_ATTRIBUTE_TYPE_INVALID for a batch with an unknown attribute and
+    // a value larger than its room: the value was lost).
     bool batched = !tmpl.empty() && (tolerated(rv) || rv == CKR_BUFFER_TOO_SMALL) &&
                    tmpl[0].ulValueLen != unavailable;
     std::vector<size_t> retry;
     for (size_t i = 0; batched && i < tmpl.size(); ++i) {
         if (tmpl[i].ulValueLen == unavailable) {
-            if (rv == CKR_BUFFER_TOO_SMALL) retry.push_back(i);
+            if (rv != CKR_OK) retry.push_back(i);
             continue;
         }
         if (tmpl[i].ulValueLen > kAttributeRoom) {  // a module that lies: read alone
@@ -62,7 +66,45 @@ Attributes::Attributes(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
         for (size_t i = 0; i < types.size(); ++i) values_[i] = get_attribute(m, s, o, types[i]);
         return;
     }
-    for (size_t i : retry) values_[i] = get_attribute(m, s, o, types[i]);
+    if (!retry.empty()) reread(m, s, o, retry);
+}
+
+void Attributes::reread(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                        const std::vector<size_t> &which) {
+    const CK_ULONG unavailable = CK_UNAVAILABLE_INFORMATION;
+    auto tolerated = [](CK_RV rv) {
+        return rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE;
+    };
+    auto one_by_one = [&](const std::vector<size_t> &idx) {
+        for (size_t i : idx) values_[i] = get_attribute(m, s, o, types_[i]);
+    };
+    // Their lengths in one call: an absent or sensitive value stays
+    // unavailable (and costs nothing more), the others are read in one more.
+    std::vector<CK_ATTRIBUTE> lengths;
+    for (size_t i : which) lengths.push_back({types_[i], nullptr, 0});
+    if (!tolerated(get_attribute_value(m, s, o, lengths.data(), (CK_ULONG)lengths.size())))
+        return one_by_one(which);
+    std::vector<size_t> sized;
+    std::vector<CK_ATTRIBUTE> tmpl;
+    for (size_t k = 0; k < which.size(); ++k) {
+        if (lengths[k].ulValueLen == unavailable) continue;
+        std::vector<unsigned char> &v = values_[which[k]];
+        v.assign(lengths[k].ulValueLen, 0);
+        sized.push_back(which[k]);
+        tmpl.push_back({types_[which[k]], v.data(), (CK_ULONG)v.size()});
+    }
+    if (tmpl.empty()) return;
+    // A value that grew in between (CKR_BUFFER_TOO_SMALL), or any other
+    // failure: those values one by one, whose errors get_attribute reports.
+    if (!tolerated(get_attribute_value(m, s, o, tmpl.data(), (CK_ULONG)tmpl.size())))
+        return one_by_one(sized);
+    for (size_t k = 0; k < sized.size(); ++k) {
+        std::vector<unsigned char> &v = values_[sized[k]];
+        if (tmpl[k].ulValueLen == unavailable || tmpl[k].ulValueLen > v.size())
+            v.clear();
+        else
+            v.resize(tmpl[k].ulValueLen);
+    }
 }
 
 const std::vector<unsigned char> &Attributes::get(CK_ATTRIBUTE_TYPE type) const {

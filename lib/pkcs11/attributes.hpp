@@ -14,8 +14,10 @@ namespace p11tls {
 
 // Several attributes of one object, read in one C_GetAttributeValue call
 // with room for typical values (kAttributeRoom bytes each) rather than one
-// or two calls per attribute; only a value larger than its room costs two
-// more calls. Each call is a round trip to the token (with SoftHSM's file
+// or two calls per attribute. When the call fails for some attribute
+// (absent, sensitive or too large: the module tells only one reason), the
+// values it did not return cost one more call (their lengths) and, if some
+// are merely too large, a second one (those values). Each call is a round trip to the token (with SoftHSM's file
 // store, ~30 us: it re-checks the object's file), and p11tls_key_open used
 // to make 11 (RSA) or 18 (EC) of them (bench/lookup.c, doc/performance.md).
 //
@@ -41,6 +43,10 @@ public:
     }
 
 private:
+    // Reads again the values at these indexes that the batch did not return.
+    void reread(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                const std::vector<size_t> &which);
+
     std::vector<CK_ATTRIBUTE_TYPE> types_;
     std::vector<std::vector<unsigned char>> values_;
 };

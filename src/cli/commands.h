@@ -27,6 +27,9 @@ typedef struct cli_env {
     cli_pin *pin;
     FILE *out;                /* text or JSON output (buffered for JSON) */
     int json;                 /* --json */
+    int verdict;              /* the output is the answer even with a non-zero
+                               * status (verify: not trusted, exit 1): written,
+                               * and no --json error document follows */
 } cli_env;
 
 /* Returns CLI_EXIT_* (util.h); has printed its error line on failure. */

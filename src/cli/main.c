@@ -154,7 +154,7 @@ static int run(const cli_command *c, cli_env *env)
     if (fclose(env->out) != 0 && status == CLI_EXIT_OK)
         status = cli_error(CLI_EXIT_FAILURE, "buffering output: %s", strerror(errno));
     env->out = NULL;
-    if (status == CLI_EXIT_OK && buf)
+    if ((status == CLI_EXIT_OK || env->verdict) && buf)
         fwrite(buf, 1, size, stdout);
     free(buf);
     return status;
@@ -193,6 +193,7 @@ int main(int argc, char **argv)
     const cli_command *c;
     int status;
 
+    memset(&env, 0, sizeof(env));
     /* exec's arguments are the program's own: none is parsed here. */
     if (argc >= 2 && strcmp(argv[1], "exec") == 0)
         return cli_exec(argc - 2, argv + 2);
@@ -229,7 +230,6 @@ int main(int argc, char **argv)
         goto out;
 
     cli_pin_init(&pin, args.pin_fd);
-    memset(&env, 0, sizeof(env));
     env.args = &args;
     env.pin = &pin;
     env.json = (args.seen & CLI_OPT_JSON) != 0;
@@ -247,7 +247,8 @@ flush:
         status = cli_error(CLI_EXIT_FAILURE, "writing to standard output: %s",
                            strerror(errno));
 out:
-    if (status != CLI_EXIT_OK && (args.seen & CLI_OPT_JSON))
+    /* status is what the process exits with: the document says the same. */
+    if (status != CLI_EXIT_OK && (args.seen & CLI_OPT_JSON) && !env.verdict)
         json_error(status);
     cli_pin_wipe(&pin);
     cli_args_free(&args);

@@ -106,14 +106,41 @@ int cli_tls_trust(gnutls_certificate_credentials_t cred, const char *ca)
     return CLI_EXIT_OK;
 }
 
+/* The key, and a pkcs11: certificate, looked up first with p11tls's own
+ * calls: their codes tell what GnuTLS's do not, a URI that matches nothing
+ * (exit 3) or several objects (exit 4), as for the other commands. The
+ * token stays logged in for the import that follows (no second PIN). */
+static int look_up_identity(cli_env *env, const char *key_uri, const char *cert)
+{
+    char shown[CLI_URI_BUF];
+    p11tls_key *key = NULL;
+    uint8_t *der = NULL;
+    size_t len = 0;
+    int rc = p11tls_key_open(env->ctx, key_uri, 0, &key);
+
+    if (rc < 0)
+        return cli_fail(rc, cli_pin_extra(env, rc), "key '%s'",
+                        cli_redact_uri(key_uri, shown, sizeof(shown)));
+    p11tls_key_free(key);
+    if (strncmp(cert, "pkcs11:", 7) != 0)
+        return CLI_EXIT_OK;
+    rc = p11tls_cert_get_der(env->ctx, cert, &der, &len);
+    if (rc < 0)
+        return cli_fail(rc, NULL, "certificate '%s'", cli_redact_uri(cert, shown, sizeof(shown)));
+    p11tls_free(der);
+    return CLI_EXIT_OK;
+}
+
 int cli_tls_load_identity(gnutls_certificate_credentials_t cred, cli_env *env,
                           const char *key_uri)
 {
     const char *cert = env->args->cert;
     const char *detail;
     char shown[CLI_URI_BUF];
-    int rc;
+    int rc = look_up_identity(env, key_uri, cert);
 
+    if (rc != CLI_EXIT_OK)
+        return rc;
     if (strncmp(cert, "pkcs11:", 7) != 0) {
         rc = load_pem_chain(cred, env, key_uri, cert);
     } else {

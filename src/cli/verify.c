@@ -14,7 +14,8 @@
 #include "json.h"
 #include "util.h"
 
-/* Exit status of verify for anything that is not a verdict. */
+/* Exit status of verify for anything that is not a verdict; the error is
+ * recorded as a failure (CLI_EXIT_FAILURE names it), not a usage error. */
 #define VERIFY_ERROR 2
 /* Deepest chain read from CERT-FILE and --chain together. */
 #define VERIFY_MAX_CERTS 16
@@ -91,7 +92,7 @@ static int read_certs(const char *file, gnutls_x509_crt_t *crts, unsigned *n)
     int rc = gnutls_load_file(file, &data);
 
     if (rc < 0)
-        return cli_error(VERIFY_ERROR, "certificate file '%s': %s", file, gnutls_strerror(rc));
+        return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file, gnutls_strerror(rc));
     rc = gnutls_x509_crt_list_import(crts + *n, &room, &data, GNUTLS_X509_FMT_PEM, 0);
     if (rc <= 0) { /* not PEM: one DER certificate */
         room = 0;
@@ -107,7 +108,7 @@ static int read_certs(const char *file, gnutls_x509_crt_t *crts, unsigned *n)
     }
     gnutls_free(data.data);
     if (rc < 0)
-        return cli_error(VERIFY_ERROR, "certificate file '%s': %s", file, gnutls_strerror(rc));
+        return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file, gnutls_strerror(rc));
     *n += room;
     return CLI_EXIT_OK;
 }
@@ -119,11 +120,10 @@ static void print_verdict(cli_env *env, gnutls_x509_crt_t leaf, unsigned status)
     const char *subject = gnutls_x509_crt_get_dn3(leaf, &dn, 0) >= 0 ? (const char *)dn.data : "?";
 
     cli_trust_reasons(status, why, sizeof(why));
+    env->verdict = 1;
     if (env->json) {
-        /* Straight to stdout: the document is also the answer when the
-         * verdict is "not trusted" (exit 1), which run() would drop. */
         json_writer w;
-        json_init(&w, stdout);
+        json_init(&w, env->out);
         json_begin_object(&w);
         json_key(&w, "subject");
         json_string(&w, subject);
@@ -160,16 +160,15 @@ int cli_cmd_verify(cli_env *env)
         goto out;
     rc = gnutls_x509_trust_list_init(&list, 0);
     if (rc < 0) {
-        rc = cli_error(VERIFY_ERROR, "trust list: %s", gnutls_strerror(rc));
+        rc = cli_error(CLI_EXIT_FAILURE, "trust list: %s", gnutls_strerror(rc));
         goto out;
     }
-    if (cli_trust_add(list, env) != CLI_EXIT_OK) {
-        rc = VERIFY_ERROR;
+    rc = cli_trust_add(list, env);
+    if (rc)
         goto out;
-    }
     rc = gnutls_x509_trust_list_verify_crt2(list, crts, n, NULL, 0, 0, &status, NULL);
     if (rc < 0) {
-        rc = cli_error(VERIFY_ERROR, "verifying: %s", gnutls_strerror(rc));
+        rc = cli_error(CLI_EXIT_FAILURE, "verifying: %s", gnutls_strerror(rc));
         goto out;
     }
     print_verdict(env, crts[0], status);
@@ -179,5 +178,5 @@ out:
         gnutls_x509_trust_list_deinit(list, 1);
     for (i = 0; i < n; i++)
         gnutls_x509_crt_deinit(crts[i]);
-    return rc;
+    return env->verdict || rc == CLI_EXIT_OK ? rc : VERIFY_ERROR;
 }

@@ -82,6 +82,20 @@ p11 --json export-cert "pkcs11:token=$TOKEN;type=cert"
 json_error "export-cert --json: several certificates is a P11TLS_E_AMBIGUOUS document" \
     4 P11TLS_E_AMBIGUOUS "type=cert"
 
+# serve and connect name a key and a certificate: the same statuses.
+p11 serve --json "$(key_uri no-such-object)" --cert "$(cert_uri p256)" --port 0
+json_error "serve --json: a key URI matching nothing exits 3" \
+    3 P11TLS_E_NOT_FOUND "no-such-object"
+p11 serve "pkcs11:token=$TOKEN;type=private;pin-value=$PIN" --cert "$(cert_uri p256)" --port 0
+expect "serve: a key URI matching several keys exits 4" 4 "more than one private key"
+p11 serve "$(key_uri p256)" --cert "$(cert_uri no-such-object)" --port 0
+expect "serve: a certificate URI matching nothing exits 3" 3 "no-such-object"
+p11 connect --json "$(key_uri no-such-object)" --cert "$(cert_uri p256)" --port 1 --ca "$DIR/ca.pem"
+json_error "connect --json: a client key URI matching nothing exits 3" \
+    3 P11TLS_E_NOT_FOUND "no-such-object"
+p11 connect "$(key_uri p256)" --cert "pkcs11:token=$TOKEN;type=cert" --port 1 --ca "$DIR/ca.pem"
+expect "connect: a client certificate URI matching several exits 4" 4 "more than one certificate"
+
 # ---- other failures, in the same schema ---------------------------------------
 
 p11 --json no-such-command

@@ -226,5 +226,23 @@ check "set-pin: no new PIN is a cancel" grep -q "no new PIN on --pin-fd" "$TMP/e
 printf '%s\n%s\n' 98765 "$PIN" | "$CLI" --json --pin-fd 0 set-pin "$T" >"$TMP/pin.json" 2>"$TMP/err"
 check "set-pin --json, and back to the first PIN" grep -q '"changed":true' "$TMP/pin.json"
 check "set-pin: the first PIN logs in again" eval 'p11 --login --pin "$PIN" --list-objects >/dev/null'
+# On a terminal: the current PIN, then the new one twice.
+NEWPIN=24681357
+pty_answer "Current PIN for token" "$PIN"'\n' "New PIN for token" "$NEWPIN"'\n' \
+    "New PIN again for token" '11112222\n' -- "$CLI" set-pin "$T" >"$TMP/pty.out" 2>&1
+st=$?
+check "set-pin on a terminal: two different new PINs are refused" \
+    test "$st$(grep -c 'the two new PINs differ' "$TMP/pty.out")" = 11
+check "set-pin on a terminal: ... and the PIN is unchanged" \
+    eval 'p11 --login --pin "$PIN" --list-objects >/dev/null'
+pty_answer "Current PIN for token" "$PIN"'\n' "New PIN for token" "$NEWPIN"'\n' \
+    "New PIN again for token" "$NEWPIN"'\n' -- "$CLI" set-pin "$T" >"$TMP/pty.out" 2>&1
+check "set-pin on a terminal: the same new PIN twice changes it" \
+    eval 'p11 --login --pin "$NEWPIN" --list-objects >/dev/null && ! p11 --login --pin "$PIN" --list-objects >/dev/null'
+check "set-pin on a terminal: no PIN echoed" \
+    bash -c '! grep -qF -e "$0" -e "$1" "$2"' "$PIN" "$NEWPIN" "$TMP/pty.out"
+pty_answer "Current PIN for token" "$NEWPIN"'\n' "New PIN for token" "$PIN"'\n' \
+    "New PIN again for token" "$PIN"'\n' -- "$CLI" set-pin "$T" >"$TMP/pty.out" 2>&1
+check "set-pin on a terminal: and back" eval 'p11 --login --pin "$PIN" --list-objects >/dev/null'
 
 finish

@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright The p11tls authors
 """pty_answer.py PROMPT ANSWER COMMAND [ARGS...]
+   pty_answer.py PROMPT ANSWER [PROMPT ANSWER]... -- COMMAND [ARGS...]
 
 Runs COMMAND on a new pseudo-terminal (its controlling terminal, so it can
 open /dev/tty), waits until PROMPT appears in its output, types ANSWER
-(escapes such as \\n are decoded), then copies the rest of its output to
-stdout and exits with COMMAND's exit status. Typing only once the prompt is
-there matters: a program that turns echo off with TCSAFLUSH discards what
-was typed before. Every wait is bounded: 30 s for the prompt (exit 124),
-30 s for COMMAND to finish after the answer (killed, exit 124).
+(escapes such as \\n are decoded), then waits for the next PROMPT (in the
+output after that answer) and types its ANSWER, and so on; then copies the
+rest of its output to stdout and exits with COMMAND's exit status. Typing
+only once the prompt is there matters: a program that turns echo off with
+TCSAFLUSH discards what was typed before. Every wait is bounded: 30 s for
+each prompt (exit 124), 30 s for COMMAND to finish after the last answer
+(killed, exit 124).
 """
 import os
 import pty
@@ -19,8 +22,7 @@ import sys
 import time
 
 
-def read_until(fd, want, deadline, out):
-    buf = b""
+def read_until(fd, want, deadline, out, buf=b""):
     while want is None or want not in buf:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -40,23 +42,42 @@ def read_until(fd, want, deadline, out):
     return buf, True
 
 
+def parse(argv):
+    """[(prompt, answer)...], command argv."""
+    # "--" after whole PROMPT ANSWER pairs (a command's own "--" is not).
+    cut = next((i for i in range(2, len(argv), 2) if argv[i] == "--"), None)
+    if cut is not None:
+        pairs, command = argv[:cut], argv[cut + 1:]
+        if len(pairs) % 2 or not pairs or not command:
+            return None, None
+    elif len(argv) >= 3:
+        pairs, command = argv[:2], argv[2:]
+    else:
+        return None, None
+    return [(pairs[i].encode(), pairs[i + 1].encode().decode("unicode_escape").encode("latin-1"))
+            for i in range(0, len(pairs), 2)], command
+
+
 def main():
-    if len(sys.argv) < 4:
+    steps, command = parse(sys.argv[1:])
+    if steps is None:
         sys.stderr.write(__doc__)
         return 2
-    prompt = sys.argv[1].encode()
-    answer = sys.argv[2].encode().decode("unicode_escape").encode("latin-1")
     pid, fd = pty.fork()
     if pid == 0:
-        os.execvp(sys.argv[3], sys.argv[3:])
+        os.execvp(command[0], command)
     out = sys.stdout.buffer
-    _, seen = read_until(fd, prompt, time.monotonic() + 30, out)
-    if not seen:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        sys.stderr.write("pty_answer: the prompt did not come (30 s at most)\n")
-        return 124
-    os.write(fd, answer)
+    rest = b""
+    for prompt, answer in steps:
+        buf, seen = read_until(fd, prompt, time.monotonic() + 30, out, rest)
+        if not seen:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            sys.stderr.write("pty_answer: the prompt %r did not come (30 s at most)\n" % prompt)
+            return 124
+        # The next prompt is looked for only in what follows this one.
+        rest = buf[buf.index(prompt) + len(prompt):]
+        os.write(fd, answer)
     deadline = time.monotonic() + 30
     read_until(fd, None, deadline, out)
     while True:

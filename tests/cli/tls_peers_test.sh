@@ -287,7 +287,7 @@ fi
 timeout 30 "$CLI" serve --port 0 "$(key_uri no-such-key)" --cert "$(cert_uri p256)" \
     >"$TMP/e2.out" 2>"$TMP/e2.err"
 st=$?
-if [ "$st" -eq 1 ] && grep -q "no-such-key" "$TMP/e2.err" && grep -qi "no .*matches\|not found" "$TMP/e2.err"; then
+if [ "$st" -eq 3 ] && grep -q "no-such-key" "$TMP/e2.err" && grep -qi "no .*matches\|not found" "$TMP/e2.err"; then
     ok "missing key: serve says which and why"
 else
     not_ok "missing key: serve says which and why (status $st)" "$TMP/e2.err"

@@ -44,45 +44,6 @@ int count(const std::string &label) {
     return n;
 }
 
-// A self-signed certificate for the token key uri names, signed on the
-// token through GnuTLS (the way an application would make one).
-std::vector<unsigned char> self_signed(const std::string &key_uri, const char *cn) {
-    gnutls_privkey_t pkey;
-    gnutls_x509_crt_t crt;
-    gnutls_pubkey_t pub;
-    std::vector<unsigned char> out;
-    if (gnutls_privkey_init(&pkey) < 0) return out;
-    gnutls_x509_crt_init(&crt);
-    gnutls_pubkey_init(&pub);
-    unsigned char serial[] = {0x01, 0x23};
-    int rc = p11tls_gnutls_privkey_import(pkey, nullptr, key_uri.c_str(), 0);
-    if (rc >= 0) rc = gnutls_pubkey_import_privkey(pub, pkey, 0, 0);
-    if (rc < 0) {
-        // The token key gives GnuTLS no public half: read it with p11tls.
-        p11tls_cxx::key k(p11tls_cxx::context::process_default(), key_uri);
-        auto spki = k.spki();
-        gnutls_datum_t d = {spki.data(), (unsigned)spki.size()};
-        rc = gnutls_pubkey_import(pub, &d, GNUTLS_X509_FMT_DER);
-    }
-    if (rc >= 0) rc = gnutls_x509_crt_set_pubkey(crt, pub);
-    if (rc >= 0) rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, strlen(cn));
-    if (rc >= 0) rc = gnutls_x509_crt_set_issuer_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, strlen(cn));
-    if (rc >= 0) rc = gnutls_x509_crt_set_serial(crt, serial, sizeof serial);
-    if (rc >= 0) rc = gnutls_x509_crt_set_version(crt, 3);
-    if (rc >= 0) rc = gnutls_x509_crt_set_activation_time(crt, time(nullptr));
-    if (rc >= 0) rc = gnutls_x509_crt_set_expiration_time(crt, time(nullptr) + 86400);
-    if (rc >= 0) rc = gnutls_x509_crt_privkey_sign(crt, crt, pkey, GNUTLS_DIG_SHA256, 0);
-    gnutls_datum_t der = {nullptr, 0};
-    if (rc >= 0) rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der);
-    if (rc >= 0) out.assign(der.data, der.data + der.size);
-    EXPECT_GE(rc, 0) << gnutls_strerror(rc) << " / " << p11tls_last_error_detail();
-    gnutls_free(der.data);
-    gnutls_pubkey_deinit(pub);
-    gnutls_x509_crt_deinit(crt);
-    gnutls_privkey_deinit(pkey);
-    return out;
-}
-
 }  // namespace
 
 TEST(Generate, OpensTheKeyWhichSignsAndIsNamedByItsSpkiHash) {
@@ -154,7 +115,7 @@ TEST(CertWrite, TakesTheIdOfItsKeyAndIsFoundByIt) {
     const uint8_t id[] = {0x77, 0x88};
     ASSERT_EQ(p11tls_key_generate(nullptr, kTokenPin.c_str(), "ec:p384", "lib-cert", id, sizeof id, 0, key.put()), 0)
         << p11tls_last_error_detail();
-    auto der = self_signed(object("lib-cert", "private"), "lib-cert");
+    auto der = th::self_signed(object("lib-cert", "private"), "lib-cert");
     ASSERT_FALSE(der.empty());
     char *uri = nullptr;
     ASSERT_EQ(p11tls_cert_write(nullptr, kTokenPin.c_str(), der.data(), der.size(), "lib-cert", nullptr, 0, 0, &uri),

@@ -25,6 +25,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include <p11tls/gnutls.h>
 #include <p11tls/p11tls.h>
 
 namespace th {
@@ -237,6 +238,48 @@ bool in_child(const char *marker) {
 
 bool have_token() {
     return !test_dir().empty() && !env("SOFTHSM2_CONF").empty() && !env("P11TLS_SOFTHSM_MODULE").empty();
+}
+
+std::vector<unsigned char> self_signed(const std::string &key_uri, const char *cn) {
+    gnutls_privkey_t pkey;
+    gnutls_x509_crt_t crt;
+    gnutls_pubkey_t pub;
+    std::vector<unsigned char> out;
+    if (gnutls_privkey_init(&pkey) < 0) return out;
+    gnutls_x509_crt_init(&crt);
+    gnutls_pubkey_init(&pub);
+    unsigned char serial[] = {0x01, 0x23};
+    int rc = p11tls_gnutls_privkey_import(pkey, nullptr, key_uri.c_str(), 0);
+    if (rc >= 0) rc = gnutls_pubkey_import_privkey(pub, pkey, 0, 0);
+    if (rc < 0) {
+        // The token key gives GnuTLS no public half: read it with p11tls.
+        p11tls_key *k = nullptr;
+        uint8_t *spki = nullptr;
+        size_t len = 0;
+        rc = p11tls_key_open(nullptr, key_uri.c_str(), 0, &k);
+        if (rc == 0) rc = p11tls_key_get_spki(k, &spki, &len);
+        gnutls_datum_t d = {spki, (unsigned)len};
+        rc = rc == 0 ? gnutls_pubkey_import(pub, &d, GNUTLS_X509_FMT_DER) : GNUTLS_E_INVALID_REQUEST;
+        p11tls_free(spki);
+        p11tls_key_free(k);
+    }
+    if (rc >= 0) rc = gnutls_x509_crt_set_pubkey(crt, pub);
+    if (rc >= 0) rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, strlen(cn));
+    if (rc >= 0) rc = gnutls_x509_crt_set_issuer_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, strlen(cn));
+    if (rc >= 0) rc = gnutls_x509_crt_set_serial(crt, serial, sizeof serial);
+    if (rc >= 0) rc = gnutls_x509_crt_set_version(crt, 3);
+    if (rc >= 0) rc = gnutls_x509_crt_set_activation_time(crt, time(nullptr));
+    if (rc >= 0) rc = gnutls_x509_crt_set_expiration_time(crt, time(nullptr) + 86400);
+    if (rc >= 0) rc = gnutls_x509_crt_privkey_sign(crt, crt, pkey, GNUTLS_DIG_SHA256, 0);
+    gnutls_datum_t der = {nullptr, 0};
+    if (rc >= 0) rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der);
+    if (rc >= 0) out.assign(der.data, der.data + der.size);
+    EXPECT_GE(rc, 0) << gnutls_strerror(rc) << " / " << p11tls_last_error_detail();
+    gnutls_free(der.data);
+    gnutls_pubkey_deinit(pub);
+    gnutls_x509_crt_deinit(crt);
+    gnutls_privkey_deinit(pkey);
+    return out;
 }
 
 }  // namespace th

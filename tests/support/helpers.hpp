@@ -33,6 +33,10 @@ int verify_hash(const std::string &label, gnutls_sign_algorithm_t alg, const voi
                 size_t hash_len, const unsigned char *sig, size_t sig_len);
 int sign(p11tls_key *key, uint16_t scheme, const void *msg, size_t len,
          std::vector<unsigned char> &sig);
+// A self-signed certificate (DER; empty, with a test failure, if it could
+// not be made) for the token key key_uri names, signed on the token
+// through GnuTLS (the way an application would make one).
+std::vector<unsigned char> self_signed(const std::string &key_uri, const char *cn);
 // test_wait_bounded (wait.h) in seconds.
 int wait_bounded(pid_t pid, int timeout_s);
 // Runs fn in a forked child (no core dump), which reports only through its

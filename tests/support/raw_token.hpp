@@ -56,6 +56,10 @@ public:
     RawToken(const RawToken &) = delete;
     RawToken &operator=(const RawToken &) = delete;
     bool ok() const { return ok_; }
+    // The module and the logged-in session, for tests of p11tls's internal
+    // attribute reads on the same objects.
+    CK_FUNCTION_LIST *functions() const { return f_; }
+    CK_SESSION_HANDLE session() const { return s_; }
 
     // A P-256 key pair; returns the public key as GnuTLS has it (caller
     // deinits), NULL on failure.

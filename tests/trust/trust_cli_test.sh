@@ -35,6 +35,30 @@ verify_is "verify: the CA on the token but not marked trusted is no anchor" 1 "u
 verify_is "verify --json: the verdict and the reason" 1 '"trusted":false,"reason":"unknown issuer"' \
     "$P/other-leaf.pem" --trust "$T" --json
 verify_is "verify: a missing file is an error" 2 "certificate file" "$P/none.pem" --trust "$T"
+# --json: the verdict alone is the document (also when not trusted, exit 1);
+# an error is one error document saying the status the tool exits with.
+json_verify_is() {
+    local name=$1 want=$2 check=$3 st=0
+    shift 3
+    timeout 30 "$CLI" verify --json "$@" >"$TMP/v.json" 2>"$TMP/v.err" || st=$?
+    if [ "$st" -eq "$want" ] && python3 -c "import json, sys
+doc = json.loads(open(sys.argv[1]).read())  # exactly one document
+$check" "$TMP/v.json"; then
+        ok "$name"
+    else
+        not_ok "$name (status $st)" "$TMP/v.json" "$TMP/v.err"
+    fi
+}
+json_verify_is "verify --json: not trusted is the verdict alone" 1 \
+    'assert doc["trusted"] is False and "error" not in doc, doc' "$P/other-leaf.pem" --trust "$T"
+json_verify_is "verify --json: trusted is the verdict alone" 0 \
+    'assert doc["trusted"] is True and doc["reason"] is None, doc' "$P/leaf.pem" --trust "$T"
+json_verify_is "verify --json: a missing file is a failure document, exit_status 2" 2 \
+    'assert doc["error"] == "P11TLS_CLI_E_FAILURE" and doc["exit_status"] == 2, doc' \
+    "$P/none.pem" --trust "$T"
+json_verify_is "verify --json: a trust URI naming no token: exit_status 2" 2 \
+    'assert doc["exit_status"] == 2 and "no token matches" in doc["detail"], doc' \
+    "$P/leaf.pem" --trust "pkcs11:token=no-such-token"
 verify_is "verify: a trust URI naming no token is an error" 2 "no token matches" \
     "$P/leaf.pem" --trust "pkcs11:token=no-such-token"
 verify_is "verify: --trust is required" 2 "needs --trust" "$P/leaf.pem"
