@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -276,6 +277,15 @@ TEST(TokenWaitChild, CancelledWhileWaiting) {
 }
 
 TEST(TokenWait, CancelledWhileWaiting) {
+    // A thread cancelled inside the library's own wait unwinds through
+    // frames ASan has poisoned, and GCC 12's libasan fails a CHECK in its
+    // sigaltstack interceptor at the first cleanup (asan_thread.cpp:371,
+    // kCurrentStackFrameMagic; seen once in CI's ASan suite). The cancel
+    // test's PIN function works around it from test code
+    // (tests/robust/cancel_test.cpp); here the thread blocks in lib/, so
+    // the case runs in the plain and TSan builds only.
+    const char *san = getenv("P11TLS_SANITIZER");
+    if (san && strcmp(san, "asan") == 0) GTEST_SKIP() << "cancellation in the wait not run under ASan (libasan CHECK)";
     REQUIRE_SOFTHSM();
     run_case("TokenWaitChild.CancelledWhileWaiting", "cancel", true);
 }
