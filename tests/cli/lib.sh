@@ -59,6 +59,18 @@ verify_is() {
     fi
 }
 
+# start_peer LOG COMMAND...: runs a peer server (listening on $port) in the
+# background as $peer, its output in LOG ($peer_log); returns 1 if it is
+# not listening within 10 s.
+start_peer() {
+    peer_log=$1
+    shift
+    "$@" </dev/null >"$peer_log" 2>&1 &
+    peer=$!
+    bg_pids+=("$peer")
+    wait_listening "$port"
+}
+
 need_tools() {
     local tool
     for tool in "$@"; do

@@ -171,17 +171,6 @@ connect_client() {
     timeout 30 "$CLI" connect --port "$port" --ca "$DIR/ca.pem" "$@" >"$log" 2>&1
 }
 
-# start_peer LOG COMMAND...: runs a peer server (listening on $port) in the
-# background as $peer; returns 1 if it is not listening within 10 s.
-start_peer() {
-    local log=$1
-    shift
-    "$@" </dev/null >"$log" 2>&1 &
-    peer=$!
-    bg_pids+=("$peer")
-    wait_listening "$port"
-}
-
 # connect_check NAME LABEL REPLY PEERLOG: p11tls connect presenting the
 # token's LABEL certificate and key must complete TLS 1.3, send it, and get
 # REPLY back.

@@ -76,14 +76,6 @@ connect_is() {
         not_ok "$1 (status $st)" "$TMP/c.out" "$peer_log"
     fi
 }
-start_peer() {
-    peer_log=$1
-    shift
-    "$@" </dev/null >"$peer_log" 2>&1 &
-    peer=$!
-    bg_pids+=("$peer")
-    wait_listening "$port"
-}
 # gnutls_serv|openssl_serv NAME [CHAIN]: a server with NAME.pem and its
 # key, sending CHAIN's certificates after it.
 gnutls_serv() {

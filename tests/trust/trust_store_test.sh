@@ -42,6 +42,8 @@ command -v certtool >/dev/null 2>&1 || { echo "$me: SKIP: certtool not found" >&
 
 export P11TLS_TEST_DIR=/nonexistent  # lib.sh wants it; this suite makes its own files
 . "$(dirname "$0")/../cli/lib.sh"
+# shellcheck source=../support/first_file.sh
+. "$(dirname "$0")/../support/first_file.sh"
 
 bash "$(dirname "$0")/make-pki.sh" "$TMP/pki" || exit 99
 P=$TMP/pki
@@ -68,10 +70,7 @@ private)
         "^trusted:" "$P/leaf.pem" --chain "$P/inter.pem" --trust "$T;object=p11tls%20trust%20root"
     ;;
 system)
-    reg=
-    for f in /usr/share/p11-kit/modules/p11-kit-trust.module /usr/lib/p11-kit/modules/p11-kit-trust.module; do
-        [ -f "$f" ] && { reg=$f; break; }
-    done
+    reg=$(first_file /usr/share/p11-kit/modules/p11-kit-trust.module /usr/lib/p11-kit/modules/p11-kit-trust.module)
     root=/usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt
     [ -n "$reg" ] || { echo "$me: SKIP: p11-kit-trust.module not found" >&2; exit 77; }
     [ -f "$root" ] || { echo "$me: SKIP: $root not found (install ca-certificates)" >&2; exit 77; }
