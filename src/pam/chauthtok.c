@@ -4,9 +4,9 @@
  * chauthtok.c — the token's user PIN changed through the password stack
  * (see chauthtok.h).
  */
-#define _DEFAULT_SOURCE 1 /* explicit_bzero */
 
 #include "chauthtok.h"
+#include "pin.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,15 +21,6 @@ struct pin_change {
     char *old_pin, *new_pin, *again;
     int asked_other; /* p11tls asked for another PIN: not given */
 };
-
-static void wipe(char **s)
-{
-    if (*s) {
-        explicit_bzero(*s, strlen(*s));
-        free(*s);
-        *s = NULL;
-    }
-}
 
 static int give_pin(void *arg, const char *token_uri, const char *token_label, unsigned flags,
                     char *pin, size_t pin_size)
@@ -46,10 +37,9 @@ static int give_pin(void *arg, const char *token_uri, const char *token_label, u
         src = pc->new_pin;
     else
         pc->asked_other = 1;
-    if (src == NULL || strlen(src) + 1 > pin_size)
+    if (src == NULL)
         return -1;
-    memcpy(pin, src, strlen(src) + 1);
-    return 0;
+    return pin_give(src, pin, pin_size);
 }
 
 /* One hidden answer; NULL (logged as why) if the conversation gave none or
@@ -63,7 +53,7 @@ static char *ask(pam_handle_t *pamh, const char *user, const char *label, const 
         pam_syslog(pamh, LOG_NOTICE, "user %s: token %s: no %s given; PIN not changed", user,
                    label, what);
         pam_error(pamh, "No %s given; PIN not changed.", what);
-        wipe(&resp);
+        pin_response_free(&resp);
         return NULL;
     }
     return resp;
@@ -131,9 +121,9 @@ int chauthtok_update(pam_handle_t *pamh, p11tls_ctx *ctx, const char *user, cons
     }
     p11tls_ctx_set_pin_fn(ctx, NULL, NULL);
 out:
-    wipe(&pc.old_pin);
-    wipe(&pc.new_pin);
-    wipe(&pc.again);
+    pin_response_free(&pc.old_pin);
+    pin_response_free(&pc.new_pin);
+    pin_response_free(&pc.again);
     free(label);
     return ret;
 }

@@ -14,8 +14,7 @@
 
 #include <p11tls/p11tls.h>
 
-/* Copies a NUL-terminated PIN into p11tls's buffer; -1 if it does not fit. */
-static int give(const char *src, char *pin, size_t pin_size)
+int pin_give(const char *src, char *pin, size_t pin_size)
 {
     size_t n = strlen(src);
     if (n + 1 > pin_size)
@@ -43,17 +42,23 @@ static int prompt(struct pin_state *ps, const char *label, unsigned flags,
         ps->declined = "no PIN given (Enter alone at the prompt)";
         rc = -1;
     } else {
-        rc = give(resp, pin, pin_size);
+        rc = pin_give(resp, pin, pin_size);
         if (rc < 0)
             ps->declined = "the PIN entered is too long";
         else
             ps->source = PIN_FROM_PROMPT;
     }
-    if (resp) {
-        explicit_bzero(resp, strlen(resp));
-        free(resp);
-    }
+    pin_response_free(&resp);
     return rc;
+}
+
+void pin_response_free(char **resp)
+{
+    if (*resp) {
+        explicit_bzero(*resp, strlen(*resp));
+        free(*resp);
+        *resp = NULL;
+    }
 }
 
 int pin_from_pam(void *arg, const char *token_uri, const char *token_label,
@@ -85,7 +90,7 @@ int pin_from_pam(void *arg, const char *token_uri, const char *token_label,
                 return -1;
             }
         } else if (tok && *tok) {
-            if (give(tok, pin, pin_size) < 0) {
+            if (pin_give(tok, pin, pin_size) < 0) {
                 ps->declined = "PAM_AUTHTOK is too long for a PIN";
                 return -1;
             }

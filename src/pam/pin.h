@@ -33,6 +33,14 @@ struct pin_state {
     const char *declined;   /* why no PIN was given, for the log; static */
 };
 
+/* Copies the NUL-terminated PIN src into p11tls's buffer: 0, or -1 if it
+ * does not fit (a PIN is refused, never cut). */
+int pin_give(const char *src, char *pin, size_t pin_size);
+
+/* Wipes and frees a conversation answer (a PIN) and sets *resp to NULL;
+ * NULL is ignored. */
+void pin_response_free(char **resp);
+
 /* A p11tls_pin_fn; arg is a struct pin_state. */
 int pin_from_pam(void *arg, const char *token_uri, const char *token_label,
                  unsigned flags, char *pin, size_t pin_size);
