@@ -9,7 +9,8 @@
 # before it forks per connection (seen: the daemon has SoftHSM mapped
 # before any connection); 50 STARTTLS sessions with swaks; then the key is
 # deleted from the token: the next session fails, and exim's log says so.
-# TAP-like output; 77 when exim4 or swaks is missing or not root.
+# TAP-like output; 77 when exim4, swaks or Net::SSLeay is missing or not
+# root.
 set -u
 
 . "$(dirname "$0")/../cli/lib.sh"
@@ -18,6 +19,9 @@ need_tools swaks timeout pkcs11-tool
 EXIM=${P11TLS_EXIM:-/usr/sbin/exim4}
 [ -x "$EXIM" ] || { echo "exim_test.sh: SKIP: $EXIM not found (install exim4-daemon-light)" >&2; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "exim_test.sh: SKIP: exim's daemon runs as root here" >&2; exit 77; }
+# swaks only recommends the Perl TLS module it needs for STARTTLS.
+perl -MNet::SSLeay -e 1 2>/dev/null ||
+    { echo "exim_test.sh: SKIP: swaks cannot STARTTLS without Net::SSLeay (install libnet-ssleay-perl)" >&2; exit 77; }
 
 port=$(free_port)
 spool=$TMP/spool
