@@ -226,15 +226,17 @@ else
 fi
 
 # --- 4. prefork --------------------------------------------------------------
-# Not with SoftHSM reset_on_fork = true: there each worker's C_Initialize
-# re-reads the token files while its siblings do the same, and SoftHSM 2.6.1
-# then, in about one run of three, shows one worker an empty or unreadable
-# token for good (seen: C_GetTokenInfo -> CKR_GENERAL_ERROR, label ''), and
-# that worker's key is P11TLS_E_TOKEN_NOT_PRESENT until the process ends.
-# p11tls cannot heal this without re-initializing the module; see
-# doc/fork-model.md, "Known limits".
+# Not with SoftHSM reset_on_fork = true: there each worker's first call runs
+# C_Initialize, which reads the token file, and C_Login, which rewrites it
+# (SoftHSM 2.6.1 truncates it before taking its lock), so a worker that
+# initializes while a sibling logs in is shown an empty or unreadable token
+# for good (seen in about one run of three: C_GetTokenInfo ->
+# CKR_GENERAL_ERROR, label ''), and that worker's key is
+# P11TLS_E_TOKEN_NOT_PRESENT until the process ends. p11tls cannot heal this
+# without re-initializing the module; see doc/fork-model.md, "What a module
+# can still do wrong".
 if [ "${P11TLS_TEST_RESET_ON_FORK:-false}" = true ]; then
-    n=$((n + 1)); echo "ok $n - prefork # SKIP SoftHSM reset_on_fork=true races between sibling C_Initialize calls"
+    n=$((n + 1)); echo "ok $n - prefork # SKIP SoftHSM reset_on_fork=true: a sibling's C_Login rewrites the token file under another's C_Initialize"
 elif start_serve "$TMP/w.server" "$TMP/w.err" "$(key_uri p256)" --cert "$(cert_uri p256)" \
     --workers 4 --count 50; then
     for c in 1 2 3 4; do

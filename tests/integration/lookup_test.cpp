@@ -79,7 +79,7 @@ std::string uri_for(const std::string &label) {
 TEST(Lookup, LabelLargerThanAttributeRoom) {
     REQUIRE_TOKEN();
     RawToken raw;
-    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.ok()) << raw.why();
     const std::string label(1000, 'L');
     Pubkey pub;
     pub.k = raw.ec_pair(label, "\x71\x72");
@@ -93,7 +93,7 @@ TEST(Lookup, LabelLargerThanAttributeRoom) {
 TEST(Lookup, SharedLabelTakesThePublicKeyWithTheKeysId) {
     REQUIRE_TOKEN();
     RawToken raw;
-    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.ok()) << raw.why();
     Pubkey a, b;
     a.k = raw.ec_pair("twins", "\x0a");
     b.k = raw.ec_pair("twins", "\x0b");
@@ -112,7 +112,7 @@ TEST(Lookup, SharedLabelTakesThePublicKeyWithTheKeysId) {
 TEST(Lookup, CompanionWithAnotherIdIsNotThePublicKey) {
     REQUIRE_TOKEN();
     RawToken raw;
-    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.ok()) << raw.why();
     Pubkey other1, mine, other2;
     other1.k = raw.ec_pair("pair", "\x0d", "not-pair-1");
     mine.k = raw.ec_pair("pair", "\x0e");
@@ -126,7 +126,7 @@ TEST(Lookup, CompanionWithAnotherIdIsNotThePublicKey) {
 TEST(Lookup, CrowdedLabelFallsBackToClassSearch) {
     REQUIRE_TOKEN();
     RawToken raw;
-    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.ok()) << raw.why();
     for (int i = 0; i < 12; ++i) ASSERT_TRUE(raw.data_object("crowd"));
     Pubkey pub;
     pub.k = raw.ec_pair("crowd", "\x0c");

@@ -36,7 +36,7 @@ std::vector<unsigned char> bytes(const std::string &s) { return {s.begin(), s.en
 TEST(AttributeBatch, LargeValueBesideAnUnknownAttribute) {
     REQUIRE_TOKEN();
     RawToken raw;
-    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.ok()) << raw.why();
     auto certs = raw.find("rsa3072", CKO_CERTIFICATE);
     ASSERT_EQ(certs.size(), 1u);
     p11tls::Module m;
@@ -58,7 +58,7 @@ TEST(AttributeBatch, LargeValueBesideAnUnknownAttribute) {
 TEST(AttributeBatch, LargeValueBesideASensitiveOne) {
     REQUIRE_TOKEN();
     RawToken raw;
-    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.ok()) << raw.why();
     const std::string label(1000, 'B');
     th::Pubkey pub;
     pub.k = raw.ec_pair(label, "\x61");

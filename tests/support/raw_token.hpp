@@ -24,30 +24,7 @@ inline const unsigned char kP256Oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3
 
 class RawToken {
 public:
-    RawToken() {
-        std::string path = th::env("P11TLS_SOFTHSM_MODULE");
-        lib_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (!lib_) return;
-        auto gfl = (CK_C_GetFunctionList)dlsym(lib_, "C_GetFunctionList");
-        if (!gfl || gfl(&f_) != CKR_OK) return;
-        CK_RV rv = f_->C_Initialize(nullptr);
-        if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) return;
-        CK_SLOT_ID slots[16];
-        CK_ULONG n = 16;
-        if (f_->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK) return;
-        for (CK_ULONG i = 0; i < n; ++i) {
-            CK_TOKEN_INFO ti;
-            if (f_->C_GetTokenInfo(slots[i], &ti) != CKR_OK) continue;
-            if (std::string((char *)ti.label, 11) != "p11tls-test") continue;
-            if (f_->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
-                                  &s_) != CKR_OK)
-                return;
-            std::string pin = th::test_pin();
-            rv = f_->C_Login(s_, CKU_USER, (CK_UTF8CHAR *)pin.data(), pin.size());
-            ok_ = rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN;
-            return;
-        }
-    }
+    RawToken() { open(); }
     // Closing the session destroys its session objects. The module stays
     // initialized: p11tls shares it.
     ~RawToken() {
@@ -56,6 +33,9 @@ public:
     RawToken(const RawToken &) = delete;
     RawToken &operator=(const RawToken &) = delete;
     bool ok() const { return ok_; }
+    // Why not ok(): the call that failed and its CK_RV (for the test's
+    // failure message).
+    const std::string &why() const { return why_; }
     // The module and the logged-in session, for tests of p11tls's internal
     // attribute reads on the same objects.
     CK_FUNCTION_LIST *functions() const { return f_; }
@@ -170,10 +150,54 @@ public:
     }
 
 private:
+    void open() {
+        std::string path = th::env("P11TLS_SOFTHSM_MODULE");
+        lib_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!lib_) {
+            why_ = std::string("dlopen ") + path + ": " + dlerror();
+            return;
+        }
+        auto gfl = (CK_C_GetFunctionList)dlsym(lib_, "C_GetFunctionList");
+        if (!gfl || gfl(&f_) != CKR_OK) {
+            why_ = "C_GetFunctionList failed";
+            return;
+        }
+        CK_RV rv = f_->C_Initialize(nullptr);
+        if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) return fail("C_Initialize", rv);
+        CK_SLOT_ID slots[16];
+        CK_ULONG n = 16;
+        if ((rv = f_->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) return fail("C_GetSlotList", rv);
+        why_ = "no token labelled p11tls-test among " + std::to_string(n) + " slots:";
+        for (CK_ULONG i = 0; i < n; ++i) {
+            CK_TOKEN_INFO ti;
+            if ((rv = f_->C_GetTokenInfo(slots[i], &ti)) != CKR_OK) {
+                why_ += " C_GetTokenInfo(slot " + std::to_string(slots[i]) + ") = " + hex(rv);
+                continue;
+            }
+            if (std::string((char *)ti.label, 11) != "p11tls-test") continue;
+            rv = f_->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s_);
+            if (rv != CKR_OK) return fail("C_OpenSession", rv);
+            std::string pin = th::test_pin();
+            rv = f_->C_Login(s_, CKU_USER, (CK_UTF8CHAR *)pin.data(), pin.size());
+            ok_ = rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN;
+            if (!ok_) return fail("C_Login", rv);
+            why_.clear();
+            return;
+        }
+    }
+
     void *lib_ = nullptr;  // never dlclosed: the module is p11tls's too
     CK_FUNCTION_LIST *f_ = nullptr;
     CK_SESSION_HANDLE s_ = CK_INVALID_HANDLE;
     bool ok_ = false;
+    std::string why_;
+
+    static std::string hex(CK_RV rv) {
+        char b[32];
+        snprintf(b, sizeof b, "CKR 0x%lx", (unsigned long)rv);
+        return b;
+    }
+    void fail(const char *call, CK_RV rv) { why_ = std::string(call) + ": " + hex(rv); }
 };
 
 // Owns a gnutls_pubkey_t.
