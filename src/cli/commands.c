@@ -108,11 +108,6 @@ static const char *scheme_name(uint16_t scheme, char *buf, size_t size)
 
 static const char *str_or_empty(const char *s) { return s ? s : ""; }
 
-const char *cli_pin_extra(const cli_env *env, int rc)
-{
-    return cli_pin_problem(env->pin, rc);
-}
-
 static const char *arg_uri(const cli_env *env)
 {
     return env->args->n_pos > 0 ? env->args->pos[0] : NULL;
