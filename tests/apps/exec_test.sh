@@ -88,4 +88,36 @@ check "a program not found: status 127, as a shell's" test "$?" -eq 127
 "$CLI" exec -- 2>/dev/null
 check "no program: status 2 (usage)" test "$?" -eq 2
 
+
+# 5. Run from the build tree without P11TLS_PRELOAD, the tool finds that
+# tree's preload object (doc/apps.md); a tool that is not in a build tree
+# and has no installed object says what to do.
+if [ -f "${abs_top_builddir:-.}/config.status" ]; then
+    env -u P11TLS_PRELOAD "$CLI" exec -- env >"$TMP/env.tree" 2>&1
+    want=$(cd "${abs_top_builddir:-.}" && pwd -P)/src/preload/.libs/p11tls-preload.so
+    check "from the build tree, exec uses that tree's preload object" \
+        grep -qxF "LD_PRELOAD=$want" "$TMP/env.tree"
+    printf 'p11tls-print-%%:\n\t@echo $($*)\n' >"$TMP/print.mk"
+    installed=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory \
+        -C "${abs_top_builddir:-.}" -f Makefile -f "$TMP/print.mk" p11tls-print-pkglibdir)
+    installed=${installed:+$installed/p11tls-preload.so}
+    real=${abs_top_builddir:-.}/src/.libs/p11tls
+    if [ -x "$real" ] && [ -n "$installed" ] && [ ! -e "$installed" ]; then
+        mkdir -p "$TMP/elsewhere"
+        cp "$real" "$TMP/elsewhere/p11tls"
+        env -u P11TLS_PRELOAD LD_LIBRARY_PATH="${abs_top_builddir:-.}/lib/.libs" \
+            "$TMP/elsewhere/p11tls" exec -- /bin/true 2>"$TMP/nopreload.err"
+        st=$?
+        if [ "$st" -eq 1 ] && grep -qF "$installed: No such file or directory" "$TMP/nopreload.err" &&
+            grep -q "make install.*P11TLS_PRELOAD" "$TMP/nopreload.err"; then
+            ok "outside a build tree, a missing preload object: status 1, and what to do"
+        else
+            not_ok "outside a build tree, a missing preload object: status 1, and what to do (status $st)" \
+                "$TMP/nopreload.err"
+        fi
+    else
+        echo "# skipped the missing-preload check: $installed exists or no $real"
+    fi
+fi
+
 finish
