@@ -41,7 +41,8 @@ const cli_option cli_options[] = {
      "trust the anchors found through the pkcs11: URI (repeatable)"},
     {"chain", 0, "FILE", CLI_OPT_CHAIN, "intermediate certificates sent with it"},
     {"type", 0, "TYPE", CLI_OPT_TYPE,
-     "key type: rsa:2048|3072|4096, ec:p256|p384|p521, ed25519, ed448"},
+     "key type: rsa:2048|rsa:3072|rsa:4096 (rsa: rsa:2048), ec:p256|ec:p384|ec:p521 "
+     "(ec: ec:p256), ed25519, ed448"},
     {"label", 0, "LABEL", CLI_OPT_LABEL, "label (CKA_LABEL) of the new object"},
     {"id", 0, "HEX", CLI_OPT_ID, "ID (CKA_ID) of the new object, in hex"},
     {"subject", 0, "DN", CLI_OPT_SUBJECT, "subject of the request, e.g. CN=www.example.com"},
@@ -98,7 +99,7 @@ void cli_options_print(FILE *f, unsigned mask)
 
 static int usage_error(const char *msg, const char *what)
 {
-    return cli_error(CLI_EXIT_USAGE, "%s%s%s (try 'p11tls --help')", msg,
+    return cli_error(CLI_EXIT_USAGE, "%s%s%s (try 'p11tls help')", msg,
                      what ? " " : "", what ? what : "");
 }
 

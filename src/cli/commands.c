@@ -49,7 +49,7 @@ const cli_command cli_commands[] = {
      CLI_OPT_PORT, 0, 1, 0},
     {"verify", cli_cmd_verify, "CERT-FILE --trust URI [--trust URI]... [--chain FILE]",
      "verify a certificate against the anchors found through the URIs "
-     "(exit 0 trusted, 1 not trusted, 2 error)",
+     "(exit 0 trusted, 1 not trusted, 2 error, 3 no token)",
      CLI_OPT_TRUST | CLI_OPT_CHAIN, CLI_OPT_TRUST, 1, 1, 0},
     /* provisioning (provision.c, csr.c, chain.c) */
     {"generate", cli_cmd_generate, "TOKEN-URI --type TYPE --label LABEL [--id HEX]",
@@ -70,6 +70,9 @@ const cli_command cli_commands[] = {
      1, 1, 0},
     {"set-pin", cli_cmd_set_pin, "TOKEN-URI", "change the user PIN (current and new asked)", 0,
      0, 1, 1, 0},
+    /* Run by main() itself, before any context is made. */
+    {"help", NULL, "[COMMAND]", "show the commands, or one command's usage and options", 0, 0,
+     0, 1, 0},
     /* Run by main() before any option is parsed (exec.c). */
     {"exec", cli_cmd_exec, "-- COMMAND [ARG]...",
      "run an unmodified GnuTLS program with p11tls serving its pkcs11: URLs",

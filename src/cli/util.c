@@ -22,6 +22,9 @@ const cli_error_record *cli_last_error(void) { return &last_error; }
 int cli_exit_status(int rc)
 {
     switch (rc) {
+    /* No token matching the URI is as much "nothing matches" as no object
+     * on it: a misspelt token= exits 3 from every command. */
+    case P11TLS_E_TOKEN_NOT_PRESENT:
     case P11TLS_E_NOT_FOUND: return CLI_EXIT_NOT_FOUND;
     case P11TLS_E_AMBIGUOUS: return CLI_EXIT_AMBIGUOUS;
     default: return CLI_EXIT_FAILURE;

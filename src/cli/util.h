@@ -13,7 +13,7 @@
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAILURE 1   /* any other failure */
 #define CLI_EXIT_USAGE 2     /* bad command line */
-#define CLI_EXIT_NOT_FOUND 3 /* the URI matches nothing (P11TLS_E_NOT_FOUND) */
+#define CLI_EXIT_NOT_FOUND 3 /* the URI matches nothing: no token, no object */
 #define CLI_EXIT_AMBIGUOUS 4 /* it matches more than the one object needed */
 
 /* Stable names of the tool's own errors in --json error documents; library
