@@ -134,10 +134,38 @@ static void log_to_stderr(void *arg, int level, const char *message)
     fprintf(stderr, "p11tls: warning: %s\n", message);
 }
 
+/* The first --module (in args) that failed to initialize, for
+ * p11tls_list_modules. */
+typedef struct failed_module {
+    const cli_args *args;
+    int status;
+    char what[1024];
+} failed_module;
+
+static int find_failed(void *arg, const p11tls_module_info *m)
+{
+    failed_module *f = arg;
+    size_t i;
+
+    if (m->status >= 0)
+        return 0;
+    for (i = 0; i < f->args->n_modules; i++) {
+        const char *given = f->args->modules[i];
+        if ((m->path && strcmp(m->path, given) == 0) || (m->name && strcmp(m->name, given) == 0)) {
+            f->status = m->status;
+            snprintf(f->what, sizeof(f->what), "module '%s': %s (%s)", given,
+                     p11tls_strerror(m->status), m->error ? m->error : "");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Creates the tool's context from the global options. A --module that
- * cannot be loaded is an error, except for a command that reports such
- * modules itself (list-tokens: the library remembers the failure and
- * p11tls_list_modules lists it). */
+ * cannot be loaded or initialized is an error (the user named it; without
+ * it the command would only say that no token matches), except for a
+ * command that reports such modules itself (list-tokens: the library
+ * remembers the failure and p11tls_list_modules lists it). */
 static int make_context(const cli_args *a, const cli_command *c, cli_pin *pin,
                         p11tls_ctx **out)
 {
@@ -173,6 +201,16 @@ static int make_context(const cli_args *a, const cli_command *c, cli_pin *pin,
     if (rc < 0) {
         rc = cli_fail(rc, NULL, "setting the log and PIN functions");
         goto fail;
+    }
+    /* After the log function: other modules' warnings are not lost. */
+    if (a->n_modules && !c->reports_bad_modules) {
+        failed_module f;
+        memset(&f, 0, sizeof(f));
+        f.args = a;
+        if (p11tls_list_modules(ctx, find_failed, &f) == 1) {
+            rc = cli_error(CLI_EXIT_FAILURE, "%s", f.what);
+            goto fail;
+        }
     }
     *out = ctx;
     return CLI_EXIT_OK;

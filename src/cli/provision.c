@@ -122,14 +122,18 @@ int cli_cmd_generate(cli_env *env)
 static int read_certs(const char *path, gnutls_x509_crt_t **crts, unsigned *n)
 {
     gnutls_datum_t data = {NULL, 0};
-    int rc = gnutls_load_file(path, &data);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = cli_read_file(path, "certificate file", &bytes, &len);
 
-    if (rc < 0)
-        return cli_error(CLI_EXIT_FAILURE, "cannot read '%s': %s", path, gnutls_strerror(rc));
+    if (rc)
+        return rc;
+    data.data = bytes;
+    data.size = (unsigned)len;
     rc = gnutls_x509_crt_list_import2(crts, n, &data, GNUTLS_X509_FMT_PEM, 0);
     if (rc < 0)
         rc = gnutls_x509_crt_list_import2(crts, n, &data, GNUTLS_X509_FMT_DER, 0);
-    gnutls_free(data.data);
+    free(bytes);
     if (rc < 0 || *n == 0)
         return cli_error(CLI_EXIT_FAILURE, "'%s' holds no certificate (PEM or DER): %s", path,
                          gnutls_strerror(rc < 0 ? rc : GNUTLS_E_NO_CERTIFICATE_FOUND));

@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,20 @@ int cli_read_all(int fd, uint8_t **out, size_t *out_len)
     *out = buf;
     *out_len = len;
     return 0;
+}
+
+int cli_read_file(const char *path, const char *what, uint8_t **out, size_t *out_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc, err;
+
+    if (fd < 0)
+        return cli_error(CLI_EXIT_FAILURE, "%s '%s': %s", what, path, strerror(errno));
+    rc = cli_read_all(fd, out, out_len);
+    err = errno;
+    close(fd);
+    if (rc != 0)
+        return cli_error(CLI_EXIT_FAILURE, "%s '%s': %s", what, path, strerror(err));
+    return CLI_EXIT_OK;
 }
 
 char *cli_pem(const char *header, const uint8_t *der, size_t len)

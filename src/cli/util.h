@@ -63,6 +63,11 @@ char *cli_hex(const uint8_t *data, size_t len);
 /* Reads all of fd; *out is malloc'ed (free with free()). -1 on error. */
 int cli_read_all(int fd, uint8_t **out, size_t *out_len);
 
+/* Reads the file at path into *out (free with free()). On failure prints
+ * "p11tls: <what> '<path>': <strerror>" (such as "No such file or
+ * directory") and returns CLI_EXIT_FAILURE; else CLI_EXIT_OK. */
+int cli_read_file(const char *path, const char *what, uint8_t **out, size_t *out_len);
+
 /* Encodes DER as PEM with the given header ("CERTIFICATE") into a new
  * NUL-terminated string (free()). NULL on failure. */
 char *cli_pem(const char *header, const uint8_t *der, size_t len);

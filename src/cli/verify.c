@@ -7,6 +7,7 @@
 #include "verify.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <p11tls/gnutls.h>
@@ -93,10 +94,14 @@ static int read_certs(const char *file, gnutls_x509_crt_t *crts, unsigned *n)
 {
     gnutls_datum_t data = {NULL, 0};
     unsigned room = VERIFY_MAX_CERTS - *n;
-    int rc = gnutls_load_file(file, &data);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = cli_read_file(file, "certificate file", &bytes, &len);
 
-    if (rc < 0)
-        return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file, gnutls_strerror(rc));
+    if (rc)
+        return rc;
+    data.data = bytes;
+    data.size = (unsigned)len;
     rc = gnutls_x509_crt_list_import(crts + *n, &room, &data, GNUTLS_X509_FMT_PEM, 0);
     if (rc <= 0) { /* not PEM: one DER certificate */
         room = 0;
@@ -110,7 +115,7 @@ static int read_certs(const char *file, gnutls_x509_crt_t *crts, unsigned *n)
                 room = 1;
         }
     }
-    gnutls_free(data.data);
+    free(bytes);
     if (rc < 0)
         return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file, gnutls_strerror(rc));
     *n += room;
