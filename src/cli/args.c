@@ -21,6 +21,8 @@ const cli_option cli_options[] = {
     {"pin-fd", 0, "N", CLI_OPT_PIN_FD,
      "read the PIN once from file descriptor N instead of /dev/tty"},
     {"login", 0, NULL, CLI_OPT_LOGIN, "log in first, to list private objects"},
+    {"include-trust", 0, NULL, CLI_OPT_INCLUDE_TRUST,
+     "list without a URI: the trust stores' objects too (System Trust)"},
     {"pem", 0, NULL, CLI_OPT_PEM, "write PEM instead of DER"},
     {"scheme", 0, "NAME", CLI_OPT_SCHEME,
      "TLS signature scheme, e.g. ecdsa_secp256r1_sha256"},

@@ -13,6 +13,7 @@
 
 #include "describe.h"
 #include "json.h"
+#include "trust_stores.h"
 #include "util.h"
 #include "verify.h"
 
@@ -25,8 +26,9 @@ static int cmd_sign(cli_env *env);
 const cli_command cli_commands[] = {
     {"list-tokens", cmd_list_tokens, "[URI]",
      "list tokens, and modules that failed to load", 0, 0, 0, 1, 1},
-    {"list", cmd_list, "[URI] [--login]",
-     "list objects (certificates, keys)", CLI_OPT_LOGIN, 0, 0, 1, 0},
+    {"list", cmd_list, "[URI] [--login] [--include-trust]",
+     "list objects (certificates, keys); without a URI, not those of trust stores",
+     CLI_OPT_LOGIN | CLI_OPT_INCLUDE_TRUST, 0, 0, 1, 0},
     {"info", cmd_info, "URI [--login]",
      "show an object: a key (size, schemes, public key), a certificate, ...",
      CLI_OPT_LOGIN, 0, 1, 1, 0},
@@ -278,6 +280,10 @@ static int cmd_list(cli_env *env)
     list_state st = {env, NULL, 0, 0};
     const char *uri = arg_uri(env);
     unsigned flags = (env->args->seen & CLI_OPT_LOGIN) ? P11TLS_LIST_LOGIN : 0;
+    /* Without a URI the trust stores are left out (trust_stores.h). */
+    const int all = uri || (env->args->seen & CLI_OPT_INCLUDE_TRUST);
+    cli_skipped skipped;
+    size_t i;
     int rc;
 
     if (env->json) {
@@ -285,7 +291,13 @@ static int cmd_list(cli_env *env)
         json_begin_array(&jw);
         st.jw = &jw;
     }
-    rc = p11tls_list_objects(env->ctx, uri, flags, object_cb, &st);
+    memset(&skipped, 0, sizeof(skipped));
+    rc = all ? p11tls_list_objects(env->ctx, uri, flags, object_cb, &st)
+             : cli_list_without_trust_stores(env->ctx, flags, object_cb, &st, &skipped);
+    for (i = 0; rc >= 0 && i < skipped.n; i++)
+        fprintf(stderr, "p11tls: note: the trust store '%s' is not listed (%s); name it in the "
+                        "URI, or give --include-trust\n", skipped.labels[i], skipped.uris[i]);
+    cli_skipped_free(&skipped);
     if (rc < 0) {
         if (uri)
             return cli_fail(rc, cli_pin_extra(env, rc), "listing objects matching '%s'",
