@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "install-dirs.h"
 #include "util.h"
 
 #define BUILD_PRELOAD "src/preload/.libs/p11tls-preload.so"
