@@ -122,18 +122,14 @@ int cli_cmd_generate(cli_env *env)
 static int read_certs(const char *path, gnutls_x509_crt_t **crts, unsigned *n)
 {
     gnutls_datum_t data = {NULL, 0};
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    int rc = cli_read_file(path, "certificate file", &bytes, &len);
+    int rc = cli_read_file(path, "certificate file", &data);
 
     if (rc)
         return rc;
-    data.data = bytes;
-    data.size = (unsigned)len;
     rc = gnutls_x509_crt_list_import2(crts, n, &data, GNUTLS_X509_FMT_PEM, 0);
     if (rc < 0)
         rc = gnutls_x509_crt_list_import2(crts, n, &data, GNUTLS_X509_FMT_DER, 0);
-    free(bytes);
+    free(data.data);
     if (rc < 0 || *n == 0)
         return cli_error(CLI_EXIT_FAILURE, "'%s' holds no certificate (PEM or DER): %s", path,
                          gnutls_strerror(rc < 0 ? rc : GNUTLS_E_NO_CERTIFICATE_FOUND));

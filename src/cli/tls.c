@@ -57,17 +57,13 @@ static int load_pem_chain(gnutls_certificate_credentials_t cred, cli_env *env,
     gnutls_datum_t data = {NULL, 0};
     gnutls_privkey_t pkey = NULL;
     unsigned n = CLI_TLS_MAX_CHAIN, i;
-    uint8_t *bytes = NULL;
-    size_t len = 0;
     int rc;
 
-    rc = cli_read_file(file, "certificate file", &bytes, &len);
+    rc = cli_read_file(file, "certificate file", &data);
     if (rc)
         return rc;
-    data.data = bytes;
-    data.size = (unsigned)len;
     rc = gnutls_pcert_list_import_x509_raw(pcert, &n, &data, GNUTLS_X509_FMT_PEM, 0);
-    free(bytes);
+    free(data.data);
     if (rc < 0)
         return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file,
                          gnutls_strerror(rc));
@@ -103,16 +99,12 @@ fail:
 int cli_tls_trust(gnutls_certificate_credentials_t cred, const char *ca)
 {
     gnutls_datum_t data = {NULL, 0};
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    int rc = cli_read_file(ca, "CA file", &bytes, &len);
+    int rc = cli_read_file(ca, "CA file", &data);
 
     if (rc)
         return rc;
-    data.data = bytes;
-    data.size = (unsigned)len;
     rc = gnutls_certificate_set_x509_trust_mem(cred, &data, GNUTLS_X509_FMT_PEM);
-    free(bytes);
+    free(data.data);
     if (rc < 0)
         return cli_error(CLI_EXIT_FAILURE, "CA file '%s': %s", ca, gnutls_strerror(rc));
     if (rc == 0)

@@ -166,17 +166,27 @@ int cli_read_all(int fd, uint8_t **out, size_t *out_len)
     return 0;
 }
 
-int cli_read_file(const char *path, const char *what, uint8_t **out, size_t *out_len)
+int cli_read_file(const char *path, const char *what, gnutls_datum_t *out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC), rc, err;
+    uint8_t *data = NULL;
+    size_t len = 0;
 
+    out->data = NULL;
+    out->size = 0;
     if (fd < 0)
         return cli_error(CLI_EXIT_FAILURE, "%s '%s': %s", what, path, strerror(errno));
-    rc = cli_read_all(fd, out, out_len);
+    rc = cli_read_all(fd, &data, &len);
     err = errno;
     close(fd);
     if (rc != 0)
         return cli_error(CLI_EXIT_FAILURE, "%s '%s': %s", what, path, strerror(err));
+    if (len > 0x7fffffff) {
+        free(data);
+        return cli_error(CLI_EXIT_FAILURE, "%s '%s': too large", what, path);
+    }
+    out->data = data;
+    out->size = (unsigned)len;
     return CLI_EXIT_OK;
 }
 

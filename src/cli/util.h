@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <gnutls/gnutls.h>
+
 /* Exit statuses: the one table, documented in p11tls(1), EXIT STATUS.
  * Commands return them; cli_fail() picks one from the P11TLS_E_* code. */
 #define CLI_EXIT_OK 0
@@ -63,10 +65,11 @@ char *cli_hex(const uint8_t *data, size_t len);
 /* Reads all of fd; *out is malloc'ed (free with free()). -1 on error. */
 int cli_read_all(int fd, uint8_t **out, size_t *out_len);
 
-/* Reads the file at path into *out (free with free()). On failure prints
- * "p11tls: <what> '<path>': <strerror>" (such as "No such file or
- * directory") and returns CLI_EXIT_FAILURE; else CLI_EXIT_OK. */
-int cli_read_file(const char *path, const char *what, uint8_t **out, size_t *out_len);
+/* Reads the file at path into *out, for GnuTLS (free out->data with
+ * free()). On failure prints "p11tls: <what> '<path>': <strerror>" (such
+ * as "No such file or directory") and returns CLI_EXIT_FAILURE; else
+ * CLI_EXIT_OK. */
+int cli_read_file(const char *path, const char *what, gnutls_datum_t *out);
 
 /* Encodes DER as PEM with the given header ("CERTIFICATE") into a new
  * NUL-terminated string (free()). NULL on failure. */

@@ -94,14 +94,10 @@ static int read_certs(const char *file, gnutls_x509_crt_t *crts, unsigned *n)
 {
     gnutls_datum_t data = {NULL, 0};
     unsigned room = VERIFY_MAX_CERTS - *n;
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    int rc = cli_read_file(file, "certificate file", &bytes, &len);
+    int rc = cli_read_file(file, "certificate file", &data);
 
     if (rc)
         return rc;
-    data.data = bytes;
-    data.size = (unsigned)len;
     rc = gnutls_x509_crt_list_import(crts + *n, &room, &data, GNUTLS_X509_FMT_PEM, 0);
     if (rc <= 0) { /* not PEM: one DER certificate */
         room = 0;
@@ -115,7 +111,7 @@ static int read_certs(const char *file, gnutls_x509_crt_t *crts, unsigned *n)
                 room = 1;
         }
     }
-    free(bytes);
+    free(data.data);
     if (rc < 0)
         return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file, gnutls_strerror(rc));
     *n += room;
