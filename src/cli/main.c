@@ -62,6 +62,25 @@ static void command_usage(FILE *f, const cli_command *c)
     fprintf(f, "\nSee p11tls(1).\n");
 }
 
+/* p11tls help [COMMAND]: the usage of all commands or of one. */
+static int help(const cli_args *a)
+{
+    const cli_command *topic;
+
+    if (a->n_pos == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (a->n_pos > 1)
+        return cli_error(CLI_EXIT_USAGE, "too many arguments for 'help': p11tls help [COMMAND]");
+    topic = cli_command_find(a->pos[0]);
+    if (topic == NULL)
+        return cli_error(CLI_EXIT_USAGE, "unknown command '%s' (try 'p11tls help' for the list)",
+                         a->pos[0]);
+    command_usage(stdout, topic);
+    return CLI_EXIT_OK;
+}
+
 /* Appends ", " or " and " and what to the list in buf. */
 static void list_add(char *buf, size_t size, int *n, int last, const char *what)
 {
@@ -99,8 +118,7 @@ static int check_command(const cli_command *c, const cli_args *a)
     if (bad)
         return cli_error(CLI_EXIT_USAGE, "option --%s is not valid for '%s'",
                          cli_option_name(bad), c->name);
-    for (i = a->n_pos; i < c->min_args; i++)
-        total++;
+    total = a->n_pos < c->min_args ? (int)(c->min_args - a->n_pos) : 0;
     for (bit = 1; bit; bit <<= 1)
         total += (missing & bit) != 0;
     for (i = a->n_pos; i < c->min_args; i++)
@@ -138,7 +156,6 @@ static void log_to_stderr(void *arg, int level, const char *message)
  * p11tls_list_modules. */
 typedef struct failed_module {
     const cli_args *args;
-    int status;
     char what[1024];
 } failed_module;
 
@@ -152,7 +169,6 @@ static int find_failed(void *arg, const p11tls_module_info *m)
     for (i = 0; i < f->args->n_modules; i++) {
         const char *given = f->args->modules[i];
         if ((m->path && strcmp(m->path, given) == 0) || (m->name && strcmp(m->name, given) == 0)) {
-            f->status = m->status;
             snprintf(f->what, sizeof(f->what), "module '%s': %s (%s)", given,
                      p11tls_strerror(m->status), m->error ? m->error : "");
             return 1;
@@ -312,24 +328,10 @@ int main(int argc, char **argv)
         goto out;
     }
     /* help [COMMAND], and COMMAND --help: no context, no module loaded. */
-    if (strcmp(c->name, "help") == 0 && args.n_pos > 0 && !(args.seen & CLI_OPT_HELP)) {
-        const cli_command *topic = cli_command_find(args.pos[0]);
-        if (args.n_pos > 1) {
-            status = cli_error(CLI_EXIT_USAGE, "too many arguments for 'help': p11tls help %s",
-                               c->usage);
-            goto out;
-        }
-        if (topic == NULL) {
-            status = cli_error(CLI_EXIT_USAGE,
-                               "unknown command '%s' (try 'p11tls help' for the list)",
-                               args.pos[0]);
-            goto out;
-        }
-        command_usage(stdout, topic);
-        goto flush;
-    }
     if (strcmp(c->name, "help") == 0 && !(args.seen & CLI_OPT_HELP)) {
-        usage(stdout);
+        status = help(&args);
+        if (status)
+            goto out;
         goto flush;
     }
     if (args.seen & CLI_OPT_HELP) {
