@@ -49,6 +49,7 @@ if [ "$last" = "$want" ]; then
     ok "the demo ends with the line to paste: $last"
 else
     not_ok "the demo ends with the line to paste (got: $last)"
+    last=false  # nothing else of it is run below
 fi
 readme_last=$(sed -n '/^## Quick start/,/^## /p' README.md | grep -v '^```' | grep -v '^## ' |
               grep -v '^$' | tail -n 1)
