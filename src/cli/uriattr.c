@@ -6,30 +6,21 @@
 #include <string.h>
 
 /* Calls fn on each name=value element of the URI's path (the part before
- * '?', elements separated by ';') or, with query, of its query (after '?',
- * separated by '&'), with the name and value lengths; stops when fn
- * returns non-zero and returns that. */
+ * '?', elements separated by ';'), with the name and value lengths; stops
+ * when fn returns non-zero and returns that. */
 typedef int (*attr_fn)(void *arg, const char *name, size_t name_len, const char *value,
                        size_t value_len);
 
-static int each_attr(const char *uri, int query, attr_fn fn, void *arg)
+static int each_attr(const char *uri, attr_fn fn, void *arg)
 {
-    const char *p, *q, *end;
+    const char *p, *end;
 
     if (!uri)
         return 0;
     p = strncmp(uri, "pkcs11:", 7) == 0 ? uri + 7 : uri;
-    q = strchr(p, '?');
-    if (query) {
-        if (!q)
-            return 0;
-        p = q + 1;
-        end = p + strlen(p);
-    } else {
-        end = q ? q : p + strlen(p);
-    }
+    end = p + strcspn(p, "?");
     while (p < end) {
-        size_t n = strcspn(p, query ? "&" : ";?");
+        size_t n = strcspn(p, ";?");
         const char *eq = memchr(p, '=', n);
         int rc;
         if (eq) {
@@ -66,30 +57,17 @@ static int match_one(void *arg, const char *name, size_t name_len, const char *v
 const char *cli_uri_attr(const char *uri, const char *name, char *buf, size_t size)
 {
     want w = {name, buf, size, NULL};
-    each_attr(uri, 0, match_one, &w);
+    each_attr(uri, match_one, &w);
     return w.found;
 }
 
-/* 1 if the name is one of the NULL-terminated names, or starts with one
- * that ends in '-' ("slot-", "library-"). */
+/* 1 if the name is one of the NULL-terminated names. */
 static int in(const char *name, size_t len, const char *const *names)
 {
-    for (; *names; names++) {
-        size_t n = strlen(*names);
-        if ((*names)[n - 1] == '-' ? len > n && strncmp(name, *names, n) == 0
-                                   : len == n && strncmp(name, *names, n) == 0)
+    for (; *names; names++)
+        if (len == strlen(*names) && strncmp(name, *names, len) == 0)
             return 1;
-    }
     return 0;
-}
-
-static int token_attr(void *arg, const char *name, size_t name_len, const char *value,
-                      size_t value_len)
-{
-    static const char *const names[] = {"token", "model", "manufacturer", "serial", "slot-",
-                                        "library-", "module-name", "module-path", NULL};
-    (void)arg, (void)value, (void)value_len;
-    return in(name, name_len, names);
 }
 
 static int object_attr(void *arg, const char *name, size_t name_len, const char *value,
@@ -100,10 +78,4 @@ static int object_attr(void *arg, const char *name, size_t name_len, const char 
     return in(name, name_len, names);
 }
 
-int cli_uri_names_token(const char *uri)
-{
-    /* module-name and module-path are query attributes too. */
-    return each_attr(uri, 0, token_attr, NULL) || each_attr(uri, 1, token_attr, NULL);
-}
-
-int cli_uri_names_object(const char *uri) { return each_attr(uri, 0, object_attr, NULL); }
+int cli_uri_names_object(const char *uri) { return each_attr(uri, object_attr, NULL); }

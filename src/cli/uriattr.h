@@ -2,9 +2,9 @@
  * Copyright The p11tls authors */
 /* uriattr.h - what the tool reads of a pkcs11: URI's path itself, before
  * the library sees it: which command path a URI takes (info: type=),
- * whether it names a token (list: trust stores), whether it names an
- * object at all (delete). The library parses and checks every URI; these
- * only look at attribute names, never at a PIN. */
+ * whether it names an object at all (delete). The library parses and
+ * checks every URI; these only look at attribute names, and at no
+ * pin-value. */
 #ifndef P11TLS_CLI_URIATTR_H
 #define P11TLS_CLI_URIATTR_H
 
@@ -13,12 +13,6 @@
 /* The value of the path attribute name (still percent-encoded), copied
  * into buf, or NULL if the path has none or it does not fit. */
 const char *cli_uri_attr(const char *uri, const char *name, char *buf, size_t size);
-
-/* 1 if the URI names a token, slot, library or module (token=, model=,
- * manufacturer=, serial=, slot-*, library-*, module-name, module-path), so
- * that it selects among tokens; 0 for NULL and for URIs naming objects
- * only. */
-int cli_uri_names_token(const char *uri);
 
 /* 1 if the URI has an object attribute (object=, id=, type=). */
 int cli_uri_names_object(const char *uri);
