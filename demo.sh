@@ -9,6 +9,8 @@
 # with gnutls-cli.
 #
 # Re-running is safe: the demo token (./demo-token) is reused if present.
+# The last line printed is the one to paste into your shell to reach the
+# demo token afterwards: export SOFTHSM2_CONF=.../demo-token/softhsm2.conf
 # Set P11TLS_DEMO_SKIP_APT=1 to skip the package installation.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,7 +37,7 @@ step "building"
 make -j2
 
 step "creating the demo token in ./demo-token (SoftHSM, user PIN 1234)"
-bash tests/fixtures/make-token.sh demo-token
+bash tests/fixtures/make-token.sh --demo demo-token
 demo=$(pwd)/demo-token
 cat >"$demo/softhsm2.conf" <<CONF
 directories.tokendir = $demo/tokens
@@ -114,3 +116,10 @@ if [ "$client_ok" -ne 1 ] || [ "$server_status" -ne 0 ] ||
 fi
 
 step "demo finished"
+# The demo token is reachable only where SOFTHSM2_CONF names its
+# configuration: the last line is the one to paste into the user's shell
+# (README.md, Quick start).
+echo "The demo token stays in $demo (user PIN 1234, SO PIN 12345678); the docs use it."
+echo "To reach it from your shell (./src/p11tls list-tokens), paste this line:"
+echo
+printf 'export SOFTHSM2_CONF=%q\n' "$demo/softhsm2.conf"

@@ -98,6 +98,7 @@ case $suite in
     tls-peers)     export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/tls_peers_test.sh" "$@" ;;
     inspect)       export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/inspect_test.sh" "$@" ;;
     lifecycle)     export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/lifecycle_test.sh" "$@" ;;
+    exit-status)   export P11TLS_CLI=$cli; set -- bash "$src/tests/cli/exit_status_test.sh" "$@" ;;
     # unmodified programs under `p11tls exec` (doc/apps.md)
     exec)          export P11TLS_CLI=$cli P11TLS_PRELOAD=$PWD/src/preload/.libs/p11tls-preload.so
                    set -- bash "$src/tests/apps/exec_test.sh" "$@" ;;

@@ -3,6 +3,7 @@
 // Listing: tokens, objects and modules, reported through caller callbacks.
 #include "cert/list.hpp"
 
+#include <cstring>
 #include <iterator>
 #include <string>
 
@@ -77,17 +78,21 @@ constexpr size_t kMaxListedObjects = 100000;
 
 // A listing is a filter: no token matching is an empty list, not an error;
 // but a user who mistyped a token name is told what there is (a warning).
-std::vector<TokenState *> tokens_to_list(const CtxState &ctx, const Uri &uri, bool uninitialized_too) {
+// Without a URI nothing was asked for that could fail to match: only what
+// there is, or is not, is said ("no token present; module X failed ...").
+std::vector<TokenState *> tokens_to_list(const CtxState &ctx, const char *uri_text, const Uri &uri,
+                                         bool uninitialized_too) {
     std::string why;
     auto tokens = matching_tokens(ctx, uri, &why, uninitialized_too);
-    if (tokens.empty()) log_warning("%s", no_token_detail(why).c_str());
+    const bool no_uri = !uri_text || !*uri_text || strcmp(uri_text, "pkcs11:") == 0;
+    if (tokens.empty()) log_warning("%s", no_uri ? why.c_str() : no_token_detail(why).c_str());
     return tokens;
 }
 }  // namespace
 
 int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, void *arg) {
     Uri uri = Uri::parse(uri_text);
-    for (TokenState *t : tokens_to_list(ctx, uri, true)) {
+    for (TokenState *t : tokens_to_list(ctx, uri_text, uri, true)) {
         // Flags now, not as discovered: the PIN counters change.
         CK_TOKEN_INFO ti = t->info();
         CK_TOKEN_INFO now;
@@ -105,7 +110,7 @@ int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, v
 int list_objects(const CtxState &ctx, const char *uri_text, unsigned flags, p11tls_object_cb cb,
                  void *arg) {
     Uri uri = Uri::parse(uri_text);
-    for (TokenState *t : tokens_to_list(ctx, uri, false)) {
+    for (TokenState *t : tokens_to_list(ctx, uri_text, uri, false)) {
         if (flags & P11TLS_LIST_LOGIN) t->ensure_login(ctx, &uri);
         PooledSession s(t);
         auto handles = find_objects(t->module(), s.get(), uri.object_template(), kMaxListedObjects + 1);

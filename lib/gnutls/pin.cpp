@@ -35,4 +35,13 @@ PinFn gnutls_process_pin_fn() {
     return {pin_from_gnutls, nullptr};
 }
 
+namespace {
+// The default context asks GnuTLS's process-wide PIN function: registered
+// with the world when libp11tls is loaded, before any entry point can run
+// (the world layer does not reach up into this glue).
+struct RegisterDefaultPinSource {
+    RegisterDefaultPinSource() { set_default_pin_source(gnutls_process_pin_fn); }
+} g_register_default_pin_source;
+}  // namespace
+
 }  // namespace p11tls

@@ -3,6 +3,7 @@
 #include "uri/uri.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -72,6 +73,101 @@ void check_slot_id(std::string_view v) {
         fail(P11TLS_E_INVALID_URI, "pkcs11: URI has a slot-id that is not a slot number");
 }
 
+// The path attributes p11-kit 0.24 recognizes (RFC 7512's, its own
+// "library-*" and "slot-*", and the PIN attributes it also takes in the
+// path), the query attributes p11tls takes, and the object types.
+constexpr const char *kPathAttributes[] = {
+    "token", "manufacturer", "serial", "model", "library-manufacturer", "library-description",
+    "library-version", "object", "type", "id", "slot-description", "slot-manufacturer", "slot-id",
+    "pin-value", "pin-source"};
+constexpr const char *kQueryAttributes[] = {"pin-value", "pin-source", "module-name", "module-path"};
+constexpr const char *kTypes[] = {"cert", "public", "private", "secret-key", "data"};
+
+// Levenshtein distance, for "did you mean": attribute names are short.
+size_t distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                               diag + (tolower((unsigned char)a[i - 1]) != b[j - 1] ? 1u : 0u)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// The known name nearest to name, if near enough to be a slip (a letter or
+// two, or a prefix: "privat", "objekt", "Token", "obj"); else nullptr.
+template <size_t N>
+const char *nearest(std::string_view name, const char *const (&known)[N]) {
+    const char *best = nullptr;
+    size_t best_d = 3;
+    for (const char *k : known) {
+        std::string_view kv(k);
+        size_t d = distance(name, kv);
+        if ((name.size() >= 3 && kv.substr(0, name.size()) == name) ||
+            (kv.size() >= 4 && name.substr(0, kv.size()) == kv))
+            d = std::min<size_t>(d, 1);
+        if (d < best_d && d <= std::max<size_t>(1, kv.size() / 3)) best = k, best_d = d;
+    }
+    return best;
+}
+
+// A name or type as typed, for a message: only if it is a plain word
+// starting with a letter (names and types are no secrets, but a mistyped
+// element could be anything, a PIN included).
+std::string shown(std::string_view v) {
+    if (v.empty()) return "\"\" (empty)";
+    bool plain = v.size() <= 32 && isalpha((unsigned char)v[0]);
+    for (char c : v) plain = plain && (isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.');
+    return plain ? "\"" + std::string(v) + "\"" : std::string("(not shown)");
+}
+
+template <size_t N>
+bool is_one_of(std::string_view v, const char *const (&known)[N]) {
+    for (const char *k : known)
+        if (v == k) return true;
+    return false;
+}
+
+template <size_t N>
+std::string joined(const char *const (&known)[N]) {
+    std::string out;
+    for (const char *k : known) out += (out.empty() ? "" : ", ") + std::string(k);
+    return out;
+}
+
+// Why p11-kit found something unrecognized, naming it: the first path
+// attribute it does not know, or a query attribute in the path, or the
+// value of type=. Called only when p11-kit said so.
+[[noreturn]] void fail_unrecognized(const char *text) {
+    const char *path = text + 7;
+    const char *q = strchr(path, '?');
+    for (const RawAttr &a : split_attrs(path, q ? q : path + strlen(path), ';')) {
+        if (a.name == "type") {
+            if (is_one_of(a.value, kTypes) || a.value == "secretkey") continue;
+            const char *near = nearest(a.value, kTypes);
+            fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized type " + shown(a.value) +
+                                           (near ? std::string(" (did you mean \"") + near + "\"?)" : "") +
+                                           "; types: " + joined(kTypes));
+        }
+        if (is_one_of(a.name, kPathAttributes) || a.name == "object-type") continue;
+        if (is_one_of(a.name, kQueryAttributes))
+            fail(P11TLS_E_INVALID_URI, "pkcs11: URI has " + shown(a.name) +
+                                           " in its path; it belongs in the query: pkcs11:...?" +
+                                           std::string(a.name) + "=...");
+        const char *near = nearest(a.name, kPathAttributes);
+        fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized attribute " + shown(a.name) +
+                                       (near ? std::string(" (did you mean \"") + near + "\"?)"
+                                             : "; attributes: " + joined(kPathAttributes)));
+    }
+    fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized attribute or value");
+}
+
 // What p11-kit accepts but a URI from a config file written by someone else
 // must not mean:
 //  - a query attribute p11-kit ignores (RFC 7512 allows it): a misspelt
@@ -88,11 +184,13 @@ void check_attributes(const char *text) {
     auto path_attrs = split_attrs(path, path_end, ';');
     auto query_attrs = q ? split_attrs(q + 1, q + 1 + strlen(q + 1), '&') : std::vector<RawAttr>{};
 
-    static const char *const known_query[] = {"pin-value", "pin-source", "module-name", "module-path"};
     for (const RawAttr &a : query_attrs) {
         bool ok = a.name.size() > 2 && a.name.compare(0, 2, "x-") == 0;  // vendor attributes
-        for (const char *k : known_query) ok = ok || a.name == k;
-        if (!ok) fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized query attribute");
+        if (ok || is_one_of(a.name, kQueryAttributes)) continue;
+        const char *near = nearest(a.name, kQueryAttributes);
+        fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized query attribute " + shown(a.name) +
+                                       (near ? std::string(" (did you mean \"") + near + "\"?)"
+                                             : "; query attributes: " + joined(kQueryAttributes)));
     }
     // pin-value and the other query attributes are also accepted in the path
     // (older style), so "twice" spans path and query.
@@ -132,8 +230,7 @@ Uri Uri::parse(const char *text) {
     int rc = p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, r.u_);
     if (rc != P11_KIT_URI_OK)
         fail(P11TLS_E_INVALID_URI, std::string("invalid pkcs11: URI: ") + p11_kit_uri_message(rc));
-    if (p11_kit_uri_any_unrecognized(r.u_))
-        fail(P11TLS_E_INVALID_URI, "pkcs11: URI has an unrecognized attribute");
+    if (p11_kit_uri_any_unrecognized(r.u_)) fail_unrecognized(text);
     check_attributes(text);
     return r;
 }

@@ -4,15 +4,25 @@
 
 #include <pthread.h>
 
-#include "gnutls/pin.hpp"
-
 namespace p11tls {
 
+namespace {
+// Constant-initialized: a source registered by another file's static
+// initializer is kept whatever the order of initialization.
+std::atomic<DefaultPinSource> g_default_pin_source{nullptr};
+}  // namespace
+
+void set_default_pin_source(DefaultPinSource source) {
+    g_default_pin_source.store(source, std::memory_order_release);
+}
+
 PinFn CtxState::pin_fn() const {
-    // The default context cannot be given a PIN function (it is shared), but
-    // a program moving from GnuTLS's PKCS#11 code has already set GnuTLS's
-    // process-wide one: the default context asks that.
-    if (is_default_) return gnutls_process_pin_fn();
+    // The default context cannot be given a PIN function (it is shared):
+    // it asks the registered source (see set_default_pin_source).
+    if (is_default_) {
+        DefaultPinSource source = g_default_pin_source.load(std::memory_order_acquire);
+        return source ? source() : PinFn{};
+    }
     GenSpinGuard g(lock_);
     return pin_;
 }

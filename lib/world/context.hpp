@@ -66,6 +66,15 @@ private:
 // The process default context (created once, never freed).
 const std::shared_ptr<CtxState> &default_ctx();
 
+// Where the default context's PIN function comes from, asked at each use.
+// The default context is shared, so no caller may set one; a program that
+// moves from GnuTLS's own PKCS#11 code has set GnuTLS's process-wide one,
+// and the GnuTLS glue (gnutls/pin.cpp) registers the source that answers
+// with it when the library is loaded. This layer knows nothing of GnuTLS:
+// without a registered source the default context has no PIN function.
+using DefaultPinSource = PinFn (*)();
+void set_default_pin_source(DefaultPinSource source);
+
 }  // namespace p11tls
 
 struct p11tls_ctx {

@@ -38,8 +38,14 @@ std::string explain_no_match(const std::vector<TokenState *> &seen,
         out = "no token present";
     } else {
         out = "tokens present: ";
+        // An empty slot (SoftHSM's spare) has no label: said for what it
+        // is, as p11tls list-tokens shows it.
         for (size_t i = 0; i < seen.size() && i < kTokensNamed; ++i)
-            out += (i ? ", '" : "'") + seen[i]->label() + "' (module " + seen[i]->module()->name + ")";
+            out += std::string(i ? ", " : "") +
+                   (seen[i]->info().flags & CKF_TOKEN_INITIALIZED
+                        ? "'" + seen[i]->label() + "'"
+                        : "an uninitialized token in slot " + std::to_string(seen[i]->slot())) +
+                   " (module " + seen[i]->module()->name + ")";
         if (seen.size() > kTokensNamed) out += " and " + std::to_string(seen.size() - kTokensNamed) + " more";
     }
     for (size_t i = 0; i < failures.size(); ++i)

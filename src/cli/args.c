@@ -21,6 +21,8 @@ const cli_option cli_options[] = {
     {"pin-fd", 0, "N", CLI_OPT_PIN_FD,
      "read the PIN once from file descriptor N instead of /dev/tty"},
     {"login", 0, NULL, CLI_OPT_LOGIN, "log in first, to list private objects"},
+    {"include-trust", 0, NULL, CLI_OPT_INCLUDE_TRUST,
+     "list without a URI: the trust stores' objects too (System Trust)"},
     {"pem", 0, NULL, CLI_OPT_PEM, "write PEM instead of DER"},
     {"scheme", 0, "NAME", CLI_OPT_SCHEME,
      "TLS signature scheme, e.g. ecdsa_secp256r1_sha256"},
@@ -41,7 +43,8 @@ const cli_option cli_options[] = {
      "trust the anchors found through the pkcs11: URI (repeatable)"},
     {"chain", 0, "FILE", CLI_OPT_CHAIN, "intermediate certificates sent with it"},
     {"type", 0, "TYPE", CLI_OPT_TYPE,
-     "key type: rsa:2048|3072|4096, ec:p256|p384|p521, ed25519, ed448"},
+     "key type: rsa:2048|rsa:3072|rsa:4096 (rsa: rsa:2048), ec:p256|ec:p384|ec:p521 "
+     "(ec: ec:p256), ed25519, ed448"},
     {"label", 0, "LABEL", CLI_OPT_LABEL, "label (CKA_LABEL) of the new object"},
     {"id", 0, "HEX", CLI_OPT_ID, "ID (CKA_ID) of the new object, in hex"},
     {"subject", 0, "DN", CLI_OPT_SUBJECT, "subject of the request, e.g. CN=www.example.com"},
@@ -98,7 +101,7 @@ void cli_options_print(FILE *f, unsigned mask)
 
 static int usage_error(const char *msg, const char *what)
 {
-    return cli_error(CLI_EXIT_USAGE, "%s%s%s (try 'p11tls --help')", msg,
+    return cli_error(CLI_EXIT_USAGE, "%s%s%s (try 'p11tls help')", msg,
                      what ? " " : "", what ? what : "");
 }
 

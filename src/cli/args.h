@@ -36,6 +36,7 @@ enum {
     CLI_OPT_SERVER_NAME = 1u << 20,
     CLI_OPT_TRUST = 1u << 21,
     CLI_OPT_CHAIN = 1u << 22,
+    CLI_OPT_INCLUDE_TRUST = 1u << 23, /* list: trust stores too */
     /* provisioning (src/cli/provision.c, csr.c) */
     CLI_OPT_TYPE = 1u << 24,
     CLI_OPT_LABEL = 1u << 25,

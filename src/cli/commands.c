@@ -13,6 +13,7 @@
 
 #include "describe.h"
 #include "json.h"
+#include "trust_stores.h"
 #include "util.h"
 #include "verify.h"
 
@@ -25,8 +26,9 @@ static int cmd_sign(cli_env *env);
 const cli_command cli_commands[] = {
     {"list-tokens", cmd_list_tokens, "[URI]",
      "list tokens, and modules that failed to load", 0, 0, 0, 1, 1},
-    {"list", cmd_list, "[URI] [--login]",
-     "list objects (certificates, keys)", CLI_OPT_LOGIN, 0, 0, 1, 0},
+    {"list", cmd_list, "[URI] [--login] [--include-trust]",
+     "list objects (certificates, keys); without a URI, not those of trust stores",
+     CLI_OPT_LOGIN | CLI_OPT_INCLUDE_TRUST, 0, 0, 1, 0},
     {"info", cmd_info, "URI [--login]",
      "show an object: a key (size, schemes, public key), a certificate, ...",
      CLI_OPT_LOGIN, 0, 1, 1, 0},
@@ -49,7 +51,7 @@ const cli_command cli_commands[] = {
      CLI_OPT_PORT, 0, 1, 0},
     {"verify", cli_cmd_verify, "CERT-FILE --trust URI [--trust URI]... [--chain FILE]",
      "verify a certificate against the anchors found through the URIs "
-     "(exit 0 trusted, 1 not trusted, 2 error)",
+     "(exit 0 trusted, 1 not trusted, 2 error, 3 no token)",
      CLI_OPT_TRUST | CLI_OPT_CHAIN, CLI_OPT_TRUST, 1, 1, 0},
     /* provisioning (provision.c, csr.c, chain.c) */
     {"generate", cli_cmd_generate, "TOKEN-URI --type TYPE --label LABEL [--id HEX]",
@@ -70,6 +72,9 @@ const cli_command cli_commands[] = {
      1, 1, 0},
     {"set-pin", cli_cmd_set_pin, "TOKEN-URI", "change the user PIN (current and new asked)", 0,
      0, 1, 1, 0},
+    /* Run by main() itself, before any context is made. */
+    {"help", NULL, "[COMMAND]", "show the commands, or one command's usage and options", 0, 0,
+     0, 1, 0},
     /* Run by main() before any option is parsed (exec.c). */
     {"exec", cli_cmd_exec, "-- COMMAND [ARG]...",
      "run an unmodified GnuTLS program with p11tls serving its pkcs11: URLs",
@@ -107,11 +112,6 @@ static const char *scheme_name(uint16_t scheme, char *buf, size_t size)
 }
 
 static const char *str_or_empty(const char *s) { return s ? s : ""; }
-
-const char *cli_pin_extra(const cli_env *env, int rc)
-{
-    return cli_pin_problem(env->pin, rc);
-}
 
 static const char *arg_uri(const cli_env *env)
 {
@@ -280,6 +280,10 @@ static int cmd_list(cli_env *env)
     list_state st = {env, NULL, 0, 0};
     const char *uri = arg_uri(env);
     unsigned flags = (env->args->seen & CLI_OPT_LOGIN) ? P11TLS_LIST_LOGIN : 0;
+    /* Without a URI the trust stores are left out (trust_stores.h). */
+    const int all = uri || (env->args->seen & CLI_OPT_INCLUDE_TRUST);
+    cli_skipped skipped;
+    size_t i;
     int rc;
 
     if (env->json) {
@@ -287,7 +291,13 @@ static int cmd_list(cli_env *env)
         json_begin_array(&jw);
         st.jw = &jw;
     }
-    rc = p11tls_list_objects(env->ctx, uri, flags, object_cb, &st);
+    memset(&skipped, 0, sizeof(skipped));
+    rc = all ? p11tls_list_objects(env->ctx, uri, flags, object_cb, &st)
+             : cli_list_without_trust_stores(env->ctx, flags, object_cb, &st, &skipped);
+    for (i = 0; rc >= 0 && i < skipped.n; i++)
+        fprintf(stderr, "p11tls: note: the trust store '%s' is not listed (%s); name it in the "
+                        "URI, or give --include-trust\n", skipped.labels[i], skipped.uris[i]);
+    cli_skipped_free(&skipped);
     if (rc < 0) {
         if (uri)
             return cli_fail(rc, cli_pin_extra(env, rc), "listing objects matching '%s'",

@@ -63,7 +63,10 @@ int cli_info_object(cli_env *env, int *status);
 void cli_info_key_fields(cli_env *env, const char *key_uri, json_writer *w);
 
 /* Why the PIN function gave up, for a PIN error rc; NULL otherwise. */
-const char *cli_pin_extra(const cli_env *env, int rc);
+static inline const char *cli_pin_extra(const cli_env *env, int rc)
+{
+    return cli_pin_problem(env->pin, rc);
+}
 
 /* Provisioning (provision.c, csr.c, chain.c). */
 int cli_cmd_generate(cli_env *env);

@@ -74,21 +74,27 @@ int cli_cmd_csr(cli_env *env)
         status = cli_error(CLI_EXIT_FAILURE, "out of memory");
         goto out;
     }
+    /* The key with p11tls's own call first: its code tells what GnuTLS's
+     * does not, a URI that matches nothing (exit 3) or several keys (4).
+     * Its public key as p11tls read it from the token (a token privkey
+     * cannot give GnuTLS its public half). */
+    rc = p11tls_key_open(env->ctx, uri, 0, &key);
+    if (rc < 0) {
+        status = cli_fail(rc, cli_pin_problem(env->pin, rc), "key '%s'", shown);
+        goto out;
+    }
+    rc = p11tls_key_get_spki(key, &spki_der, &spki_len);
+    if (rc < 0) {
+        status = cli_fail(rc, NULL, "public key of '%s'", shown);
+        goto out;
+    }
+    /* The token stays logged in: no second PIN. */
     rc = p11tls_gnutls_privkey_import(pkey, env->ctx, uri, 0);
     if (rc < 0) {
         const char *problem = rc == GNUTLS_E_PKCS11_PIN_ERROR ? env->pin->problem : NULL;
         status = cli_error(CLI_EXIT_FAILURE, "key '%s': %s (%s%s%s)", shown, gnutls_strerror(rc),
                            p11tls_last_error_detail(), problem ? "; " : "",
                            problem ? problem : "");
-        goto out;
-    }
-    /* The public key as p11tls read it from the token (a token privkey
-     * cannot give GnuTLS its public half). */
-    rc = p11tls_key_open(env->ctx, uri, 0, &key);
-    if (rc >= 0)
-        rc = p11tls_key_get_spki(key, &spki_der, &spki_len);
-    if (rc < 0) {
-        status = cli_fail(rc, cli_pin_problem(env->pin, rc), "public key of '%s'", shown);
         goto out;
     }
     spki.data = spki_der;

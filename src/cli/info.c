@@ -15,6 +15,7 @@
 
 #include "describe.h"
 #include "json.h"
+#include "uriattr.h"
 #include "util.h"
 
 /* An object copied out of a listing callback (its pointers die with the
@@ -89,27 +90,6 @@ static void found_free(found *fd)
     copied_free(&fd->key);
 }
 
-/* The type= of a pkcs11: URI's path ("cert", "private", ...), copied into
- * buf, or NULL if it has none. */
-static const char *uri_type(const char *uri, char *buf, size_t size)
-{
-    const char *p = strncmp(uri, "pkcs11:", 7) == 0 ? uri + 7 : uri;
-    size_t n;
-
-    while (*p && *p != '?') {
-        n = strcspn(p, ";?");
-        if (n > 5 && strncmp(p, "type=", 5) == 0 && n - 5 < size) {
-            memcpy(buf, p + 5, n - 5);
-            buf[n - 5] = '\0';
-            return buf;
-        }
-        p += n;
-        if (*p == ';')
-            p++;
-    }
-    return NULL;
-}
-
 /* Writes the one object: its fields, then the certificate or public key as
  * PEM. */
 static int show(cli_env *env, const p11tls_object_info *o)
@@ -153,7 +133,7 @@ int cli_info_object(cli_env *env, int *status)
 {
     char shown[CLI_URI_BUF], type_buf[32];
     const char *uri = env->args->pos[0];
-    const char *type = uri_type(uri, type_buf, sizeof type_buf);
+    const char *type = cli_uri_attr(uri, "type", type_buf, sizeof type_buf);
     const int login = (env->args->seen & CLI_OPT_LOGIN) != 0;
     found fd;
     int rc, handled = 1;
@@ -164,7 +144,7 @@ int cli_info_object(cli_env *env, int *status)
     cli_redact_uri(uri, shown, sizeof shown);
     rc = p11tls_list_objects(env->ctx, uri, login ? P11TLS_LIST_LOGIN : 0, collect, &fd);
     if (rc < 0)
-        *status = cli_fail(rc, cli_pin_extra(env, rc), "object '%s'", shown);
+        *status = cli_fail(rc, cli_pin_problem(env->pin, rc), "object '%s'", shown);
     else if (fd.n == 1 && fd.other.have)
         *status = show(env, &fd.other.o);
     else if ((fd.n > 0 && fd.n == fd.n_private_keys) || !type)

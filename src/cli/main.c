@@ -40,36 +40,100 @@ static void usage(FILE *f)
     cli_options_print(f, CLI_OPT_GLOBAL);
     fprintf(f, "\nCommand options:\n");
     cli_options_print(f, ~(unsigned)CLI_OPT_GLOBAL);
-    fprintf(f, "\nSee p11tls(1).\n");
+    fprintf(f, "\n'p11tls help COMMAND' or 'p11tls COMMAND --help' shows one command.\n"
+               "See p11tls(1).\n");
 }
 
 static void command_usage(FILE *f, const cli_command *c)
 {
-    fprintf(f, "Usage: p11tls [OPTIONS] %s %s\n\n%s\n", c->name, c->usage,
+    /* exec takes no option of the tool: its arguments are the program's. */
+    const int exec = strcmp(c->name, "exec") == 0;
+
+    fprintf(f, "Usage: p11tls %s%s %s\n\n%s\n", exec ? "" : "[OPTIONS] ", c->name, c->usage,
             c->summary);
     if (c->options) {
         fprintf(f, "\nOptions:\n");
         cli_options_print(f, c->options);
     }
-    fprintf(f, "\nGlobal options:\n");
-    cli_options_print(f, CLI_OPT_GLOBAL);
+    if (!exec) {
+        fprintf(f, "\nGlobal options:\n");
+        cli_options_print(f, CLI_OPT_GLOBAL);
+    }
+    fprintf(f, "\nSee p11tls(1).\n");
 }
 
-/* Checks the parsed options and arguments against the command's entry. */
+/* p11tls help [COMMAND]: the usage of all commands or of one. */
+static int help(const cli_args *a)
+{
+    const cli_command *topic;
+
+    if (a->n_pos == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (a->n_pos > 1)
+        return cli_error(CLI_EXIT_USAGE, "too many arguments for 'help': p11tls help [COMMAND]");
+    topic = cli_command_find(a->pos[0]);
+    if (topic == NULL)
+        return cli_error(CLI_EXIT_USAGE, "unknown command '%s' (try 'p11tls help' for the list)",
+                         a->pos[0]);
+    command_usage(stdout, topic);
+    return CLI_EXIT_OK;
+}
+
+/* Appends ", " or " and " and what to the list in buf. */
+static void list_add(char *buf, size_t size, int *n, int last, const char *what)
+{
+    size_t used = strlen(buf);
+    snprintf(buf + used, size - used, "%s%s", *n == 0 ? "" : last ? " and " : ", ", what);
+    (*n)++;
+}
+
+/* The positional arguments' names: the first words of the usage line, up
+ * to the first option or optional part ("TOKEN-URI FILE --label ..."). */
+static size_t positional_names(const cli_command *c, char names[][32], size_t max)
+{
+    const char *p = c->usage;
+    size_t n = 0;
+
+    while (n < max && *p && *p != '-' && *p != '[') {
+        size_t len = strcspn(p, " ");
+        snprintf(names[n++], sizeof(names[0]), "%.*s", (int)len, p);
+        p += len;
+        p += strspn(p, " ");
+    }
+    return n;
+}
+
+/* Checks the parsed options and arguments against the command's entry.
+ * What is missing is said at once: arguments, then options. */
 static int check_command(const cli_command *c, const cli_args *a)
 {
     unsigned bad = a->seen & ~(CLI_OPT_GLOBAL | c->options);
-    unsigned missing = c->required & ~a->seen;
+    unsigned missing = c->required & ~a->seen, bit;
+    char names[4][32], list[512] = "";
+    size_t n_names = positional_names(c, names, 4), i;
+    int n = 0, total = 0;
 
     if (bad)
         return cli_error(CLI_EXIT_USAGE, "option --%s is not valid for '%s'",
                          cli_option_name(bad), c->name);
-    if (missing)
-        return cli_error(CLI_EXIT_USAGE, "'%s' needs --%s", c->name,
-                         cli_option_name(missing));
-    if (a->n_pos < c->min_args)
-        return cli_error(CLI_EXIT_USAGE, "'%s' needs an argument: p11tls %s %s",
-                         c->name, c->name, c->usage);
+    total = a->n_pos < c->min_args ? (int)(c->min_args - a->n_pos) : 0;
+    for (bit = 1; bit; bit <<= 1)
+        total += (missing & bit) != 0;
+    for (i = a->n_pos; i < c->min_args; i++)
+        list_add(list, sizeof(list), &n, n == total - 1,
+                 i < n_names ? names[i] : "an argument");
+    for (bit = 1; bit; bit <<= 1) {
+        char opt[64];
+        if (!(missing & bit))
+            continue;
+        snprintf(opt, sizeof(opt), "--%s", cli_option_name(bit));
+        list_add(list, sizeof(list), &n, n == total - 1, opt);
+    }
+    if (total)
+        return cli_error(CLI_EXIT_USAGE, "'%s' needs %s: p11tls %s %s", c->name, list,
+                         c->name, c->usage);
     if (a->n_pos > c->max_args)
         return cli_error(CLI_EXIT_USAGE, "too many arguments for '%s': p11tls %s %s",
                          c->name, c->name, c->usage);
@@ -88,10 +152,36 @@ static void log_to_stderr(void *arg, int level, const char *message)
     fprintf(stderr, "p11tls: warning: %s\n", message);
 }
 
+/* The first --module (in args) that failed to initialize, for
+ * p11tls_list_modules. */
+typedef struct failed_module {
+    const cli_args *args;
+    char what[1024];
+} failed_module;
+
+static int find_failed(void *arg, const p11tls_module_info *m)
+{
+    failed_module *f = arg;
+    size_t i;
+
+    if (m->status >= 0)
+        return 0;
+    for (i = 0; i < f->args->n_modules; i++) {
+        const char *given = f->args->modules[i];
+        if ((m->path && strcmp(m->path, given) == 0) || (m->name && strcmp(m->name, given) == 0)) {
+            snprintf(f->what, sizeof(f->what), "module '%s': %s (%s)", given,
+                     p11tls_strerror(m->status), m->error ? m->error : "");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Creates the tool's context from the global options. A --module that
- * cannot be loaded is an error, except for a command that reports such
- * modules itself (list-tokens: the library remembers the failure and
- * p11tls_list_modules lists it). */
+ * cannot be loaded or initialized is an error (the user named it; without
+ * it the command would only say that no token matches), except for a
+ * command that reports such modules itself (list-tokens: the library
+ * remembers the failure and p11tls_list_modules lists it). */
 static int make_context(const cli_args *a, const cli_command *c, cli_pin *pin,
                         p11tls_ctx **out)
 {
@@ -127,6 +217,16 @@ static int make_context(const cli_args *a, const cli_command *c, cli_pin *pin,
     if (rc < 0) {
         rc = cli_fail(rc, NULL, "setting the log and PIN functions");
         goto fail;
+    }
+    /* After the log function: other modules' warnings are not lost. */
+    if (a->n_modules && !c->reports_bad_modules) {
+        failed_module f;
+        memset(&f, 0, sizeof(f));
+        f.args = a;
+        if (p11tls_list_modules(ctx, find_failed, &f) == 1) {
+            rc = cli_error(CLI_EXIT_FAILURE, "%s", f.what);
+            goto fail;
+        }
     }
     *out = ctx;
     return CLI_EXIT_OK;
@@ -194,9 +294,15 @@ int main(int argc, char **argv)
     int status;
 
     memset(&env, 0, sizeof(env));
-    /* exec's arguments are the program's own: none is parsed here. */
-    if (argc >= 2 && strcmp(argv[1], "exec") == 0)
+    /* exec's arguments are the program's own: none is parsed here, but
+     * "exec --help" is help (a program named --help is "exec -- --help"). */
+    if (argc >= 2 && strcmp(argv[1], "exec") == 0) {
+        if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            command_usage(stdout, cli_command_find("exec"));
+            return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+        }
         return cli_exec(argc - 2, argv + 2);
+    }
     cli_pin_init(&pin, -1);
     status = cli_args_parse(&args, argc, argv);
     if (status)
@@ -212,14 +318,21 @@ int main(int argc, char **argv)
             goto flush;
         }
         usage(stderr);
-        status = cli_error(CLI_EXIT_USAGE, "no command given");
+        status = cli_error(CLI_EXIT_USAGE, "no command given (try 'p11tls help')");
         goto out;
     }
     c = cli_command_find(args.command);
     if (c == NULL) {
-        status = cli_error(CLI_EXIT_USAGE, "unknown command '%s' (try 'p11tls --help')",
+        status = cli_error(CLI_EXIT_USAGE, "unknown command '%s' (try 'p11tls help')",
                            args.command);
         goto out;
+    }
+    /* help [COMMAND], and COMMAND --help: no context, no module loaded. */
+    if (strcmp(c->name, "help") == 0 && !(args.seen & CLI_OPT_HELP)) {
+        status = help(&args);
+        if (status)
+            goto out;
+        goto flush;
     }
     if (args.seen & CLI_OPT_HELP) {
         command_usage(stdout, c);

@@ -17,6 +17,7 @@
 #include <p11tls/provision.h>
 
 #include "json.h"
+#include "uriattr.h"
 #include "util.h"
 
 static const char *pos(const cli_env *env, size_t i)
@@ -57,33 +58,54 @@ static int parse_id(const cli_env *env, uint8_t **out, size_t *out_len)
 
 /* ---- generate ------------------------------------------------------------ */
 
+/* The --type names p11tls_key_generate() takes, and the two a p11tool user
+ * types (its defaults: RSA 2048, ECDSA P-256). NULL for another name. */
+static const char *key_type(const char *name)
+{
+    static const char *const types[] = {"rsa:2048", "rsa:3072", "rsa:4096", "ec:p256",
+                                        "ec:p384",  "ec:p521",  "ed25519",  "ed448"};
+    size_t i;
+
+    if (strcmp(name, "rsa") == 0)
+        return "rsa:2048";
+    if (strcmp(name, "ec") == 0)
+        return "ec:p256";
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(name, types[i]) == 0)
+            return types[i];
+    return NULL;
+}
+
 int cli_cmd_generate(cli_env *env)
 {
     char shown[CLI_URI_BUF];
-    const char *uri = pos(env, 0);
+    const char *uri = pos(env, 0), *type = key_type(env->args->type);
     p11tls_key *key = NULL;
     uint8_t *id = NULL;
     size_t id_len;
     int rc, status;
 
+    if (!type)
+        return cli_error(CLI_EXIT_USAGE,
+                         "unknown key type '%s' for --type (rsa:2048, rsa:3072, rsa:4096, "
+                         "ec:p256, ec:p384, ec:p521, ed25519, ed448; rsa alone is rsa:2048, ec "
+                         "alone ec:p256)", env->args->type);
     status = parse_id(env, &id, &id_len);
     if (status)
         return status;
     cli_redact_uri(uri, shown, sizeof(shown));
     /* RSA-4096 takes seconds on a software token, minutes on some cards. */
-    fprintf(stderr, "generating %s on token %s...\n", env->args->type, shown);
-    rc = p11tls_key_generate(env->ctx, uri, env->args->type, env->args->label, id, id_len, 0,
-                             &key);
+    fprintf(stderr, "generating %s on token %s...\n", type, shown);
+    rc = p11tls_key_generate(env->ctx, uri, type, env->args->label, id, id_len, 0, &key);
     free(id);
     if (rc < 0)
-        return cli_fail(rc, cli_pin_problem(env->pin, rc), "generating %s on '%s'",
-                        env->args->type, shown);
+        return cli_fail(rc, cli_pin_problem(env->pin, rc), "generating %s on '%s'", type, shown);
     if (env->json) {
         json_writer jw;
         json_init(&jw, env->out);
         json_begin_object(&jw);
         json_key(&jw, "uri"); json_string(&jw, p11tls_key_get_uri(key));
-        json_key(&jw, "type"); json_string(&jw, env->args->type);
+        json_key(&jw, "type"); json_string(&jw, type);
         json_key(&jw, "bits"); json_int(&jw, p11tls_key_get_bits(key));
         json_end_object(&jw);
         json_finish(&jw);
@@ -100,14 +122,14 @@ int cli_cmd_generate(cli_env *env)
 static int read_certs(const char *path, gnutls_x509_crt_t **crts, unsigned *n)
 {
     gnutls_datum_t data = {NULL, 0};
-    int rc = gnutls_load_file(path, &data);
+    int rc = cli_read_file(path, "certificate file", &data);
 
-    if (rc < 0)
-        return cli_error(CLI_EXIT_FAILURE, "cannot read '%s': %s", path, gnutls_strerror(rc));
+    if (rc)
+        return rc;
     rc = gnutls_x509_crt_list_import2(crts, n, &data, GNUTLS_X509_FMT_PEM, 0);
     if (rc < 0)
         rc = gnutls_x509_crt_list_import2(crts, n, &data, GNUTLS_X509_FMT_DER, 0);
-    gnutls_free(data.data);
+    free(data.data);
     if (rc < 0 || *n == 0)
         return cli_error(CLI_EXIT_FAILURE, "'%s' holds no certificate (PEM or DER): %s", path,
                          gnutls_strerror(rc < 0 ? rc : GNUTLS_E_NO_CERTIFICATE_FOUND));
@@ -229,20 +251,26 @@ int cli_cmd_delete(cli_env *env)
     int rc, status = CLI_EXIT_OK;
 
     cli_redact_uri(uri, shown, sizeof(shown));
+    /* The library refuses it too, but only after the listing below would
+     * have shown every object of the token "to delete". */
+    if (!cli_uri_names_object(uri))
+        return cli_error(CLI_EXIT_USAGE,
+                         "'%s' names no object (no object=, id= or type=); delete takes the URI "
+                         "of one object, or of several with --all; nothing deleted", shown);
     rc = p11tls_list_objects(env->ctx, uri, P11TLS_LIST_LOGIN, collect, &f);
     if (rc < 0) {
         status = cli_fail(rc, cli_pin_problem(env->pin, rc), "finding objects matching '%s'", shown);
         goto out;
     }
     if (f.n == 0) {
-        status = cli_error(CLI_EXIT_FAILURE, "no object matches '%s'; nothing deleted", shown);
+        status = cli_error(CLI_EXIT_NOT_FOUND, "no object matches '%s'; nothing deleted", shown);
         goto out;
     }
     fprintf(stderr, "%s:\n", f.n > 1 && !all ? "the URI matches several objects" : "to delete");
     for (i = 0; i < f.n; i++)
         fprintf(stderr, "  %s\n", f.uris[i]);
     if (f.n > 1 && !all) {
-        status = cli_error(CLI_EXIT_FAILURE,
+        status = cli_error(CLI_EXIT_AMBIGUOUS,
                            "'%s' matches %zu objects; nothing deleted (name one, e.g. with "
                            "type=, or give --all)", shown, f.n);
         goto out;

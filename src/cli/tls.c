@@ -5,6 +5,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -58,12 +59,11 @@ static int load_pem_chain(gnutls_certificate_credentials_t cred, cli_env *env,
     unsigned n = CLI_TLS_MAX_CHAIN, i;
     int rc;
 
-    rc = gnutls_load_file(file, &data);
-    if (rc < 0)
-        return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file,
-                         gnutls_strerror(rc));
+    rc = cli_read_file(file, "certificate file", &data);
+    if (rc)
+        return rc;
     rc = gnutls_pcert_list_import_x509_raw(pcert, &n, &data, GNUTLS_X509_FMT_PEM, 0);
-    gnutls_free(data.data);
+    free(data.data);
     if (rc < 0)
         return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file,
                          gnutls_strerror(rc));
@@ -98,7 +98,13 @@ fail:
 
 int cli_tls_trust(gnutls_certificate_credentials_t cred, const char *ca)
 {
-    int rc = gnutls_certificate_set_x509_trust_file(cred, ca, GNUTLS_X509_FMT_PEM);
+    gnutls_datum_t data = {NULL, 0};
+    int rc = cli_read_file(ca, "CA file", &data);
+
+    if (rc)
+        return rc;
+    rc = gnutls_certificate_set_x509_trust_mem(cred, &data, GNUTLS_X509_FMT_PEM);
+    free(data.data);
     if (rc < 0)
         return cli_error(CLI_EXIT_FAILURE, "CA file '%s': %s", ca, gnutls_strerror(rc));
     if (rc == 0)

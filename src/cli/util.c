@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,9 @@ const cli_error_record *cli_last_error(void) { return &last_error; }
 int cli_exit_status(int rc)
 {
     switch (rc) {
+    /* No token matching the URI is as much "nothing matches" as no object
+     * on it: a misspelt token= exits 3 from every command. */
+    case P11TLS_E_TOKEN_NOT_PRESENT:
     case P11TLS_E_NOT_FOUND: return CLI_EXIT_NOT_FOUND;
     case P11TLS_E_AMBIGUOUS: return CLI_EXIT_AMBIGUOUS;
     default: return CLI_EXIT_FAILURE;
@@ -160,6 +164,30 @@ int cli_read_all(int fd, uint8_t **out, size_t *out_len)
     *out = buf;
     *out_len = len;
     return 0;
+}
+
+int cli_read_file(const char *path, const char *what, gnutls_datum_t *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc, err;
+    uint8_t *data = NULL;
+    size_t len = 0;
+
+    out->data = NULL;
+    out->size = 0;
+    if (fd < 0)
+        return cli_error(CLI_EXIT_FAILURE, "%s '%s': %s", what, path, strerror(errno));
+    rc = cli_read_all(fd, &data, &len);
+    err = errno;
+    close(fd);
+    if (rc != 0)
+        return cli_error(CLI_EXIT_FAILURE, "%s '%s': %s", what, path, strerror(err));
+    if (len > 0x7fffffff) {
+        free(data);
+        return cli_error(CLI_EXIT_FAILURE, "%s '%s': too large", what, path);
+    }
+    out->data = data;
+    out->size = (unsigned)len;
+    return CLI_EXIT_OK;
 }
 
 char *cli_pem(const char *header, const uint8_t *der, size_t len)

@@ -8,12 +8,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <gnutls/gnutls.h>
+
 /* Exit statuses: the one table, documented in p11tls(1), EXIT STATUS.
  * Commands return them; cli_fail() picks one from the P11TLS_E_* code. */
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAILURE 1   /* any other failure */
 #define CLI_EXIT_USAGE 2     /* bad command line */
-#define CLI_EXIT_NOT_FOUND 3 /* the URI matches nothing (P11TLS_E_NOT_FOUND) */
+#define CLI_EXIT_NOT_FOUND 3 /* the URI matches nothing: no token, no object */
 #define CLI_EXIT_AMBIGUOUS 4 /* it matches more than the one object needed */
 
 /* Stable names of the tool's own errors in --json error documents; library
@@ -62,6 +64,12 @@ char *cli_hex(const uint8_t *data, size_t len);
 
 /* Reads all of fd; *out is malloc'ed (free with free()). -1 on error. */
 int cli_read_all(int fd, uint8_t **out, size_t *out_len);
+
+/* Reads the file at path into *out, for GnuTLS (free out->data with
+ * free()). On failure prints "p11tls: <what> '<path>': <strerror>" (such
+ * as "No such file or directory") and returns CLI_EXIT_FAILURE; else
+ * CLI_EXIT_OK. */
+int cli_read_file(const char *path, const char *what, gnutls_datum_t *out);
 
 /* Encodes DER as PEM with the given header ("CERTIFICATE") into a new
  * NUL-terminated string (free()). NULL on failure. */

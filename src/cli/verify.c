@@ -7,6 +7,7 @@
 #include "verify.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <p11tls/gnutls.h>
@@ -14,8 +15,9 @@
 #include "json.h"
 #include "util.h"
 
-/* Exit status of verify for anything that is not a verdict; the error is
- * recorded as a failure (CLI_EXIT_FAILURE names it), not a usage error. */
+/* Exit status of verify for anything that is not a verdict and not
+ * "nothing matches" (3); the error is recorded as a failure
+ * (CLI_EXIT_FAILURE names it), not a usage error. */
 #define VERIFY_ERROR 2
 /* Deepest chain read from CERT-FILE and --chain together. */
 #define VERIFY_MAX_CERTS 16
@@ -30,7 +32,10 @@ int cli_trust_add(gnutls_x509_trust_list_t list, cli_env *env)
         if (rc < 0) {
             char shown[CLI_URI_BUF];
             const char *detail = p11tls_last_error_detail();
-            return cli_error(CLI_EXIT_FAILURE, "trust '%s': %s%s%s%s",
+            /* What GnuTLS's code for "no token or object" is here. */
+            int status = rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE ? CLI_EXIT_NOT_FOUND
+                                                                     : CLI_EXIT_FAILURE;
+            return cli_error(status, "trust '%s': %s%s%s%s",
                              cli_redact_uri(uri, shown, sizeof(shown)), gnutls_strerror(rc),
                              detail && *detail ? " (" : "", detail && *detail ? detail : "",
                              detail && *detail ? ")" : "");
@@ -89,10 +94,10 @@ static int read_certs(const char *file, gnutls_x509_crt_t *crts, unsigned *n)
 {
     gnutls_datum_t data = {NULL, 0};
     unsigned room = VERIFY_MAX_CERTS - *n;
-    int rc = gnutls_load_file(file, &data);
+    int rc = cli_read_file(file, "certificate file", &data);
 
-    if (rc < 0)
-        return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file, gnutls_strerror(rc));
+    if (rc)
+        return rc;
     rc = gnutls_x509_crt_list_import(crts + *n, &room, &data, GNUTLS_X509_FMT_PEM, 0);
     if (rc <= 0) { /* not PEM: one DER certificate */
         room = 0;
@@ -106,7 +111,7 @@ static int read_certs(const char *file, gnutls_x509_crt_t *crts, unsigned *n)
                 room = 1;
         }
     }
-    gnutls_free(data.data);
+    free(data.data);
     if (rc < 0)
         return cli_error(CLI_EXIT_FAILURE, "certificate file '%s': %s", file, gnutls_strerror(rc));
     *n += room;
@@ -178,5 +183,6 @@ out:
         gnutls_x509_trust_list_deinit(list, 1);
     for (i = 0; i < n; i++)
         gnutls_x509_crt_deinit(crts[i]);
-    return env->verdict || rc == CLI_EXIT_OK ? rc : VERIFY_ERROR;
+    /* A --trust URI that names no token exits 3, as for every command. */
+    return env->verdict || rc == CLI_EXIT_OK || rc == CLI_EXIT_NOT_FOUND ? rc : VERIFY_ERROR;
 }

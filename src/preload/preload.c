@@ -18,6 +18,8 @@
 
 #include <p11tls/p11tls.h>
 
+#include "install-dirs.h"
+
 typedef int (*register_fn)(void);
 typedef int (*set_log_fn)(p11tls_log_fn fn, void *arg, int max_level);
 

@@ -191,6 +191,29 @@ check "list with a token typo exits 3 (nothing matches) and warns with the token
     bash -c 'test "$0" -eq 3 && grep -q "^p11tls: warning: no token matches the URI; tokens present: .*'"'$TOKEN_LABEL'"'" "$1"' \
     "$rc" "$TMP/err"
 
+# Errors that say what is wrong (issue 28): the attribute or type not
+# recognized, with the near name; a missing file with its path and the
+# system's reason; the empty slot said for what it is.
+p11 info "$TOKEN_URI;objekt=p256"
+check "a misspelt attribute is named, with the near name" bash -c \
+    'test "$0" -eq 1 && grep -qF "unrecognized attribute \"objekt\" (did you mean \"object\"?)" "$1"' \
+    "$rc" "$TMP/err"
+p11 info "$TOKEN_URI;object=p256;type=privat"
+check "a misspelt type is named, with the near type" bash -c \
+    'test "$0" -eq 1 && grep -qF "unrecognized type \"privat\" (did you mean \"private\"?)" "$1"' \
+    "$rc" "$TMP/err"
+for cmd in "import-cert $TOKEN_URI $TMP/no-such.pem --label x" "verify $TMP/no-such.pem --trust $TOKEN_URI" \
+           "connect --port 1 --ca $TMP/no-such.pem" \
+           "serve $TOKEN_URI;object=p256;type=private;pin-value=$PIN --cert $TMP/no-such.pem"; do
+    # shellcheck disable=SC2086  # $cmd is the command line
+    p11 $cmd
+    check "a missing file is named with the system's reason: ${cmd%% *}" \
+        grep -qF "'$TMP/no-such.pem': No such file or directory" "$TMP/err"
+done
+p11 list-tokens "pkcs11:token=${TOKEN_LABEL}-typo"
+check "the warning says what an empty slot is, not ''" bash -c \
+    'grep -q "tokens present: .*uninitialized token in slot" "$0" && ! grep -qF "'"''"'" "$0"' "$TMP/err"
+
 p11 no-such-command
 check "unknown subcommand exits 2" test "$rc" -eq 2
 
@@ -256,6 +279,22 @@ m = failed[sys.argv[5]]
 assert m["status_name"] == "P11TLS_E_MODULE" and "cannot load module" in m["error"], m
 assert sys.argv[3] not in failed and sys.argv[6] not in failed, failed
 ' "$TMP/out" "$TOKEN_LABEL" "$SOFTHSM" "$failinit" "$missing" "$random"
+
+    # A --module that loads but fails to initialize: said, exit 1, not
+    # "no token matches"; list-tokens lists it and, without a URI, does
+    # not speak of one.
+    p11 --no-registered --module "$failinit" list
+    check "a --module that fails to initialize: list says so (exit 1)" bash -c \
+        'test "$0" -eq 1 && grep -F -- "$2" "$1" | grep -q "C_Initialize: CKR_GENERAL_ERROR" &&
+         ! grep -q "no token matches" "$1"' "$rc" "$TMP/err" "$failinit"
+    p11 --no-registered --module "$failinit" info "pkcs11:object=p256;type=cert"
+    check "a --module that fails to initialize: info says so (exit 1)" bash -c \
+        'test "$0" -eq 1 && grep -qF -- "module '"'"'$2'"'"'" "$1" && ! grep -q "no token matches" "$1"' \
+        "$rc" "$TMP/err" "$failinit"
+    p11 --no-registered --module "$failinit" list-tokens
+    check "list-tokens without a URI lists the failed --module, and speaks of no URI" bash -c \
+        'test "$0" -eq 0 && grep -qF -- "$3" "$2" && ! grep -q "matches the URI" "$1"' \
+        "$rc" "$TMP/err" "$TMP/out" "$failinit"
 
     # Any other command still stops at a module that cannot be loaded.
     p11 --no-registered --module "$SOFTHSM" --module "$missing" \

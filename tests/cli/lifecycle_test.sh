@@ -181,8 +181,8 @@ check "export-chain: leaf, intermediate, then the root the token has" \
 # --- delete -------------------------------------------------------------------------------
 before=$(count_objects g-ec-p256)
 "$CLI" delete "$T;object=g-ec-p256?pin-value=$PIN" --yes >/dev/null 2>"$TMP/err"
-check "delete: a URI matching several objects deletes nothing" \
-    test "$?" = 1 -a "$before" = 2 -a "$(count_objects g-ec-p256)" = 2
+check "delete: a URI matching several objects deletes nothing (exit 4)" \
+    test "$?" = 4 -a "$before" = 2 -a "$(count_objects g-ec-p256)" = 2
 check "delete: ... and lists them" test "$(grep -c 'object=g-ec-p256;type=' "$TMP/err")" = 2
 "$CLI" delete "$T;object=g-ec-p256;type=public?pin-value=$PIN" </dev/null >/dev/null 2>"$TMP/err"
 check "delete: without --yes and without a terminal, nothing is deleted" \
@@ -204,7 +204,12 @@ check "delete --json: the count and the object" \
 "$CLI" delete "$T;object=g-ed448?pin-value=$PIN" --all --yes >/dev/null 2>"$TMP/err"
 check "delete --all: the key pair" test "$(count_objects g-ed448)" = 0
 "$CLI" delete "$T;object=nothing-here?pin-value=$PIN" --yes >/dev/null 2>"$TMP/err"
-check "delete: a URI that matches nothing fails" grep -q "no object matches" "$TMP/err"
+check "delete: a URI that matches nothing fails (exit 3)" \
+    bash -c 'test "$0" = 3 && grep -q "no object matches" "$1"' "$?" "$TMP/err"
+"$CLI" delete "$T?pin-value=$PIN" --yes --all >/dev/null 2>"$TMP/err"
+check "delete --yes --all: a URI naming no object is refused (exit 2) before anything is listed" \
+    bash -c 'test "$0" = 2 && grep -q "names no object" "$1" && ! grep -q "to delete" "$1"' \
+    "$?" "$TMP/err"
 
 # --- mechanisms -------------------------------------------------------------------------------
 check "mechanisms: by name, with what they do" \

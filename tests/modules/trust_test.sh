@@ -11,7 +11,9 @@
 #   private: an instance on a temporary directory (x-init-reserved:
 #            paths=DIR) with anchors/ and blocklist/: the token is named
 #            after DIR, both certificates are listed, the anchor exported
-#            byte for byte. p11-kit loads a library file once per process,
+#            byte for byte; 'p11tls list' without a URI leaves it out
+#            (--include-trust or naming it lists it). p11-kit loads a
+#            library file once per process,
 #            so the two instances cannot be registered together: one phase
 #            per process (tests/run.sh runs both as tests/suites/trust.test).
 # Skipped (77) with the reason if a package is missing. TAP-like output.
@@ -122,6 +124,30 @@ private)
         ok "private instance: vendor classes named"
     else
         not_ok "private instance: vendor classes named" "$TMP/list.out" "$TMP/list.err"
+    fi
+    # p11tls list without a URI leaves the trust store out, and says so
+    # (issue 28: System Trust buried everything else in 11,620 lines);
+    # --include-trust or a URI naming it lists it.
+    "$CLI" list >"$TMP/all.out" 2>"$TMP/all.err"
+    st=$?
+    if [ "$st" -eq 0 ] && ! grep -q "p11tls test anchor" "$TMP/all.out" &&
+        grep -q "^p11tls: note: the trust store 'mystore' is not listed .*--include-trust" "$TMP/all.err"; then
+        ok "list without a URI: the trust store left out, with a note saying how to list it"
+    else
+        not_ok "list without a URI: the trust store left out, with a note saying how to list it (status $st)" \
+            "$TMP/all.out" "$TMP/all.err"
+    fi
+    "$CLI" list --include-trust >"$TMP/all.out" 2>"$TMP/all.err"
+    if grep -q "Label: p11tls test anchor" "$TMP/all.out" && ! grep -q "note:" "$TMP/all.err"; then
+        ok "list --include-trust: the trust store listed"
+    else
+        not_ok "list --include-trust: the trust store listed" "$TMP/all.out" "$TMP/all.err"
+    fi
+    "$CLI" list "pkcs11:token=mystore" --json >"$TMP/named.json" 2>"$TMP/named.err"
+    if grep -q '"label":"p11tls test anchor"' "$TMP/named.json"; then
+        ok "list with a URI naming the trust store lists it"
+    else
+        not_ok "list with a URI naming the trust store lists it" "$TMP/named.json" "$TMP/named.err"
     fi
     ;;
 *) echo "$me: unknown phase $phase" >&2; exit 99 ;;

@@ -6,7 +6,8 @@
 # written as trusted CA and its intermediate written plainly:
 #  1. p11tls verify: a leaf alone verifies (issuer from the token), with
 #     --chain too; another CA's leaf and a leaf of the CA present but not
-#     marked trusted do not (exit 1, "unknown issuer"); errors exit 2.
+#     marked trusted do not (exit 1, "unknown issuer"); errors exit 2, a
+#     trust URI that names no token 3.
 #  2. p11tls connect --trust against gnutls-serv and openssl s_server: a
 #     server under the token's anchor (with and without its intermediate)
 #     is accepted, one under another CA refused with the reason.
@@ -56,10 +57,11 @@ json_verify_is "verify --json: trusted is the verdict alone" 0 \
 json_verify_is "verify --json: a missing file is a failure document, exit_status 2" 2 \
     'assert doc["error"] == "P11TLS_CLI_E_FAILURE" and doc["exit_status"] == 2, doc' \
     "$P/none.pem" --trust "$T"
-json_verify_is "verify --json: a trust URI naming no token: exit_status 2" 2 \
-    'assert doc["exit_status"] == 2 and "no token matches" in doc["detail"], doc' \
+# A trust URI naming no token: nothing matches, exit 3 as for every command.
+json_verify_is "verify --json: a trust URI naming no token: exit_status 3" 3 \
+    'assert doc["exit_status"] == 3 and "no token matches" in doc["detail"], doc' \
     "$P/leaf.pem" --trust "pkcs11:token=no-such-token"
-verify_is "verify: a trust URI naming no token is an error" 2 "no token matches" \
+verify_is "verify: a trust URI naming no token exits 3" 3 "no token matches" \
     "$P/leaf.pem" --trust "pkcs11:token=no-such-token"
 verify_is "verify: --trust is required" 2 "needs --trust" "$P/leaf.pem"
 

@@ -61,6 +61,44 @@ TEST(Uri, UnknownAttributeIsInvalid) {
     EXPECT_EQ(parse_code("pkcs11:token=x?x-vendor=1"), 0);
 }
 
+// The detail a refused URI gets, "" if it parses.
+static std::string parse_detail(const char *text) {
+    try {
+        Uri::parse(text);
+        return "";
+    } catch (const Error &e) {
+        return e.what();
+    }
+}
+
+// The error names what it did not recognize and suggests the near name
+// (issue 28: both gave only "an unrecognized attribute").
+TEST(Uri, UnrecognizedIsNamedWithTheNearName) {
+    EXPECT_NE(parse_detail("pkcs11:token=x;objekt=p256").find(
+                  "unrecognized attribute \"objekt\" (did you mean \"object\"?)"),
+              std::string::npos)
+        << parse_detail("pkcs11:token=x;objekt=p256");
+    EXPECT_NE(parse_detail("pkcs11:object=p256;type=privat").find(
+                  "unrecognized type \"privat\" (did you mean \"private\"?)"),
+              std::string::npos)
+        << parse_detail("pkcs11:object=p256;type=privat");
+    EXPECT_NE(parse_detail("pkcs11:Token=x").find("\"Token\" (did you mean \"token\"?)"),
+              std::string::npos);
+    EXPECT_NE(parse_detail("pkcs11:type=certificate").find("(did you mean \"cert\"?)"),
+              std::string::npos);
+    EXPECT_NE(parse_detail("pkcs11:token=x?pin-sorce=/etc/pin").find(
+                  "\"pin-sorce\" (did you mean \"pin-source\"?)"),
+              std::string::npos);
+    EXPECT_NE(parse_detail("pkcs11:token=x;module-name=m").find("belongs in the query"),
+              std::string::npos);
+    // Nothing near: the names there are.
+    EXPECT_NE(parse_detail("pkcs11:frobnicate=1").find("attributes: token, manufacturer"),
+              std::string::npos);
+    // What is not a plain word is not repeated: it could be a PIN.
+    EXPECT_EQ(parse_detail("pkcs11:token=x;12345678=1").find("12345678"), std::string::npos);
+    EXPECT_EQ(parse_detail("pkcs11:token=x;object=a;type=secretkey"), "");
+}
+
 TEST(Uri, BadPercentEncoding) {
     EXPECT_EQ(parse_code("pkcs11:object=%zz"), P11TLS_E_INVALID_URI);
     EXPECT_EQ(parse_code("pkcs11:object=%4"), P11TLS_E_INVALID_URI);
