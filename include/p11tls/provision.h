@@ -115,9 +115,16 @@ P11TLS_API int p11tls_cert_write(p11tls_ctx *ctx, const char *token_uri, const u
 typedef int (*p11tls_der_cb)(void *arg, const uint8_t *der, size_t len);
 
 /* Calls cb with the certificate uri names (exactly one: P11TLS_E_NOT_FOUND,
- * P11TLS_E_AMBIGUOUS), then with each issuer found among the certificates
- * on its token, in order, up to and including a self-signed root if that
- * is there (at most 8 certificates). Reads only: no login. flags must be 0.
+ * P11TLS_E_AMBIGUOUS naming the matches), then with each issuer found on
+ * its token, in order, up to and including a self-signed root if that is
+ * there (at most 8 certificates). Each issuer is looked for by its name
+ * (the certificates whose CKA_SUBJECT is the issuer's subject, as GnuTLS
+ * looks for issuers on tokens), so any number of other certificates on the
+ * token is fine; of several with that subject, one whose key made the
+ * signature is taken. A certificate object whose CKA_SUBJECT is not its
+ * subject is not found as an issuer. Reads only, no login, unless flags
+ * has P11TLS_CERT_LOGIN; flags: 0 or P11TLS_CERT_* (p11tls.h), which
+ * select the first certificate as p11tls_cert_get_der2() does.
  * Thread-safe. */
 P11TLS_API int p11tls_cert_get_chain(p11tls_ctx *ctx, const char *uri, unsigned flags,
                                      p11tls_der_cb cb, void *arg);
