@@ -77,7 +77,19 @@ P11TLS_API int p11tls_token_set_pin(p11tls_ctx *ctx, const char *token_uri, unsi
  * P11TLS_E_READ_ONLY, the login failures of p11tls_key_open(), and
  * P11TLS_E_DEVICE for other token errors. If anything fails after
  * C_GenerateKeyPair (setting the ID, reading the public key back), both
- * halves are destroyed. RSA-4096 takes seconds on a software token. */
+ * halves are destroyed; if the token refuses to destroy one, the detail
+ * says which half stays (label, CKR_ value) and that it was not removed.
+ *
+ * Writers at the same time: a token has no "create if absent". p11tls
+ * calls on one host that make a key pair or write a certificate on one
+ * token take turns (an advisory lock, flock(2) on
+ * /run/lock/p11tls-provision-*.lock, or /tmp; waited for at most 60 s),
+ * so the second finds the label taken (P11TLS_E_EXISTS). Writers that
+ * lock cannot reach (another host, another tool) are looked for after the
+ * pair is made: another object with the label (or the ID given) there
+ * then means this call's pair is destroyed and P11TLS_E_EXISTS returned
+ * ("appeared ... while this key pair was made"). Two writers that do so at
+ * once may both give up. RSA-4096 takes seconds on a software token. */
 P11TLS_API int p11tls_key_generate(p11tls_ctx *ctx, const char *token_uri, const char *type,
                                    const char *label, const uint8_t *id, size_t id_len,
                                    unsigned flags, p11tls_key **out_key);
@@ -105,7 +117,12 @@ P11TLS_API int p11tls_key_generate(p11tls_ctx *ctx, const char *token_uri, const
  * Failures: P11TLS_E_EXISTS (another certificate has the label, or this
  * certificate is there already), P11TLS_E_INVALID_ARGUMENT (NULL or empty
  * arguments, unknown flags, no label and no common name), P11TLS_E_READ_ONLY,
- * login failures, P11TLS_E_DEVICE. Thread-safe. */
+ * login failures, P11TLS_E_DEVICE. Writers at the same time as for
+ * p11tls_key_generate(): p11tls calls take turns, and a certificate with
+ * the label or the same value that another writer made while this one was
+ * written makes this call remove its own and fail with P11TLS_E_EXISTS
+ * (with P11TLS_CERT_WRITE_SKIP_EXISTING, the same value is success, as if
+ * it had been there). Thread-safe. */
 P11TLS_API int p11tls_cert_write(p11tls_ctx *ctx, const char *token_uri, const uint8_t *der,
                                  size_t der_len, const char *label, const uint8_t *id,
                                  size_t id_len, unsigned flags, char **out_uri);

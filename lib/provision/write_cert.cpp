@@ -2,7 +2,8 @@
 // Copyright The p11tls authors
 // Writing a certificate: the attributes PKCS#11 expects, read from the
 // certificate by GnuTLS, and the ID of the key pair it certifies, so that
-// a URI by ID names the key and its certificate together.
+// a URI by ID names the key and its certificate together. Its label (and
+// value) checked free before and after writing it.
 #include <cstring>
 #include <iterator>
 
@@ -14,6 +15,7 @@
 #include "key/pubkey.hpp"
 #include "pkcs11/attributes.hpp"
 #include "pkcs11/search.hpp"
+#include "provision/lock.hpp"
 #include "provision/provision.hpp"
 #include "provision/token.hpp"
 #include "uri/uri.hpp"
@@ -96,6 +98,7 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
     check_writable(*t, t->info_now());
     t->ensure_login(ctx, &uri);
     RwSession s(t);
+    ProvisionLock lock(*t);  // no other p11tls here passes the checks below before this is written
 
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
     const std::vector<CK_ATTRIBUTE> same_value = {{CKA_CLASS, &cls, sizeof cls},
@@ -139,6 +142,20 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     CK_RV rv = P11CALL(s.module(), C_CreateObject, s.get(), tmpl.data(), (CK_ULONG)tmpl.size(), &h);
     if (rv != CKR_OK) fail_ckr(s.module(), "C_CreateObject(certificate)", rv);
+    // Checked again now that it is there: another process may have passed
+    // the checks above at the same time (a token has no "create if
+    // absent"). Then this one goes, and the call fails, or (the same
+    // certificate, skip_existing) is the "already there" it would have been.
+    const bool same = other_object(s, same_value, {h});
+    if (same || other_object(s, {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, (void *)label.data(), (CK_ULONG)label.size()}},
+                             {h})) {
+        const Removal removed = remove_created(s, *t, label, {{h, "certificate"}});
+        if (same && skip_existing && removed.complete) return "";
+        fail(P11TLS_E_EXISTS,
+             std::string(same ? "the same certificate" : "another certificate labelled '" + label + "'") +
+                 " appeared on token " + t->label() + " while this one was written (another import at the same time?); " +
+                 removed.detail);
+    }
     log_info("token %s: certificate '%s' written", t->label().c_str(), label.c_str());
     return format_object_uri(t->info(), CKO_CERTIFICATE, label, id);
 }
