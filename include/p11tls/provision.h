@@ -110,7 +110,8 @@ P11TLS_API int p11tls_key_generate(p11tls_ctx *ctx, const char *token_uri, const
  * certificate, 1 (token user) when its private key is on the token, else 0.
  * label NULL: the subject's common name. CKA_ID: id (id_len bytes), else
  * the ID of the private key on the token whose public key the certificate
- * certifies (so a URI by ID names both), else SHA-1 of its public key.
+ * certifies (so a URI by ID names both; every private key is compared, up
+ * to 100000, more is P11TLS_E_UNSUPPORTED), else SHA-1 of its public key.
  * *out_uri (if out_uri is not NULL) gets the certificate's URI, freed with
  * p11tls_free(). Also issuers: write each of a chain's certificates
  * (P11TLS_CERT_WRITE_SKIP_EXISTING is handy there).

@@ -65,8 +65,10 @@ CertFields read_fields(const std::vector<unsigned char> &der) {
     return f;
 }
 
-// More private keys than this are not compared with the certificate.
-constexpr size_t kMaxKeys = 256;
+// More private keys than this on one token: refused rather than the
+// certificate written with an ID that is not its key's (a key beyond a
+// limit was missed silently: only the first 256 were compared).
+constexpr size_t kMaxKeys = 100000;
 
 // The ID of the private key on the token whose public key is spki; empty
 // if there is none (an issuer's certificate) or it has no ID.
@@ -74,7 +76,11 @@ std::vector<unsigned char> id_of_key_for(TokenState *t, const RwSession &s, cons
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
     std::vector<CK_ATTRIBUTE_TYPE> types = {CKA_CLASS};
     types.insert(types.end(), std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
-    for (CK_OBJECT_HANDLE h : find_objects(s.module(), s.get(), {{CKA_CLASS, &priv, sizeof priv}}, kMaxKeys)) {
+    auto keys = find_objects(s.module(), s.get(), {{CKA_CLASS, &priv, sizeof priv}}, kMaxKeys + 1);
+    if (keys.size() > kMaxKeys)
+        fail(P11TLS_E_UNSUPPORTED, "token " + t->label() + " has more than " + std::to_string(kMaxKeys) +
+                                       " private keys; not looking for the certificate's among part of them");
+    for (CK_OBJECT_HANDLE h : keys) {
         Attributes a(s.module(), s.get(), h, types);
         try {
             if (read_public_key(t, s.get(), a).spki == spki) return a.get(CKA_ID);

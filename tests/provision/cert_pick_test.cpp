@@ -240,3 +240,34 @@ TEST(CertPick, RenewalNamedOrTheCurrentOneTaken) {
 
     EXPECT_EQ(get(cert_uri("renew"), 0x100).rc, P11TLS_E_INVALID_ARGUMENT);
 }
+
+// p11tls_cert_write gives a certificate the ID of the key it certifies: that
+// key is found among any number of others (only the first 256 private keys
+// were compared; the certificate then got the SHA-1 of its public key).
+TEST(CertWrite, FindsItsKeyAmongManyOthers) {
+    REQUIRE_TOKEN();
+    th::RawToken raw;
+    ASSERT_TRUE(raw.ok());
+    for (int i = 0; i < 300; ++i) {
+        gnutls_pubkey_t k = raw.ec_pair("many-" + std::to_string(i), "\xee");
+        ASSERT_NE(k, nullptr) << i;
+        gnutls_pubkey_deinit(k);
+    }
+    th::Pubkey target{raw.ec_pair("many-target", "\x99")};
+    ASSERT_NE(target.k, nullptr);
+    const time_t now = time(nullptr);
+    Made ca, cert;
+    make(ca, "many ca", 1, now - kDay, now + 30 * kDay, nullptr, nullptr, true);
+    make(cert, "many target", 2, now - kDay, now + 30 * kDay, &ca, target.k);
+    char *uri = nullptr;
+    const std::string token = "pkcs11:token=p11tls-test?pin-value=" + th::test_pin();
+    ASSERT_EQ(p11tls_cert_write(nullptr, token.c_str(), cert.der.data(), cert.der.size(), "many-target-cert",
+                                nullptr, 0, 0, &uri),
+              0)
+        << p11tls_last_error_detail();
+    ASSERT_NE(uri, nullptr);
+    EXPECT_NE(std::string(uri).find("id=%99;"), std::string::npos) << uri;
+    p11tls_free(uri);
+    EXPECT_EQ(p11tls_object_delete(nullptr, (cert_uri("many-target-cert") + "?pin-value=" + th::test_pin()).c_str(), 0),
+              1);
+}
