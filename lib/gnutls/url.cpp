@@ -77,13 +77,20 @@ p11tls_ctx *ctx_for(const p11tls::GnutlsPin &pin) {
     return p->ctx;
 }
 
+// The context for an object whose PIN callback (read from GnuTLS's struct
+// when readable) is pin; nullptr if out of memory.
+p11tls_ctx *ctx_of(const p11tls::GnutlsPin &pin, bool readable, const char *what) {
+    if (!readable)
+        p11tls::debug("this GnuTLS keeps a %s's PIN callback where p11tls cannot read it; "
+                      "only GnuTLS's process-wide PIN function is asked",
+                      what);
+    return pin.cb ? ctx_for(pin) : g_url_ctx;
+}
+
 int import_key(gnutls_privkey_t pkey, const char *url, unsigned) {
     bool readable = false;
     p11tls::GnutlsPin pin = p11tls::privkey_pin(pkey, &readable);
-    if (!readable)
-        p11tls::debug("this GnuTLS keeps a privkey's PIN callback where p11tls cannot read it; "
-                      "only GnuTLS's process-wide PIN function is asked");
-    p11tls_ctx *ctx = pin.cb ? ctx_for(pin) : g_url_ctx;
+    p11tls_ctx *ctx = ctx_of(pin, readable, "privkey");
     if (!ctx) return GNUTLS_E_MEMORY_ERROR;
     return p11tls_gnutls_privkey_import(pkey, ctx, url, 0);
 }
@@ -99,10 +106,7 @@ int import_key(gnutls_privkey_t pkey, const char *url, unsigned) {
 int import_crt(gnutls_x509_crt_t crt, const char *url, unsigned flags) {
     bool readable = false;
     p11tls::GnutlsPin pin = p11tls::crt_pin(crt, &readable);
-    if (!readable)
-        p11tls::debug("this GnuTLS keeps a crt's PIN callback where p11tls cannot read it; "
-                      "only GnuTLS's process-wide PIN function is asked");
-    p11tls_ctx *ctx = pin.cb ? ctx_for(pin) : g_url_ctx;
+    p11tls_ctx *ctx = ctx_of(pin, readable, "crt");
     if (!ctx) return GNUTLS_E_MEMORY_ERROR;
     const bool login = flags & (GNUTLS_PKCS11_OBJ_FLAG_LOGIN | GNUTLS_PKCS11_OBJ_FLAG_LOGIN_SO);
     std::vector<unsigned char> der;
