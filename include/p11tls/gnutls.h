@@ -54,11 +54,17 @@ P11TLS_API int p11tls_gnutls_x509_crt_import(gnutls_x509_crt_t crt, p11tls_ctx *
 
 /* Adds to cred the certificate named by cert_uri, its chain, and the private
  * key named by key_uri (opened as p11tls_gnutls_privkey_import() does), as
- * gnutls_certificate_set_key() would. The chain is the certificate, then
- * its issuers as found among the certificates on the same token, up to but
- * not including a self-signed root (at most 8 certificates). GnuTLS checks
- * that the key belongs to the certificate (GNUTLS_E_CERTIFICATE_KEY_MISMATCH
- * otherwise).
+ * gnutls_certificate_set_key() would. When cert_uri matches several
+ * certificates of one public key (an old and a renewed one with the same
+ * label and ID, as smart cards keep them), the one valid now is used, the
+ * newest of those (latest not-before), or the newest of all if none is
+ * valid now (P11TLS_CERT_NEWEST in p11tls.h); certificates of different
+ * keys fail (GNUTLS_E_PKCS11_ERROR, the detail names them). The chain is
+ * the certificate, then its issuers on the same token, each found by its
+ * name (CKA_SUBJECT; any number of other certificates on the token), up to
+ * but not including a self-signed root (at most 8 certificates). GnuTLS
+ * checks that the key belongs to the certificate
+ * (GNUTLS_E_CERTIFICATE_KEY_MISMATCH otherwise).
  *
  * Returns what gnutls_certificate_set_key() returned (0, or the key's index
  * if cred has GNUTLS_CERTIFICATE_API_V2), or a negative GNUTLS_E_* code as
@@ -85,6 +91,17 @@ P11TLS_API int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_
  * callback: p11tls reads it from GnuTLS's struct after checking its layout
  * on the running library, GnuTLS 3.6.16 to 3.8.9; with another layout only
  * the process-wide function is asked, see doc/apps.md.)
+ *
+ * Certificates: GnuTLS's GNUTLS_PKCS11_OBJ_FLAG_LOGIN is honoured, as
+ * GnuTLS's own import does: with it, a private certificate (CKA_PRIVATE)
+ * is found after logging in to the one token the URL names (PIN from the
+ * URL, the PIN callback set on the gnutls_x509_crt_t, such as the pin_fn of
+ * gnutls_x509_crt_list_import_url() and gnutls_pcert_list_import_x509_file(),
+ * read as a privkey's is, or GnuTLS's process-wide function). Without it
+ * only public certificates are found, and finding none is logged at info
+ * level, not as an error: GnuTLS's callers try again with the flag. Several
+ * certificates of one key: the one valid now, newest, as
+ * p11tls_gnutls_certificate_set_key() takes it.
  *
  * What GnuTLS still does itself for pkcs11: URLs: issuer lookups when it
  * builds a chain from a URL (gnutls_pkcs11_get_raw_issuer(), so

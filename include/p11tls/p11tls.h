@@ -406,9 +406,33 @@ P11TLS_API int p11tls_key_decrypt(p11tls_key *key, int padding,
 /* ---- Certificates and discovery ----------------------------------------- */
 
 /* Stores the DER of the one certificate matching uri (P11TLS_E_NOT_FOUND,
- * P11TLS_E_AMBIGUOUS otherwise) in memory freed with p11tls_free(). */
+ * P11TLS_E_AMBIGUOUS otherwise) in memory freed with p11tls_free(). When
+ * several match, p11tls_last_error_detail() names them (subject, serial,
+ * validity, token; up to 16) and says whether they certify one key.
+ * Public certificates only: no login. Thread-safe. */
 P11TLS_API int p11tls_cert_get_der(p11tls_ctx *ctx, const char *uri,
                                    uint8_t **out_der, size_t *out_len);
+
+/* p11tls_cert_get_der2() and p11tls_cert_get_chain() flags. */
+/* Several certificates of one public key matching (an old and a renewed
+ * one, same label and ID, as a smart card keeps them after a renewal) are
+ * no ambiguity: the one valid now (not before <= now <= not after) is
+ * taken, the newest of those (latest not before, then latest not after);
+ * if none is valid now, the newest of all. Certificates of different keys
+ * stay P11TLS_E_AMBIGUOUS. */
+#define P11TLS_CERT_NEWEST (1u << 0)
+/* A certificate not seen without a login (CKA_PRIVATE) is looked for
+ * again after logging in (PIN sources as for p11tls_key_open()), on the
+ * one token the URI names; a URI naming several tokens then fails with
+ * P11TLS_E_AMBIGUOUS naming them, and no PIN is sent (one PIN is never
+ * tried on several tokens). */
+#define P11TLS_CERT_LOGIN (1u << 1)
+
+/* p11tls_cert_get_der() with flags (P11TLS_CERT_*; others:
+ * P11TLS_E_INVALID_ARGUMENT). With P11TLS_CERT_LOGIN also the login
+ * failures of p11tls_key_open(). Thread-safe. */
+P11TLS_API int p11tls_cert_get_der2(p11tls_ctx *ctx, const char *uri, unsigned flags,
+                                    uint8_t **out_der, size_t *out_len);
 
 /* The listing structs (p11tls_token_info, p11tls_module_info,
  * p11tls_object_info) are made by the library and passed to the caller's

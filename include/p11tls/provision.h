@@ -77,7 +77,19 @@ P11TLS_API int p11tls_token_set_pin(p11tls_ctx *ctx, const char *token_uri, unsi
  * P11TLS_E_READ_ONLY, the login failures of p11tls_key_open(), and
  * P11TLS_E_DEVICE for other token errors. If anything fails after
  * C_GenerateKeyPair (setting the ID, reading the public key back), both
- * halves are destroyed. RSA-4096 takes seconds on a software token. */
+ * halves are destroyed; if the token refuses to destroy one, the detail
+ * says which half stays (label, CKR_ value) and that it was not removed.
+ *
+ * Writers at the same time: a token has no "create if absent". p11tls
+ * calls on one host that make a key pair or write a certificate on one
+ * token take turns (an advisory lock, flock(2) on
+ * /run/lock/p11tls-provision-*.lock, or /tmp; waited for at most 60 s),
+ * so the second finds the label taken (P11TLS_E_EXISTS). Writers that
+ * lock cannot reach (another host, another tool) are looked for after the
+ * pair is made: another object with the label (or the ID given) there
+ * then means this call's pair is destroyed and P11TLS_E_EXISTS returned
+ * ("appeared ... while this key pair was made"). Two writers that do so at
+ * once may both give up. RSA-4096 takes seconds on a software token. */
 P11TLS_API int p11tls_key_generate(p11tls_ctx *ctx, const char *token_uri, const char *type,
                                    const char *label, const uint8_t *id, size_t id_len,
                                    unsigned flags, p11tls_key **out_key);
@@ -98,14 +110,20 @@ P11TLS_API int p11tls_key_generate(p11tls_ctx *ctx, const char *token_uri, const
  * certificate, 1 (token user) when its private key is on the token, else 0.
  * label NULL: the subject's common name. CKA_ID: id (id_len bytes), else
  * the ID of the private key on the token whose public key the certificate
- * certifies (so a URI by ID names both), else SHA-1 of its public key.
+ * certifies (so a URI by ID names both; every private key is compared, up
+ * to 100000, more is P11TLS_E_UNSUPPORTED), else SHA-1 of its public key.
  * *out_uri (if out_uri is not NULL) gets the certificate's URI, freed with
  * p11tls_free(). Also issuers: write each of a chain's certificates
  * (P11TLS_CERT_WRITE_SKIP_EXISTING is handy there).
  * Failures: P11TLS_E_EXISTS (another certificate has the label, or this
  * certificate is there already), P11TLS_E_INVALID_ARGUMENT (NULL or empty
  * arguments, unknown flags, no label and no common name), P11TLS_E_READ_ONLY,
- * login failures, P11TLS_E_DEVICE. Thread-safe. */
+ * login failures, P11TLS_E_DEVICE. Writers at the same time as for
+ * p11tls_key_generate(): p11tls calls take turns, and a certificate with
+ * the label or the same value that another writer made while this one was
+ * written makes this call remove its own and fail with P11TLS_E_EXISTS
+ * (with P11TLS_CERT_WRITE_SKIP_EXISTING, the same value is success, as if
+ * it had been there). Thread-safe. */
 P11TLS_API int p11tls_cert_write(p11tls_ctx *ctx, const char *token_uri, const uint8_t *der,
                                  size_t der_len, const char *label, const uint8_t *id,
                                  size_t id_len, unsigned flags, char **out_uri);
@@ -115,9 +133,16 @@ P11TLS_API int p11tls_cert_write(p11tls_ctx *ctx, const char *token_uri, const u
 typedef int (*p11tls_der_cb)(void *arg, const uint8_t *der, size_t len);
 
 /* Calls cb with the certificate uri names (exactly one: P11TLS_E_NOT_FOUND,
- * P11TLS_E_AMBIGUOUS), then with each issuer found among the certificates
- * on its token, in order, up to and including a self-signed root if that
- * is there (at most 8 certificates). Reads only: no login. flags must be 0.
+ * P11TLS_E_AMBIGUOUS naming the matches), then with each issuer found on
+ * its token, in order, up to and including a self-signed root if that is
+ * there (at most 8 certificates). Each issuer is looked for by its name
+ * (the certificates whose CKA_SUBJECT is the issuer's subject, as GnuTLS
+ * looks for issuers on tokens), so any number of other certificates on the
+ * token is fine; of several with that subject, one whose key made the
+ * signature is taken. A certificate object whose CKA_SUBJECT is not its
+ * subject is not found as an issuer. Reads only, no login, unless flags
+ * has P11TLS_CERT_LOGIN; flags: 0 or P11TLS_CERT_* (p11tls.h), which
+ * select the first certificate as p11tls_cert_get_der2() does.
  * Thread-safe. */
 P11TLS_API int p11tls_cert_get_chain(p11tls_ctx *ctx, const char *uri, unsigned flags,
                                      p11tls_der_cb cb, void *arg);

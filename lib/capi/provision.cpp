@@ -69,8 +69,8 @@ int p11tls_cert_write(p11tls_ctx *ctx, const char *token_uri, const uint8_t *der
 int p11tls_cert_get_chain(p11tls_ctx *ctx, const char *uri, unsigned flags, p11tls_der_cb cb, void *arg) {
     return guard<true>(__func__, state_of(ctx)->log(), [&] {
         if (!uri || !cb) fail(P11TLS_E_INVALID_ARGUMENT, "NULL argument");
-        if (flags) fail(P11TLS_E_INVALID_ARGUMENT, "unknown flags");
-        for (const auto &der : cert_chain(*state_of(ctx), uri))
+        if (flags & ~(P11TLS_CERT_NEWEST | P11TLS_CERT_LOGIN)) fail(P11TLS_E_INVALID_ARGUMENT, "unknown flags");
+        for (const auto &der : cert_chain(*state_of(ctx), uri, flags))
             if (int rc = cb(arg, der.data(), der.size())) return rc;
         return 0;
     });

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright The p11tls authors
-// Certificates by URI: the one a URI names, and those beside it on its
-// token (where its issuers are looked for).
+// Certificates by URI: the one a URI names; when several match, which
+// they are, and (if asked) the current one of a renewal.
 #include "cert/cert.hpp"
+
+#include <ctime>
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "cert/pick.hpp"
 #include "uri/uri.hpp"
 #include "pkcs11/attributes.hpp"
 #include "pkcs11/search.hpp"
@@ -16,12 +19,6 @@
 namespace p11tls {
 
 namespace {
-
-// The one certificate the URI names: its token and its DER value.
-struct FoundCert {
-    TokenState *token = nullptr;
-    std::vector<unsigned char> der;
-};
 
 // What tells whether an object is still the one the index knew.
 std::vector<CK_ATTRIBUTE_TYPE> name_types() { return {CKA_CLASS, CKA_LABEL, CKA_ID}; }
@@ -61,65 +58,126 @@ void tell_index(TokenState *t, ObjectIndex &idx, CK_SESSION_HANDLE s, const Obje
     idx.replace(name, seen);
 }
 
-FoundCert find_cert(const CtxState &ctx, const char *uri_text) {
-    Uri uri = Uri::parse(uri_text);
-    if (uri.has_class() && uri.object_class() != CKO_CERTIFICATE)
-        fail(P11TLS_E_INVALID_ARGUMENT, "URI names an object type other than a certificate");
-    std::string why;
-    auto tokens = matching_tokens(ctx, uri, &why);
-    if (tokens.empty()) fail_no_token(why);
-    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    FoundCert out;
-    int found = 0;
-    for (TokenState *t : tokens) {
-        std::vector<CK_ATTRIBUTE> tmpl;
-        for (const CK_ATTRIBUTE &a : uri.object_template())
-            if (a.type != CKA_CLASS) tmpl.push_back(a);
-        std::vector<unsigned char> label, id;
-        ObjectIndex::Name name = name_of(tmpl, label, id);
-        name.any_class = false;
-        name.cls = cls;
-        tmpl.push_back({CKA_CLASS, &cls, sizeof cls});
-        std::shared_ptr<ObjectIndex> idx = t->object_index(true);
-        PooledSession s(t);
-        std::vector<CK_OBJECT_HANDLE> handles;
-        if (!idx || !certs_indexed(t, *idx, s.get(), name, handles)) {
-            handles = find_objects(t->module(), s.get(), tmpl, 2);
-            if (idx) tell_index(t, *idx, s.get(), name, handles);
-        }
-        for (CK_OBJECT_HANDLE h : handles) {
-            if (++found > 1) fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one certificate");
-            out.der = get_attribute(t->module(), s.get(), h, CKA_VALUE);
-            out.token = t;
-        }
-    }
-    if (!found) fail(P11TLS_E_NOT_FOUND, "no certificate matches the URI");
-    if (out.der.empty()) fail(P11TLS_E_DEVICE, "certificate has no CKA_VALUE");
-    return out;
-}
+// More certificates than this matching one URI are not read one by one
+// (to tell them apart, or to pick the current one): the URI is refused as
+// ambiguous, saying so.
+constexpr size_t kMaxMatches = 16;
 
-// More certificates than this on one token is not a chain but a store; the
-// rest are not read.
-constexpr size_t kMaxCertsBeside = 256;
+// The search one URI makes on each of its tokens.
+class CertSearch {
+public:
+    CertSearch(const CtxState &ctx, const char *uri_text) : ctx_(ctx), uri_(Uri::parse(uri_text)) {
+        if (uri_.has_class() && uri_.object_class() != CKO_CERTIFICATE)
+            fail(P11TLS_E_INVALID_ARGUMENT, "URI names an object type other than a certificate");
+        std::string why;
+        tokens_ = matching_tokens(ctx, uri_, &why);
+        if (tokens_.empty()) fail_no_token(why);
+        for (const CK_ATTRIBUTE &a : uri_.object_template())
+            if (a.type != CKA_CLASS) tmpl_.push_back(a);
+        name_ = name_of(tmpl_, label_, id_);
+        name_.any_class = false;
+        name_.cls = cls_;
+        tmpl_.push_back({CKA_CLASS, &cls_, sizeof cls_});
+    }
+    CertSearch(const CertSearch &) = delete;
+    CertSearch &operator=(const CertSearch &) = delete;
+
+    // Up to two matches (two is ambiguous), through the index where it has
+    // them.
+    std::vector<TokenCert> first_two() {
+        std::vector<TokenCert> out;
+        for (TokenState *t : tokens_) {
+            std::shared_ptr<ObjectIndex> idx = t->object_index(true);
+            PooledSession s(t);
+            std::vector<CK_OBJECT_HANDLE> handles;
+            if (!idx || !certs_indexed(t, *idx, s.get(), name_, handles)) {
+                handles = find_objects(t->module(), s.get(), tmpl_, 2);
+                if (idx) tell_index(t, *idx, s.get(), name_, handles);
+            }
+            for (CK_OBJECT_HANDLE h : handles) {
+                out.push_back({t, get_attribute(t->module(), s.get(), h, CKA_VALUE)});
+                if (out.size() == 2) return out;
+            }
+        }
+        return out;
+    }
+
+    // Every match, by a real search (up to kMaxMatches + 1).
+    std::vector<TokenCert> all() {
+        std::vector<TokenCert> out;
+        for (TokenState *t : tokens_) {
+            PooledSession s(t);
+            for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl_, kMaxMatches + 1 - out.size())) {
+                out.push_back({t, get_attribute(t->module(), s.get(), h, CKA_VALUE)});
+                if (out.size() > kMaxMatches) return out;
+            }
+        }
+        return out;
+    }
+
+    // Logs in to the one token the URI names, to see private certificates.
+    // A PIN goes only to a token the URI names alone.
+    void login() {
+        if (tokens_.size() > 1) {
+            std::string names;
+            for (size_t i = 0; i < tokens_.size(); ++i) names += (i ? ", '" : "'") + tokens_[i]->label() + "'";
+            fail(P11TLS_E_AMBIGUOUS, "no certificate matches the URI without a login, and it names " +
+                                         std::to_string(tokens_.size()) + " tokens (" + names +
+                                         "): a PIN is not tried on each; add token= to log in to one");
+        }
+        tokens_[0]->ensure_login(ctx_, &uri_);
+    }
+
+private:
+    const CtxState &ctx_;
+    Uri uri_;
+    std::vector<TokenState *> tokens_;
+    CK_OBJECT_CLASS cls_ = CKO_CERTIFICATE;
+    std::vector<CK_ATTRIBUTE> tmpl_;
+    std::vector<unsigned char> label_, id_;
+    ObjectIndex::Name name_;
+};
+
+// Several certificates match: the current one of a renewal if asked and
+// they certify one key, else P11TLS_E_AMBIGUOUS saying which they are.
+TokenCert one_of(std::vector<TokenCert> matches, unsigned flags) {
+    const time_t now = time(nullptr);
+    std::vector<CertFacts> facts;
+    for (const TokenCert &c : matches) facts.push_back(cert_facts(c.der));
+    const bool too_many = matches.size() > kMaxMatches;
+    if ((flags & P11TLS_CERT_NEWEST) && !too_many && one_key(facts)) {
+        const size_t i = pick_current(facts, now);
+        debug("%zu certificates of one key match the URI; using %s", matches.size(),
+              describe_cert(facts[i], now).c_str());
+        return std::move(matches[i]);
+    }
+    std::string detail = "the URI matches more than one certificate (";
+    if (too_many) detail += "more than " + std::to_string(kMaxMatches) + ")";
+    else detail += std::to_string(matches.size()) + (one_key(facts) ? ", of one key)" : ", of different keys)");
+    for (size_t i = 0; i < facts.size() && i < kMaxMatches; ++i)
+        detail += (i ? "; " : ": ") + describe_cert(facts[i], now) + " on token " + matches[i].token->label();
+    fail(P11TLS_E_AMBIGUOUS, detail);
+}
 
 }  // namespace
 
-std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri) {
-    return find_cert(ctx, uri).der;
+TokenCert find_cert(const CtxState &ctx, const char *uri_text, unsigned flags) {
+    CertSearch search(ctx, uri_text);
+    std::vector<TokenCert> found = search.first_two();
+    if (found.empty() && (flags & P11TLS_CERT_LOGIN)) {
+        search.login();
+        found = search.all();
+    }
+    if (found.empty())
+        fail(P11TLS_E_NOT_FOUND, std::string("no certificate matches the URI") +
+                                     (flags & P11TLS_CERT_LOGIN ? "" : " (private ones are seen after a login)"));
+    if (found.size() > 1) return one_of(search.all(), flags);
+    if (found[0].der.empty()) fail(P11TLS_E_DEVICE, "certificate has no CKA_VALUE");
+    return std::move(found[0]);
 }
 
-std::vector<std::vector<unsigned char>> certs_beside(const CtxState &ctx, const char *uri) {
-    FoundCert c = find_cert(ctx, uri);
-    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &cls, sizeof cls}};
-    std::vector<std::vector<unsigned char>> out = {c.der};
-    PooledSession s(c.token);
-    for (CK_OBJECT_HANDLE h : find_objects(c.token->module(), s.get(), tmpl, kMaxCertsBeside)) {
-        auto der = get_attribute(c.token->module(), s.get(), h, CKA_VALUE);
-        if (!der.empty() && der != c.der) out.push_back(std::move(der));
-    }
-    return out;
+std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri, unsigned flags) {
+    return find_cert(ctx, uri, flags).der;
 }
 
 }  // namespace p11tls
-

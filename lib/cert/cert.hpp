@@ -8,13 +8,25 @@
 #include <p11tls/p11tls.h>
 
 #include "world/context.hpp"
+#include "world/token_state.hpp"
 
 namespace p11tls {
 
-std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri);
-// The certificate the URI names (first), then every other certificate on
-// its token: where its issuers are looked for. Fails as cert_der() does
-// when the URI names no single certificate.
-std::vector<std::vector<unsigned char>> certs_beside(const CtxState &ctx, const char *uri);
+// A certificate and the token it is on (this generation's).
+struct TokenCert {
+    TokenState *token = nullptr;
+    std::vector<unsigned char> der;
+};
+
+// The one certificate the URI names. flags (p11tls.h):
+// P11TLS_CERT_NEWEST: several certificates of one public key (a renewal)
+// are no ambiguity: the one valid now, newest, is taken (cert/pick.hpp).
+// P11TLS_CERT_LOGIN: a certificate not seen without a login (CKA_PRIVATE)
+// is looked for again after logging in, on the one token the URI names
+// (several tokens: P11TLS_E_AMBIGUOUS naming them, no login).
+// Fails with P11TLS_E_NOT_FOUND, or P11TLS_E_AMBIGUOUS whose detail names
+// the certificates that match (subject, serial, validity).
+TokenCert find_cert(const CtxState &ctx, const char *uri, unsigned flags = 0);
+std::vector<unsigned char> cert_der(const CtxState &ctx, const char *uri, unsigned flags = 0);
 
 }  // namespace p11tls

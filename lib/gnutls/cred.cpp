@@ -64,8 +64,10 @@ extern "C" int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_
     if (!cred || !cert_uri || !key_uri) return GNUTLS_E_INVALID_REQUEST;
     std::vector<std::vector<unsigned char>> ders;
     LogSink *log = state_of(ctx)->log();
+    // A renewed certificate beside the old one (same label and ID) is not
+    // ambiguous here: the one valid now, newest.
     int rc = guard<true>(__func__, log, [&] {
-        ders = certs_beside(*state_of(ctx), cert_uri);
+        ders = chain_from(find_cert(*state_of(ctx), cert_uri, P11TLS_CERT_NEWEST), false);
         return 0;
     });
     if (rc < 0) return gnutls_error_of(rc);
@@ -73,13 +75,12 @@ extern "C" int p11tls_gnutls_certificate_set_key(gnutls_certificate_credentials_
     CrtList certs;
     for (size_t i = 0; i < ders.size(); i++) {
         rc = certs.add(ders[i]);
-        if (rc < 0 && i == 0) return rc;  // the leaf itself is not a certificate
+        if (rc < 0) return rc;  // chain_from parsed each one
     }
-    std::vector<size_t> chain = chain_of(certs, false);
 
     gnutls_pcert_st pcerts[kMaxChain];
     unsigned n = 0;
-    for (size_t i : chain) {
+    for (size_t i = 0; i < certs.size(); i++) {
         rc = gnutls_pcert_import_x509(&pcerts[n], certs[i], 0);
         if (rc < 0) break;
         n++;

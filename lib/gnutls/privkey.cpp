@@ -60,6 +60,12 @@ uint16_t scheme_of(gnutls_sign_algorithm_t algo) {
 // p11tls_key_sign_hash over p11tls_key_sign.
 int sign_into(p11tls_key *key, uint16_t scheme, bool hashed, const unsigned char *in,
               size_t in_len, gnutls_datum_t *sig) {
+    // A key that may not sign (CKA_SIGN false: decrypt-only) or lacks the
+    // mechanism: GnuTLS asks anyway when it loads a key beside its
+    // certificate (a probe signature, lib/cert-cred.c, whose failure it
+    // ignores) and handles the refusal; refused here without a call that
+    // would log it as an error.
+    if (p11tls_key_supports(key, scheme) == 0) return GNUTLS_E_PK_SIGN_FAILED;
     size_t len = 0;
     int rc = hashed ? p11tls_key_sign_hash(key, scheme, in, in_len, nullptr, &len)
                     : p11tls_key_sign(key, scheme, in, in_len, nullptr, &len);

@@ -13,14 +13,19 @@
 #include <mutex>
 #include <new>
 #include <pthread.h>
+#include <vector>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/pkcs11.h>
 #include <gnutls/urls.h>
 
 #include "base/log.hpp"
+#include "capi/guard.hpp"
+#include "cert/cert.hpp"
+#include "gnutls/errmap.hpp"
 #include "gnutls/pin.hpp"
 #include "gnutls/privkey_pin.hpp"
+#include "world/context.hpp"
 
 namespace {
 
@@ -31,10 +36,11 @@ p11tls_ctx *g_url_ctx;
 int g_register_rc;
 pthread_once_t g_register_once = PTHREAD_ONCE_INIT;
 
-// One context per PIN callback that programs set on the privkeys they
-// import into (gnutls_privkey_set_pin_function, the pass of
-// gnutls_certificate_set_x509_key_file2): a key keeps its context, and so
-// its callback, for the logins after fork. Programs have one or two such
+// One context per PIN callback that programs set on the privkeys and crts
+// they import into (gnutls_privkey_set_pin_function, the pass of
+// gnutls_certificate_set_x509_key_file2, the pin_fn of
+// gnutls_x509_crt_list_import_url): a key keeps its context, and so its
+// callback, for the logins after fork. Programs have one or two such
 // callbacks; never freed, as the keys may outlive any caller.
 struct PinCtx {
     p11tls::GnutlsPin pin;
@@ -71,19 +77,54 @@ p11tls_ctx *ctx_for(const p11tls::GnutlsPin &pin) {
     return p->ctx;
 }
 
+// The context for an object whose PIN callback (read from GnuTLS's struct
+// when readable) is pin; nullptr if out of memory.
+p11tls_ctx *ctx_of(const p11tls::GnutlsPin &pin, bool readable, const char *what) {
+    if (!readable)
+        p11tls::debug("this GnuTLS keeps a %s's PIN callback where p11tls cannot read it; "
+                      "only GnuTLS's process-wide PIN function is asked",
+                      what);
+    return pin.cb ? ctx_for(pin) : g_url_ctx;
+}
+
 int import_key(gnutls_privkey_t pkey, const char *url, unsigned) {
     bool readable = false;
     p11tls::GnutlsPin pin = p11tls::privkey_pin(pkey, &readable);
-    if (!readable)
-        p11tls::debug("this GnuTLS keeps a privkey's PIN callback where p11tls cannot read it; "
-                      "only GnuTLS's process-wide PIN function is asked");
-    p11tls_ctx *ctx = pin.cb ? ctx_for(pin) : g_url_ctx;
+    p11tls_ctx *ctx = ctx_of(pin, readable, "privkey");
     if (!ctx) return GNUTLS_E_MEMORY_ERROR;
     return p11tls_gnutls_privkey_import(pkey, ctx, url, 0);
 }
 
-int import_crt(gnutls_x509_crt_t crt, const char *url, unsigned) {
-    return p11tls_gnutls_x509_crt_import(crt, g_url_ctx, url);
+// GnuTLS's flags say whether to log in: GNUTLS_PKCS11_OBJ_FLAG_LOGIN finds
+// a private certificate (CKA_PRIVATE), as GnuTLS's own import does. Its
+// callers try without the flag first and again with it
+// (gnutls_pcert_list_import_x509_file, gnutls_certificate_set_x509_key_file2):
+// the try without is expected to find nothing then, so that is logged at
+// info level, not as an error (the p11tls exec preload prints errors).
+// Several certificates of one key (a renewal): the one valid now, newest,
+// as p11tls_gnutls_certificate_set_key takes.
+int import_crt(gnutls_x509_crt_t crt, const char *url, unsigned flags) {
+    bool readable = false;
+    p11tls::GnutlsPin pin = p11tls::crt_pin(crt, &readable);
+    p11tls_ctx *ctx = ctx_of(pin, readable, "crt");
+    if (!ctx) return GNUTLS_E_MEMORY_ERROR;
+    const bool login = flags & (GNUTLS_PKCS11_OBJ_FLAG_LOGIN | GNUTLS_PKCS11_OBJ_FLAG_LOGIN_SO);
+    std::vector<unsigned char> der;
+    int rc = p11tls::guard<true>("gnutls_x509_crt_import_url", p11tls::state_of(ctx)->log(), [&] {
+        try {
+            der = p11tls::cert_der(*p11tls::state_of(ctx), url,
+                                   P11TLS_CERT_NEWEST | (login ? P11TLS_CERT_LOGIN : 0u));
+        } catch (const p11tls::Error &e) {
+            if (login || e.code() != P11TLS_E_NOT_FOUND) throw;
+            p11tls::set_last_error(e.what());
+            p11tls::log_info("gnutls_x509_crt_import_url without its login flag: %s", e.what());
+            return e.code();
+        }
+        return 0;
+    });
+    if (rc < 0) return p11tls::gnutls_error_of(rc);
+    gnutls_datum_t d = {der.data(), static_cast<unsigned>(der.size())};
+    return gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
 }
 
 void register_once() {

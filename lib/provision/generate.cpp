@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright The p11tls authors
 // Key pair generation on a token: the type's mechanism and template, the
-// label checked free first, the ID from the public key, and no half of a
-// pair left behind when a later step fails.
+// label checked free before and after (another process may make one at the
+// same time), the ID from the public key, and no half of a pair left
+// behind when a later step fails (or, if the token refuses to remove it,
+// the error says which half stays).
 #include <cstring>
 #include <iterator>
 
@@ -14,6 +16,7 @@
 #include "key/pubkey.hpp"
 #include "pkcs11/attributes.hpp"
 #include "pkcs11/ckm.hpp"
+#include "provision/lock.hpp"
 #include "provision/provision.hpp"
 #include "provision/token.hpp"
 #include "uri/uri.hpp"
@@ -76,25 +79,6 @@ void check_mechanism(TokenState *t, const KeyType &k) {
                                        " bits, not " + k.name);
 }
 
-// Destroys the pair unless dismissed: a pair without its ID, or whose
-// public key cannot be read, is not left on the token.
-class PairGuard {
-public:
-    PairGuard(const RwSession &s, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv) : s_(s), pub_(pub), priv_(priv) {}
-    ~PairGuard() {
-        if (!armed_) return;
-        P11CALL(s_.module(), C_DestroyObject, s_.get(), priv_);
-        P11CALL(s_.module(), C_DestroyObject, s_.get(), pub_);
-        log_warning("key pair generation failed after C_GenerateKeyPair; both halves removed");
-    }
-    void dismiss() { armed_ = false; }
-
-private:
-    const RwSession &s_;
-    CK_OBJECT_HANDLE pub_, priv_;
-    bool armed_ = true;
-};
-
 void set_id(const RwSession &s, CK_OBJECT_HANDLE h, const std::vector<unsigned char> &id) {
     CK_ATTRIBUTE a = {CKA_ID, (void *)id.data(), (CK_ULONG)id.size()};
     CK_RV rv = P11CALL(s.module(), C_SetAttributeValue, s.get(), h, &a, 1UL);
@@ -108,6 +92,19 @@ void check_free(const RwSession &s, const TokenState *t, const char *label, cons
         fail(P11TLS_E_EXISTS, "token " + t->label() + " already has an object labelled '" + label + "'");
     if (!id.empty() && any_object(s, {{CKA_ID, (void *)id.data(), (CK_ULONG)id.size()}}))
         fail(P11TLS_E_EXISTS, "token " + t->label() + " already has an object with ID " + hex(id));
+}
+
+// After the pair is made: still the only objects with that label (and ID,
+// if given)? Another process may have passed check_free at the same time.
+void check_still_free(const RwSession &s, const TokenState *t, const char *label,
+                      const std::vector<unsigned char> &id, const std::vector<CK_OBJECT_HANDLE> &mine) {
+    static const char kRace[] = " while this key pair was made (another generate at the same time?); "
+                                "run it again once that one is done, or choose another label";
+    if (other_object(s, {{CKA_LABEL, (void *)label, (CK_ULONG)strlen(label)}}, mine))
+        fail(P11TLS_E_EXISTS, "another object labelled '" + std::string(label) + "' appeared on token " +
+                                  t->label() + kRace);
+    if (!id.empty() && other_object(s, {{CKA_ID, (void *)id.data(), (CK_ULONG)id.size()}}, mine))
+        fail(P11TLS_E_EXISTS, "another object with ID " + hex(id) + " appeared on token " + t->label() + kRace);
 }
 
 }  // namespace
@@ -129,6 +126,7 @@ std::unique_ptr<p11tls_key> generate_key(const std::shared_ptr<CtxState> &ctx, c
     check_mechanism(t, k);
     t->ensure_login(*ctx, &uri);
     RwSession s(t);
+    ProvisionLock lock(*t);  // no other p11tls here passes check_free before this pair is made
     check_free(s, t, label, want_id);
 
     const CK_ULONG label_len = strlen(label);
@@ -169,20 +167,30 @@ std::unique_ptr<p11tls_key> generate_key(const std::shared_ptr<CtxState> &ctx, c
                        priv.data(), (CK_ULONG)priv.size(), &hpub, &hpriv);
     if (rv != CKR_OK) fail_ckr(s.module(), "C_GenerateKeyPair", rv);
 
-    PairGuard pair(s, hpub, hpriv);
-    std::vector<CK_ATTRIBUTE_TYPE> types(std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
-    const PublicKey pk = read_public_key(t, s.get(), Attributes(s.module(), s.get(), hpub, types));
-    std::vector<unsigned char> id = want_id;
-    if (id.empty()) {
-        id = key_id_of_spki(pk.spki);
-        set_id(s, hpub, id);
-        set_id(s, hpriv, id);
+    // From here on a failure removes the pair, and says what it removed.
+    const std::vector<Created> made = {{hpriv, "private key"}, {hpub, "public key"}};
+    try {
+        std::vector<CK_ATTRIBUTE_TYPE> types(std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
+        const PublicKey pk = read_public_key(t, s.get(), Attributes(s.module(), s.get(), hpub, types));
+        std::vector<unsigned char> id = want_id;
+        if (id.empty()) {
+            id = key_id_of_spki(pk.spki);
+            set_id(s, hpub, id);
+            set_id(s, hpriv, id);
+        }
+        check_still_free(s, t, label, want_id, {hpub, hpriv});
+        const std::string key_uri = format_object_uri(t->info(), CKO_PRIVATE_KEY, label, id);
+        auto key = open_key(ctx, key_uri.c_str(), 0);
+        if (key->pub.spki != pk.spki) fail(P11TLS_E_INTERNAL, "the key opened is not the key generated");
+        return key;
+    } catch (const ForkedDuringCall &) {
+        throw;  // this child's: the parent's call goes on with the pair
+    } catch (const Error &e) {
+        throw Error(e.code(), std::string(e.what()) + "; " + remove_created(s, *t, label, made).detail);
+    } catch (...) {
+        remove_created(s, *t, label, made);
+        throw;
     }
-    const std::string key_uri = format_object_uri(t->info(), CKO_PRIVATE_KEY, label, id);
-    auto key = open_key(ctx, key_uri.c_str(), 0);
-    if (key->pub.spki != pk.spki) fail(P11TLS_E_INTERNAL, "the key opened is not the key generated");
-    pair.dismiss();
-    return key;
 }
 
 }  // namespace p11tls

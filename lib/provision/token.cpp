@@ -3,7 +3,11 @@
 // The one token a writing job works on, and its read-write session.
 #include "provision/token.hpp"
 
+#include <algorithm>
+
 #include "base/error.hpp"
+#include "base/log.hpp"
+#include "pkcs11/ckrv.hpp"
 #include "pkcs11/search.hpp"
 #include "uri/uri.hpp"
 #include "world/matching.hpp"
@@ -35,6 +39,40 @@ bool any_object(const RwSession &s, const std::vector<CK_ATTRIBUTE> &tmpl) {
     return !find_objects(s.module(), s.get(), tmpl, 1).empty();
 }
 
+bool other_object(const RwSession &s, const std::vector<CK_ATTRIBUTE> &tmpl,
+                  const std::vector<CK_OBJECT_HANDLE> &mine) {
+    // One more than mine: enough to see one that is not.
+    for (CK_OBJECT_HANDLE h : find_objects(s.module(), s.get(), tmpl, mine.size() + 1))
+        if (std::find(mine.begin(), mine.end(), h) == mine.end()) return true;
+    return false;
+}
+
+Removal remove_created(const RwSession &s, const TokenState &t, const std::string &label,
+                       const std::vector<Created> &objs) noexcept {
+    if (!s.current()) return {false, "nothing removed in this forked child (the parent's call goes on)"};
+    try {
+        std::string removed, failed;
+        size_t n_removed = 0;
+        for (const Created &o : objs) {
+            const CK_RV rv = P11CALL(s.module(), C_DestroyObject, s.get(), o.handle);
+            std::string &list = rv == CKR_OK ? removed : failed;
+            if (!list.empty()) list += " and ";
+            list += o.what;
+            if (rv != CKR_OK) list += std::string(" (C_DestroyObject: ") + ckr_name(rv) + ")";
+            else ++n_removed;
+        }
+        const char *verb = n_removed > 1 ? " were removed" : " was removed";
+        if (failed.empty()) return {true, "this call's " + removed + verb};
+        std::string out = "could not remove this call's " + failed + ": left on token " + t.label() +
+                          ", labelled '" + label + "'; delete it by hand";
+        if (!removed.empty()) out += "; its " + removed + verb;
+        log_warning("%s", out.c_str());
+        return {false, out};
+    } catch (...) {  // out of memory while saying so
+        return {false, "removing what this call created failed"};
+    }
+}
+
 std::string hex(const std::vector<unsigned char> &v) {
     static const char digits[] = "0123456789abcdef";
     std::string out;
@@ -52,7 +90,7 @@ RwSession::RwSession(TokenState *t) : t_(t), gen_(current_generation()) {
 }
 
 RwSession::~RwSession() {
-    if (current_generation() == gen_) P11CALL(t_->module(), C_CloseSession, h_);
+    if (current()) P11CALL(t_->module(), C_CloseSession, h_);
 }
 
 }  // namespace p11tls

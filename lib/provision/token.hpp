@@ -29,6 +29,27 @@ class RwSession;
 // Whether an object matching tmpl is on the token (private ones too, when
 // logged in).
 bool any_object(const RwSession &s, const std::vector<CK_ATTRIBUTE> &tmpl);
+// Whether one matching tmpl is there that is none of mine: after creating
+// mine, whether another process created one at the same time (a token
+// has no "create if absent": check, create, check again).
+bool other_object(const RwSession &s, const std::vector<CK_ATTRIBUTE> &tmpl,
+                  const std::vector<CK_OBJECT_HANDLE> &mine);
+
+// An object this call created, to remove it when the call fails.
+struct Created {
+    CK_OBJECT_HANDLE handle;
+    const char *what;  // "private key", "public key", "certificate"
+};
+// Destroys each of objs (labelled label on t) and says exactly what that
+// did, for the error detail: all removed, or which could not be (with the
+// CKR_ value) and stays on the token (also logged, as a warning). Never
+// throws.
+struct Removal {
+    bool complete;       // every one removed
+    std::string detail;
+};
+Removal remove_created(const RwSession &s, const TokenState &t, const std::string &label,
+                       const std::vector<Created> &objs) noexcept;
 // Hex of an ID, for messages.
 std::string hex(const std::vector<unsigned char> &v);
 
@@ -43,6 +64,8 @@ public:
     RwSession &operator=(const RwSession &) = delete;
     CK_SESSION_HANDLE get() const { return h_; }
     const Module *module() const { return t_->module(); }
+    // False in a child forked since it was opened: nothing may use it there.
+    bool current() const { return current_generation() == gen_; }
 
 private:
     TokenState *t_;

@@ -2,7 +2,8 @@
 // Copyright The p11tls authors
 // Writing a certificate: the attributes PKCS#11 expects, read from the
 // certificate by GnuTLS, and the ID of the key pair it certifies, so that
-// a URI by ID names the key and its certificate together.
+// a URI by ID names the key and its certificate together. Its label (and
+// value) checked free before and after writing it.
 #include <cstring>
 #include <iterator>
 
@@ -14,6 +15,7 @@
 #include "key/pubkey.hpp"
 #include "pkcs11/attributes.hpp"
 #include "pkcs11/search.hpp"
+#include "provision/lock.hpp"
 #include "provision/provision.hpp"
 #include "provision/token.hpp"
 #include "uri/uri.hpp"
@@ -63,8 +65,10 @@ CertFields read_fields(const std::vector<unsigned char> &der) {
     return f;
 }
 
-// More private keys than this are not compared with the certificate.
-constexpr size_t kMaxKeys = 256;
+// More private keys than this on one token: refused rather than the
+// certificate written with an ID that is not its key's (a key beyond a
+// limit was missed silently: only the first 256 were compared).
+constexpr size_t kMaxKeys = 100000;
 
 // The ID of the private key on the token whose public key is spki; empty
 // if there is none (an issuer's certificate) or it has no ID.
@@ -72,7 +76,11 @@ std::vector<unsigned char> id_of_key_for(TokenState *t, const RwSession &s, cons
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
     std::vector<CK_ATTRIBUTE_TYPE> types = {CKA_CLASS};
     types.insert(types.end(), std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
-    for (CK_OBJECT_HANDLE h : find_objects(s.module(), s.get(), {{CKA_CLASS, &priv, sizeof priv}}, kMaxKeys)) {
+    auto keys = find_objects(s.module(), s.get(), {{CKA_CLASS, &priv, sizeof priv}}, kMaxKeys + 1);
+    if (keys.size() > kMaxKeys)
+        fail(P11TLS_E_UNSUPPORTED, "token " + t->label() + " has more than " + std::to_string(kMaxKeys) +
+                                       " private keys; not looking for the certificate's among part of them");
+    for (CK_OBJECT_HANDLE h : keys) {
         Attributes a(s.module(), s.get(), h, types);
         try {
             if (read_public_key(t, s.get(), a).spki == spki) return a.get(CKA_ID);
@@ -96,6 +104,7 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
     check_writable(*t, t->info_now());
     t->ensure_login(ctx, &uri);
     RwSession s(t);
+    ProvisionLock lock(*t);  // no other p11tls here passes the checks below before this is written
 
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
     const std::vector<CK_ATTRIBUTE> same_value = {{CKA_CLASS, &cls, sizeof cls},
@@ -139,6 +148,20 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     CK_RV rv = P11CALL(s.module(), C_CreateObject, s.get(), tmpl.data(), (CK_ULONG)tmpl.size(), &h);
     if (rv != CKR_OK) fail_ckr(s.module(), "C_CreateObject(certificate)", rv);
+    // Checked again now that it is there: another process may have passed
+    // the checks above at the same time (a token has no "create if
+    // absent"). Then this one goes, and the call fails, or (the same
+    // certificate, skip_existing) is the "already there" it would have been.
+    const bool same = other_object(s, same_value, {h});
+    if (same || other_object(s, {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, (void *)label.data(), (CK_ULONG)label.size()}},
+                             {h})) {
+        const Removal removed = remove_created(s, *t, label, {{h, "certificate"}});
+        if (same && skip_existing && removed.complete) return "";
+        fail(P11TLS_E_EXISTS,
+             std::string(same ? "the same certificate" : "another certificate labelled '" + label + "'") +
+                 " appeared on token " + t->label() + " while this one was written (another import at the same time?); " +
+                 removed.detail);
+    }
     log_info("token %s: certificate '%s' written", t->label().c_str(), label.c_str());
     return format_object_uri(t->info(), CKO_CERTIFICATE, label, id);
 }

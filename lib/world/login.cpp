@@ -86,6 +86,9 @@ void read_pin_source(const char *source, SecretBuffer &pin) {
     if (len > kMaxPinLength)
         fail(P11TLS_E_PIN_SOURCE, "pin-source's first line is longer than " + std::to_string(kMaxPinLength) +
                                       " bytes; refusing it rather than cutting it");
+    // A PIN is a C string from here on: "1234\0JUNK" would log in as "1234".
+    if (memchr(buf.data(), '\0', len))
+        fail(P11TLS_E_PIN_SOURCE, "pin-source's first line holds a NUL byte; refusing it rather than cutting it there");
     if (!pin.assign(buf.data(), len)) fail(P11TLS_E_INTERNAL, "PIN buffer too small");
 }
 

@@ -227,6 +227,37 @@ static void cert_json(json_writer *w, const cert_facts *c)
 
 /* ---- objects ------------------------------------------------------------ */
 
+void cli_object_brief(char *buf, size_t size, const p11tls_object_info *o)
+{
+    char cls_buf[32], nb[16], na[16];
+    const char *cls = cli_class_name(o->object_class, cls_buf, sizeof cls_buf);
+    unsigned char *p;
+    cert_facts c;
+
+    if (size == 0)
+        return;
+    if (o->object_class == CKO_CERTIFICATE && o->value &&
+        cert_facts_read(&c, o->value, o->value_len) == 0) {
+        const time_t now = time(NULL);
+        snprintf(buf, size, "%s '%s' serial %s, valid %s to %s%s on token %s", cls,
+                 c.subject.data ? (const char *)c.subject.data : "?", c.serial,
+                 time_str(c.not_before, "%Y-%m-%d", nb, sizeof nb),
+                 time_str(c.not_after, "%Y-%m-%d", na, sizeof na),
+                 expired(&c) ? " (expired)"
+                 : c.not_before != (time_t)-1 && c.not_before > now ? " (not yet valid)"
+                                                                    : "",
+                 o->token_label ? o->token_label : "?");
+        cert_facts_free(&c);
+    } else {
+        snprintf(buf, size, "%s %s", cls, o->uri ? o->uri : "?");
+    }
+    /* Subjects and labels come from the token: no line breaks from them. */
+    for (p = (unsigned char *)buf; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
+
 static int is_key(const p11tls_object_info *o)
 {
     return o->object_class == CKO_PRIVATE_KEY || o->object_class == CKO_PUBLIC_KEY ||

@@ -32,6 +32,11 @@ void cli_object_text(FILE *f, const char *indent, const p11tls_object_info *o);
  * not_after (RFC 3339, UTC) and expired. 0 or P11TLS_E_MEMORY. */
 int cli_object_json(json_writer *w, const p11tls_object_info *o);
 
+/* One line that tells an object from others a URI also matches, for an
+ * error message: a certificate's subject, serial, validity and token,
+ * else its class and URI; control characters shown as '?'. */
+void cli_object_brief(char *buf, size_t size, const p11tls_object_info *o);
+
 /* Object flags (P11TLS_OBJECT_* bits) by name: a "Flags" text field, or a
  * JSON array of snake_case names. */
 void cli_object_flags_text(FILE *f, const char *indent, unsigned long attributes);

@@ -27,11 +27,13 @@ typedef struct copied {
     uint8_t *id, *spki, *value;
 } copied;
 
-/* What a URI matches: how many objects, how many private keys, and the
- * first of each kind. */
+/* What a URI matches: how many objects, how many private keys, the first
+ * of each kind, and what tells the first few apart (for an ambiguity). */
+#define BRIEF_MAX 8
 typedef struct found {
     int n, n_private_keys;
     copied other, key;
+    char briefs[BRIEF_MAX * 256];
 } found;
 
 static void *dup_bytes(const void *p, size_t len)
@@ -79,6 +81,12 @@ static int collect(void *arg, const p11tls_object_info *o)
     const int key = o->object_class == CKO_PRIVATE_KEY;
     copied *c = key ? &fd->key : &fd->other;
 
+    if (fd->n < BRIEF_MAX) {
+        size_t used = strlen(fd->briefs);
+        char brief[256];
+        cli_object_brief(brief, sizeof brief, o);
+        snprintf(fd->briefs + used, sizeof fd->briefs - used, "%s%s", used ? "; " : "", brief);
+    }
     fd->n++;
     fd->n_private_keys += key;
     return c->have ? 0 : copy(c, o);
@@ -154,8 +162,8 @@ int cli_info_object(cli_env *env, int *status)
                             login ? "" : " (private objects are seen with --login)");
     else
         *status = cli_error(CLI_EXIT_AMBIGUOUS,
-                            "%d objects match '%s'; info shows one (add object= or id=)",
-                            fd.n, shown);
+                            "%d objects match '%s'; info shows one (add object=, id= or type= where they differ): %s%s",
+                            fd.n, shown, fd.briefs, fd.n > BRIEF_MAX ? "; ..." : "");
     found_free(&fd);
     return handled;
 }

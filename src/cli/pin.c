@@ -36,13 +36,20 @@ void cli_pin_wipe(cli_pin *p)
 }
 
 /* Reads one line (without its end) from fd into buf. Returns its length,
- * or -1 on a read error, or -2 if it does not fit. Wipes what it reads
- * beyond the buffer. */
-static long read_line(int fd, char *buf, size_t size)
+ * or -1 on a read error, -2 if it does not fit, -3 if it holds a NUL byte
+ * (a C string would end there: "1234\0JUNK" must not be the PIN "1234").
+ * One byte per read(2), so that nothing after the line is taken from fd
+ * (set-pin reads a second line later). A line that does not fit is given
+ * up after size bytes: a stream without a newline (/dev/zero) is refused,
+ * not read forever. Except with drain (the terminal, whose lines the
+ * kernel bounds): there the rest of the line is read and dropped, so that
+ * no part of a PIN typed too long is left for the shell to read. Wipes
+ * what it read on failure. */
+static long read_line(int fd, char *buf, size_t size, int drain)
 {
     size_t n = 0;
-    int too_long = 0;
-    char c;
+    int nul = 0, too_long = 0;
+    char c = 0;
 
     for (;;) {
         ssize_t r = read(fd, &c, 1);
@@ -54,18 +61,23 @@ static long read_line(int fd, char *buf, size_t size)
         }
         if (r == 0 || c == '\n')
             break;
-        if (n + 1 < size)
-            buf[n++] = c;
-        else
+        if (n + 1 >= size) {
             too_long = 1;
+            if (drain)
+                continue;
+            break;
+        }
+        if (c == '\0')
+            nul = 1;
+        buf[n++] = c;
     }
     explicit_bzero(&c, sizeof(c));
     if (n > 0 && buf[n - 1] == '\r')
         n--;
     buf[n] = '\0';
-    if (too_long) {
+    if (too_long || nul) {
         explicit_bzero(buf, size);
-        return -2;
+        return too_long ? -2 : -3;
     }
     return (long)n;
 }
@@ -153,7 +165,7 @@ static int ask_tty(cli_pin *p, const char *label, unsigned flags, int confirm,
      * typed once it shows is neither echoed nor thrown away. */
     tcsetattr(fd, TCSAFLUSH, &noecho);
     put_str(fd, prompt);
-    n = read_line(fd, pin, pin_size);
+    n = read_line(fd, pin, pin_size, 1);
     tcsetattr(fd, TCSAFLUSH, &tty_saved);
     put_str(fd, "\n");
 
@@ -164,6 +176,10 @@ static int ask_tty(cli_pin *p, const char *label, unsigned flags, int confirm,
 
     if (n == -2) {
         p->problem = "the PIN entered is too long";
+        return -1;
+    }
+    if (n == -3) {
+        p->problem = "the PIN entered holds a NUL byte; refused, not cut there";
         return -1;
     }
     if (n < 0) {
@@ -206,11 +222,13 @@ static int ask_new_tty(cli_pin *p, const char *label, unsigned flags, char *pin,
  * one, read when asked for (never cached). */
 static int read_new_fd(cli_pin *p, char *pin, size_t pin_size)
 {
-    long n = read_line(p->fd, pin, pin_size);
+    long n = read_line(p->fd, pin, pin_size, 0);
     if (n == -1)
         p->problem = "cannot read the new PIN from --pin-fd";
     else if (n == -2)
         p->problem = "the new PIN from --pin-fd is too long";
+    else if (n == -3)
+        p->problem = "the new PIN from --pin-fd holds a NUL byte; refused, not cut there";
     else if (n == 0)
         p->problem = "no new PIN on --pin-fd (its second line is missing or empty)";
     return n > 0 ? 0 : -1;
@@ -242,13 +260,17 @@ int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
     if (!p->fd_read) {
         long n;
         p->fd_read = 1;
-        n = read_line(p->fd, p->cached, sizeof(p->cached));
+        n = read_line(p->fd, p->cached, sizeof(p->cached), 0);
         if (n == -1) {
             p->problem = "cannot read the PIN from --pin-fd";
             return -1;
         }
         if (n == -2) {
-            p->problem = "the PIN from --pin-fd is too long";
+            p->problem = "the PIN from --pin-fd is too long (no newline within 255 bytes)";
+            return -1;
+        }
+        if (n == -3) {
+            p->problem = "the PIN from --pin-fd holds a NUL byte; refused, not cut there";
             return -1;
         }
         /* An empty line is a cancel: an empty PIN would cost a try. */

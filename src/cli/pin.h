@@ -6,7 +6,9 @@
  * first newline or end of file) and handed to every request that is not a
  * retry after a refused PIN; a PIN change (set-pin) reads the new PIN from
  * the next line. Otherwise it is asked for on /dev/tty with
- * echo off; without a terminal the request is cancelled. PINs are never
+ * echo off; without a terminal the request is cancelled. A line longer
+ * than CLI_PIN_MAX - 1 bytes or holding a NUL byte is refused, never cut,
+ * and --pin-fd is not read past CLI_PIN_MAX bytes of one line. PINs are never
  * printed and are wiped (explicit_bzero) when no longer needed. */
 #ifndef P11TLS_CLI_PIN_H
 #define P11TLS_CLI_PIN_H

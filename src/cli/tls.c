@@ -114,7 +114,9 @@ int cli_tls_trust(gnutls_certificate_credentials_t cred, const char *ca)
 
 /* The key, and a pkcs11: certificate, looked up first with p11tls's own
  * calls: their codes tell what GnuTLS's do not, a URI that matches nothing
- * (exit 3) or several objects (exit 4), as for the other commands. The
+ * (exit 3) or several objects (exit 4), as for the other commands. Several
+ * certificates of one key (a renewal) are not ambiguous: the one valid
+ * now and newest is used, as p11tls_gnutls_certificate_set_key() does. The
  * token stays logged in for the import that follows (no second PIN). */
 static int look_up_identity(cli_env *env, const char *key_uri, const char *cert)
 {
@@ -130,7 +132,7 @@ static int look_up_identity(cli_env *env, const char *key_uri, const char *cert)
     p11tls_key_free(key);
     if (strncmp(cert, "pkcs11:", 7) != 0)
         return CLI_EXIT_OK;
-    rc = p11tls_cert_get_der(env->ctx, cert, &der, &len);
+    rc = p11tls_cert_get_der2(env->ctx, cert, P11TLS_CERT_NEWEST, &der, &len);
     if (rc < 0)
         return cli_fail(rc, NULL, "certificate '%s'", cli_redact_uri(cert, shown, sizeof(shown)));
     p11tls_free(der);

@@ -138,8 +138,13 @@ static void free_data(pam_handle_t *pamh, void *data, int error_status)
 
 /* ---- certificate listing ------------------------------------------------ */
 
+/* Every certificate uri= matches, with its value from the listing: two
+ * certificates of one key share label and ID (an old and a renewed one),
+ * so a URI can name neither alone; each is checked as listed. */
 struct cert_list {
     char **uris;
+    uint8_t **ders;
+    size_t *lens;
     size_t n, cap;
     int oom;
 };
@@ -152,27 +157,46 @@ static int collect_cert(void *arg, const p11tls_object_info *info)
     if (cl->n == cl->cap) {
         size_t cap = cl->cap ? cl->cap * 2 : 8;
         char **u = realloc(cl->uris, cap * sizeof(*u));
-        if (u == NULL) {
+        if (u != NULL)
+            cl->uris = u;
+        uint8_t **d = realloc(cl->ders, cap * sizeof(*d));
+        if (d != NULL)
+            cl->ders = d;
+        size_t *l = realloc(cl->lens, cap * sizeof(*l));
+        if (l != NULL)
+            cl->lens = l;
+        if (u == NULL || d == NULL || l == NULL) {
             cl->oom = 1;
             return 0;
         }
-        cl->uris = u;
         cl->cap = cap;
     }
-    char *d = strdup(info->uri);
-    if (d == NULL) {
+    char *uri = strdup(info->uri);
+    uint8_t *der = info->value_len ? malloc(info->value_len) : NULL;
+    if (uri == NULL || (info->value_len && der == NULL)) {
+        free(uri);
+        free(der);
         cl->oom = 1;
         return 0;
     }
-    cl->uris[cl->n++] = d;
+    if (der)
+        memcpy(der, info->value, info->value_len);
+    cl->uris[cl->n] = uri;
+    cl->ders[cl->n] = der;
+    cl->lens[cl->n] = der ? info->value_len : 0;
+    cl->n++;
     return 0;
 }
 
 static void cert_list_free(struct cert_list *cl)
 {
-    for (size_t i = 0; i < cl->n; i++)
+    for (size_t i = 0; i < cl->n; i++) {
         free(cl->uris[i]);
+        free(cl->ders[i]);
+    }
     free(cl->uris);
+    free(cl->ders);
+    free(cl->lens);
     memset(cl, 0, sizeof(*cl));
 }
 
@@ -360,10 +384,10 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     struct authorized_list auth = {NULL, 0, 0};
     char *where = NULL;
     p11tls_ctx *ctx = NULL;
-    struct cert_list cl = {NULL, 0, 0, 0};
+    struct cert_list cl = {NULL, NULL, NULL, 0, 0, 0};
     struct pin_state ps;
     struct token_flags tf = {0, 0, NULL, NULL};
-    uint8_t *match_der = NULL;
+    const uint8_t *match_der = NULL; /* one of cl's */
     size_t match_len = 0;
     char *cert_uri = NULL;
     char *key_uri = NULL;
@@ -455,13 +479,10 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
         goto out;
     }
     for (size_t i = 0; i < cl.n && match_der == NULL; i++) {
-        uint8_t *der = NULL;
-        size_t len = 0;
-        char *u = object_uri_for(cl.uris[i], "cert", o.uri);
-        if (u == NULL || p11tls_cert_get_der(ctx, u, &der, &len) != 0) {
-            DBG(&o, pamh, "certificate %s: unreadable: %s", cl.uris[i],
-                p11tls_last_error_detail());
-            free(u);
+        const uint8_t *der = cl.ders[i];
+        size_t len = cl.lens[i];
+        if (der == NULL) {
+            DBG(&o, pamh, "certificate %s: no value", cl.uris[i]);
             continue;
         }
         char why[256];
@@ -474,12 +495,13 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
             ok = 0;
         }
         if (ok) {
-            cert_uri = u;
+            cert_uri = object_uri_for(cl.uris[i], "cert", o.uri);
+            if (cert_uri == NULL) {
+                ret = PAM_BUF_ERR;
+                goto out;
+            }
             match_der = der;
             match_len = len;
-        } else {
-            free(u);
-            p11tls_free(der);
         }
         DBG(&o, pamh, "certificate %s: %s", cl.uris[i],
             match_der ? "authorized" : "not authorized");
@@ -549,7 +571,6 @@ out:
     free(cert_uri);
     free(tf.uri);
     free(tf.label);
-    p11tls_free(match_der);
     cert_list_free(&cl);
     p11tls_ctx_free(ctx);
     authorized_free(&auth);

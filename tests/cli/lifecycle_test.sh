@@ -148,6 +148,124 @@ with_testmod P11TLS_TESTMOD_FAIL=C_SetAttributeValue:1:0x5 -- generate "$P" --ty
     --label half >/dev/null 2>"$TMP/err"
 check "generate: failing after C_GenerateKeyPair leaves nothing on the token" \
     test "$?" = 1 -a "$(count_objects half)" = 0
+# ... and when the token will not remove the private half either, the error
+# says so, exactly (it said "both halves removed" regardless).
+with_testmod P11TLS_TESTMOD_FAIL=C_SetAttributeValue:1:0x5,C_DestroyObject:1:0x5 -- generate "$P" \
+    --type ec:p256 --label stuck >/dev/null 2>"$TMP/err"
+rc=$?
+check "generate: a rollback that cannot remove the private key says so" \
+    grep -q "could not remove this call's private key (C_DestroyObject: CKR_GENERAL_ERROR): left on token $TOKEN, labelled 'stuck'; delete it by hand; its public key was removed" "$TMP/err"
+check "generate: ... exit 1, and exactly that half is on the token" \
+    test "$rc" = 1 -a "$(count_objects stuck)" = 1 -a "$(p11 --login --pin "$PIN" --list-objects --type privkey | grep -c "label: *stuck\$")" = 1
+check "generate: ... and nothing says both were removed" bash -c '! grep -q "both halves removed" "$0"' "$TMP/err"
+"$CLI" delete --yes "$T;object=stuck;type=private?pin-value=$PIN" >/dev/null 2>&1
+
+# --- two writers of one label at once ------------------------------------------------
+# A token has no "create if absent": each run checks that the label is free,
+# then creates. Runs of the tool over the test module, held inside FUNCTION
+# (P11TLS_TESTMOD_SLOW*, released by a file) so that the others run while one
+# is between its check and its write. Output in $TMP/race/{out,err}N.
+TMK=(--no-registered --module "$TESTMOD")
+# race_start N HOLD FUNCTION ARGS...: run N in the background (pids[N]), held
+# in FUNCTION (HOLD: SLOW before it is forwarded, SLOW_AFTER after) until
+# $TMP/race/goN exists; @I@ in ARGS is N. Its calls: $TMP/race/callsN.
+race_start() {
+    local i=$1 hold=$2 fn=$3
+    shift 3
+    mkdir -p "$TMP/race/calls$i"
+    env P11TLS_DEBUG=1 P11TLS_TESTMOD_COUNT_DIR="$TMP/race/calls$i" \
+        "P11TLS_TESTMOD_$hold=$fn:90000:$TMP/race/go$i" \
+        timeout 150 "$CLI" "${TMK[@]}" "${@//@I@/$i}" >"$TMP/race/out$i" 2>"$TMP/race/err$i" &
+    pids[i]=$!
+}
+# race_wait N WHAT...: waits (30 s at most) until run N is inside
+# FUNCTION (its call logged) or its stderr says one of WHAT; 0 if so.
+race_wait() {
+    local i=$1 t w
+    shift
+    for t in $(seq 300); do
+        grep -q " $race_fn\$" "$TMP/race/calls$i/calls.log" 2>/dev/null && return 0
+        for w in "$@"; do grep -q -- "$w" "$TMP/race/err$i" && return 0; done
+        kill -0 "${pids[i]}" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+race_release() { touch "$TMP/race/go$1"; wait "${pids[$1]}"; rcs[$1]=$?; }
+
+# Three runs of the tool: the first held inside FUNCTION, between its check
+# and its write; the two others started then, each until it waits for the
+# first (p11tls's provisioning lock: "waiting for another p11tls") or, had
+# it passed its check too, is held in FUNCTION as well; then let go one
+# after the other. Exactly one writes; the others find the label taken.
+three_tools() {
+    local name=$1 label=$2 per=$3 i have fails=0
+    race_fn=$4
+    shift 4
+    rm -rf "$TMP/race"
+    mkdir -p "$TMP/race"
+    race_start 1 SLOW "$race_fn" "$@"
+    race_wait 1
+    local ready=0
+    for i in 2 3; do
+        race_start "$i" SLOW "$race_fn" "$@"
+        race_wait "$i" "waiting for another p11tls" && ready=$((ready + 1))
+    done
+    for i in 1 2 3; do race_release "$i"; done
+    check "$name: the second and third waited for the first (or passed their checks)" test "$ready" = 2
+    check "$name: the first succeeded" test "${rcs[1]}" = 0
+    for i in 2 3; do
+        [ "${rcs[i]}" != 0 ] && grep -q "already has .*labelled '$label'" "$TMP/race/err$i" &&
+            fails=$((fails + 1))
+    done
+    if [ "$fails" = 2 ]; then
+        ok "$name: the two others were refused, the label being taken"
+    else
+        not_ok "$name: the two others were refused, the label being taken" "$TMP/race/err2" "$TMP/race/err3"
+    fi
+    have=$(count_objects "$label")
+    check "$name: no duplicates on the token ($have objects, want $per)" test "$have" = "$per"
+}
+three_tools "three generates at once" raced 2 C_GenerateKeyPair generate "$P" --type ec:p256 --label raced
+for i in 1 2 3 4 5; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/race$i.key" \
+        -subj "/CN=race $i" -days 30 -out "$TMP/race$i.pem" 2>/dev/null
+done
+# Each run its own certificate, one label.
+three_tools "three import-certs at once" raced-cert 1 C_CreateObject import-cert "$P" "$TMP/race@I@.pem" \
+    --label raced-cert
+
+# Another writer that knows nothing of p11tls (another tool, another host)
+# makes an object with the label while p11tls's write is in flight: p11tls
+# checks again after writing, removes what it wrote and says so.
+# outside_writer NAME LABEL FUNCTION TOOL-ARGS -- PKCS11-TOOL-ARGS
+outside_writer() {
+    local name=$1 label=$2 have
+    race_fn=$3
+    shift 3
+    local tool=()
+    while [ "$1" != -- ]; do tool+=("$1"); shift; done
+    shift
+    rm -rf "$TMP/race"
+    mkdir -p "$TMP/race"
+    race_start 1 SLOW_AFTER "$race_fn" "${tool[@]}"
+    if race_wait 1; then
+        p11 --login --pin "$PIN" "$@" >"$TMP/race/outside.log" 2>&1
+    fi
+    race_release 1
+    check "$name: the tool's run fails" test "${rcs[1]}" != 0
+    check "$name: ... saying another appeared, and what it removed" \
+        grep -Eq "appeared on token $TOKEN.*this call's .* (was|were) removed" "$TMP/race/err1"
+    have=$(count_objects "$label")
+    check "$name: only the other writer's object has the label ($have objects)" test "$have" = 1
+}
+openssl x509 -in "$TMP/race4.pem" -outform DER -out "$TMP/race4.der" 2>/dev/null
+outside_writer "generate while another tool writes the label" outside C_GenerateKeyPair \
+    generate "$P" --type ec:p256 --label outside -- \
+    --write-object "$TMP/race4.der" --type cert --label outside
+outside_writer "import-cert while another tool writes the label" outside-cert C_CreateObject \
+    import-cert "$P" "$TMP/race5.pem" --label outside-cert -- \
+    --write-object "$TMP/race4.der" --type cert --label outside-cert
 
 # --- import-cert --------------------------------------------------------------------
 # A certificate for the key "withid" (ID 0a0b0c, not the hash of its public

@@ -52,6 +52,22 @@ expect_logins "--pin-fd with a PIN over 255 bytes: no C_Login" 0
 check "--pin-fd with a PIN over 255 bytes: the PIN is not printed" bash -c '! grep -qF -- "$0" "$1" "$2"' \
     "000000000000" "$TMP/out" "$TMP/err"
 
+# A stream with no newline is refused after 255 bytes, not read forever
+# (one byte per read(2) used to go on until the end of input, which
+# /dev/zero never reaches; timeout's 124 would say it hung).
+timeout 60 "$CLI" --no-registered --module "$testmod" --pin-fd 3 info "$KEY" \
+    >"$TMP/out" 2>"$TMP/err" 3</dev/zero
+rc=$?
+refused "--pin-fd on /dev/zero: refused as too long, not read forever" "too long"
+expect_logins "--pin-fd on /dev/zero: no C_Login" 0
+
+# The right PIN, a NUL byte, junk: cut at the NUL it logged in.
+timeout 60 "$CLI" --no-registered --module "$testmod" --pin-fd 3 info "$KEY" \
+    >"$TMP/out" 2>"$TMP/err" 3< <(printf '%s\0JUNK\n' "$PIN")
+rc=$?
+refused "--pin-fd with a NUL inside the PIN: refused" "NUL byte"
+expect_logins "--pin-fd with a NUL inside the PIN: no C_Login" 0
+
 timeout 60 "$CLI" --no-registered --module "$testmod" --pin-fd 3 info "$KEY" \
     >"$TMP/out" 2>"$TMP/err" 3<<<"$PIN"
 rc=$?

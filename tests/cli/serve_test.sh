@@ -95,4 +95,45 @@ else
     not_ok "serve starts for the failed-handshake test" "$TMP/server.err"
 fi
 
+# ---- a renewed certificate beside the old one (issue 24, item 4) -------------
+# p384's certificate replaced by an expired one (serial 1001) and its
+# renewal (1002), both with the key's label and ID, as a smart card keeps
+# them. export-cert and info refuse (exit 4) naming both; serve uses the
+# one valid now.
+. "$(dirname "$0")/../support/renewal.sh"
+if renew_on_token p384 04 "$TMP/renewal"; then
+    "$CLI" export-cert "$(cert_uri p384)" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    if [ "$rc" -eq 4 ] && grep -q "serial 1001.*(expired)" "$TMP/err" &&
+        grep -q "serial 1002" "$TMP/err" && grep -q "of one key" "$TMP/err"; then
+        ok "renewal: export-cert exits 4 and names both certificates"
+    else
+        not_ok "renewal: export-cert exits 4 and names both certificates (exit $rc)" "$TMP/err"
+    fi
+    "$CLI" info "$(cert_uri p384)" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    if [ "$rc" -eq 4 ] && grep -q "serial 1001.*(expired)" "$TMP/err" && grep -q "serial 1002" "$TMP/err"; then
+        ok "renewal: info exits 4 and names both certificates"
+    else
+        not_ok "renewal: info exits 4 and names both certificates (exit $rc)" "$TMP/err"
+    fi
+    if start_serve "$TMP/server.out" "$TMP/server.err" "$(key_uri p384)" \
+        --cert "$(cert_uri p384)" --count 1; then
+        timeout 20 gnutls-cli --x509cafile "$DIR/ca.pem" --port "$port" localhost \
+            </dev/null >"$TMP/gnutls.out" 2>&1
+        wait_server
+        if [ "$server_status" -eq 0 ] && grep -q "serial 0x1002" "$TMP/gnutls.out" &&
+            grep -q "hello from p11tls" "$TMP/gnutls.out"; then
+            ok "renewal: serve uses the certificate valid now (serial 1002)"
+        else
+            not_ok "renewal: serve uses the certificate valid now (serial 1002; status $server_status)" \
+                "$TMP/server.err" "$TMP/gnutls.out"
+        fi
+    else
+        not_ok "renewal: serve starts with the renewed certificate's URI" "$TMP/server.err"
+    fi
+else
+    not_ok "renewal: the two certificates are written"
+fi
+
 finish

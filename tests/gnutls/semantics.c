@@ -16,6 +16,21 @@
  *                also to the login a forked child does
  *   file2-pass   the pass of gnutls_certificate_set_x509_key_file2
  *   pubkey       gnutls_pubkey_import_privkey cannot; the key's SPKI can
+ * and issue 24's two (the test also writes "priv-cert", a CKA_PRIVATE copy
+ * of p256's certificate, and a certificate for "dec-only"):
+ *   private-cert          gnutls_x509_crt_list_import_url finds a private
+ *                         certificate with GNUTLS_PKCS11_OBJ_FLAG_LOGIN, the
+ *                         PIN from its pin_fn (no process-wide one), and
+ *                         not without the flag
+ *   private-cert-pcert    gnutls_pcert_list_import_x509_file (which tries
+ *                         without the flag, then with it) finds it, and no
+ *                         error or warning is logged on the way
+ *   private-cert-pin-url  a pin-value in the URL with the flag finds it
+ *   probe-quiet           loading the decrypt-only key beside its
+ *                         certificate works (GnuTLS's probe signature
+ *                         fails and GnuTLS goes on) and logs no error
+ * Messages are counted through p11tls_gnutls_url_set_log_fn, the function
+ * the p11tls exec preload sets to print warnings and errors.
  * Exit status 0 = the case behaved as described. */
 #include <p11tls/gnutls.h>
 #include <p11tls/p11tls.h>
@@ -32,8 +47,20 @@
 #define KEY "pkcs11:token=p11tls-test;object=p256;type=private"
 #define CERT "pkcs11:token=p11tls-test;object=p256;type=cert"
 
+#define PRIV_CERT "pkcs11:token=p11tls-test;object=priv-cert;type=cert"
+
 static const char *pin;
 static int calls, last_attempt = -1;
+static int loud; /* warnings and errors logged by the URL contexts */
+
+static void count_loud(void *arg, int level, const char *message)
+{
+    (void)arg;
+    if (level <= P11TLS_LOG_WARNING) {
+        loud++;
+        fprintf(stderr, "logged: %s\n", message);
+    }
+}
 
 /* Answers attempt 0 only, as GnuTLS's own callback for a key file's pass. */
 static int first_only(void *userdata, int attempt, const char *token_url,
@@ -172,6 +199,114 @@ static int pubkey(void)
     return bad;
 }
 
+/* The DER p11tls gives for uri through the default context, or an empty
+ * datum. */
+static gnutls_datum_t der_of(const char *uri)
+{
+    gnutls_datum_t d = {NULL, 0};
+    uint8_t *der = NULL;
+    size_t len = 0;
+    if (p11tls_cert_get_der(NULL, uri, &der, &len) == 0) {
+        d.data = gnutls_malloc(len);
+        if (d.data) {
+            memcpy(d.data, der, len);
+            d.size = (unsigned)len;
+        }
+    }
+    p11tls_free(der);
+    return d;
+}
+
+static int same_der(gnutls_x509_crt_t crt, const gnutls_datum_t *want)
+{
+    gnutls_datum_t got = {NULL, 0};
+    int same = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &got) == 0 && want->size > 0 &&
+               got.size == want->size && memcmp(got.data, want->data, got.size) == 0;
+    gnutls_free(got.data);
+    return same;
+}
+
+static int private_cert(void)
+{
+    int bad = 0;
+    gnutls_x509_crt_t *crts = NULL;
+    unsigned n = 0, i;
+    gnutls_datum_t want = der_of(CERT); /* priv-cert is a copy of it */
+    gnutls_pkcs11_set_pin_function(NULL, NULL);
+    bad |= expect("without the login flag: not found",
+                  gnutls_x509_crt_list_import_url(&crts, &n, PRIV_CERT, first_only, (void *)pin, 0),
+                  GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
+    bad |= expect("nobody asked for a PIN", calls, 0);
+    bad |= expect("with the login flag: found",
+                  gnutls_x509_crt_list_import_url(&crts, &n, PRIV_CERT, first_only, (void *)pin,
+                                                  GNUTLS_PKCS11_OBJ_FLAG_LOGIN),
+                  0);
+    bad |= expect("the list's pin_fn asked once", calls, 1);
+    bad |= expect("the certificate", n >= 1 && same_der(crts[0], &want), 1);
+    for (i = 0; i < n; i++)
+        gnutls_x509_crt_deinit(crts[i]);
+    gnutls_free(crts);
+    gnutls_free(want.data);
+    bad |= expect("errors or warnings logged", loud, 0);
+    return bad;
+}
+
+static int private_cert_pcert(void)
+{
+    int bad = 0;
+    gnutls_pcert_st pcerts[4];
+    unsigned n = 4, i;
+    gnutls_datum_t want = der_of(CERT);
+    gnutls_pkcs11_set_pin_function(NULL, NULL);
+    bad |= expect("gnutls_pcert_list_import_x509_file",
+                  gnutls_pcert_list_import_x509_file(pcerts, &n, PRIV_CERT, GNUTLS_X509_FMT_DER,
+                                                     first_only, (void *)pin, 0),
+                  0);
+    bad |= expect("the certificate", n >= 1 && pcerts[0].cert.size == want.size &&
+                                         memcmp(pcerts[0].cert.data, want.data, want.size) == 0,
+                  1);
+    for (i = 0; i < n; i++)
+        gnutls_pcert_deinit(&pcerts[i]);
+    gnutls_free(want.data);
+    /* Its first try, without the login flag, finds nothing: not an error. */
+    bad |= expect("errors or warnings logged", loud, 0);
+    return bad;
+}
+
+static int private_cert_pin_url(void)
+{
+    int bad = 0;
+    char uri[256];
+    gnutls_x509_crt_t crt;
+    gnutls_datum_t want = der_of(CERT);
+    snprintf(uri, sizeof uri, "%s;pin-value=%s", PRIV_CERT, pin);
+    gnutls_x509_crt_init(&crt);
+    bad |= expect("without the login flag: not found", gnutls_x509_crt_import_url(crt, uri, 0),
+                  GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
+    bad |= expect("with it: found", gnutls_x509_crt_import_url(crt, uri, GNUTLS_PKCS11_OBJ_FLAG_LOGIN), 0);
+    bad |= expect("the certificate", same_der(crt, &want), 1);
+    gnutls_x509_crt_deinit(crt);
+    gnutls_free(want.data);
+    return bad;
+}
+
+static int probe_quiet(void)
+{
+    int bad = 0;
+    char key[256];
+    gnutls_certificate_credentials_t cred;
+    snprintf(key, sizeof key, "pkcs11:token=p11tls-test;object=dec-only;type=private;pin-value=%s", pin);
+    gnutls_certificate_allocate_credentials(&cred);
+    bad |= expect("set_x509_key_file2 with the decrypt-only key",
+                  gnutls_certificate_set_x509_key_file2(
+                      cred, "pkcs11:token=p11tls-test;object=dec-only;type=cert", key,
+                      GNUTLS_X509_FMT_DER, NULL, 0) >= 0,
+                  1);
+    gnutls_certificate_free_credentials(cred);
+    bad |= expect("errors or warnings logged", loud, 0);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     pin = getenv("P11TLS_TEST_PIN");
@@ -179,7 +314,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: P11TLS_TEST_PIN=... %s CASE\n", argv[0]);
         return 2;
     }
-    if (p11tls_gnutls_register_url() != 0) {
+    if (p11tls_gnutls_register_url() != 0 ||
+        p11tls_gnutls_url_set_log_fn(count_loud, NULL, P11TLS_LOG_DEBUG) != 0) {
         fprintf(stderr, "p11tls_gnutls_register_url failed\n");
         return 1;
     }
@@ -233,6 +369,14 @@ int main(int argc, char **argv)
         gnutls_certificate_free_credentials(cred);
     } else if (strcmp(c, "pubkey") == 0) {
         bad |= pubkey();
+    } else if (strcmp(c, "private-cert") == 0) {
+        bad |= private_cert();
+    } else if (strcmp(c, "private-cert-pcert") == 0) {
+        bad |= private_cert_pcert();
+    } else if (strcmp(c, "private-cert-pin-url") == 0) {
+        bad |= private_cert_pin_url();
+    } else if (strcmp(c, "probe-quiet") == 0) {
+        bad |= probe_quiet();
     } else {
         fprintf(stderr, "unknown case %s\n", c);
         return 2;

@@ -169,6 +169,35 @@ TEST(Pin, TooLongRefusedNotCut) {
     EXPECT_TRUE(exited_ok(st)) << describe(st);
 }
 
+// ---- 3. A PIN with a NUL byte inside is refused, never cut there ---------
+
+TEST(PinNulChild, Refused) {
+    if (!in_child("P11TLS_PIN_NUL_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    // The right PIN, a NUL, junk: cut at the NUL it logged in.
+    const std::string file = scratch("pin-nul");
+    ASSERT_TRUE(write_file(file, th::test_pin() + std::string("\0JUNK\n", 6)));
+    Opened o = open_counted(std::string(kNoPinUri) + "?pin-source=" + file);
+    EXPECT_EQ(o.rc, P11TLS_E_PIN_SOURCE) << o.detail;
+    EXPECT_NE(o.detail.find("NUL"), std::string::npos) << o.detail;
+    EXPECT_EQ(o.logins, 0u);
+    // The same bytes as pin-value (%00) were refused before, by the URI check.
+    o = open_counted(std::string(kNoPinUri) + "?pin-value=" + th::test_pin() + "%00JUNK");
+    EXPECT_EQ(o.rc, P11TLS_E_INVALID_URI) << o.detail;
+    EXPECT_EQ(o.logins, 0u);
+    // Without the NUL the file logs in: the refusal above is the NUL's.
+    ASSERT_TRUE(write_file(file, th::test_pin() + "\n"));
+    o = open_counted(std::string(kNoPinUri) + "?pin-source=" + file);
+    EXPECT_EQ(o.rc, 0) << o.detail;
+    EXPECT_EQ(o.logins, 1u);
+    unlink(file.c_str());
+}
+
+TEST(Pin, NulRefusedNotCut) {
+    REQUIRE_SOFTHSM();
+    int st = run_exec_child("PinNulChild.*", "P11TLS_PIN_NUL_CHILD", {});
+    EXPECT_TRUE(exited_ok(st)) << describe(st);
+}
+
 // ---- 4. An empty PIN is no PIN: never sent -----------------------------
 
 namespace {

@@ -17,6 +17,8 @@
  *   P11TLS_TESTMOD_FAIL=F:N:RV[:K]  the Nth call of function F in this
  *                               process returns RV (e.g. "C_Sign:3:0x30"),
  *                               and with K the K calls from the Nth on;
+ *                               up to four such rules, comma-separated, for
+ *                               different functions (each counts its own);
  *                               CKR_DEVICE_REMOVED and CKR_TOKEN_NOT_PRESENT
  *                               also close every session (a token pulled
  *                               and put back: the login is gone)
@@ -48,6 +50,10 @@
  *                               FILE, the sleep ends early once FILE exists
  *                               (so a test can hold a call in flight for as
  *                               long as it needs, and no longer)
+ *   P11TLS_TESTMOD_SLOW_AFTER=F:MS[:FILE]  the same, after the call was
+ *                               forwarded (its effect is on the token while
+ *                               the caller still waits for it); not for the
+ *                               functions with wrappers of their own
  *   P11TLS_TESTMOD_FORK_IN_INIT=exec|exit  C_Initialize forks a helper
  *                               that execs /bin/true (or _exit(0)s) and
  *                               waits for it (at most 30 s), as modules that
@@ -179,11 +185,14 @@ static int random_fail(const char *name)
 
 static CK_FUNCTION_LIST_PTR real;
 static int fail_init;
-static char fail_fn[64];
-static unsigned long fail_nth;
-static CK_RV fail_rv;
-static unsigned long fail_count;
-static unsigned long fail_times = 1;
+/* P11TLS_TESTMOD_FAIL: up to four rules, one per function. */
+#define FAIL_RULES 4
+static struct fail_rule {
+    char fn[64];
+    unsigned long nth, count, times;
+    CK_RV rv;
+} fail_rules[FAIL_RULES];
+static CK_RV fail_rv; /* the rule inject() last applied */
 static CK_FLAGS extra_token_flags;
 static unsigned long find_chunk;
 static int find_endless;
@@ -237,27 +246,51 @@ static void pull_tokens(void)
         real->C_CloseAllSessions(slots[i]);
 }
 
-/* Returns non-zero if this call must fail with fail_rv. Not thread safe in
- * the count, which is fine for the tests (one rule, single thread). */
+/* Returns non-zero if this call must fail with fail_rv (which it sets).
+ * Not thread safe in fail_rv, which is fine for the tests (single thread). */
 static int inject(const char *name)
 {
-    if (!fail_fn[0] || strcmp(fail_fn, name) != 0)
-        return 0;
-    unsigned long n = __atomic_add_fetch(&fail_count, 1, __ATOMIC_SEQ_CST);
-    if (n < fail_nth || n >= fail_nth + fail_times)
-        return 0;
-    if (fail_rv == CKR_DEVICE_REMOVED || fail_rv == CKR_TOKEN_NOT_PRESENT)
-        pull_tokens();
-    return 1;
+    for (int i = 0; i < FAIL_RULES && fail_rules[i].fn[0]; i++) {
+        struct fail_rule *r = &fail_rules[i];
+        if (strcmp(r->fn, name) != 0)
+            continue;
+        unsigned long n = __atomic_add_fetch(&r->count, 1, __ATOMIC_SEQ_CST);
+        if (n < r->nth || n >= r->nth + r->times)
+            return 0;
+        fail_rv = r->rv;
+        if (fail_rv == CKR_DEVICE_REMOVED || fail_rv == CKR_TOKEN_NOT_PRESENT)
+            pull_tokens();
+        return 1;
+    }
+    return 0;
+}
+
+/* One rule "F:N:RV[:K]" of P11TLS_TESTMOD_FAIL, up to its end or a comma,
+ * into r; returns where the next one starts, or NULL. */
+static const char *read_one_rule(const char *f, struct fail_rule *r)
+{
+    const char *c1 = strchr(f, ':');
+    if (!c1 || (size_t)(c1 - f) >= sizeof r->fn)
+        return NULL;
+    char *end;
+    unsigned long nth = strtoul(c1 + 1, &end, 10);
+    if (*end != ':')
+        return NULL;
+    unsigned long rv = strtoul(end + 1, &end, 0);
+    r->times = *end == ':' ? strtoul(end + 1, &end, 10) : 1;
+    memcpy(r->fn, f, (size_t)(c1 - f));
+    r->fn[c1 - f] = 0;
+    r->nth = nth;
+    r->rv = rv;
+    r->count = 0;
+    return *end == ',' ? end + 1 : NULL;
 }
 
 static void read_fail_rule(void)
 {
     const char *fi = getenv("P11TLS_TESTMOD_FAIL_INIT");
     fail_init = fi && strcmp(fi, "1") == 0;
-    fail_fn[0] = 0;
-    fail_count = 0;
-    fail_times = 1;
+    memset(fail_rules, 0, sizeof fail_rules);
     const char *tf = getenv("P11TLS_TESTMOD_TOKEN_FLAGS");
     extra_token_flags = tf ? strtoul(tf, NULL, 0) : 0;
     const char *fc = getenv("P11TLS_TESTMOD_FIND_CHUNK");
@@ -265,22 +298,8 @@ static void read_fail_rule(void)
     const char *fe = getenv("P11TLS_TESTMOD_FIND_ENDLESS");
     find_endless = fe && strcmp(fe, "1") == 0;
     const char *f = getenv("P11TLS_TESTMOD_FAIL");
-    if (!f || !*f)
-        return;
-    const char *c1 = strchr(f, ':');
-    if (!c1 || (size_t)(c1 - f) >= sizeof fail_fn)
-        return;
-    char *end;
-    unsigned long nth = strtoul(c1 + 1, &end, 10);
-    if (*end != ':')
-        return;
-    unsigned long rv = strtoul(end + 1, &end, 0);
-    if (*end == ':')
-        fail_times = strtoul(end + 1, NULL, 10);
-    memcpy(fail_fn, f, (size_t)(c1 - f));
-    fail_fn[c1 - f] = 0;
-    fail_nth = nth;
-    fail_rv = rv;
+    for (int i = 0; f && *f && i < FAIL_RULES; i++)
+        f = read_one_rule(f, &fail_rules[i]);
 }
 
 
@@ -289,30 +308,39 @@ static void read_fail_rule(void)
  * signature, a network HSM may need seconds. The sleep holds no lock of ours
  * or of SoftHSM's, like a module waiting for its device: what is tested is
  * the caller (the fork gate's bounded wait), not a module's own locks. */
-static char slow_fn[64];
-static long slow_ms;
-static char slow_release[4096];
+struct slow_rule {
+    char fn[64];
+    long ms;
+    char release[4096];
+};
+static struct slow_rule slow_before, slow_after;
 
-static void read_slow_rule(void)
+static void read_one_slow_rule(const char *var, struct slow_rule *r)
 {
-    slow_fn[0] = 0;
-    slow_ms = 0;
-    slow_release[0] = 0;
-    const char *f = getenv("P11TLS_TESTMOD_SLOW");
+    r->fn[0] = 0;
+    r->ms = 0;
+    r->release[0] = 0;
+    const char *f = getenv(var);
     if (!f || !*f)
         return;
     const char *c1 = strchr(f, ':');
-    if (!c1 || (size_t)(c1 - f) >= sizeof slow_fn)
+    if (!c1 || (size_t)(c1 - f) >= sizeof r->fn)
         return;
     char *end;
     long ms = strtol(c1 + 1, &end, 10);
     if (ms <= 0 || (*end && *end != ':'))
         return;
     if (*end == ':')
-        snprintf(slow_release, sizeof slow_release, "%s", end + 1);
-    memcpy(slow_fn, f, (size_t)(c1 - f));
-    slow_fn[c1 - f] = 0;
-    slow_ms = ms;
+        snprintf(r->release, sizeof r->release, "%s", end + 1);
+    memcpy(r->fn, f, (size_t)(c1 - f));
+    r->fn[c1 - f] = 0;
+    r->ms = ms;
+}
+
+static void read_slow_rule(void)
+{
+    read_one_slow_rule("P11TLS_TESTMOD_SLOW", &slow_before);
+    read_one_slow_rule("P11TLS_TESTMOD_SLOW_AFTER", &slow_after);
 }
 
 static long long now_ms(void)
@@ -322,23 +350,29 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void slow_call(const char *name)
+static void slow_rule_apply(const struct slow_rule *r, const char *name)
 {
-    if (!slow_fn[0] || strcmp(slow_fn, name) != 0)
+    if (!r->fn[0] || strcmp(r->fn, name) != 0)
         return;
-    const long long deadline = now_ms() + slow_ms;
+    const long long deadline = now_ms() + r->ms;
     for (;;) {
-        if (slow_release[0] && access(slow_release, F_OK) == 0)
+        if (r->release[0] && access(r->release, F_OK) == 0)
             return;
         long long left = deadline - now_ms();
         if (left <= 0)
             return;
         /* Without a release file, one sleep; with one, look every 5 ms. */
-        long step = slow_release[0] && left > 5 ? 5 : (long)left;
+        long step = r->release[0] && left > 5 ? 5 : (long)left;
         struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
 }
+
+static void slow_call(const char *name) { slow_rule_apply(&slow_before, name); }
+
+/* After the call was forwarded (P11TLS_TESTMOD_SLOW_AFTER): its effect is
+ * on the token while the caller waits, as for a slow reply. */
+static void slow_after_call(const char *name) { slow_rule_apply(&slow_after, name); }
 
 /* ---- fork() inside C_Initialize (P11TLS_TESTMOD_FORK_IN_INIT) -----------
  * Some modules start a helper (a daemon, a card reader service) when they
@@ -740,7 +774,9 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     static CK_RV tm_##name params                      \
     {                                                  \
         ENTER(name);                                   \
-        return real->name args;                        \
+        CK_RV rv = real->name args;                    \
+        slow_after_call(#name);                        \
+        return rv;                                     \
     }
 
 /* The same for functions that return object handles: SHOW runs on success
@@ -753,6 +789,7 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
         CK_RV rv = real->name args;                    \
         if (rv == CKR_OK)                              \
             show;                                      \
+        slow_after_call(#name);                        \
         return rv;                                     \
     }
 

@@ -183,4 +183,18 @@ cp "$P11TLS_TEST_DIR/p384.pem" "$tmp/authorized-p384"
 write_service p256 "$tmp/authorized-p384"
 run_pam "$pin"$'\n'; check "key does not match its certificate: refused" fail "signature mismatch" $?
 
+# --- a renewed certificate beside the old one (issue 24, item 4) --------------------
+# The p256 key with two certificates of its own label and ID, an expired
+# one and its renewal: every certificate of the key is checked (the URI
+# names both, and reading it as one certificate was "ambiguous").
+. "$(dirname "$0")/../support/renewal.sh"
+if renew_on_token p256 03 "$tmp/renewal"; then
+    cp "$tmp/renewal/new.pem" "$tmp/authorized-renewed"
+    write_service p256 "$tmp/authorized-renewed" debug
+    run_pam "$pin"$'\n'
+    check "renewed certificate authorized beside the expired one: success" 0 "authenticated with" $?
+else
+    check "renewed certificate: the two certificates are written" 0 "" 1
+fi
+
 finish

@@ -97,15 +97,17 @@ public:
         return f_->C_CreateObject(s_, t, 4, &h) == CKR_OK;
     }
 
-    // A certificate object (DER), as a session object.
-    bool cert_object(const std::string &label, const std::string &id, const std::vector<unsigned char> &der) {
+    // A certificate object (DER), as a session object. CKA_SUBJECT is
+    // subject (the DER name), or an empty name: SoftHSM wants one, lookups
+    // by URI ignore it, issuer searches use it.
+    bool cert_object(const std::string &label, const std::string &id, const std::vector<unsigned char> &der,
+                     std::vector<unsigned char> subject = {0x30, 0x00}) {
         CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
         CK_CERTIFICATE_TYPE ct = CKC_X_509;
         CK_BBOOL no = CK_FALSE;
-        const unsigned char subject[] = {0x30, 0x00};  // SoftHSM wants one; lookups ignore it
         CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls},
                             {CKA_CERTIFICATE_TYPE, &ct, sizeof ct},
-                            {CKA_SUBJECT, (void *)subject, sizeof subject},
+                            {CKA_SUBJECT, (void *)subject.data(), subject.size()},
                             {CKA_TOKEN, &no, 1},
                             {CKA_LABEL, (void *)label.data(), label.size()},
                             {CKA_ID, (void *)id.data(), id.size()},
