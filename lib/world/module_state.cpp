@@ -8,6 +8,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "pkcs11/padding.hpp"
 
 namespace p11tls {
 
@@ -45,6 +46,7 @@ int ModuleState::ensure_initialized() {
         if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) rv = P11CALL(mod_, C_GetInfo, &info_);
     }
     if (rv != CKR_OK) memset(&info_, 0, sizeof info_);
+    unpad_nuls(info_);
     module_initialized(mod_, info_);
     return 0;
 }
@@ -90,12 +92,14 @@ std::vector<TokenState *> ModuleState::tokens() {
             if (known) out.push_back(known);
             continue;
         }
+        unpad_nuls(ti);
         TokenState *found = nullptr;
         for (auto &t : tokens_)
             if (t->slot() == id && !t->lost() && t->same_token(ti)) found = t.get();
         if (!found) {
             CK_SLOT_INFO si;
             if (P11CALL(mod_, C_GetSlotInfo, id, &si) != CKR_OK) continue;
+            unpad_nuls(si);
             tokens_.push_back(std::make_unique<TokenState>(this, id, si, ti));
             found = tokens_.back().get();
         }
