@@ -29,8 +29,8 @@ struct Module {
     bool has_init_reserved = false;
     std::string init_reserved;
 
-    // The one mutable part: whether a forked child took over the module's
-    // state (pkcs11/fork_sharing.hpp).
+    // The one mutable part: whether the module shares its state with
+    // forked children (pkcs11/fork_sharing.hpp).
     mutable ForkSharing fork_sharing;
 };
 
@@ -72,7 +72,6 @@ namespace p11tls {
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
     CK_RV rv;
-    if (taken_over(m, what)) return CKR_DEVICE_ERROR;
     {
         GateGuard gate;
         rv = (m->fl->*fn)(args...);

@@ -20,6 +20,13 @@ int ModuleState::ensure_initialized() {
     std::lock_guard<std::mutex> g(mu_);
     if (init_done_) return init_status_;
     init_done_ = true;
+    // Not called at all: an ancestor initialized it, and its state came
+    // along into this process (pkcs11/fork_sharing.hpp).
+    error_ = inherited_state(mod_);
+    if (!error_.empty()) {
+        debug("%s", error_.c_str());
+        return init_status_ = P11TLS_E_FORKED;
+    }
     CK_C_INITIALIZE_ARGS args;
     memset(&args, 0, sizeof args);
     args.flags = CKF_OS_LOCKING_OK;
