@@ -143,6 +143,7 @@ CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
     CK_RV rv;
     {
         GateGuard gate;
+        SerialCall serial(m);
         rv = m->fl->C_GetAttributeValue(s, o, tmpl, n);
     }
     if (rv != CKR_OK && log_wanted(P11TLS_LOG_DEBUG)) {

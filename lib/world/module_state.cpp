@@ -33,6 +33,20 @@ int ModuleState::ensure_initialized() {
     // p11-kit uses our args instead of the module's configured ones.
     if (mod_->has_init_reserved) args.pReserved = (void *)mod_->init_reserved.c_str();
     CK_RV rv = P11CALL(mod_, C_Initialize, (void *)&args);
+    if (rv == CKR_CANT_LOCK || rv == CKR_NEED_TO_CREATE_THREADS) {
+        // A module that cannot use the OS's locks (or must not make
+        // threads) is initialized without them, as GnuTLS 3.8.12 does (its
+        // issue 1784): no flags and no mutex functions, which promises it
+        // never two calls at once. Every call to it is then made under its
+        // own lock (Module::serial). Not a NULL argument: p11-kit would
+        // pass its own, which ask for OS locking again.
+        debug("module %s: C_Initialize: %s; initializing it without OS locking, one call at a time",
+              mod_->name.c_str(), ckr_name(rv));
+        args.flags = 0;
+        rv = P11CALL(mod_, C_Initialize, (void *)&args);
+        if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+            mod_->no_os_locking.store(true, std::memory_order_release);
+    }
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         init_status_ = P11TLS_E_MODULE;
         error_ = "module " + mod_->name + ": C_Initialize: " + ckr_name(rv);
