@@ -225,7 +225,7 @@ P11TLS_API int p11tls_ctx_set_flags(p11tls_ctx *ctx, unsigned flags);
 
 /* Log levels, most severe first. A level includes those above it. */
 #define P11TLS_LOG_ERROR 1   /* an operation failed: its function, code and detail */
-#define P11TLS_LOG_WARNING 2 /* something was passed over: a module that failed to initialize */
+#define P11TLS_LOG_WARNING 2 /* something was passed over: a listing URI matching no token */
 #define P11TLS_LOG_INFO 3    /* a key opened, a token logged in, state rebuilt after fork */
 #define P11TLS_LOG_DEBUG 4   /* every failed PKCS#11 call, naming the function and attribute */
 

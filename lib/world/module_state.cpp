@@ -50,7 +50,10 @@ int ModuleState::ensure_initialized() {
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         init_status_ = P11TLS_E_MODULE;
         error_ = "module " + mod_->name + ": C_Initialize: " + ckr_name(rv);
-        log_warning("%s (module skipped)", error_.c_str());
+        // Not a warning: a module that fails here (tpm2-pkcs11 installed on
+        // a machine without a TPM) would be reported by every command.
+        // Listings report it, and so does a URI that then matches no token.
+        debug("%s (module skipped)", error_.c_str());
         return init_status_;
     }
     rv = P11CALL(mod_, C_GetInfo, &info_);

@@ -17,8 +17,9 @@
 #
 # Checks (RSA only: this soft token cannot make EC keys): every RSA scheme
 # signed and verified with openssl; fork while threads sign
-# (tests/fork_storm); import-cert of a certificate for the token's key and
-# of a CA's (the token refuses CKA_CERTIFICATE_CATEGORY).
+# (tests/fork_storm); mechanisms all named; import-cert of a certificate
+# for the token's key and of a CA's (the token refuses
+# CKA_CERTIFICATE_CATEGORY).
 # Skipped (77) with the reason if a package is missing or not root.
 set -u
 me=$(basename "$0")
@@ -96,6 +97,15 @@ else
     not_ok "fork 50 times while 2 threads sign: every child signs (inherited and fresh key)" "$TMP/storm.out"
 fi
 sed 's/^/#   /' "$TMP/storm.out"
+
+# mechanisms: every one by name (the soft token's HMAC_GENERAL and SSL3
+# mechanisms were printed as CKM_0x...).
+"$CLI" mechanisms "pkcs11:token=p11tls-ock" >"$TMP/mech.out" 2>"$TMP/err"
+if grep -q "^CKM_RSA_PKCS " "$TMP/mech.out" && ! grep -q "CKM_0x" "$TMP/mech.out"; then
+    ok "mechanisms: $(grep -c . "$TMP/mech.out"), every one by name"
+else
+    not_ok "mechanisms: every one by name" "$TMP/mech.out" "$TMP/err"
+fi
 
 # import-cert: opencryptoki 3.8 refuses CKA_CERTIFICATE_CATEGORY, which
 # p11tls sends for a certificate of a key on the token (category 1) and a
