@@ -239,6 +239,12 @@ if [ -n "$client_so" ] &&
     fork_case "p11-kit server: the parent only opened the key; three children in turn sign" \
         "$(key_uri p256)" open-fork3 "^child1=0$" "^child2=0$" "^child3=0$" "^parent-after=0 "
     unset P11TLS_FORK_PARENT_MODULE
+    before=$(lockouts)
+    serve_workers "p11-kit server: p256" 2 ECDSA-SECP256R1-SHA256 "$TMP/p256.crt" \
+        --no-registered --module "$client_so" "$(key_uri p256)" --cert "$TMP/p256.crt"
+    after=$(lockouts)
+    if [ -n "$before" ] && [ "$before" = "$after" ]; then ok "p11-kit server: serve --workers 2: no TPM lockout strike"
+    else not_ok "p11-kit server: serve --workers 2: no TPM lockout strike (counter $before -> $after)"; fi
     kill "$P11_KIT_SERVER_PID" 2>/dev/null
 else
     not_ok "p11-kit server: started (p11-kit-client.so: ${client_so:-not found})" "$TMP/server.log"
