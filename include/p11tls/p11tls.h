@@ -64,7 +64,8 @@ extern "C" {
 #define P11TLS_E_TOKEN_NOT_PRESENT -9   /* token removed or absent */
 #define P11TLS_E_UNSUPPORTED -10        /* scheme/mechanism/key type unsupported */
 #define P11TLS_E_BUFFER_TOO_SMALL -11   /* output buffer too small */
-#define P11TLS_E_FORKED -12             /* object is stale after fork (FORK_FAIL) */
+#define P11TLS_E_FORKED -12             /* object is stale after fork (FORK_FAIL), or
+                                           its module is not used in a forked child */
 #define P11TLS_E_MODULE -13             /* a module failed to load or initialize */
 #define P11TLS_E_DEVICE -14             /* the token or module reported an error */
 #define P11TLS_E_KEY_MISMATCH -15       /* key re-found after fork is not the same key */
@@ -224,7 +225,7 @@ P11TLS_API int p11tls_ctx_set_flags(p11tls_ctx *ctx, unsigned flags);
 
 /* Log levels, most severe first. A level includes those above it. */
 #define P11TLS_LOG_ERROR 1   /* an operation failed: its function, code and detail */
-#define P11TLS_LOG_WARNING 2 /* something was passed over: a module that failed to initialize */
+#define P11TLS_LOG_WARNING 2 /* something was passed over: a listing URI matching no token */
 #define P11TLS_LOG_INFO 3    /* a key opened, a token logged in, state rebuilt after fork */
 #define P11TLS_LOG_DEBUG 4   /* every failed PKCS#11 call, naming the function and attribute */
 
@@ -459,6 +460,18 @@ typedef struct p11tls_token_info {
                                  slot awaiting C_InitToken, such as
                                  SoftHSM's spare slot, whose label and
                                  serial are then empty */
+    int fork_shared;          /* appended after 0.2.0: 1 if the token's
+                                 module keeps sharing its state with forked
+                                 children (tpm2-pkcs11), so that only the
+                                 process that initialized it may use it:
+                                 p11tls does not call it in that process's
+                                 children (their calls fail with
+                                 P11TLS_E_FORKED, or find no token). A
+                                 program that forks workers opens such a
+                                 token's keys in each worker after the fork,
+                                 and uses the module before it in no
+                                 process it forks from (doc/modules.md).
+                                 0 otherwise */
 } p11tls_token_info;
 
 /* Return non-zero from a callback to stop the listing; that value is then

@@ -46,7 +46,7 @@ const char *p11tls_strerror(int err) {
     case P11TLS_E_TOKEN_NOT_PRESENT: return "Token not present";
     case P11TLS_E_UNSUPPORTED: return "Operation not supported by this key or token";
     case P11TLS_E_BUFFER_TOO_SMALL: return "Output buffer too small";
-    case P11TLS_E_FORKED: return "Object is stale after fork";
+    case P11TLS_E_FORKED: return "Not usable after fork";
     case P11TLS_E_MODULE: return "PKCS#11 module failed to load or initialize";
     case P11TLS_E_DEVICE: return "Token or module error";
     case P11TLS_E_KEY_MISMATCH: return "Key found after fork differs from the key opened";

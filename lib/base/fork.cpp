@@ -243,4 +243,27 @@ void GenSpinLock::lock() noexcept {
 
 void GenSpinLock::unlock() noexcept { word_.store(0, std::memory_order_release); }
 
+void GenMutex::lock() noexcept {
+    // Generations go up by one per process down a line of forks: 2^30 of
+    // them before two tags of one line could meet.
+    const int mine = (int)(((current_generation() - 1) % 0x3fffffffULL) + 1) << 1;
+    int take = mine;  // once this thread waited, others may wait too: keep them woken
+    for (;;) {
+        int cur = word_.load(std::memory_order_relaxed);
+        // Free, or held in an earlier generation (by a thread of another process).
+        if (cur == 0 || (cur & ~1) != mine) {
+            if (word_.compare_exchange_weak(cur, take, std::memory_order_acquire, std::memory_order_relaxed)) return;
+            continue;
+        }
+        if (!(cur & 1) && !word_.compare_exchange_weak(cur, cur | 1, std::memory_order_relaxed)) continue;
+        // Until unlock() wakes us (the timeout only guards against a lost wake-up).
+        futex_wait(&word_, cur | 1, 1000000000L);
+        take = mine | 1;
+    }
+}
+
+void GenMutex::unlock() noexcept {
+    if (word_.exchange(0, std::memory_order_release) & 1) futex_wake_all(&word_);
+}
+
 }  // namespace p11tls

@@ -61,6 +61,20 @@ private:
     std::atomic<uint64_t> word_{0};  // 0 = free, else generation of the holder
 };
 
+// A mutex that a child may take over, as GenSpinLock, for a lock held
+// across a module call: a thread that finds it held in this generation
+// sleeps (futex) until it is released, instead of spinning. The word holds
+// the holder's generation (its low 30 bits, as a futex word is an int),
+// and whether others wait.
+class GenMutex {
+public:
+    void lock() noexcept;
+    void unlock() noexcept;
+
+private:
+    std::atomic<int> word_{0};  // 0 = free, else (generation tag << 1) | waiters
+};
+
 class GenSpinGuard {
 public:
     explicit GenSpinGuard(GenSpinLock &l) noexcept : l_(l) { l_.lock(); }

@@ -99,9 +99,15 @@ int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, v
         if (P11CALL(t->module(), C_GetTokenInfo, t->slot(), &now) == CKR_OK) ti.flags = now.flags;
         std::string label = P11TLS_FIELD(ti.label), manuf = P11TLS_FIELD(ti.manufacturerID),
                     model = P11TLS_FIELD(ti.model), serial = P11TLS_FIELD(ti.serialNumber);
-        p11tls_token_info info = {t->uri().c_str(), label.c_str(),     manuf.c_str(),
-                                  model.c_str(),    serial.c_str(),    t->module()->name.c_str(),
-                                  t->slot(),        ti.flags};
+        p11tls_token_info info = {t->uri().c_str(),
+                                  label.c_str(),
+                                  manuf.c_str(),
+                                  model.c_str(),
+                                  serial.c_str(),
+                                  t->module()->name.c_str(),
+                                  t->slot(),
+                                  ti.flags,
+                                  shares_state_with_children(t->module()) ? 1 : 0};
         if (int rc = cb(arg, &info)) return rc;
     }
     return 0;

@@ -45,7 +45,7 @@ namespace {
 Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     World &w = current_world();
     ModuleState *ms = w.state(const_cast<Module *>(key->module));
-    if (ms->ensure_initialized() != 0) fail(P11TLS_E_MODULE, ms->error());
+    if (int status = ms->ensure_initialized()) fail(status, ms->error());
     TokenState *token = nullptr;
     for (TokenState *t : ms->tokens())
         if (t->same_token(key->token_info)) token = t;

@@ -5,11 +5,12 @@
 #include <new>
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/fork.hpp"
-#include "base/log.hpp"
 #include "pkcs11/ckrv.hpp"
 #include "pkcs11/module.hpp"
+#include "uri/uri.hpp"
 
 namespace p11tls {
 
@@ -20,29 +21,24 @@ namespace {
 // processes as within one.
 static_assert(std::atomic<uint32_t>::is_always_lock_free, "the fork mark is shared across processes");
 
-// A CK_INFO text field without its padding (blanks, and the NULs some
-// modules pad with) at either end.
-std::string blank_trimmed(const CK_UTF8CHAR *f, size_t n) {
-    std::string r(reinterpret_cast<const char *>(f), n);
-    const size_t b = r.find_first_not_of(std::string(" \0", 2));
-    const size_t e = r.find_last_not_of(std::string(" \0", 2));
-    return b == std::string::npos ? std::string() : r.substr(b, e - b + 1);
-}
+// tpm2-pkcs11's C_GetInfo description. Through p11-kit server the client
+// module describes itself ("PKCS#11 Kit Proxy Module"): the TPM's module
+// then runs in the server's process alone, and a forwarded token is used
+// in forked children like any other (tests/modules/tpm2_test.sh).
+constexpr char kTpm2Pkcs11[] = "TPM2.0 Cryptoki";
 
 }  // namespace
 
-// Release stores and acquire loads, as before the fields were std::atomic:
-// a mark is published only once its page is mapped, and a child's store
-// to its parent's word is seen by whichever thread of the parent reads it.
+// Release stores and acquire loads: a mark is published only once its
+// page is mapped, and a child's store to its parent's word is seen by
+// whichever thread of the parent reads it.
 void module_initialized(const Module *m, const CK_INFO &info) {
-    // tpm2-pkcs11 (up to 1.9 at least) keeps its TPM sessions, and the
-    // connection to the resource manager, in a forked child: a child's
-    // signature desynchronizes the parent's session, whose every later use
-    // fails.
-    static const char kTpm2Pkcs11[] = "TPM2.0 Cryptoki";
     ForkSharing &fs = m->fork_sharing;
-    if (blank_trimmed(info.libraryDescription, sizeof info.libraryDescription) == kTpm2Pkcs11)
-        fs.known.store(true, std::memory_order_release);
+    if (P11TLS_FIELD(info.libraryDescription) == kTpm2Pkcs11 &&
+        fs.known_gen.load(std::memory_order_acquire) == 0) {
+        fs.known_pid.store((int)getpid(), std::memory_order_relaxed);
+        fs.known_gen.store(current_generation(), std::memory_order_release);
+    }
     std::atomic<uint32_t> *inherited = fs.mark.load(std::memory_order_acquire);
     // Set in an earlier generation (ours is made below, once): an ancestor's.
     if (inherited) inherited->store(1u, std::memory_order_release);
@@ -53,29 +49,28 @@ void module_initialized(const Module *m, const CK_INFO &info) {
     fs.mark.store(own, std::memory_order_release);
 }
 
-std::string fork_sharing_note(const Module *m, CK_RV rv) {
-    ForkSharing &fs = m->fork_sharing;
-    std::atomic<uint32_t> *own = fs.mark.load(std::memory_order_acquire);
-    if (!own || !own->load(std::memory_order_acquire) || ckr_to_error(rv) != P11TLS_E_DEVICE) return "";
-    if (!fs.known.load(std::memory_order_acquire))
-        return "; module " + m->name +
-               " may share its state with forked children: a process forked from this one used it "
-               "(see doc/modules.md)";
-    // call() returned rv without calling the module if it was broken already.
-    const bool not_called =
-        fs.broken_gen.exchange(current_generation(), std::memory_order_acq_rel) == current_generation();
-    return std::string(not_called ? " (not called)" : "") + "; module " + m->name +
-           " shares its state with forked children: a process forked from this one used it, "
-           "which breaks it in this process until it restarts; p11tls makes no further calls to "
-           "it here, as each refused TPM authorization counts against the TPM's "
-           "dictionary-attack lockout (see doc/modules.md)";
+bool shares_state_with_children(const Module *m) {
+    return m->fork_sharing.known_gen.load(std::memory_order_acquire) != 0;
 }
 
-bool taken_over(const Module *m, const char *what) {
-    if (m->fork_sharing.broken_gen.load(std::memory_order_acquire) != current_generation()) return false;
-    debug("module %s: %s: not called (the module's state was taken over by a forked child)",
-          m->name.c_str(), what);
-    return true;
+std::string inherited_state(const Module *m) {
+    const ForkSharing &fs = m->fork_sharing;
+    const uint64_t gen = fs.known_gen.load(std::memory_order_acquire);
+    if (gen == 0 || gen == current_generation()) return "";
+    return "module " + m->name + " shares its state with forked children: process " +
+           std::to_string(fs.known_pid.load(std::memory_order_relaxed)) +
+           " initialized it, then forked this one, so p11tls does not call it here (two processes "
+           "using that state break each other, and each refused TPM authorization counts against "
+           "the TPM's dictionary-attack lockout); open its keys only after fork(), or reach it "
+           "through p11-kit server (see doc/modules.md)";
+}
+
+std::string fork_sharing_note(const Module *m, CK_RV rv) {
+    std::atomic<uint32_t> *own = m->fork_sharing.mark.load(std::memory_order_acquire);
+    if (!own || !own->load(std::memory_order_acquire) || ckr_to_error(rv) != P11TLS_E_DEVICE) return "";
+    return "; module " + m->name +
+           " may share its state with forked children: a process forked from this one used it "
+           "(see doc/modules.md)";
 }
 
 }  // namespace p11tls

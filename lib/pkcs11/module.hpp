@@ -7,12 +7,14 @@
 // else uses) and are never unloaded: records are immutable once published,
 // so any generation may read them.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include <p11-kit/pkcs11.h>
 
+#include "base/fork.hpp"
 #include "pkcs11/fork_sharing.hpp"
 
 namespace p11tls {
@@ -29,9 +31,31 @@ struct Module {
     bool has_init_reserved = false;
     std::string init_reserved;
 
-    // The one mutable part: whether a forked child took over the module's
-    // state (pkcs11/fork_sharing.hpp).
+    // The mutable parts: whether the module shares its state with forked
+    // children (pkcs11/fork_sharing.hpp); whether it was initialized
+    // without CKF_OS_LOCKING_OK (it cannot lock: world/module_state.cpp),
+    // which promises it never two calls at once, and the lock that keeps
+    // the promise (held across each call, see call()).
     mutable ForkSharing fork_sharing;
+    mutable std::atomic<bool> no_os_locking{false};
+    mutable GenMutex serial;
+};
+
+// Holds m->serial around a call into a module that takes no locks.
+class SerialCall {
+public:
+    explicit SerialCall(const Module *m) noexcept
+        : m_(m->no_os_locking.load(std::memory_order_acquire) ? m : nullptr) {
+        if (m_) m_->serial.lock();
+    }
+    ~SerialCall() {
+        if (m_) m_->serial.unlock();
+    }
+    SerialCall(const SerialCall &) = delete;
+    SerialCall &operator=(const SerialCall &) = delete;
+
+private:
+    const Module *m_;
 };
 
 // True if a URI's module-path names m: its path, the name of its p11-kit
@@ -72,9 +96,9 @@ namespace p11tls {
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
     CK_RV rv;
-    if (taken_over(m, what)) return CKR_DEVICE_ERROR;
     {
         GateGuard gate;
+        SerialCall serial(m);
         rv = (m->fl->*fn)(args...);
     }
     if (rv != CKR_OK) debug("module %s: %s: %s", m->name.c_str(), what, ckr_name(rv));

@@ -18,6 +18,7 @@
 #include "pkcs11/ckm.hpp"
 #include "provision/lock.hpp"
 #include "provision/provision.hpp"
+#include "provision/template.hpp"
 #include "provision/token.hpp"
 #include "uri/uri.hpp"
 
@@ -147,24 +148,32 @@ std::unique_ptr<p11tls_key> generate_key(const std::shared_ptr<CtxState> &ctx, c
         priv.push_back({CKA_ID, (void *)want_id.data(), (CK_ULONG)want_id.size()});
     }
     // Only what a TLS key does: sign, and for RSA decrypt (TLS 1.2's RSA
-    // key exchange). Said explicitly: tokens' defaults differ (SoftHSM
-    // would let an EC key decrypt and unwrap).
-    CK_BBOOL rsa = k.key_type == CKK_RSA ? CK_TRUE : CK_FALSE;
-    pub.push_back({CKA_ENCRYPT, &rsa, sizeof rsa});
-    pub.push_back({CKA_WRAP, &no, sizeof no});
-    priv.push_back({CKA_DECRYPT, &rsa, sizeof rsa});
-    priv.push_back({CKA_UNWRAP, &no, sizeof no});
-    if (rsa) {
+    // key exchange). Said explicitly where a token takes it: tokens'
+    // defaults differ (SoftHSM would let an EC key decrypt and unwrap). The
+    // "no" attributes are optional (template.hpp): tpm2-pkcs11 refuses
+    // CKA_ENCRYPT=false and CKA_DECRYPT=false on an EC pair, as its keys
+    // sign and encrypt, verify and decrypt, with one TPM attribute each.
+    std::vector<OptionalAttribute> optional;
+    if (k.key_type == CKK_RSA) {
+        pub.push_back({CKA_ENCRYPT, &yes, sizeof yes});
+        priv.push_back({CKA_DECRYPT, &yes, sizeof yes});
         pub.push_back({CKA_MODULUS_BITS, &bits, sizeof bits});
         pub.push_back({CKA_PUBLIC_EXPONENT, exponent, sizeof exponent});
     } else {
         pub.push_back({CKA_EC_PARAMS, (void *)k.params, (CK_ULONG)k.params_len});
+        optional.push_back({0, {CKA_ENCRYPT, &no, sizeof no}});
+        optional.push_back({1, {CKA_DECRYPT, &no, sizeof no}});
     }
+    optional.push_back({0, {CKA_WRAP, &no, sizeof no}});
+    optional.push_back({1, {CKA_UNWRAP, &no, sizeof no}});
     CK_MECHANISM mech = {k.mech, nullptr, 0};
     CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
     log_info("token %s: generating %s", t->label().c_str(), k.name);
-    CK_RV rv = P11CALL(s.module(), C_GenerateKeyPair, s.get(), &mech, pub.data(), (CK_ULONG)pub.size(),
-                       priv.data(), (CK_ULONG)priv.size(), &hpub, &hpriv);
+    CK_RV rv = call_with_optional(
+        s.module(), "C_GenerateKeyPair", {pub, priv}, optional, [&](std::vector<std::vector<CK_ATTRIBUTE>> &tmpl) {
+            return P11CALL(s.module(), C_GenerateKeyPair, s.get(), &mech, tmpl[0].data(), (CK_ULONG)tmpl[0].size(),
+                           tmpl[1].data(), (CK_ULONG)tmpl[1].size(), &hpub, &hpriv);
+        });
     if (rv != CKR_OK) fail_ckr(s.module(), "C_GenerateKeyPair", rv);
 
     // From here on a failure removes the pair, and says what it removed.

@@ -17,6 +17,7 @@
 #include "pkcs11/search.hpp"
 #include "provision/lock.hpp"
 #include "provision/provision.hpp"
+#include "provision/template.hpp"
 #include "provision/token.hpp"
 #include "uri/uri.hpp"
 
@@ -130,8 +131,6 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
 
     CK_CERTIFICATE_TYPE type = CKC_X_509;
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    // PKCS#11 categories: 1 token user (its key is here), 2 authority.
-    CK_ULONG category = f.is_ca ? 2 : has_key ? 1 : 0;
     std::vector<CK_ATTRIBUTE> tmpl = {
         {CKA_CLASS, &cls, sizeof cls},
         {CKA_CERTIFICATE_TYPE, &type, sizeof type},
@@ -142,11 +141,20 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
         {CKA_SUBJECT, (void *)f.subject.data(), (CK_ULONG)f.subject.size()},
         {CKA_ISSUER, (void *)f.issuer.data(), (CK_ULONG)f.issuer.size()},
         {CKA_SERIAL_NUMBER, (void *)f.serial.data(), (CK_ULONG)f.serial.size()},
-        {CKA_CERTIFICATE_CATEGORY, &category, sizeof category},
         {CKA_VALUE, (void *)der.data(), (CK_ULONG)der.size()},
     };
+    // PKCS#11 categories: 1 token user (its key is here), 2 authority; 0,
+    // unspecified, is the default and not sent. Optional (template.hpp):
+    // opencryptoki 3.8 refuses the attribute (CKR_ATTRIBUTE_TYPE_INVALID).
+    CK_ULONG category = f.is_ca ? 2 : has_key ? 1 : 0;
+    std::vector<OptionalAttribute> optional;
+    if (category) optional.push_back({0, {CKA_CERTIFICATE_CATEGORY, &category, sizeof category}});
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    CK_RV rv = P11CALL(s.module(), C_CreateObject, s.get(), tmpl.data(), (CK_ULONG)tmpl.size(), &h);
+    CK_RV rv = call_with_optional(s.module(), "C_CreateObject(certificate)", {tmpl}, optional,
+                                  [&](std::vector<std::vector<CK_ATTRIBUTE>> &t) {
+                                      return P11CALL(s.module(), C_CreateObject, s.get(), t[0].data(),
+                                                     (CK_ULONG)t[0].size(), &h);
+                                  });
     if (rv != CKR_OK) fail_ckr(s.module(), "C_CreateObject(certificate)", rv);
     // Checked again now that it is there: another process may have passed
     // the checks above at the same time (a token has no "create if

@@ -78,10 +78,13 @@ std::vector<ModuleState *> candidate_modules(const CtxState &ctx, const Uri &uri
         if (want_path && !module_has_path(*m, want_path)) continue;
         if (named_module_found) *named_module_found = true;
         ModuleState *ms = w.state(m);
-        if (ms->ensure_initialized() != 0) {
+        if (int status = ms->ensure_initialized()) {
+            // A module not called in a forked child says why itself.
             if (failures)
-                failures->push_back("module " + m->name + " failed to initialize (" +
-                                    from(ms->error(), "C_Initialize") + ")");
+                failures->push_back(status == P11TLS_E_FORKED
+                                        ? ms->error()
+                                        : "module " + m->name + " failed to initialize (" +
+                                              from(ms->error(), "C_Initialize") + ")");
             continue;
         }
         if (uri.matches_module(ms->info())) out.push_back(ms);

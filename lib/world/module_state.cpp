@@ -8,6 +8,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "pkcs11/padding.hpp"
 
 namespace p11tls {
 
@@ -19,16 +20,40 @@ int ModuleState::ensure_initialized() {
     std::lock_guard<std::mutex> g(mu_);
     if (init_done_) return init_status_;
     init_done_ = true;
+    // Not called at all: an ancestor initialized it, and its state came
+    // along into this process (pkcs11/fork_sharing.hpp).
+    error_ = inherited_state(mod_);
+    if (!error_.empty()) {
+        debug("%s", error_.c_str());
+        return init_status_ = P11TLS_E_FORKED;
+    }
     CK_C_INITIALIZE_ARGS args;
     memset(&args, 0, sizeof args);
     args.flags = CKF_OS_LOCKING_OK;
     // p11-kit uses our args instead of the module's configured ones.
     if (mod_->has_init_reserved) args.pReserved = (void *)mod_->init_reserved.c_str();
     CK_RV rv = P11CALL(mod_, C_Initialize, (void *)&args);
+    if (rv == CKR_CANT_LOCK || rv == CKR_NEED_TO_CREATE_THREADS) {
+        // A module that cannot use the OS's locks (or must not make
+        // threads) is initialized without them, as GnuTLS 3.8.12 does (its
+        // issue 1784): no flags and no mutex functions, which promises it
+        // never two calls at once. Every call to it is then made under its
+        // own lock (Module::serial). Not a NULL argument: p11-kit would
+        // pass its own, which ask for OS locking again.
+        debug("module %s: C_Initialize: %s; initializing it without OS locking, one call at a time",
+              mod_->name.c_str(), ckr_name(rv));
+        args.flags = 0;
+        rv = P11CALL(mod_, C_Initialize, (void *)&args);
+        if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+            mod_->no_os_locking.store(true, std::memory_order_release);
+    }
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         init_status_ = P11TLS_E_MODULE;
         error_ = "module " + mod_->name + ": C_Initialize: " + ckr_name(rv);
-        log_warning("%s (module skipped)", error_.c_str());
+        // Not a warning: a module that fails here (tpm2-pkcs11 installed on
+        // a machine without a TPM) would be reported by every command.
+        // Listings report it, and so does a URI that then matches no token.
+        debug("%s (module skipped)", error_.c_str());
         return init_status_;
     }
     rv = P11CALL(mod_, C_GetInfo, &info_);
@@ -45,6 +70,7 @@ int ModuleState::ensure_initialized() {
         if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) rv = P11CALL(mod_, C_GetInfo, &info_);
     }
     if (rv != CKR_OK) memset(&info_, 0, sizeof info_);
+    unpad_nuls(info_);
     module_initialized(mod_, info_);
     return 0;
 }
@@ -90,12 +116,14 @@ std::vector<TokenState *> ModuleState::tokens() {
             if (known) out.push_back(known);
             continue;
         }
+        unpad_nuls(ti);
         TokenState *found = nullptr;
         for (auto &t : tokens_)
             if (t->slot() == id && !t->lost() && t->same_token(ti)) found = t.get();
         if (!found) {
             CK_SLOT_INFO si;
             if (P11CALL(mod_, C_GetSlotInfo, id, &si) != CKR_OK) continue;
+            unpad_nuls(si);
             tokens_.push_back(std::make_unique<TokenState>(this, id, si, ti));
             found = tokens_.back().get();
         }

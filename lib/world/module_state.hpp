@@ -21,7 +21,9 @@ public:
     Module *module() const { return mod_; }
 
     // C_Initialize once per generation (CKF_OS_LOCKING_OK). Returns 0 or a
-    // P11TLS_E_* code; the reason is in error().
+    // P11TLS_E_* code; the reason is in error(). P11TLS_E_FORKED, without
+    // any call, for a module whose state an ancestor process holds
+    // (pkcs11/fork_sharing.hpp).
     int ensure_initialized();
     const std::string &error() const { return error_; }
     const CK_INFO &info() const { return info_; }

@@ -102,6 +102,23 @@ static const uint16_t all_schemes[] = {
     P11TLS_SIG_ED448,
 };
 
+/* Whether key makes scheme as TLS 1.3 names it: an ECDSA scheme names its
+ * curve (ecdsa_secp384r1_sha384 is no scheme of a P-256 key, although
+ * p11tls_key_supports() says yes: it selects the hash only, as TLS 1.2's
+ * ECDSA code points do). */
+static int key_makes(p11tls_key *key, uint16_t scheme)
+{
+    int bits = 0;
+    switch (scheme) {
+    case P11TLS_SIG_ECDSA_SECP256R1_SHA256: bits = 256; break;
+    case P11TLS_SIG_ECDSA_SECP384R1_SHA384: bits = 384; break;
+    case P11TLS_SIG_ECDSA_SECP521R1_SHA512: bits = 521; break;
+    }
+    if (bits && p11tls_key_get_bits(key) != bits)
+        return 0;
+    return p11tls_key_supports(key, scheme) == 1;
+}
+
 static const char *scheme_name(uint16_t scheme, char *buf, size_t size)
 {
     const char *n = p11tls_sig_scheme_name(scheme);
@@ -373,7 +390,7 @@ static int cmd_info(cli_env *env)
         json_key(&jw, "schemes");
         json_begin_array(&jw);
         for (i = 0; i < sizeof(all_schemes) / sizeof(all_schemes[0]); i++)
-            if (p11tls_key_supports(key, all_schemes[i]) == 1)
+            if (key_makes(key, all_schemes[i]))
                 json_string(&jw, scheme_name(all_schemes[i], buf, sizeof(buf)));
         json_end_array(&jw);
         json_key(&jw, "spki_pem"); json_string(&jw, pem);
@@ -390,7 +407,7 @@ static int cmd_info(cli_env *env)
         cli_info_key_fields(env, uri, NULL);
         fprintf(f, "Schemes:");
         for (i = 0; i < sizeof(all_schemes) / sizeof(all_schemes[0]); i++)
-            if (p11tls_key_supports(key, all_schemes[i]) == 1)
+            if (key_makes(key, all_schemes[i]))
                 fprintf(f, " %s", scheme_name(all_schemes[i], buf, sizeof(buf)));
         fprintf(f, "\nPublic key:\n%s", pem);
         if (pem[0] && pem[strlen(pem) - 1] != '\n')

@@ -140,7 +140,7 @@ static int check_command(const cli_command *c, const cli_args *a)
     return CLI_EXIT_OK;
 }
 
-/* The library's warnings (a module skipped, a listing URI that matches no
+/* The library's warnings (a listing URI that matches no
  * token, with the tokens there are) go to the user; P11TLS_DEBUG adds the
  * rest. */
 static void log_to_stderr(void *arg, int level, const char *message)

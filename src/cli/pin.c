@@ -234,6 +234,34 @@ static int read_new_fd(cli_pin *p, char *pin, size_t pin_size)
     return n > 0 ? 0 : -1;
 }
 
+/* --pin-fd: reads the PIN line into the cache, once. */
+static int read_fd_once(cli_pin *p)
+{
+    long n;
+    p->fd_read = 1;
+    n = read_line(p->fd, p->cached, sizeof(p->cached), 0);
+    if (n == -1)
+        p->fd_problem = "cannot read the PIN from --pin-fd";
+    else if (n == -2)
+        p->fd_problem = "the PIN from --pin-fd is too long (no newline within 255 bytes)";
+    else if (n == -3)
+        p->fd_problem = "the PIN from --pin-fd holds a NUL byte; refused, not cut there";
+    else if (n == 0) /* an empty line is a cancel: an empty PIN would cost a try */
+        p->fd_problem = "no PIN given on --pin-fd (its first line is empty)";
+    if (n <= 0) {
+        p->problem = p->fd_problem;
+        return -1;
+    }
+    p->fd_ok = 1;
+    return 0;
+}
+
+void cli_pin_read_now(cli_pin *p)
+{
+    if (p->fd >= 0 && !p->fd_read)
+        (void)read_fd_once(p); /* a problem shows when the PIN is asked for */
+}
+
 int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
                unsigned flags, char *pin, size_t pin_size)
 {
@@ -257,31 +285,10 @@ int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
         p->problem = "the PIN from --pin-fd was refused";
         return -1;
     }
-    if (!p->fd_read) {
-        long n;
-        p->fd_read = 1;
-        n = read_line(p->fd, p->cached, sizeof(p->cached), 0);
-        if (n == -1) {
-            p->problem = "cannot read the PIN from --pin-fd";
-            return -1;
-        }
-        if (n == -2) {
-            p->problem = "the PIN from --pin-fd is too long (no newline within 255 bytes)";
-            return -1;
-        }
-        if (n == -3) {
-            p->problem = "the PIN from --pin-fd holds a NUL byte; refused, not cut there";
-            return -1;
-        }
-        /* An empty line is a cancel: an empty PIN would cost a try. */
-        if (n == 0) {
-            p->problem = "no PIN given on --pin-fd (its first line is empty)";
-            return -1;
-        }
-        p->fd_ok = 1;
-    }
+    if (!p->fd_read && read_fd_once(p) != 0)
+        return -1;
     if (!p->fd_ok) {
-        p->problem = "no usable PIN from --pin-fd";
+        p->problem = p->fd_problem ? p->fd_problem : "no usable PIN from --pin-fd";
         return -1;
     }
     len = strlen(p->cached);

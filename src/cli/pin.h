@@ -21,6 +21,7 @@ typedef struct cli_pin {
     int fd;                 /* --pin-fd, or -1 for /dev/tty */
     int fd_read;            /* the fd has been read */
     int fd_ok;              /* ... and gave a usable PIN */
+    const char *fd_problem; /* ... or why it did not */
     char cached[CLI_PIN_MAX];
     const char *problem;    /* why the last request was cancelled, or NULL */
 } cli_pin;
@@ -34,6 +35,11 @@ int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
 /* Why the PIN function gave up, for a PIN error rc (P11TLS_E_PIN_*) of a
  * call that used it; NULL otherwise. */
 const char *cli_pin_problem(const cli_pin *p, int rc);
+
+/* With --pin-fd, reads the PIN now (once, as the PIN function would):
+ * for processes forked later, which each inherit it instead of finding
+ * the descriptor read. */
+void cli_pin_read_now(cli_pin *p);
 
 /* Wipes the cached PIN. */
 void cli_pin_wipe(cli_pin *p);

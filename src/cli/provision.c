@@ -349,6 +349,7 @@ static const struct {
 typedef struct mech_state {
     FILE *out;
     json_writer *jw; /* NULL: text */
+    size_t n;        /* mechanisms listed */
 } mech_state;
 
 static int mech_cb(void *arg, const p11tls_mechanism_info *m)
@@ -357,6 +358,7 @@ static int mech_cb(void *arg, const p11tls_mechanism_info *m)
     json_writer *jw = st->jw;
     size_t i;
 
+    st->n++;
     if (jw) {
         json_begin_object(jw);
         json_key(jw, "name"); json_string(jw, m->name);
@@ -382,12 +384,19 @@ static int mech_cb(void *arg, const p11tls_mechanism_info *m)
     return 0;
 }
 
+/* The label of the token uri names (the one the listing used). */
+static int copy_label(void *arg, const p11tls_token_info *t)
+{
+    snprintf(arg, 64, "%s", t->label);
+    return 1;
+}
+
 int cli_cmd_mechanisms(cli_env *env)
 {
     char shown[CLI_URI_BUF];
     const char *uri = pos(env, 0);
     json_writer jw;
-    mech_state st = {env->out, NULL};
+    mech_state st = {env->out, NULL, 0};
     int rc;
 
     cli_redact_uri(uri, shown, sizeof(shown));
@@ -399,6 +408,11 @@ int cli_cmd_mechanisms(cli_env *env)
     rc = p11tls_token_list_mechanisms(env->ctx, uri, mech_cb, &st);
     if (rc < 0)
         return cli_fail(rc, NULL, "mechanisms of '%s'", shown);
+    if (!env->json && st.n == 0) {
+        char label[64] = "";
+        p11tls_list_tokens(env->ctx, uri, copy_label, label);
+        fprintf(env->out, "no mechanisms: token %s lists none\n", label);
+    }
     if (env->json) {
         json_end_array(&jw);
         json_finish(&jw);

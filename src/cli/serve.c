@@ -8,12 +8,17 @@
  * handshake is reported on stderr and the next connection is served. With
  * --workers N it opens the key, listens, then forks N worker processes
  * that each serve --count connections from the shared socket, the way a
- * prefork server does: the key opened before fork() signs in every worker. */
+ * prefork server does: the key opened before fork() signs in every worker.
+ * Except on a module that keeps sharing its state with forked children
+ * (tpm2-pkcs11), which only the process that initialized it may use: then
+ * the workers are forked first, one after another, and each opens the key
+ * (and the trust) itself before the next is forked. */
 #define _GNU_SOURCE 1
 #include "commands.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -25,6 +30,7 @@
 
 #include <gnutls/gnutls.h>
 
+#include "pin.h"
 #include "tls.h"
 #include "verify.h"
 #include "util.h"
@@ -130,34 +136,157 @@ static unsigned serve_loop(gnutls_certificate_credentials_t cred, const cli_env 
     return failed;
 }
 
-/* Forks the workers and waits for them. A worker dies with the parent
- * (PR_SET_PDEATHSIG), so a killed server leaves nothing behind. */
-static int run_workers(gnutls_certificate_credentials_t cred, const cli_env *env,
-                       int listen_fd, unsigned workers, unsigned count)
+/* The credentials to serve with: the key and certificate, and what
+ * verifies client certificates. */
+static int load_credentials(cli_env *env, gnutls_certificate_credentials_t *out)
 {
-    pid_t parent = getpid();
-    unsigned w, failed = 0, started = 0;
+    gnutls_certificate_credentials_t cred = NULL;
+    int rc = gnutls_certificate_allocate_credentials(&cred);
+
+    if (rc < 0)
+        return cli_error(CLI_EXIT_FAILURE, "gnutls credentials: %s", gnutls_strerror(rc));
+    rc = cli_tls_load_identity(cred, env, env->args->pos[0]);
+    if (!rc)
+        rc = cli_trust_add_to_cred(cred, env);
+    if (rc) {
+        gnutls_certificate_free_credentials(cred);
+        return rc;
+    }
+    *out = cred;
+    return CLI_EXIT_OK;
+}
+
+static int note_fork_shared(void *arg, const p11tls_token_info *t)
+{
+    if (t->fork_shared)
+        *(int *)arg = 1;
+    return 0;
+}
+
+/* Whether a token that the key, the certificate or a --trust URI names is
+ * on a module that keeps sharing its state with forked children
+ * (p11tls_token_info.fork_shared). Asked in a short-lived child, which
+ * lists those tokens (no login): this process must not initialize such a
+ * module before it forks the workers, or none of them could use it. */
+static int fork_shared_tokens(cli_env *env)
+{
+    const char *cert = env->args->cert;
+    pid_t pid;
+    int st = 0;
 
     fflush(stdout);
     fflush(stderr);
-    for (w = 1; w <= workers; w++) {
-        pid_t pid = fork();
-        if (pid < 0) {
-            cli_error(CLI_EXIT_FAILURE, "fork: %s", strerror(errno));
+    pid = fork();
+    if (pid < 0)
+        return 0; /* forking the workers reports it */
+    if (pid == 0) {
+        int shared = 0;
+        size_t i;
+        /* Its warnings would repeat what loading the identity says. */
+        p11tls_ctx_set_log_fn(env->ctx, NULL, NULL, 0);
+        p11tls_list_tokens(env->ctx, env->args->pos[0], note_fork_shared, &shared);
+        if (cert && strncmp(cert, "pkcs11:", 7) == 0)
+            p11tls_list_tokens(env->ctx, cert, note_fork_shared, &shared);
+        for (i = 0; i < env->args->n_trust; i++)
+            p11tls_list_tokens(env->ctx, env->args->trust[i], note_fork_shared, &shared);
+        _exit(shared);
+    }
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 1;
+}
+
+/* A worker's body: with cred NULL, it loads its own credentials first and
+ * says on ready_fd whether it could ('y' or 'n'). Never returns. */
+static void worker(gnutls_certificate_credentials_t cred, cli_env *env, int listen_fd,
+                   pid_t parent, unsigned w, unsigned count, int ready_fd)
+{
+    char who[32];
+    unsigned failed;
+
+    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(CLI_EXIT_FAILURE);
+    if (!cred) {
+        int rc = load_credentials(env, &cred);
+        char c = rc ? 'n' : 'y';
+        ssize_t r;
+        do
+            r = write(ready_fd, &c, 1);
+        while (r < 0 && errno == EINTR);
+        close(ready_fd);
+        if (rc)
+            _exit(rc);
+    }
+    snprintf(who, sizeof(who), "worker %u: ", w);
+    failed = serve_loop(cred, env, listen_fd, who, count);
+    fflush(stdout);
+    _exit(failed ? CLI_EXIT_FAILURE : CLI_EXIT_OK);
+}
+
+/* Waits for a worker that loads its own credentials to say it could. */
+static int worker_ready(int ready_fd)
+{
+    char c = 0;
+    ssize_t r;
+    do
+        r = read(ready_fd, &c, 1);
+    while (r < 0 && errno == EINTR);
+    close(ready_fd);
+    return r == 1 && c == 'y';
+}
+
+/* Forks the workers and waits for them. A worker dies with the parent
+ * (PR_SET_PDEATHSIG), so a killed server leaves nothing behind. With cred
+ * NULL each worker loads its own credentials, and the next one is forked
+ * once it has: a wrong PIN costs one try, not one per worker, and a PIN
+ * asked for on the terminal is asked for by one worker at a time. If one
+ * cannot, no more are forked and those running are stopped. */
+static int run_workers(gnutls_certificate_credentials_t cred, cli_env *env,
+                       int listen_fd, unsigned workers, unsigned count)
+{
+    pid_t parent = getpid();
+    pid_t pids[64]; /* --workers is at most 64 (args.c) */
+    unsigned w, failed = 0, started = 0, stopping = 0;
+
+    fflush(stdout);
+    fflush(stderr);
+    for (w = 1; w <= workers && started < sizeof(pids) / sizeof(pids[0]); w++) {
+        int ready[2] = {-1, -1};
+        pid_t pid;
+        if (!cred && pipe2(ready, O_CLOEXEC) != 0) {
+            cli_error(CLI_EXIT_FAILURE, "pipe: %s", strerror(errno));
             failed++;
             break;
         }
-        if (pid == 0) {
-            char who[32];
-            (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-            if (getppid() != parent)
-                _exit(CLI_EXIT_FAILURE);
-            snprintf(who, sizeof(who), "worker %u: ", w);
-            unsigned f = serve_loop(cred, env, listen_fd, who, count);
-            fflush(stdout);
-            _exit(f ? CLI_EXIT_FAILURE : CLI_EXIT_OK);
+        pid = fork();
+        if (pid < 0) {
+            cli_error(CLI_EXIT_FAILURE, "fork: %s", strerror(errno));
+            failed++;
+            if (!cred) {
+                close(ready[0]);
+                close(ready[1]);
+            }
+            break;
         }
-        started++;
+        if (pid == 0) {
+            if (!cred)
+                close(ready[0]);
+            worker(cred, env, listen_fd, parent, w, count, ready[1]);
+        }
+        pids[started++] = pid;
+        if (!cred) {
+            close(ready[1]);
+            if (!worker_ready(ready[0])) {
+                failed++;
+                break;
+            }
+        }
+    }
+    if (failed && !cred) {
+        for (w = 0; w < started; w++)
+            kill(pids[w], SIGTERM);
+        stopping = 1;
     }
     while (started > 0) {
         int st;
@@ -170,7 +299,7 @@ static int run_workers(gnutls_certificate_credentials_t cred, const cli_env *env
         started--;
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
             failed++;
-            if (WIFSIGNALED(st))
+            if (WIFSIGNALED(st) && !stopping)
                 fprintf(stderr, "p11tls: worker pid %ld killed by signal %d\n",
                         (long)pid, WTERMSIG(st));
         }
@@ -183,7 +312,7 @@ int cli_cmd_serve(cli_env *env)
     gnutls_certificate_credentials_t cred = NULL;
     unsigned port = 0;
     unsigned count = env->args->count ? env->args->count : 1;
-    int listen_fd = -1, rc;
+    int listen_fd = -1, own, rc;
 
     signal(SIGPIPE, SIG_IGN);
     if ((env->args->seen & CLI_OPT_REQUIRE_CLIENT_CERT) && !env->args->ca &&
@@ -191,15 +320,11 @@ int cli_cmd_serve(cli_env *env)
         rc = cli_error(CLI_EXIT_USAGE, "--require-client-cert needs --ca FILE or --trust URI");
         goto out;
     }
-    rc = gnutls_certificate_allocate_credentials(&cred);
-    if (rc < 0) {
-        rc = cli_error(CLI_EXIT_FAILURE, "gnutls credentials: %s", gnutls_strerror(rc));
-        goto out;
-    }
-    rc = cli_tls_load_identity(cred, env, env->args->pos[0]);
-    if (!rc)
-        rc = cli_trust_add_to_cred(cred, env);
-    if (rc)
+    /* Workers on a module such as tpm2-pkcs11 load their own credentials. */
+    own = env->args->workers && fork_shared_tokens(env);
+    if (own)
+        cli_pin_read_now(env->pin); /* --pin-fd: read once, for every worker */
+    else if ((rc = load_credentials(env, &cred)) != CLI_EXIT_OK)
         goto out;
     rc = listen_local(env->args->port, &listen_fd, &port);
     if (rc)

@@ -7,6 +7,7 @@
 //   P11TLS_TESTMOD_SLOW             a call in flight for longer than the fork
 //                                   gate waits
 //   P11TLS_TESTMOD_FORK_IN_INIT     the module forks inside C_Initialize
+//   P11TLS_TESTMOD_REFUSE_OS_LOCKING  C_Initialize refuses CKF_OS_LOCKING_OK
 // The module reads these at C_Initialize, so every case runs in a fresh
 // re-executed process (a *Child suite) with the variable set. Run through
 // tests/suites/faults.*.test (tests/with-token.sh, reset_on_fork false/true).
@@ -399,5 +400,67 @@ TEST(Faults, ForkInsideInitializeFirstUse) {
         EXPECT_TRUE(exited_ok(st)) << mode << ": " << describe(st);
         std::cout << "[ figures  ] fork in C_Initialize (" << mode << "): re-executed child done in "
                   << (int)ms_since(t0) << " ms" << std::endl;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 4. A module that cannot use the OS's locks (P11TLS_TESTMOD_REFUSE_OS_LOCKING):
+// its C_Initialize with CKF_OS_LOCKING_OK fails with CKR_CANT_LOCK (or
+// CKR_NEED_TO_CREATE_THREADS). p11tls initializes it again without, as
+// GnuTLS 3.8.12 does, and keeps the promise that makes: one call at a time.
+// Threads signing together meet no concurrent call (the module checks), and
+// a forked child initializes it the same way and signs.
+
+namespace {
+
+const int kNoLockThreads = 4, kNoLockSigns = 10;
+
+// 0 if this process initialized the module twice (refused, then without
+// locking) and made no two calls at once; else a code from base.
+int initialized_without_locks(long pid, int base) {
+    auto log = read_log();
+    if (count_calls(log, pid, "C_Initialize") != 2) return base;
+    if (count_calls(log, pid, "CONCURRENT") != 0) return base + 1;
+    return 0;
+}
+
+int child_no_lock(void *arg) {
+    if (int rc = child_signs_p256(arg)) return rc;
+    return initialized_without_locks(getpid(), 60);
+}
+
+}  // namespace
+
+TEST(FaultsNoLockChild, OneCallAtATime) {
+    if (!in_child("P11TLS_FAULTS_NO_LOCK_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    p11tls_cxx::context ctx{nullptr};
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    p11tls_cxx::key key;
+    ASSERT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, key.put()), 0) << p11tls_last_error_detail();
+    std::atomic<int> failed{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kNoLockThreads; ++i)
+        threads.emplace_back([&] {
+            for (int j = 0; j < kNoLockSigns; ++j)
+                if (child_signs_p256(key.get()) != 0) ++failed;
+        });
+    for (auto &t : threads) t.join();
+    EXPECT_EQ(failed.load(), 0);
+    const long me = getpid();
+    EXPECT_EQ(count_calls(read_log(), me, "C_Initialize"), 2u) << "refused with CKF_OS_LOCKING_OK, then without";
+    EXPECT_EQ(count_calls(read_log(), me, "CONCURRENT"), 0u) << "calls made at once into a module that takes no locks";
+    EXPECT_GE(count_calls(read_log(), me, "C_Sign"), (size_t)(kNoLockThreads * kNoLockSigns));
+
+    pid_t child = 0;
+    int st = run_in_child(child_no_lock, key.get(), &child);
+    EXPECT_TRUE(exited_ok(st)) << "child: " << describe(st);
+}
+
+TEST(Faults, CantLockInitializedWithoutOsLocking) {
+    REQUIRE_SOFTHSM();
+    for (const char *rv : {"0xa", "0x9"}) {  // CKR_CANT_LOCK, CKR_NEED_TO_CREATE_THREADS
+        int st = run_exec_child("FaultsNoLockChild.*", "P11TLS_FAULTS_NO_LOCK_CHILD",
+                                {{"P11TLS_TESTMOD_REFUSE_OS_LOCKING", rv}});
+        EXPECT_TRUE(exited_ok(st)) << rv << ": " << describe(st);
     }
 }

@@ -68,6 +68,13 @@
  *                               see "A token that comes and goes" below
  *   P11TLS_TESTMOD_NO_SLOT_EVENTS=1  with HOTPLUG, C_WaitForSlotEvent
  *                               returns CKR_FUNCTION_NOT_SUPPORTED
+ *   P11TLS_TESTMOD_REFUSE_OS_LOCKING=RV  C_Initialize with CKF_OS_LOCKING_OK
+ *                               or mutex functions returns RV (0xa
+ *                               CKR_CANT_LOCK, 0x9 CKR_NEED_TO_CREATE_THREADS),
+ *                               as a middleware that cannot lock; without
+ *                               them it is initialized as a module that takes
+ *                               no locks, and checks the caller's promise:
+ *                               see "No locks" below
  * These are read at C_Initialize unless said otherwise (in every process
  * that calls it: a forked child that initializes again reads them again).
  * Only C_GetFunctionList is exported.
@@ -676,6 +683,57 @@ static CK_RV hp_wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR slot)
     }
 }
 
+/* ---- No locks (P11TLS_TESTMOD_REFUSE_OS_LOCKING) -------------------------
+ * Initialized without CKF_OS_LOCKING_OK and without mutex functions, a
+ * module may take no locks: the caller promised it never two calls at once
+ * (PKCS#11 2.40, section 6.6.2). Every forwarded call then checks the
+ * promise, staying in flight at least 1 ms so that concurrent calls would
+ * meet: a call entered while another is in flight logs "<pid> CONCURRENT"
+ * and fails with CKR_FUNCTION_FAILED, without being forwarded (SoftHSM,
+ * initialized the same way, takes no locks either). */
+static CK_RV refuse_locking_rv;
+static int no_locks;  /* initialized without locking, the rule set */
+static int in_flight; /* atomic */
+
+static void read_locking_rule(void)
+{
+    const char *r = getenv("P11TLS_TESTMOD_REFUSE_OS_LOCKING");
+    refuse_locking_rv = r && *r ? strtoul(r, NULL, 0) : 0;
+    no_locks = 0;
+}
+
+/* Non-zero if C_Initialize(args) must be refused with refuse_locking_rv. */
+static int locking_refused(CK_VOID_PTR args)
+{
+    const CK_C_INITIALIZE_ARGS *a = args;
+    if (!refuse_locking_rv)
+        return 0;
+    if (a && ((a->flags & CKF_OS_LOCKING_OK) || a->CreateMutex))
+        return 1;
+    no_locks = 1;
+    return 0;
+}
+
+static int serial_enter(void)
+{
+    struct timespec ms = {0, 1000 * 1000L};
+    if (!no_locks)
+        return 1;
+    if (__atomic_fetch_add(&in_flight, 1, __ATOMIC_SEQ_CST) != 0) {
+        __atomic_fetch_sub(&in_flight, 1, __ATOMIC_SEQ_CST);
+        log_call("CONCURRENT");
+        return 0;
+    }
+    nanosleep(&ms, NULL);
+    return 1;
+}
+
+static void serial_leave(void)
+{
+    if (no_locks)
+        __atomic_fetch_sub(&in_flight, 1, __ATOMIC_SEQ_CST);
+}
+
 static CK_FUNCTION_LIST testmod_list;
 
 static CK_RV tm_C_Initialize(CK_VOID_PTR args)
@@ -685,6 +743,7 @@ static CK_RV tm_C_Initialize(CK_VOID_PTR args)
     read_slow_rule();
     read_fork_rule();
     read_hotplug_rule();
+    read_locking_rule();
     shuffle_reset();
     slow_call("C_Initialize");
     const char *noise = getenv("P11TLS_TESTMOD_INIT_STDERR");
@@ -694,6 +753,8 @@ static CK_RV tm_C_Initialize(CK_VOID_PTR args)
         return CKR_GENERAL_ERROR;
     if (inject("C_Initialize"))
         return fail_rv;
+    if (locking_refused(args))
+        return refuse_locking_rv;
     CK_RV rv = load_real();
     if (rv != CKR_OK)
         return rv;
@@ -774,7 +835,10 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     static CK_RV tm_##name params                      \
     {                                                  \
         ENTER(name);                                   \
+        if (!serial_enter())                           \
+            return CKR_FUNCTION_FAILED;                \
         CK_RV rv = real->name args;                    \
+        serial_leave();                                \
         slow_after_call(#name);                        \
         return rv;                                     \
     }
@@ -786,7 +850,10 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     static CK_RV tm_##name params                      \
     {                                                  \
         ENTER(name);                                   \
+        if (!serial_enter())                           \
+            return CKR_FUNCTION_FAILED;                \
         CK_RV rv = real->name args;                    \
+        serial_leave();                                \
         if (rv == CKR_OK)                              \
             show;                                      \
         slow_after_call(#name);                        \

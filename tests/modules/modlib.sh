@@ -54,6 +54,34 @@ storm() {
         timeout 120 "${P11TLS_FORK_STORM:-./tests/fork_storm}" "$3" "$4" >"$TMP/storm.out" 2>&1
 }
 
+# serve_workers LABEL WORKERS ALG CAFILE SERVE-ARGS...: p11tls serve
+# SERVE-ARGS --count 1 (--workers WORKERS unless 0), one gnutls-cli
+# handshake per worker, verified with CAFILE; with workers every handshake
+# is signed in a forked child. One ok/not_ok line: every handshake done,
+# the server's status 0, ALG (a regular expression) the signature.
+serve_workers() {
+    local label=$1 workers=$2 alg=$3 ca=$4 i good=0 want
+    shift 4
+    local args=("$@" --count 1)
+    [ "$workers" -gt 0 ] && args+=(--workers "$workers")
+    want=$((workers > 0 ? workers : 1))
+    if ! start_serve "$TMP/server.out" "$TMP/server.err" "${args[@]}"; then
+        not_ok "$label: serve (workers $workers) listening" "$TMP/server.out" "$TMP/server.err"
+        return
+    fi
+    for i in $(seq "$want"); do
+        timeout 20 gnutls-cli --x509cafile "$ca" --port "$port" localhost </dev/null >"$TMP/gnutls.out" 2>&1
+        grep -q "hello from p11tls" "$TMP/gnutls.out" && good=$((good + 1))
+    done
+    wait_pid "$server_pid" 20
+    if [ "$wait_status" -eq 0 ] && [ "$good" -eq "$want" ] && grep -q "TLS1.3 $alg" "$TMP/server.out"; then
+        ok "$label: serve (workers $workers) + gnutls-cli: $good handshake(s), $alg"
+    else
+        not_ok "$label: serve (workers $workers) + gnutls-cli: $good handshake(s), status $wait_status" \
+            "$TMP/server.out" "$TMP/server.err" "$TMP/gnutls.out"
+    fi
+}
+
 # api ARGS...: tests/modules/api.py on the built library (ctypes). Not in a
 # sanitizer build, where the library cannot be loaded into python: returns
 # 77 there.

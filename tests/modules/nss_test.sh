@@ -85,31 +85,12 @@ for s in "p256 ecdsa_secp256r1_sha256" "rsa2048 rsa_pkcs1_sha256" "rsa2048 rsa_p
     fi
 done
 
-# serve LABEL WORKERS GNUTLS-ALG: serve the key, one gnutls-cli handshake
-# per worker (--count 1 each); with workers every handshake is signed in
-# a forked child.
+# serve LABEL WORKERS GNUTLS-ALG: serve_workers (modlib.sh) with the key
+# and its certificate.
 serve() {
-    local label=$1 workers=$2 alg=$3 key i good=0
-    key=$(key_uri "$label") || { not_ok "$label: key URI"; return; }
-    local args=("$key" --cert "$(cert_uri "$label")" --count 1)
-    [ "$workers" -gt 0 ] && args+=(--workers "$workers")
-    if ! start_serve "$TMP/server.out" "$TMP/server.err" "${args[@]}"; then
-        not_ok "$label: serve (workers $workers) listening" "$TMP/server.out" "$TMP/server.err"
-        return
-    fi
-    for i in $(seq "$([ "$workers" -gt 0 ] && echo "$workers" || echo 1)"); do
-        timeout 20 gnutls-cli --x509cafile "$TMP/$label.pem" --port "$port" localhost \
-            </dev/null >"$TMP/gnutls.out" 2>&1
-        grep -q "hello from p11tls" "$TMP/gnutls.out" && good=$((good + 1))
-    done
-    wait_pid "$server_pid" 20
-    if [ "$wait_status" -eq 0 ] && [ "$good" -eq "$(( workers > 0 ? workers : 1 ))" ] &&
-       grep -q "TLS1.3 $alg" "$TMP/server.out"; then
-        ok "$label: serve (workers $workers) + gnutls-cli: $good handshake(s), $alg"
-    else
-        not_ok "$label: serve (workers $workers) + gnutls-cli: $good handshake(s), status $wait_status" \
-            "$TMP/server.out" "$TMP/server.err" "$TMP/gnutls.out"
-    fi
+    local key
+    key=$(key_uri "$1") || { not_ok "$1: key URI"; return; }
+    serve_workers "$1" "$2" "$3" "$TMP/$1.pem" "$key" --cert "$(cert_uri "$1")"
 }
 serve p256 0 ECDSA-SECP256R1-SHA256
 serve rsa2048 0 'RSA-PSS-RSAE-SHA[0-9]*'

@@ -17,7 +17,9 @@
 #
 # Checks (RSA only: this soft token cannot make EC keys): every RSA scheme
 # signed and verified with openssl; fork while threads sign
-# (tests/fork_storm); forked children of a process that signed.
+# (tests/fork_storm); mechanisms all named; import-cert of a certificate
+# for the token's key and of a CA's (the token refuses
+# CKA_CERTIFICATE_CATEGORY).
 # Skipped (77) with the reason if a package is missing or not root.
 set -u
 me=$(basename "$0")
@@ -95,6 +97,41 @@ else
     not_ok "fork 50 times while 2 threads sign: every child signs (inherited and fresh key)" "$TMP/storm.out"
 fi
 sed 's/^/#   /' "$TMP/storm.out"
+
+# mechanisms: every one by name (the soft token's HMAC_GENERAL and SSL3
+# mechanisms were printed as CKM_0x...).
+"$CLI" mechanisms "pkcs11:token=p11tls-ock" >"$TMP/mech.out" 2>"$TMP/err"
+if grep -q "^CKM_RSA_PKCS " "$TMP/mech.out" && ! grep -q "CKM_0x" "$TMP/mech.out"; then
+    ok "mechanisms: $(grep -c . "$TMP/mech.out"), every one by name"
+else
+    not_ok "mechanisms: every one by name" "$TMP/mech.out" "$TMP/err"
+fi
+
+# import-cert: opencryptoki 3.8 refuses CKA_CERTIFICATE_CATEGORY, which
+# p11tls sends for a certificate of a key on the token (category 1) and a
+# CA's (2); it writes the certificate without it, and says so when debugging.
+if timeout 60 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/ca.key" \
+       -subj /CN=ock-ca -days 30 -addext basicConstraints=critical,CA:TRUE -out "$TMP/ca.pem" \
+       >>"$TMP/setup.log" 2>&1 &&
+   timeout 60 openssl x509 -new -subj /CN=ock-leaf -force_pubkey "$TMP/pub.pem" -CA "$TMP/ca.pem" \
+       -CAkey "$TMP/ca.key" -days 30 -out "$TMP/leaf.pem" >>"$TMP/setup.log" 2>&1; then
+    for c in "leaf ock-leaf" "ca ock-ca"; do
+        set -- $c
+        openssl x509 -in "$TMP/$1.pem" -outform DER -out "$TMP/$1.der"
+        if P11TLS_DEBUG=1 "$CLI" import-cert "pkcs11:token=p11tls-ock?pin-value=$PIN" "$TMP/$1.pem" --label "$2" \
+               >"$TMP/import.out" 2>"$TMP/import.err" &&
+           "$CLI" export-cert "pkcs11:token=p11tls-ock;object=$2;type=cert" >"$TMP/got.der" 2>"$TMP/err" &&
+           cmp -s "$TMP/$1.der" "$TMP/got.der" &&
+           grep -q "without CKA_CERTIFICATE_CATEGORY" "$TMP/import.err"; then
+            ok "import-cert ($1 certificate): written without the category the token refuses, read back"
+        else
+            not_ok "import-cert ($1 certificate): written without the category the token refuses, read back" \
+                "$TMP/import.out" "$TMP/import.err" "$TMP/err"
+        fi
+    done
+else
+    not_ok "import-cert: test certificates made" "$TMP/setup.log"
+fi
 
 suite_hook "$ock" p11tls-ock "$PIN"
 kill "$slotd" 2>/dev/null

@@ -11,11 +11,11 @@
 #   private: an instance on a temporary directory (x-init-reserved:
 #            paths=DIR) with anchors/ and blocklist/: the token is named
 #            after DIR, both certificates are listed, the anchor exported
-#            byte for byte; 'p11tls list' without a URI leaves it out
-#            (--include-trust or naming it lists it). p11-kit loads a
-#            library file once per process,
-#            so the two instances cannot be registered together: one phase
-#            per process (tests/run.sh runs both as tests/suites/trust.test).
+#            byte for byte, `mechanisms` says it has none; 'p11tls list'
+#            without a URI leaves it out (--include-trust or naming it lists
+#            it). p11-kit loads a library file once per process, so the two
+#            instances cannot be registered together: one phase per process
+#            (tests/run.sh runs both as tests/suites/trust.test).
 # Skipped (77) with the reason if a package is missing. TAP-like output.
 set -u
 . "$(dirname "$0")/../p11kit-isolate.sh"
@@ -148,6 +148,17 @@ private)
         ok "list with a URI naming the trust store lists it"
     else
         not_ok "list with a URI naming the trust store lists it" "$TMP/named.json" "$TMP/named.err"
+    fi
+    # The trust module lists no mechanism: said in words, [] in --json.
+    "$CLI" mechanisms "pkcs11:token=mystore" >"$TMP/mech.out" 2>"$TMP/mech.err"
+    rc=$?
+    "$CLI" mechanisms "pkcs11:token=mystore" --json >"$TMP/mech.json" 2>>"$TMP/mech.err"
+    if [ "$rc" -eq 0 ] && grep -q "^no mechanisms: token mystore lists none$" "$TMP/mech.out" &&
+       [ "$(tr -d ' \n' <"$TMP/mech.json")" = "[]" ]; then
+        ok "mechanisms on a token that has none: says so (exit 0); --json: []"
+    else
+        not_ok "mechanisms on a token that has none: says so (exit 0; status $rc); --json: []" \
+            "$TMP/mech.out" "$TMP/mech.json" "$TMP/mech.err"
     fi
     ;;
 *) echo "$me: unknown phase $phase" >&2; exit 99 ;;

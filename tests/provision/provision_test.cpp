@@ -20,6 +20,7 @@
 #include <p11tls/provision.h>
 
 #include "../support/helpers.hpp"
+#include "../support/raw_token.hpp"
 
 namespace {
 
@@ -79,6 +80,19 @@ TEST(Generate, OpensTheKeyWhichSignsAndIsNamedByItsSpkiHash) {
     gnutls_pubkey_deinit(pub);
     p11tls_free(spki);
     EXPECT_EQ(count("lib-gen"), 2);
+
+    // The attributes a module may refuse (provision/template.hpp) are
+    // still sent to one that takes them: SoftHSM's EC key cannot decrypt
+    // or unwrap (its default would let it).
+    th::RawToken raw;
+    ASSERT_TRUE(raw.ok());
+    auto priv = raw.find("lib-gen", CKO_PRIVATE_KEY);
+    ASSERT_EQ(priv.size(), 1u);
+    CK_BBOOL decrypt = CK_TRUE, unwrap = CK_TRUE;
+    CK_ATTRIBUTE a[] = {{CKA_DECRYPT, &decrypt, sizeof decrypt}, {CKA_UNWRAP, &unwrap, sizeof unwrap}};
+    ASSERT_EQ(raw.functions()->C_GetAttributeValue(raw.session(), priv[0], a, 2), (CK_RV)CKR_OK);
+    EXPECT_EQ(decrypt, CK_FALSE);
+    EXPECT_EQ(unwrap, CK_FALSE);
 }
 
 TEST(Generate, RefusesBadArgumentsAndTakenNames) {

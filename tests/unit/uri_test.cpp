@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "pkcs11/padding.hpp"
 #include "uri/uri.hpp"
 
 using p11tls::Error;
@@ -190,6 +191,38 @@ TEST(Uri, FormatRoundTrip) {
     EXPECT_NE(ou.find("object=p256"), std::string::npos) << ou;
     EXPECT_NE(ou.find("id=%03"), std::string::npos) << ou;
     EXPECT_EQ(ou.find("pin-value"), std::string::npos) << ou;
+}
+
+// tpm2-pkcs11 pads its token's model with NUL bytes ("SW   TPM" and 8
+// NULs), its spare slot's label too: read through unpad_nuls, as
+// ModuleState reads token info, the printed URI has no %00, parses, and
+// names the token, by itself and as a URI naming the model does.
+TEST(Uri, NulPaddedTokenFieldsRoundTrip) {
+    CK_TOKEN_INFO ti;
+    memset(&ti, ' ', sizeof ti);
+    memset(ti.model, 0, sizeof ti.model);
+    memcpy(ti.model, "SW   TPM", 8);
+    memset(ti.label, 0, sizeof ti.label);
+    memcpy(ti.label, "p11tls-tpm", 10);
+    memcpy(ti.serialNumber, "0000000000000000", 16);
+    EXPECT_NE(p11tls::format_token_uri(ti).find("%00"), std::string::npos)
+        << "the test no longer shows the module's padding";
+    p11tls::unpad_nuls(ti);
+    const std::string tu = p11tls::format_token_uri(ti);
+    EXPECT_EQ(tu.find("%00"), std::string::npos) << tu;
+    EXPECT_TRUE(Uri::parse(tu.c_str()).matches_token(ti)) << tu;
+    EXPECT_TRUE(Uri::parse("pkcs11:model=SW%20%20%20TPM;token=p11tls-tpm").matches_token(ti));
+    const std::string ou = p11tls::format_object_uri(ti, CKO_PRIVATE_KEY, "p256", {0x01});
+    EXPECT_TRUE(Uri::parse(ou.c_str()).matches_token(ti)) << ou;
+    EXPECT_EQ(P11TLS_FIELD(ti.model), "SW   TPM");
+
+    // A NUL inside the text is the module's own, not padding.
+    CK_SLOT_INFO si;
+    memset(&si, 0, sizeof si);
+    memcpy(si.slotDescription, "a\0b", 3);
+    p11tls::unpad_nuls(si);
+    EXPECT_EQ(std::string(reinterpret_cast<const char *>(si.slotDescription), 4), std::string("a\0b ", 4));
+    EXPECT_EQ(P11TLS_FIELD(si.manufacturerID), "");
 }
 
 TEST(Uri, Pkcs11String) {
