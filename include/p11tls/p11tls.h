@@ -67,7 +67,7 @@ extern "C" {
 #define P11TLS_E_FORKED -12             /* object is stale after fork (FORK_FAIL) */
 #define P11TLS_E_MODULE -13             /* a module failed to load or initialize */
 #define P11TLS_E_DEVICE -14             /* the token or module reported an error */
-#define P11TLS_E_KEY_MISMATCH -15       /* key re-found after fork is not the same key */
+#define P11TLS_E_KEY_MISMATCH -15       /* the token object is not the key opened */
 #define P11TLS_E_MEMORY -16             /* out of memory */
 #define P11TLS_E_NOT_PERMITTED -17      /* refused by policy (e.g. module-path in URI) */
 #define P11TLS_E_PIN_SOURCE -18         /* pin-source unreadable or unsafe */

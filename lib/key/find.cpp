@@ -152,7 +152,8 @@ std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
             idx->replace(name_of(tmpl, label, id), seen);
         }
         if (!named) {
-            tmpl.push_back({CKA_CLASS, &priv, sizeof priv});
+            if (std::none_of(tmpl.begin(), tmpl.end(), [](const CK_ATTRIBUTE &a) { return a.type == CKA_CLASS; }))
+                tmpl.push_back({CKA_CLASS, &priv, sizeof priv});
             for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 2))
                 out.push_back({t, h, std::nullopt, {}, {}});
         }
@@ -161,8 +162,8 @@ std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
     return out;
 }
 
-Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev) {
-    return new Binding{gen, m.token, m.handle, always_auth, prev};
+Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev, bool proven) {
+    return new Binding{gen, m.token, m.handle, always_auth, prev, {proven}};
 }
 
 const Attributes &key_attributes(Match &m, CK_SESSION_HANDLE s) {
@@ -246,12 +247,18 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     attrs.scalar(CKA_KEY_TYPE, &key->key_type);
     key->can_sign = permitted(attrs, CKA_SIGN);
     key->can_decrypt = permitted(attrs, CKA_DECRYPT);
-    key->pub = m.pub ? std::move(*m.pub) : public_key(m, s.get());
+    // The key's public key, from the private object itself where it shows
+    // it: then the object is proven to be that key. Otherwise (EC keys on
+    // SoftHSM and NSS) from its public key object or certificate, which
+    // prove nothing: its first output is checked (key/identity.hpp).
+    std::optional<PublicKey> own = own_public_key(attrs);
+    const bool proven = own.has_value();
+    key->pub = own ? std::move(*own) : m.pub ? std::move(*m.pub) : public_key(m, s.get());
     // The identity a later hit on this handle is checked against.
     if (auto idx = m.token->object_index(false)) idx->record_public_key(m.handle, key->pub.spki);
     key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
     key->open_gen = current_generation();
-    key->binding = make_binding(key->open_gen, m, always_auth(attrs), nullptr);
+    key->binding = make_binding(key->open_gen, m, always_auth(attrs), nullptr, proven);
     key->uri = std::move(uri);
     log_info("opened key %s", key->object_uri.c_str());
     return key;

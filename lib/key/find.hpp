@@ -37,7 +37,7 @@ struct Match {
 std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
                                      const std::vector<TokenState *> &tokens,
                                      const std::vector<CK_ATTRIBUTE> &extra, bool use_index = false);
-Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev);
+Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev, bool proven);
 // The key's attributes, read now if the search did not.
 const Attributes &key_attributes(Match &m, CK_SESSION_HANDLE s);
 PublicKey public_key(Match &m, CK_SESSION_HANDLE s);

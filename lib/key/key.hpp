@@ -28,12 +28,18 @@ struct Scheme;
 // retired and freed once no operation on the key can still hold it
 // (bind.hpp, BindingUse): a long-lived key keeps at most one binding per
 // generation, plus those retired while operations were in flight.
+//
+// proven: the object at handle is known to be the key opened (its own
+// attributes show the key's public key, or an output of it was checked:
+// key/identity.hpp). Until then every operation's output is checked before
+// it is returned; set once, by whichever operation checks first.
 struct Binding {
     uint64_t gen;
     TokenState *token;
     CK_OBJECT_HANDLE handle;
     bool always_auth;
     Binding *prev;                    // the previous generation's (freed with the key)
+    std::atomic<bool> proven{false};
     Binding *next_retired = nullptr;  // in p11tls_key::retired (under retired_lock)
 };
 

@@ -3,7 +3,9 @@
 #include "key/pubkey.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
+#include <optional>
 
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
@@ -131,8 +133,7 @@ PublicKey public_key_of_cert(const std::vector<unsigned char> &der) {
     return finish(k.get());
 }
 
-PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
-                          const std::vector<Companion> &companions) {
+std::optional<PublicKey> own_public_key(const Attributes &attrs) {
     CK_KEY_TYPE kt = 0;
     if (!attrs.scalar(CKA_KEY_TYPE, &kt))
         fail(P11TLS_E_DEVICE, "cannot read CKA_KEY_TYPE of key");
@@ -157,8 +158,15 @@ PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &
     }
     const auto &params = attrs.get(CKA_EC_PARAMS);
     const auto &point = attrs.get(CKA_EC_POINT);
-    if (!params.empty() && !point.empty()) return ec_public_key(kt, params, point);
+    if (kt != CKK_RSA && !params.empty() && !point.empty()) return ec_public_key(kt, params, point);
+    return std::nullopt;
+}
 
+PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
+                          const std::vector<Companion> &companions) {
+    if (auto own = own_public_key(attrs)) return std::move(*own);
+    CK_KEY_TYPE kt = 0;
+    attrs.scalar(CKA_KEY_TYPE, &kt);
     // The companion objects share the key's CKA_ID.
     const auto &id = attrs.get(CKA_ID);
     if (id.empty()) fail(P11TLS_E_UNSUPPORTED, "cannot determine the public key: the key has no CKA_ID");
@@ -166,11 +174,8 @@ PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &
         CK_OBJECT_CLASS cls = 0;
         CK_KEY_TYPE ckt = 0;
         if (!c.attrs->scalar(CKA_CLASS, &cls) || c.attrs->get(CKA_ID) != id) continue;
-        if (cls == CKO_PUBLIC_KEY && c.attrs->scalar(CKA_KEY_TYPE, &ckt) && ckt == kt) {
-            const auto &pp = c.attrs->get(CKA_EC_PARAMS);
-            const auto &pt = c.attrs->get(CKA_EC_POINT);
-            if (!pp.empty() && !pt.empty()) return ec_public_key(kt, pp, pt);
-        }
+        if (cls == CKO_PUBLIC_KEY && c.attrs->scalar(CKA_KEY_TYPE, &ckt) && ckt == kt)
+            if (auto pk = own_public_key(*c.attrs)) return std::move(*pk);
     }
     for (const Companion &c : companions) {
         CK_OBJECT_CLASS cls = 0;
@@ -185,10 +190,9 @@ PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &
                                       {CKA_ID, (void *)id.data(), id.size()}};
     auto found = find_objects(t->module(), s, tmpl, 2);
     if (found.size() == 1) {
-        Attributes pa(t->module(), s, found[0], {CKA_EC_PARAMS, CKA_EC_POINT});
-        const auto &pp = pa.get(CKA_EC_PARAMS);
-        const auto &pt = pa.get(CKA_EC_POINT);
-        if (!pp.empty() && !pt.empty()) return ec_public_key(kt, pp, pt);
+        Attributes pa(t->module(), s, found[0],
+                      std::vector<CK_ATTRIBUTE_TYPE>(std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes)));
+        if (auto pk = own_public_key(pa)) return std::move(*pk);
     }
     CK_OBJECT_CLASS cert = CKO_CERTIFICATE;
     tmpl = {{CKA_CLASS, &cert, sizeof cert}, {CKA_ID, (void *)id.data(), id.size()}};

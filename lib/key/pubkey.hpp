@@ -3,6 +3,7 @@
 // The public half of a token key, as DER SubjectPublicKeyInfo: the identity
 // a key is checked against when it is re-found after fork.
 #pragma once
+#include <optional>
 #include <vector>
 
 #include <p11-kit/pkcs11.h>
@@ -24,6 +25,14 @@ struct Companion {
     CK_OBJECT_HANDLE handle;
     const Attributes *attrs;
 };
+
+// The public key a key object shows itself (its attributes must include
+// kPublicKeyAttributes): an RSA modulus and public exponent, a
+// CKA_PUBLIC_KEY_INFO, or an EC/Edwards CKA_EC_PARAMS and CKA_EC_POINT.
+// None when it shows none (SoftHSM 2.6.1 and NSS softokn on EC private
+// keys: doc/security.md, "Key identity"); throws P11TLS_E_UNSUPPORTED for
+// a key type p11tls does not use, P11TLS_E_DEVICE without CKA_KEY_TYPE.
+std::optional<PublicKey> own_public_key(const Attributes &attrs);
 
 // The public key of a private key object, from its attributes (which must
 // include kPublicKeyAttributes): from the object itself (RSA modulus,

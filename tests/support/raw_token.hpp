@@ -90,6 +90,21 @@ public:
         return ec_pubkey(hpub);
     }
 
+    // Replaces the private key labelled label (token objects) by a new
+    // P-256 private key with the same label and CKA_ID, made on the token;
+    // the old key's public key object and certificate stay, so they no
+    // longer match it. Returns the new key's public key (caller deinits),
+    // NULL on failure.
+    gnutls_pubkey_t replace_private_key(const std::string &label, const std::string &id) {
+        for (CK_OBJECT_HANDLE h : find(label, CKO_PRIVATE_KEY))
+            if (f_->C_DestroyObject(s_, h) != CKR_OK) ADD_FAILURE() << "C_DestroyObject " << label;
+        const std::string tmp = label + "-replacement";
+        gnutls_pubkey_t k = ec_pair(tmp, id, label, true);
+        if (!k) return nullptr;
+        for (CK_OBJECT_HANDLE h : find(tmp, CKO_PUBLIC_KEY)) f_->C_DestroyObject(s_, h);
+        return k;
+    }
+
     // The public key of an EC public key object, NULL on failure.
     gnutls_pubkey_t ec_pubkey(CK_OBJECT_HANDLE hpub) {
         unsigned char point[256];
@@ -117,11 +132,12 @@ public:
         return f_->C_CreateObject(s_, t, 4, &h) == CKR_OK;
     }
 
-    // A certificate object (DER), as a session object.
-    bool cert_object(const std::string &label, const std::string &id, const std::vector<unsigned char> &der) {
+    // A certificate object (DER), as a session object unless token.
+    bool cert_object(const std::string &label, const std::string &id, const std::vector<unsigned char> &der,
+                     bool token = false) {
         CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
         CK_CERTIFICATE_TYPE ct = CKC_X_509;
-        CK_BBOOL no = CK_FALSE;
+        CK_BBOOL no = token ? CK_TRUE : CK_FALSE;
         const unsigned char subject[] = {0x30, 0x00};  // SoftHSM wants one; lookups ignore it
         CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls},
                             {CKA_CERTIFICATE_TYPE, &ct, sizeof ct},
