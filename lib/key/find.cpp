@@ -16,6 +16,7 @@
 #include "pkcs11/search.hpp"
 #include "world/matching.hpp"
 #include "world/object_index.hpp"
+#include "world/pin_route.hpp"
 #include "world/pooled_session.hpp"
 
 namespace p11tls {
@@ -133,18 +134,14 @@ std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
                                      const std::vector<CK_ATTRIBUTE> &extra, bool use_index) {
     std::vector<Match> out;
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
-    for (TokenState *t : tokens) {
-        t->ensure_login(ctx, &uri);
+    auto search = [&](TokenState *t) {
         std::vector<CK_ATTRIBUTE> tmpl;
         for (const CK_ATTRIBUTE &a : uri.object_template())
             if (a.type != CKA_CLASS) tmpl.push_back(a);
         for (const CK_ATTRIBUTE &a : extra) tmpl.push_back(a);
         std::shared_ptr<ObjectIndex> idx = use_index ? t->object_index(true) : nullptr;
         PooledSession s(t);
-        if (idx && find_indexed(t, *idx, s.get(), tmpl, out)) {
-            if (out.size() > 1) break;
-            continue;
-        }
+        if (idx && find_indexed(t, *idx, s.get(), tmpl, out)) return;
         std::vector<ObjectIndex::Object> seen;
         const bool named = names_objects(tmpl) && find_named(t, s.get(), tmpl, out, seen);
         if (named && idx) {
@@ -157,8 +154,26 @@ std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
             for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 2))
                 out.push_back({t, h, std::nullopt, {}, {}});
         }
-        if (out.size() > 1) break;
+    };
+    if (tokens.size() == 1) {  // the URI names its token: the PIN goes there
+        tokens[0]->ensure_login(ctx, &uri);
+        search(tokens[0]);
+        return out;
     }
+    // Several tokens: a PIN goes to one that is known to hold the key
+    // (world/pin_route.hpp); those that need none are searched first.
+    PinRoute route(uri, tokens);
+    for (TokenState *t : route.free()) {
+        search(t);
+        if (out.size() > 1) return out;
+    }
+    if (TokenState *t = route.pin_token([&] { return !out.empty(); })) {
+        t->ensure_login(ctx, &uri);
+        search(t);
+    }
+    // Found on a token logged in before: a PIN the URI gives must be the
+    // one it logged in with (TokenState::check_uri_pin).
+    if (out.size() == 1) out[0].token->ensure_login(ctx, &uri);
     return out;
 }
 

@@ -52,6 +52,10 @@ public:
     // PIN function: succeeds only if that PIN is right
     // (P11TLS_KEY_OPEN_VERIFY_PIN). The logout is process-wide.
     void verify_login(const CtxState &ctx, const Uri *uri) { login(ctx, uri, true); }
+    // Whether a lookup on this token needs a PIN now: the token requires a
+    // login and is not logged in (by p11tls or another caller in the
+    // process). Asks the module; no PIN, no user code.
+    bool needs_login();
     // An operation said CKR_USER_NOT_LOGGED_IN: the next ensure_login logs in.
     void note_logged_out();
     // Context-specific login (CKA_ALWAYS_AUTHENTICATE) on session h.
