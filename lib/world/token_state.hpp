@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -86,8 +87,16 @@ public:
     // own. Null without build when there is none yet, when the index is
     // off (P11TLS_NO_OBJECT_INDEX set) or when reading the token failed.
     // Every change of login state throws it away: private objects appear
-    // or vanish with it.
+    // or vanish with it. So does age: an index is trusted for
+    // kIndexTrust after its read began, or kIndexTrustFactor times as long
+    // as the read took if that is longer (a read never costs more than
+    // 1/kIndexTrustFactor of a process's time); the next lookup reads the
+    // token again. An object another process creates is therefore seen
+    // within that time even under a name the index answers (a second key
+    // with the same label: P11TLS_E_AMBIGUOUS, as a real search says).
     std::shared_ptr<ObjectIndex> object_index(bool build);
+    static constexpr std::chrono::milliseconds kIndexTrust{1000};
+    static constexpr int kIndexTrustFactor = 20;
 
     // The module said the token is gone (CKR_DEVICE_REMOVED,
     // CKR_TOKEN_NOT_PRESENT): its sessions, login and object handles are
@@ -135,6 +144,7 @@ private:
     std::mutex index_mu_;                         // guards the two below (no module call under it)
     std::shared_ptr<ObjectIndex> index_;          // guarded by index_mu_
     uint64_t index_epoch_ = 0;                    // guarded by index_mu_: login_epoch_ it was read in
+    std::chrono::steady_clock::time_point index_expires_;  // guarded by index_mu_: trusted until
     const bool index_off_;                        // P11TLS_NO_OBJECT_INDEX, read once
     // Changes of logged_in_ (set_logged_in_locked): which login state an
     // index belongs to.
