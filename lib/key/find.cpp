@@ -266,16 +266,34 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     // it: then the object is proven to be that key. Otherwise (EC keys on
     // SoftHSM and NSS) from its public key object or certificate, which
     // prove nothing: its first output is checked (key/identity.hpp).
-    std::optional<PublicKey> own = own_public_key(attrs);
-    const bool proven = own.has_value();
-    key->pub = own ? std::move(*own) : m.pub ? std::move(*m.pub) : public_key(m, s.get());
-    // The identity a later hit on this handle is checked against.
-    if (auto idx = m.token->object_index(false)) idx->record_public_key(m.handle, key->pub.spki);
+    std::optional<PublicKey> pub = own_public_key(attrs);
+    bool proven = pub.has_value();
+    if (!pub && m.pub) pub = std::move(m.pub);
+    if (!pub) {
+        std::vector<Companion> companions;
+        for (const Found &f : m.companions) companions.push_back({f.handle, &f.attrs});
+        pub = find_public_key(m.token, s.get(), attrs, companions);
+    }
+    // No public key anywhere on the token (an EC or EdDSA private key
+    // stored alone): the object opened is, by definition, the key opened;
+    // for EC its public key is learnt below.
+    const bool on_token = pub.has_value();
+    if (!pub && (pub = key_shape(attrs))) proven = true;
+    if (!pub) public_key(m, s.get());  // throws why there is none
+    key->pub = std::move(*pub);
     key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
     key->open_gen = current_generation();
     key->binding = make_binding(key->open_gen, m, always_auth(attrs), nullptr, proven);
     key->uri = std::move(uri);
-    log_info("opened key %s", key->object_uri.c_str());
+    if (!on_token && key->pub.alg == P11TLS_ALG_ECDSA && !always_auth(attrs))
+        learn_ec_public_key(key.get(), attrs.get(CKA_EC_PARAMS));
+    // The identity a later hit on this handle is checked against (one the
+    // token shows: a learnt one the hit's check could not read again).
+    if (auto idx = m.token->object_index(false); idx && on_token) idx->record_public_key(m.handle, key->pub.spki);
+    log_info("opened key %s%s", key->object_uri.c_str(),
+             key->pub.spki.empty() ? " (its public key is not on the token and cannot be learnt)"
+             : on_token            ? ""
+                                   : " (its public key, not on the token, learnt from two signatures)");
     return key;
 }
 

@@ -60,6 +60,7 @@ gnutls_sign_algorithm_t gnutls_algorithm(const Scheme &s) {
 }  // namespace
 
 Identity identity_of(const Attributes &priv, const PublicKey &pub) {
+    if (pub.spki.empty()) return Identity::kUnproven;  // a key whose public key is unknown
     if (auto own = own_public_key(priv)) return own->spki == pub.spki ? Identity::kProven : Identity::kMismatch;
     CK_KEY_TYPE kt = 0;
     const auto &n = priv.get(CKA_MODULUS);

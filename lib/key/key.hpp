@@ -95,6 +95,12 @@ size_t key_signature_size(const p11tls_key *key, const Scheme &s);
 // Largest plaintext for padding (RSA keys and known paddings only).
 size_t key_plaintext_size(const p11tls_key *key, int padding);
 
+// An EC key opened without its public key (none on the token): learns it
+// from two signatures (key/ec_learn.hpp) into key->pub, where the token
+// makes raw ECDSA signatures (CKM_ECDSA) and the key may sign; else leaves
+// it unknown. params: its CKA_EC_PARAMS.
+void learn_ec_public_key(p11tls_key *key, const std::vector<unsigned char> &params);
+
 // Bindings the key holds now, current, earlier and retired (for tests).
 size_t key_binding_count(p11tls_key *key);
 

@@ -11,6 +11,7 @@
 #include "base/error.hpp"
 #include "key/bind.hpp"
 #include "key/digest_info.hpp"
+#include "key/ec_learn.hpp"
 #include "key/ecdsa.hpp"
 #include "key/identity.hpp"
 #include "key/key.hpp"
@@ -122,13 +123,18 @@ std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const uns
     // One retry, for whichever comes first: a dead session, or a lost login.
     for (int attempt = 0;; ++attempt) {
         const Module *m = b->token->module();
+        if (!b->proven.load() && key->pub.spki.empty())
+            fail(P11TLS_E_UNSUPPORTED, "key " + key->object_uri +
+                                           " has no public key on its token, so the object found again (after "
+                                           "fork or a lost login) cannot be proven to be the key opened; store "
+                                           "its public key or certificate beside it");
         Stage stage = decrypt ? Stage::kDecryptInit : Stage::kSignInit;
         std::vector<unsigned char> out(out_guess);
         CK_RV rv = decrypt && !b->proven.load() ? prove_decrypt(key, b, &stage) : CKR_OK;
         if (rv == CKR_OK) rv = try_op(key, b, mech, in, in_len, decrypt, &out, &stage);
         if (rv == CKR_OK) {
             if (!decrypt && !b->proven.load()) {
-                if (!signature_verifies(key->pub, *check, out))
+                if (!check || !signature_verifies(key->pub, *check, out))
                     fail_not_the_key(key, "its signature does not verify under the key's public key");
                 b->proven.store(true);
             }
@@ -184,6 +190,32 @@ size_t key_plaintext_size(const p11tls_key *key, int padding) {
     if (padding != P11TLS_DECRYPT_RSA_PKCS1 && padding != P11TLS_DECRYPT_RSA_OAEP_SHA256)
         fail(P11TLS_E_INVALID_ARGUMENT, "unknown padding");
     return (key->pub.bits + 7) / 8;
+}
+
+void learn_ec_public_key(p11tls_key *key, const std::vector<unsigned char> &params) {
+    const size_t bytes = ec_curve_bytes(params);
+    TokenState *t;
+    {
+        BindingUse use(key);
+        t = bind(key)->token;
+    }
+    if (!bytes || !key->can_sign || !t->has_mechanism(CKM_ECDSA)) return;
+    // The digest of the curve's scheme (SHA-256, -384, -512): zero, then random.
+    const Scheme *s = find_scheme(bytes == 32   ? P11TLS_SIG_ECDSA_SECP256R1_SHA256
+                                  : bytes == 48 ? P11TLS_SIG_ECDSA_SECP384R1_SHA384
+                                                : P11TLS_SIG_ECDSA_SECP521R1_SHA512);
+    std::vector<unsigned char> zero(s->hash->digest_size, 0), digest(s->hash->digest_size);
+    if (gnutls_rnd(GNUTLS_RND_NONCE, digest.data(), digest.size()) < 0) return;
+    CK_MECHANISM mech = {CKM_ECDSA, nullptr, 0};
+    const size_t max = max_signature_size(key);
+    const auto candidates = zero_digest_signers(params, run_op(key, &mech, zero.data(), zero.size(), max, false, nullptr));
+    const auto sig = run_op(key, &mech, digest.data(), digest.size(), max, false, nullptr);
+    const SignatureCheck check = {s, digest.data(), digest.size(), true};
+    for (const PublicKey &pk : candidates)
+        if (signature_verifies(pk, check, sig)) {
+            key->pub = pk;
+            return;
+        }
 }
 
 bool key_supports(p11tls_key *key, const Scheme &s) {

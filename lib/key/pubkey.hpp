@@ -41,6 +41,21 @@ std::optional<PublicKey> own_public_key(const Attributes &attrs);
 // it and searched for on the token otherwise. Throws P11TLS_E_UNSUPPORTED.
 PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
                           const std::vector<Companion> &companions = {});
+// The same, none where no public key is on the token (no CKA_ID, or no
+// public key object or certificate with it).
+std::optional<PublicKey> find_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
+                                         const std::vector<Companion> &companions = {});
+
+// The algorithm and size of an EC (P-256/384/521) or Edwards key from its
+// CKA_KEY_TYPE and CKA_EC_PARAMS, with no spki: a key whose public key is
+// nowhere on its token. None for other keys.
+std::optional<PublicKey> key_shape(const Attributes &attrs);
+// Bytes of a field element of the NIST curve CKA_EC_PARAMS names (its
+// DER OID): 32, 48 or 66; 0 for other curves.
+size_t ec_curve_bytes(const std::vector<unsigned char> &params);
+// The EC public key at point (a DER OCTET STRING, as CKA_EC_POINT) on the
+// curve params names.
+PublicKey ec_point_key(const std::vector<unsigned char> &params, const std::vector<unsigned char> &point);
 
 // What read_public_key needs of the private key object (a constant array:
 // no global with a destructor).

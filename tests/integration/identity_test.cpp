@@ -134,3 +134,89 @@ TEST(Identity, PrivateKeyReplacedByAnotherProcess) {
     raw.destroy(kLabel);
     raw.destroy(std::string(kLabel) + "-replacement");
 }
+
+// An EC or EdDSA private key stored alone: no public key object, no
+// certificate, and SoftHSM shows no CKA_EC_POINT or CKA_PUBLIC_KEY_INFO on
+// the private key (issue 24, item 8). GnuTLS signs with such a key;
+// p11tls could not open it ("cannot determine the public key").
+//  - P-256: opens; its public key is learnt from two signatures
+//    (key/ec_learn.hpp) and is the key's; signatures verify under it, also
+//    in a child forked afterwards (where the key found again is proven by
+//    its first signature).
+//  - Ed25519: nothing can tell its public key (an EdDSA signature does not
+//    give it): opens, p11tls_key_get_spki is P11TLS_E_UNSUPPORTED, signs
+//    in this process (the object opened is the key), and in a child, where
+//    the object found again cannot be proven to be it,
+//    P11TLS_E_UNSUPPORTED, never a signature.
+namespace {
+
+struct Alone {
+    p11tls_key *key;
+    std::vector<unsigned char> spki;  // the key's real public key
+    uint16_t scheme;
+    gnutls_sign_algorithm_t algo;
+};
+
+// 0 if key signs and the signature verifies under a.spki; else the code.
+int signs_as(const Alone &a) {
+    uint8_t sig[256];
+    size_t sig_len = sizeof sig;
+    const int rc = p11tls_key_sign(a.key, a.scheme, kMsg, sizeof kMsg, sig, &sig_len);
+    if (rc != 0) return rc;
+    Pubkey pk;
+    gnutls_pubkey_init(&pk.k);
+    gnutls_datum_t d = {(unsigned char *)a.spki.data(), (unsigned)a.spki.size()};
+    gnutls_datum_t m = {(unsigned char *)kMsg, sizeof kMsg}, s = {sig, (unsigned)sig_len};
+    if (gnutls_pubkey_import(pk.k, &d, GNUTLS_X509_FMT_DER) < 0) return 1000;
+    return gnutls_pubkey_verify_data2(pk.k, a.algo, 0, &m, &s) >= 0 ? 0 : 1001;
+}
+
+int child_ec_signs(void *arg) {
+    const int rc = signs_as(*static_cast<Alone *>(arg));
+    return rc == 0 ? 0 : rc == 1001 ? 2 : 3;
+}
+
+int child_ed_refuses(void *arg) {
+    const int rc = signs_as(*static_cast<Alone *>(arg));
+    return rc == P11TLS_E_UNSUPPORTED ? 0 : rc == 0 || rc == 1001 ? 2 : 3;
+}
+
+}  // namespace
+
+TEST(Identity, PrivateKeyAloneOnItsToken) {
+    REQUIRE_TOKEN();
+    RawToken raw;
+    ASSERT_TRUE(raw.ok());
+    raw.destroy("alone-ec");
+    raw.destroy("alone-ed");
+    const auto ec_spki = raw.private_key_alone("alone-ec", "\x71", false);
+    const auto ed_spki = raw.private_key_alone("alone-ed", "\x72", true);
+    ASSERT_FALSE(ec_spki.empty());
+    ASSERT_FALSE(ed_spki.empty());
+    ASSERT_TRUE(raw.find("alone-ec-public").empty());
+
+    p11tls_cxx::key ec;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("alone-ec").c_str(), 0, ec.put()), 0)
+        << p11tls_last_error_detail();
+    EXPECT_EQ(ec.spki(), ec_spki);
+    EXPECT_EQ(p11tls_key_get_bits(ec.get()), 256);
+    Alone a = {ec.get(), ec_spki, P11TLS_SIG_ECDSA_SECP256R1_SHA256, GNUTLS_SIGN_ECDSA_SHA256};
+    EXPECT_EQ(signs_as(a), 0) << p11tls_last_error_detail();
+    int st = th::run_in_child(child_ec_signs, &a, 60);
+    EXPECT_TRUE(th::exited_ok(st)) << "P-256 in a forked child: " << th::describe_status(st);
+
+    p11tls_cxx::key ed;
+    ASSERT_EQ(p11tls_key_open(nullptr, th::key_uri("alone-ed").c_str(), 0, ed.put()), 0)
+        << p11tls_last_error_detail();
+    EXPECT_EQ(p11tls_key_get_algorithm(ed.get()), P11TLS_ALG_ED25519);
+    uint8_t *spki = nullptr;
+    size_t len = 0;
+    EXPECT_EQ(p11tls_key_get_spki(ed.get(), &spki, &len), P11TLS_E_UNSUPPORTED);
+    p11tls_free(spki);
+    Alone e = {ed.get(), ed_spki, P11TLS_SIG_ED25519, GNUTLS_SIGN_EDDSA_ED25519};
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(signs_as(e), 0) << p11tls_last_error_detail();
+    st = th::run_in_child(child_ed_refuses, &e, 60);
+    EXPECT_TRUE(th::exited_ok(st)) << "Ed25519 in a forked child: " << th::describe_status(st);
+    raw.destroy("alone-ec");
+    raw.destroy("alone-ed");
+}

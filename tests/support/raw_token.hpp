@@ -105,6 +105,58 @@ public:
         return k;
     }
 
+    // A private key with nothing on the token that shows its public key: a
+    // pair made on the token (token objects) whose public key object is
+    // then destroyed (SoftHSM's EC and Edwards private keys show none
+    // themselves). Ed25519 with edwards, else P-256. Returns the key's
+    // SPKI (DER), empty on failure.
+    std::vector<unsigned char> private_key_alone(const std::string &label, const std::string &id, bool edwards) {
+        static const unsigned char ed25519[] = "\x13\x0c" "edwards25519";
+        CK_BBOOL yes = CK_TRUE;
+        const std::string tmp = label + "-public";
+        CK_MECHANISM mech = {edwards ? (CK_MECHANISM_TYPE)CKM_EC_EDWARDS_KEY_PAIR_GEN : (CK_MECHANISM_TYPE)CKM_EC_KEY_PAIR_GEN,
+                             nullptr, 0};
+        CK_ATTRIBUTE pub[] = {{CKA_TOKEN, &yes, 1},
+                              {CKA_VERIFY, &yes, 1},
+                              {CKA_EC_PARAMS, edwards ? (void *)ed25519 : (void *)kP256Oid,
+                               edwards ? sizeof ed25519 - 1 : sizeof kP256Oid},
+                              {CKA_LABEL, (void *)tmp.data(), tmp.size()},
+                              {CKA_ID, (void *)id.data(), id.size()}};
+        CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, 1},
+                               {CKA_PRIVATE, &yes, 1},
+                               {CKA_SENSITIVE, &yes, 1},
+                               {CKA_SIGN, &yes, 1},
+                               {CKA_LABEL, (void *)label.data(), label.size()},
+                               {CKA_ID, (void *)id.data(), id.size()}};
+        CK_OBJECT_HANDLE hpub, hpriv;
+        CK_RV rv = f_->C_GenerateKeyPair(s_, &mech, pub, 5, priv, 6, &hpub, &hpriv);
+        if (rv != CKR_OK) {
+            ADD_FAILURE() << "C_GenerateKeyPair: 0x" << std::hex << rv;
+            return {};
+        }
+        unsigned char point[256];
+        CK_ATTRIBUTE a = {CKA_EC_POINT, point, sizeof point};
+        rv = f_->C_GetAttributeValue(s_, hpub, &a, 1);
+        f_->C_DestroyObject(s_, hpub);
+        gnutls_pubkey_t k;
+        gnutls_pubkey_init(&k);
+        int grc = -1;
+        if (rv == CKR_OK && edwards && a.ulValueLen == 34) {  // a DER OCTET STRING of 32 bytes
+            gnutls_datum_t x = {point + 2, 32};
+            grc = gnutls_pubkey_import_ecc_raw(k, GNUTLS_ECC_CURVE_ED25519, &x, nullptr);
+        } else if (rv == CKR_OK && !edwards) {
+            gnutls_datum_t params = {(unsigned char *)kP256Oid, sizeof kP256Oid}, q = {point, (unsigned)a.ulValueLen};
+            grc = gnutls_pubkey_import_ecc_x962(k, &params, &q);
+        }
+        gnutls_datum_t d = {nullptr, 0};
+        std::vector<unsigned char> out;
+        if (grc >= 0 && gnutls_pubkey_export2(k, GNUTLS_X509_FMT_DER, &d) >= 0) out.assign(d.data, d.data + d.size);
+        gnutls_free(d.data);
+        gnutls_pubkey_deinit(k);
+        EXPECT_FALSE(out.empty()) << "public key of " << label;
+        return out;
+    }
+
     // The public key of an EC public key object, NULL on failure.
     gnutls_pubkey_t ec_pubkey(CK_OBJECT_HANDLE hpub) {
         unsigned char point[256];
