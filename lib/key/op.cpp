@@ -89,7 +89,7 @@ CK_RV try_op(p11tls_key *key, Binding *b, CK_MECHANISM *mech, const unsigned cha
     return rv;
 }
 
-[[noreturn]] void fail_not_the_key(const p11tls_key *key, const char *how) {
+[[noreturn]] void fail_not_the_key(const p11tls_key *key, const std::string &how) {
     fail(P11TLS_E_KEY_MISMATCH, "key " + key->object_uri + ": the object on the token is not the key opened (" +
                                     how + "); nothing it made is returned");
 }
@@ -105,6 +105,12 @@ CK_RV prove_decrypt(p11tls_key *key, Binding *b, Stage *stage) {
     std::vector<unsigned char> out((key->pub.bits + 7) / 8);
     CK_RV rv = try_op(key, b, &mech, c.cipher.data(), c.cipher.size(), true, &out, stage);
     if (rv == CKR_OK && out != c.plain) fail_not_the_key(key, "it does not decrypt a secret encrypted to the key's public key");
+    // The secret is well formed for the right key: refused as data (or as
+    // a general error, SoftHSM's answer to a bad padding), it was another.
+    if (*stage == Stage::kDecrypt &&
+        (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE || rv == CKR_GENERAL_ERROR))
+        fail_not_the_key(key, std::string("it cannot decrypt a secret encrypted to the key's public key: ") +
+                                  ckr_name(rv));
     if (rv == CKR_OK) b->proven.store(true);
     return rv;
 }

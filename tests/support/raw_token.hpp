@@ -95,11 +95,12 @@ public:
     // the old key's public key object and certificate stay, so they no
     // longer match it. Returns the new key's public key (caller deinits),
     // NULL on failure.
-    gnutls_pubkey_t replace_private_key(const std::string &label, const std::string &id) {
+    // With rsa, an RSA 1024 key pair instead (rsa_pair).
+    gnutls_pubkey_t replace_private_key(const std::string &label, const std::string &id, bool rsa = false) {
         for (CK_OBJECT_HANDLE h : find(label, CKO_PRIVATE_KEY))
             if (f_->C_DestroyObject(s_, h) != CKR_OK) ADD_FAILURE() << "C_DestroyObject " << label;
         const std::string tmp = label + "-replacement";
-        gnutls_pubkey_t k = ec_pair(tmp, id, label, true);
+        gnutls_pubkey_t k = rsa ? rsa_pair(tmp, id, label) : ec_pair(tmp, id, label, true);
         if (!k) return nullptr;
         for (CK_OBJECT_HANDLE h : find(tmp, CKO_PUBLIC_KEY)) f_->C_DestroyObject(s_, h);
         return k;
@@ -155,6 +156,49 @@ public:
         gnutls_pubkey_deinit(k);
         EXPECT_FALSE(out.empty()) << "public key of " << label;
         return out;
+    }
+
+    // An RSA 1024 key pair (token objects; sign and decrypt), the private
+    // key labelled priv_label if given; its public key (caller deinits),
+    // NULL on failure.
+    gnutls_pubkey_t rsa_pair(const std::string &label, const std::string &id,
+                             const std::string &priv_label = std::string()) {
+        const std::string &plabel = priv_label.empty() ? label : priv_label;
+        CK_BBOOL yes = CK_TRUE;
+        CK_ULONG bits = 1024;
+        unsigned char e65537[] = {1, 0, 1};
+        CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+        CK_ATTRIBUTE pub[] = {{CKA_TOKEN, &yes, 1},
+                              {CKA_VERIFY, &yes, 1},
+                              {CKA_ENCRYPT, &yes, 1},
+                              {CKA_MODULUS_BITS, &bits, sizeof bits},
+                              {CKA_PUBLIC_EXPONENT, e65537, sizeof e65537},
+                              {CKA_LABEL, (void *)label.data(), label.size()},
+                              {CKA_ID, (void *)id.data(), id.size()}};
+        CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, 1},
+                               {CKA_PRIVATE, &yes, 1},
+                               {CKA_SENSITIVE, &yes, 1},
+                               {CKA_SIGN, &yes, 1},
+                               {CKA_DECRYPT, &yes, 1},
+                               {CKA_LABEL, (void *)plabel.data(), plabel.size()},
+                               {CKA_ID, (void *)id.data(), id.size()}};
+        CK_OBJECT_HANDLE hpub, hpriv;
+        CK_RV rv = f_->C_GenerateKeyPair(s_, &mech, pub, 7, priv, 7, &hpub, &hpriv);
+        if (rv != CKR_OK) {
+            ADD_FAILURE() << "C_GenerateKeyPair (RSA): 0x" << std::hex << rv;
+            return nullptr;
+        }
+        unsigned char n[512], e[16];
+        CK_ATTRIBUTE a[] = {{CKA_MODULUS, n, sizeof n}, {CKA_PUBLIC_EXPONENT, e, sizeof e}};
+        if (f_->C_GetAttributeValue(s_, hpub, a, 2) != CKR_OK) return nullptr;
+        gnutls_pubkey_t k;
+        gnutls_pubkey_init(&k);
+        gnutls_datum_t dn = {n, (unsigned)a[0].ulValueLen}, de = {e, (unsigned)a[1].ulValueLen};
+        if (gnutls_pubkey_import_rsa_raw(k, &dn, &de) < 0) {
+            gnutls_pubkey_deinit(k);
+            return nullptr;
+        }
+        return k;
     }
 
     // The public key of an EC public key object, NULL on failure.
