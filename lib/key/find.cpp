@@ -268,6 +268,8 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     // prove nothing: its first output is checked (key/identity.hpp).
     std::optional<PublicKey> pub = own_public_key(attrs);
     bool proven = pub.has_value();
+    key->shows_public = proven;
+    key->always_auth = always_auth(attrs);
     if (!pub && m.pub) pub = std::move(m.pub);
     if (!pub) {
         std::vector<Companion> companions;
@@ -283,9 +285,9 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     key->pub = std::move(*pub);
     key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
     key->open_gen = current_generation();
-    key->binding = make_binding(key->open_gen, m, always_auth(attrs), nullptr, proven);
+    key->binding = make_binding(key->open_gen, m, key->always_auth, nullptr, proven);
     key->uri = std::move(uri);
-    if (!on_token && key->pub.alg == P11TLS_ALG_ECDSA && !always_auth(attrs))
+    if (!on_token && key->pub.alg == P11TLS_ALG_ECDSA && !key->always_auth)
         learn_ec_public_key(key.get(), attrs.get(CKA_EC_PARAMS));
     // The identity a later hit on this handle is checked against (one the
     // token shows: a learnt one the hit's check could not read again).

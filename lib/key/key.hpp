@@ -56,6 +56,10 @@ struct p11tls_key {
     // CKA_SIGN, CKA_DECRYPT at open: what the key may be used for (GnuTLS
     // must not pick a signing cipher suite for a decrypt-only key).
     bool can_sign = true, can_decrypt = true;
+    // At open: CKA_ALWAYS_AUTHENTICATE, and whether the private object
+    // showed its public key itself (then a rebind reads its attributes for
+    // the proof; otherwise its first output is checked: key/identity.hpp).
+    bool always_auth = false, shows_public = false;
     p11tls::PublicKey pub;
     std::string object_uri;
     uint64_t open_gen = 0;
