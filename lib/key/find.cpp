@@ -130,15 +130,13 @@ bool find_indexed(TokenState *t, ObjectIndex &idx, CK_SESSION_HANDLE s,
 }  // namespace
 
 std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
-                                     const std::vector<TokenState *> &tokens,
-                                     const std::vector<CK_ATTRIBUTE> &extra, bool use_index) {
+                                     const std::vector<TokenState *> &tokens, bool use_index) {
     std::vector<Match> out;
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
     auto search = [&](TokenState *t) {
         std::vector<CK_ATTRIBUTE> tmpl;
         for (const CK_ATTRIBUTE &a : uri.object_template())
             if (a.type != CKA_CLASS) tmpl.push_back(a);
-        for (const CK_ATTRIBUTE &a : extra) tmpl.push_back(a);
         std::shared_ptr<ObjectIndex> idx = use_index ? t->object_index(true) : nullptr;
         PooledSession s(t);
         if (idx && find_indexed(t, *idx, s.get(), tmpl, out)) return;
@@ -149,8 +147,7 @@ std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
             idx->replace(name_of(tmpl, label, id), seen);
         }
         if (!named) {
-            if (std::none_of(tmpl.begin(), tmpl.end(), [](const CK_ATTRIBUTE &a) { return a.type == CKA_CLASS; }))
-                tmpl.push_back({CKA_CLASS, &priv, sizeof priv});
+            tmpl.push_back({CKA_CLASS, &priv, sizeof priv});
             for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 2))
                 out.push_back({t, h, std::nullopt, {}, {}});
         }
@@ -245,7 +242,7 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     // An open that verifies the PIN logged out and in: the index of the
     // login state before is gone, and one open is not worth reading the
     // whole token for (PAM makes one per process).
-    auto matches = find_private_keys(*ctx, uri, tokens, {}, !(flags & P11TLS_KEY_OPEN_VERIFY_PIN));
+    auto matches = find_private_keys(*ctx, uri, tokens, !(flags & P11TLS_KEY_OPEN_VERIFY_PIN));
     if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "no private key matches the URI");
     if (matches.size() > 1) fail_ambiguous(matches);
 
@@ -281,14 +278,18 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     // for EC its public key is learnt below.
     const bool on_token = pub.has_value();
     if (!pub && (pub = key_shape(attrs))) proven = true;
-    if (!pub) public_key(m, s.get());  // throws why there is none
-    key->pub = std::move(*pub);
+    key->pub = pub ? std::move(*pub) : public_key(m, s.get());  // the latter throws why there is none
     key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
     key->open_gen = current_generation();
     key->binding = make_binding(key->open_gen, m, key->always_auth, nullptr, proven);
     key->uri = std::move(uri);
-    if (!on_token && key->pub.alg == P11TLS_ALG_ECDSA && !key->always_auth)
-        learn_ec_public_key(key.get(), attrs.get(CKA_EC_PARAMS));
+    if (!on_token && key->pub.alg == P11TLS_ALG_ECDSA && !key->always_auth) {
+        try {
+            learn_ec_public_key(key.get(), attrs.get(CKA_EC_PARAMS));
+        } catch (const Error &e) {  // it stays unknown, as an EdDSA key's
+            log_info("key %s: its public key could not be learnt: %s", key->object_uri.c_str(), e.what());
+        }
+    }
     // The identity a later hit on this handle is checked against (one the
     // token shows: a learnt one the hit's check could not read again).
     if (auto idx = m.token->object_index(false); idx && on_token) idx->record_public_key(m.handle, key->pub.spki);
