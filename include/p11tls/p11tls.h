@@ -68,7 +68,7 @@ extern "C" {
                                            its module is not used in a forked child */
 #define P11TLS_E_MODULE -13             /* a module failed to load or initialize */
 #define P11TLS_E_DEVICE -14             /* the token or module reported an error */
-#define P11TLS_E_KEY_MISMATCH -15       /* key re-found after fork is not the same key */
+#define P11TLS_E_KEY_MISMATCH -15       /* the token object is not the key opened */
 #define P11TLS_E_MEMORY -16             /* out of memory */
 #define P11TLS_E_NOT_PERMITTED -17      /* refused by policy (e.g. module-path in URI) */
 #define P11TLS_E_PIN_SOURCE -18         /* pin-source unreadable or unsafe */
@@ -304,7 +304,43 @@ P11TLS_API uint16_t p11tls_sig_scheme_from_name(const char *name);
  * must match: P11TLS_E_NOT_FOUND if none, P11TLS_E_AMBIGUOUS if several.
  * Logs in to the token if needed, with the PIN from the URI (pin-value,
  * then pin-source) or else the context's PIN function. A refused PIN
- * returns P11TLS_E_PIN_INCORRECT and is never retried automatically. PINs
+ * returns P11TLS_E_PIN_INCORRECT and is never retried automatically.
+ *
+ * Where a PIN goes: only to a token known to hold the key, never to one
+ * token after another. A URI that matches one token logs in there. When it
+ * matches several, tokens that need no PIN (no login required, or logged
+ * in already) are searched first; of those that need one, the PIN (and the
+ * PIN function's question) goes to the one that shows, before any login,
+ * the key's public key or certificate with the URI's label and CKA_ID; if
+ * none shows one and the key was not found elsewhere, to the only token
+ * that needs a PIN. Otherwise nothing is logged in and the open fails with
+ * P11TLS_E_AMBIGUOUS, p11tls_last_error_detail() naming the tokens. The
+ * same rule holds for P11TLS_LIST_LOGIN and p11tls_object_delete().
+ *
+ * Key identity: the key opened is the private key object found, whose
+ * public key p11tls_key_get_spki() reports (read from the object itself,
+ * else from its public key object or certificate). No signature is ever
+ * returned unless the object that made it is proven to be that key: by the
+ * public half the object shows itself (an RSA modulus, CKA_EC_POINT,
+ * CKA_PUBLIC_KEY_INFO), or else, for the first operation after the key is
+ * opened or found again (after fork() or a lost login), by verifying the
+ * signature in software before returning it, or for a decryption by first
+ * decrypting a random secret encrypted to the key's public key. A failed
+ * proof is P11TLS_E_KEY_MISMATCH. An EC key stored without any public half
+ * on its token (no public key object, certificate or public attribute)
+ * opens, its public key learnt from two signatures it makes at open; an
+ * EdDSA key stored so opens and signs, but its public key cannot be learnt:
+ * p11tls_key_get_spki() fails with P11TLS_E_UNSUPPORTED, and after fork()
+ * or a lost login its operations fail with P11TLS_E_UNSUPPORTED, since the
+ * object found again cannot be proven to be it.
+ *
+ * Lookups answer from what p11tls read of the token (its object index,
+ * each answer checked on the token), read again once it is one second old
+ * or twenty times as old as its read took: a second key created under the
+ * same name by another process makes the URI P11TLS_E_AMBIGUOUS within that
+ * time, as a search (P11TLS_NO_OBJECT_INDEX set) says at once.
+ *
+ * PINs
  * are at most 255 bytes: a longer pin-value (P11TLS_E_INVALID_URI) or
  * pin-source line (P11TLS_E_PIN_SOURCE) is refused, never cut; an empty one
  * is no PIN (P11TLS_E_PIN_REQUIRED); neither is sent to the token. A
@@ -325,7 +361,9 @@ P11TLS_API int p11tls_key_get_algorithm(const p11tls_key *key);
 P11TLS_API int p11tls_key_get_bits(const p11tls_key *key);
 
 /* Stores the public key as DER SubjectPublicKeyInfo in memory freed with
- * p11tls_free(). The value is the one recorded at open and never changes. */
+ * p11tls_free(). The value is the one recorded at open and never changes;
+ * every signature the key returns verifies under it. P11TLS_E_UNSUPPORTED
+ * for an EdDSA key stored without its public key (p11tls_key_open). */
 P11TLS_API int p11tls_key_get_spki(const p11tls_key *key, uint8_t **out_der,
                                    size_t *out_len);
 
@@ -360,9 +398,14 @@ P11TLS_API int p11tls_key_supports(p11tls_key *key, uint16_t scheme);
  *  - after fork(), or when the token dropped its login, the key is found
  *    again and the token logged in again (the PIN function may be called):
  *    that may fail with P11TLS_E_MODULE, P11TLS_E_TOKEN_NOT_PRESENT,
- *    P11TLS_E_NOT_FOUND, P11TLS_E_AMBIGUOUS, P11TLS_E_KEY_MISMATCH (not the
- *    key that was opened), P11TLS_E_PIN_INCORRECT, P11TLS_E_PIN_LOCKED,
- *    P11TLS_E_PIN_REQUIRED, P11TLS_E_PIN_CANCELLED or P11TLS_E_PIN_SOURCE;
+ *    P11TLS_E_NOT_FOUND, P11TLS_E_AMBIGUOUS, P11TLS_E_PIN_INCORRECT,
+ *    P11TLS_E_PIN_LOCKED, P11TLS_E_PIN_REQUIRED, P11TLS_E_PIN_CANCELLED,
+ *    P11TLS_E_PIN_SOURCE, or P11TLS_E_UNSUPPORTED for an EdDSA key whose
+ *    public key is unknown (p11tls_key_open);
+ *  - P11TLS_E_KEY_MISMATCH: the object on the token is not the key opened
+ *    (its public half is another, or its signature does not verify under
+ *    p11tls_key_get_spki(): another key took its place); no signature is
+ *    returned (p11tls_key_open, "Key identity");
  *  - P11TLS_E_TOKEN_NOT_PRESENT: the token was removed (a later call finds
  *    it again if it is back); P11TLS_E_DEVICE: another module error;
  *  - P11TLS_E_MEMORY, P11TLS_E_INTERNAL.
@@ -397,6 +440,11 @@ P11TLS_API int p11tls_key_sign_hash(p11tls_key *key, uint16_t scheme,
  *    not decrypt (CKR_ENCRYPTED_DATA_INVALID);
  *  - P11TLS_E_BUFFER_TOO_SMALL: *pt_len is less than the plaintext; *pt_len
  *    is set to its length;
+ *  - P11TLS_E_KEY_MISMATCH: the object on the token is not the key
+ *    opened: where it does not show its modulus, a random secret encrypted
+ *    to the key's public key is decrypted first (once per binding: at open,
+ *    after fork or a lost login), and came back wrong or was refused; pt
+ *    is not written;
  *  - P11TLS_E_FORKED and the failures of finding the key again after fork
  *    or a lost login, P11TLS_E_TOKEN_NOT_PRESENT, P11TLS_E_MEMORY,
  *    P11TLS_E_INTERNAL: as p11tls_key_sign(). */
@@ -552,7 +600,11 @@ typedef int (*p11tls_object_cb)(void *arg, const p11tls_object_info *info);
 
 /* Calls cb for each object matching uri (NULL: every object on every token).
  * Without P11TLS_LIST_LOGIN no PIN is asked for and private objects of
- * tokens not yet logged in are not seen. More than 100,000 matching objects
+ * tokens not yet logged in are not seen. With it, a PIN goes only where
+ * p11tls_key_open() would send it (an object matching uri shown before
+ * login): when uri matches several tokens that need a PIN and nothing says
+ * which, P11TLS_E_AMBIGUOUS and no login; tokens that need a PIN and get
+ * none are not listed. More than 100,000 matching objects
  * on one token fail with P11TLS_E_UNSUPPORTED (cb is not called for that
  * token): never a silently partial list. Uninitialized tokens hold no
  * objects and are skipped. */

@@ -152,7 +152,9 @@ P11TLS_API int p11tls_cert_get_chain(p11tls_ctx *ctx, const char *uri, unsigned 
 /* p11tls_object_delete() flag: delete every object the URI matches. */
 #define P11TLS_DELETE_MULTIPLE (1u << 0)
 
-/* Deletes the object uri names, logging in to see private objects. A URI
+/* Deletes the object uri names, logging in to see private objects (a PIN
+ * goes only to a token known to hold it, as for p11tls_key_open(); tokens
+ * that need a PIN and get none are not searched). A URI
  * that matches several objects (a key pair and its certificate share label
  * and ID: add type=) deletes nothing and fails with P11TLS_E_AMBIGUOUS,
  * naming some of them, unless flags has P11TLS_DELETE_MULTIPLE. A URI

@@ -60,6 +60,9 @@ int p11tls_key_get_bits(const p11tls_key *key) {
 int p11tls_key_get_spki(const p11tls_key *key, uint8_t **out_der, size_t *out_len) {
     return guard(__func__, key_log(key), [&] {
         if (!key) fail(P11TLS_E_INVALID_ARGUMENT, "key is NULL");
+        if (key->pub.spki.empty())
+            fail(P11TLS_E_UNSUPPORTED, "key " + key->object_uri +
+                                           ": its public key is not on its token and could not be learnt");
         return alloc_out(key->pub.spki.data(), key->pub.spki.size(), out_der, out_len);
     });
 }

@@ -15,6 +15,7 @@
 #include "pkcs11/search.hpp"
 #include "uri/uri.hpp"
 #include "world/matching.hpp"
+#include "world/pin_route.hpp"
 #include "world/pooled_session.hpp"
 #include "world/world.hpp"
 
@@ -116,8 +117,10 @@ int list_tokens(const CtxState &ctx, const char *uri_text, p11tls_token_cb cb, v
 int list_objects(const CtxState &ctx, const char *uri_text, unsigned flags, p11tls_object_cb cb,
                  void *arg) {
     Uri uri = Uri::parse(uri_text);
-    for (TokenState *t : tokens_to_list(ctx, uri_text, uri, false)) {
-        if (flags & P11TLS_LIST_LOGIN) t->ensure_login(ctx, &uri);
+    std::vector<TokenState *> tokens = tokens_to_list(ctx, uri_text, uri, false);
+    // A PIN goes only where the URI's objects are known to be (pin_route.hpp).
+    if ((flags & P11TLS_LIST_LOGIN) && !tokens.empty()) tokens = log_in_where_routed(ctx, uri, tokens);
+    for (TokenState *t : tokens) {
         PooledSession s(t);
         auto handles = find_objects(t->module(), s.get(), uri.object_template(), kMaxListedObjects + 1);
         if (handles.size() > kMaxListedObjects)

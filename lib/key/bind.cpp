@@ -12,6 +12,8 @@
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "key/find.hpp"
+#include "key/identity.hpp"
+#include "pkcs11/search.hpp"
 #include "world/pooled_session.hpp"
 #include "world/world.hpp"
 
@@ -39,9 +41,17 @@ namespace {
 }
 
 // Finds the key again in the current generation: same module, same token,
-// same CKA_ID and label, and the same public key; installs the new binding
-// in front of old. Another thread may have replaced old first: its binding
-// is kept and returned, ours dropped.
+// a private key with the same CKA_ID, label and key type (one search, one
+// attribute read); installs the new binding in front of old. The object
+// found is the key opened only if it shows that key's public key itself;
+// if it shows another, the key is gone (P11TLS_E_KEY_MISMATCH); if it
+// shows none (EC keys on SoftHSM and NSS), the binding starts unproven and
+// the first output is checked (key/identity.hpp). Companion objects are
+// not read: a public key object or certificate that matches proves
+// nothing about the private key beside it (another process may have
+// replaced the private key alone). Another
+// thread may have replaced old first: its binding is kept and returned,
+// ours dropped.
 Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     World &w = current_world();
     ModuleState *ms = w.state(const_cast<Module *>(key->module));
@@ -52,28 +62,38 @@ Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     if (!token)
         fail(P11TLS_E_TOKEN_NOT_PRESENT,
              "token " + P11TLS_FIELD(key->token_info.label) + " is not present");
-    std::vector<CK_ATTRIBUTE> extra;
-    if (!key->id.empty()) extra.push_back({CKA_ID, key->id.data(), key->id.size()});
-    if (!key->label.empty())
-        extra.push_back({CKA_LABEL, (void *)key->label.data(), key->label.size()});
-    // Leaves the certificate out of the named search: one object fewer to
-    // read in every child's first operation.
-    extra.push_back({CKA_KEY_TYPE, &key->key_type, sizeof key->key_type});
-    auto matches = find_private_keys(*key->ctx, key->uri, {token}, extra);
-    if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "key " + key->object_uri + " is gone from its token");
-    if (matches.size() > 1) fail(P11TLS_E_AMBIGUOUS, "key " + key->object_uri + " is no longer unique");
+    token->ensure_login(*key->ctx, &key->uri);
+    CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
+    std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &priv, sizeof priv},
+                                      {CKA_KEY_TYPE, &key->key_type, sizeof key->key_type}};
+    if (!key->id.empty()) tmpl.push_back({CKA_ID, key->id.data(), key->id.size()});
+    if (!key->label.empty()) tmpl.push_back({CKA_LABEL, (void *)key->label.data(), key->label.size()});
     PooledSession s(token);
-    PublicKey pk = public_key(matches[0], s.get());
-    if (pk.spki != key->pub.spki)
-        fail(P11TLS_E_KEY_MISMATCH,
-             "key found for " + key->object_uri + " is not the key that was opened");
+    const auto found = find_objects(token->module(), s.get(), tmpl, 2);
+    if (found.empty()) fail(P11TLS_E_NOT_FOUND, "key " + key->object_uri + " is gone from its token");
+    if (found.size() > 1) fail(P11TLS_E_AMBIGUOUS, "key " + key->object_uri + " is no longer unique");
+    Match m{token, found[0], std::nullopt, {}, {}};
+    // A key whose object showed no public key at open (EC keys on SoftHSM
+    // and NSS) will show none now: its attributes are not read, and
+    // CKA_ALWAYS_AUTHENTICATE is taken as it was (wrong, the token refuses
+    // the operation; never a signature from another key).
+    Identity id = Identity::kUnproven;
+    bool auth = key->always_auth;
+    if (key->shows_public) {
+        const Attributes &attrs = key_attributes(m, s.get());
+        id = identity_of(attrs, key->pub);
+        auth = always_auth(attrs);
+    }
+    if (id == Identity::kMismatch)
+        fail(P11TLS_E_KEY_MISMATCH, "key found for " + key->object_uri +
+                                        " is not the key that was opened: its public key differs");
     // A binding of this generation is superseded, not kept: it is retired
     // once installed (a lost login or a pulled token would otherwise add
     // one per occurrence for the key's life).
     const bool supersedes = old && old->gen == gen;
-    Binding *nb = make_binding(gen, matches[0], always_auth(*matches[0].attrs),
-                               supersedes ? old->prev : old);
-    log_info("key %s: rebound in generation %llu", key->object_uri.c_str(), (unsigned long long)gen);
+    Binding *nb = make_binding(gen, m, auth, supersedes ? old->prev : old, id == Identity::kProven);
+    log_info("key %s: rebound in generation %llu%s", key->object_uri.c_str(), (unsigned long long)gen,
+             id == Identity::kProven ? "" : " (identity checked on its first operation)");
     if (!key->binding.compare_exchange_strong(old, nb)) {
         delete nb;
         return old;

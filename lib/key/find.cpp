@@ -16,6 +16,7 @@
 #include "pkcs11/search.hpp"
 #include "world/matching.hpp"
 #include "world/object_index.hpp"
+#include "world/pin_route.hpp"
 #include "world/pooled_session.hpp"
 
 namespace p11tls {
@@ -129,22 +130,16 @@ bool find_indexed(TokenState *t, ObjectIndex &idx, CK_SESSION_HANDLE s,
 }  // namespace
 
 std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
-                                     const std::vector<TokenState *> &tokens,
-                                     const std::vector<CK_ATTRIBUTE> &extra, bool use_index) {
+                                     const std::vector<TokenState *> &tokens, bool use_index) {
     std::vector<Match> out;
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
-    for (TokenState *t : tokens) {
-        t->ensure_login(ctx, &uri);
+    auto search = [&](TokenState *t) {
         std::vector<CK_ATTRIBUTE> tmpl;
         for (const CK_ATTRIBUTE &a : uri.object_template())
             if (a.type != CKA_CLASS) tmpl.push_back(a);
-        for (const CK_ATTRIBUTE &a : extra) tmpl.push_back(a);
         std::shared_ptr<ObjectIndex> idx = use_index ? t->object_index(true) : nullptr;
         PooledSession s(t);
-        if (idx && find_indexed(t, *idx, s.get(), tmpl, out)) {
-            if (out.size() > 1) break;
-            continue;
-        }
+        if (idx && find_indexed(t, *idx, s.get(), tmpl, out)) return;
         std::vector<ObjectIndex::Object> seen;
         const bool named = names_objects(tmpl) && find_named(t, s.get(), tmpl, out, seen);
         if (named && idx) {
@@ -156,13 +151,31 @@ std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
             for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 2))
                 out.push_back({t, h, std::nullopt, {}, {}});
         }
-        if (out.size() > 1) break;
+    };
+    if (tokens.size() == 1) {  // the URI names its token: the PIN goes there
+        tokens[0]->ensure_login(ctx, &uri);
+        search(tokens[0]);
+        return out;
     }
+    // Several tokens: a PIN goes to one that is known to hold the key
+    // (world/pin_route.hpp); those that need none are searched first.
+    PinRoute route(uri, tokens);
+    for (TokenState *t : route.free()) {
+        search(t);
+        if (out.size() > 1) return out;
+    }
+    if (TokenState *t = route.pin_token([&] { return !out.empty(); })) {
+        t->ensure_login(ctx, &uri);
+        search(t);
+    }
+    // Found on a token logged in before: a PIN the URI gives must be the
+    // one it logged in with (TokenState::check_uri_pin).
+    if (out.size() == 1) out[0].token->ensure_login(ctx, &uri);
     return out;
 }
 
-Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev) {
-    return new Binding{gen, m.token, m.handle, always_auth, prev};
+Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev, bool proven) {
+    return new Binding{gen, m.token, m.handle, always_auth, prev, {proven}};
 }
 
 const Attributes &key_attributes(Match &m, CK_SESSION_HANDLE s) {
@@ -229,7 +242,7 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     // An open that verifies the PIN logged out and in: the index of the
     // login state before is gone, and one open is not worth reading the
     // whole token for (PAM makes one per process).
-    auto matches = find_private_keys(*ctx, uri, tokens, {}, !(flags & P11TLS_KEY_OPEN_VERIFY_PIN));
+    auto matches = find_private_keys(*ctx, uri, tokens, !(flags & P11TLS_KEY_OPEN_VERIFY_PIN));
     if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "no private key matches the URI");
     if (matches.size() > 1) fail_ambiguous(matches);
 
@@ -246,14 +259,44 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     attrs.scalar(CKA_KEY_TYPE, &key->key_type);
     key->can_sign = permitted(attrs, CKA_SIGN);
     key->can_decrypt = permitted(attrs, CKA_DECRYPT);
-    key->pub = m.pub ? std::move(*m.pub) : public_key(m, s.get());
-    // The identity a later hit on this handle is checked against.
-    if (auto idx = m.token->object_index(false)) idx->record_public_key(m.handle, key->pub.spki);
+    // The key's public key, from the private object itself where it shows
+    // it: then the object is proven to be that key. Otherwise (EC keys on
+    // SoftHSM and NSS) from its public key object or certificate, which
+    // prove nothing: its first output is checked (key/identity.hpp).
+    std::optional<PublicKey> pub = own_public_key(attrs);
+    bool proven = pub.has_value();
+    key->shows_public = proven;
+    key->always_auth = always_auth(attrs);
+    if (!pub && m.pub) pub = std::move(m.pub);
+    if (!pub) {
+        std::vector<Companion> companions;
+        for (const Found &f : m.companions) companions.push_back({f.handle, &f.attrs});
+        pub = find_public_key(m.token, s.get(), attrs, companions);
+    }
+    // No public key anywhere on the token (an EC or EdDSA private key
+    // stored alone): the object opened is, by definition, the key opened;
+    // for EC its public key is learnt below.
+    const bool on_token = pub.has_value();
+    if (!pub && (pub = key_shape(attrs))) proven = true;
+    key->pub = pub ? std::move(*pub) : public_key(m, s.get());  // the latter throws why there is none
     key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
     key->open_gen = current_generation();
-    key->binding = make_binding(key->open_gen, m, always_auth(attrs), nullptr);
+    key->binding = make_binding(key->open_gen, m, key->always_auth, nullptr, proven);
     key->uri = std::move(uri);
-    log_info("opened key %s", key->object_uri.c_str());
+    if (!on_token && key->pub.alg == P11TLS_ALG_ECDSA && !key->always_auth) {
+        try {
+            learn_ec_public_key(key.get(), attrs.get(CKA_EC_PARAMS));
+        } catch (const Error &e) {  // it stays unknown, as an EdDSA key's
+            log_info("key %s: its public key could not be learnt: %s", key->object_uri.c_str(), e.what());
+        }
+    }
+    // The identity a later hit on this handle is checked against (one the
+    // token shows: a learnt one the hit's check could not read again).
+    if (auto idx = m.token->object_index(false); idx && on_token) idx->record_public_key(m.handle, key->pub.spki);
+    log_info("opened key %s%s", key->object_uri.c_str(),
+             key->pub.spki.empty() ? " (its public key is not on the token and cannot be learnt)"
+             : on_token            ? ""
+                                   : " (its public key, not on the token, learnt from two signatures)");
     return key;
 }
 

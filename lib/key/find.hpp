@@ -29,15 +29,14 @@ struct Match {
     std::optional<PublicKey> pub;     // when the check of an index hit read it
 };
 
-// Private keys on tokens matching uri's object attributes and extra,
-// logging in as needed; the search stops once two are found. With
-// use_index (extra must then be empty), each token's object index answers
-// first (world/object_index.hpp), every hit checked on the token; a miss or
-// a failed check searches for real and tells the index what it found.
+// Private keys on tokens matching uri's object attributes, logging in
+// where a PIN may go (world/pin_route.hpp); the search stops once two are
+// found. With use_index, each token's object index answers first
+// (world/object_index.hpp), every hit checked on the token; a miss or a
+// failed check searches for real and tells the index what it found.
 std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
-                                     const std::vector<TokenState *> &tokens,
-                                     const std::vector<CK_ATTRIBUTE> &extra, bool use_index = false);
-Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev);
+                                     const std::vector<TokenState *> &tokens, bool use_index);
+Binding *make_binding(uint64_t gen, const Match &m, bool always_auth, Binding *prev, bool proven);
 // The key's attributes, read now if the search did not.
 const Attributes &key_attributes(Match &m, CK_SESSION_HANDLE s);
 PublicKey public_key(Match &m, CK_SESSION_HANDLE s);

@@ -28,12 +28,18 @@ struct Scheme;
 // retired and freed once no operation on the key can still hold it
 // (bind.hpp, BindingUse): a long-lived key keeps at most one binding per
 // generation, plus those retired while operations were in flight.
+//
+// proven: the object at handle is known to be the key opened (its own
+// attributes show the key's public key, or an output of it was checked:
+// key/identity.hpp). Until then every operation's output is checked before
+// it is returned; set once, by whichever operation checks first.
 struct Binding {
     uint64_t gen;
     TokenState *token;
     CK_OBJECT_HANDLE handle;
     bool always_auth;
     Binding *prev;                    // the previous generation's (freed with the key)
+    std::atomic<bool> proven{false};
     Binding *next_retired = nullptr;  // in p11tls_key::retired (under retired_lock)
 };
 
@@ -50,6 +56,10 @@ struct p11tls_key {
     // CKA_SIGN, CKA_DECRYPT at open: what the key may be used for (GnuTLS
     // must not pick a signing cipher suite for a decrypt-only key).
     bool can_sign = true, can_decrypt = true;
+    // At open: CKA_ALWAYS_AUTHENTICATE, and whether the private object
+    // showed its public key itself (then a rebind reads its attributes for
+    // the proof; otherwise its first output is checked: key/identity.hpp).
+    bool always_auth = false, shows_public = false;
     p11tls::PublicKey pub;
     std::string object_uri;
     uint64_t open_gen = 0;
@@ -88,6 +98,12 @@ std::vector<unsigned char> key_decrypt(p11tls_key *key, int padding, const unsig
 size_t key_signature_size(const p11tls_key *key, const Scheme &s);
 // Largest plaintext for padding (RSA keys and known paddings only).
 size_t key_plaintext_size(const p11tls_key *key, int padding);
+
+// An EC key opened without its public key (none on the token): learns it
+// from two signatures (key/ec_learn.hpp) into key->pub, where the token
+// makes raw ECDSA signatures (CKM_ECDSA) and the key may sign; else leaves
+// it unknown. params: its CKA_EC_PARAMS.
+void learn_ec_public_key(p11tls_key *key, const std::vector<unsigned char> &params);
 
 // Bindings the key holds now, current, earlier and retired (for tests).
 size_t key_binding_count(p11tls_key *key);

@@ -3,7 +3,9 @@
 #include "key/pubkey.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
+#include <optional>
 
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
@@ -131,8 +133,7 @@ PublicKey public_key_of_cert(const std::vector<unsigned char> &der) {
     return finish(k.get());
 }
 
-PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
-                          const std::vector<Companion> &companions) {
+std::optional<PublicKey> own_public_key(const Attributes &attrs) {
     CK_KEY_TYPE kt = 0;
     if (!attrs.scalar(CKA_KEY_TYPE, &kt))
         fail(P11TLS_E_DEVICE, "cannot read CKA_KEY_TYPE of key");
@@ -157,20 +158,32 @@ PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &
     }
     const auto &params = attrs.get(CKA_EC_PARAMS);
     const auto &point = attrs.get(CKA_EC_POINT);
-    if (!params.empty() && !point.empty()) return ec_public_key(kt, params, point);
+    if (kt != CKK_RSA && !params.empty() && !point.empty()) return ec_public_key(kt, params, point);
+    return std::nullopt;
+}
 
+PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
+                          const std::vector<Companion> &companions) {
+    if (auto pk = find_public_key(t, s, attrs, companions)) return std::move(*pk);
+    fail(P11TLS_E_UNSUPPORTED, attrs.get(CKA_ID).empty()
+                                   ? "cannot determine the public key: the key has no CKA_ID"
+                                   : "cannot determine the public key: no public key or certificate with the key's CKA_ID");
+}
+
+std::optional<PublicKey> find_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &attrs,
+                                         const std::vector<Companion> &companions) {
+    if (auto own = own_public_key(attrs)) return own;
+    CK_KEY_TYPE kt = 0;
+    attrs.scalar(CKA_KEY_TYPE, &kt);
     // The companion objects share the key's CKA_ID.
     const auto &id = attrs.get(CKA_ID);
-    if (id.empty()) fail(P11TLS_E_UNSUPPORTED, "cannot determine the public key: the key has no CKA_ID");
+    if (id.empty()) return std::nullopt;
     for (const Companion &c : companions) {
         CK_OBJECT_CLASS cls = 0;
         CK_KEY_TYPE ckt = 0;
         if (!c.attrs->scalar(CKA_CLASS, &cls) || c.attrs->get(CKA_ID) != id) continue;
-        if (cls == CKO_PUBLIC_KEY && c.attrs->scalar(CKA_KEY_TYPE, &ckt) && ckt == kt) {
-            const auto &pp = c.attrs->get(CKA_EC_PARAMS);
-            const auto &pt = c.attrs->get(CKA_EC_POINT);
-            if (!pp.empty() && !pt.empty()) return ec_public_key(kt, pp, pt);
-        }
+        if (cls == CKO_PUBLIC_KEY && c.attrs->scalar(CKA_KEY_TYPE, &ckt) && ckt == kt)
+            if (auto pk = own_public_key(*c.attrs)) return std::move(*pk);
     }
     for (const Companion &c : companions) {
         CK_OBJECT_CLASS cls = 0;
@@ -185,10 +198,9 @@ PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &
                                       {CKA_ID, (void *)id.data(), id.size()}};
     auto found = find_objects(t->module(), s, tmpl, 2);
     if (found.size() == 1) {
-        Attributes pa(t->module(), s, found[0], {CKA_EC_PARAMS, CKA_EC_POINT});
-        const auto &pp = pa.get(CKA_EC_PARAMS);
-        const auto &pt = pa.get(CKA_EC_POINT);
-        if (!pp.empty() && !pt.empty()) return ec_public_key(kt, pp, pt);
+        Attributes pa(t->module(), s, found[0],
+                      std::vector<CK_ATTRIBUTE_TYPE>(std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes)));
+        if (auto pk = own_public_key(pa)) return std::move(*pk);
     }
     CK_OBJECT_CLASS cert = CKO_CERTIFICATE;
     tmpl = {{CKA_CLASS, &cert, sizeof cert}, {CKA_ID, (void *)id.data(), id.size()}};
@@ -197,8 +209,38 @@ PublicKey read_public_key(TokenState *t, CK_SESSION_HANDLE s, const Attributes &
         auto der = get_attribute(t->module(), s, found[0], CKA_VALUE);
         if (!der.empty()) return public_key_of_cert(der);
     }
-    fail(P11TLS_E_UNSUPPORTED,
-         "cannot determine the public key: no public key or certificate with the key's CKA_ID");
+    return std::nullopt;
+}
+
+std::optional<PublicKey> key_shape(const Attributes &attrs) {
+    CK_KEY_TYPE kt = 0;
+    if (!attrs.scalar(CKA_KEY_TYPE, &kt)) return std::nullopt;
+    const auto &params = attrs.get(CKA_EC_PARAMS);
+    PublicKey pk;
+    if (kt == CKK_EC) {
+        pk.alg = P11TLS_ALG_ECDSA;
+        pk.bits = (int)ec_curve_bytes(params) * 8;
+        if (pk.bits == 66 * 8) pk.bits = 521;
+    } else if (kt == CKK_EC_EDWARDS) {
+        pk.alg = edwards_curve(params);
+        pk.bits = pk.alg == P11TLS_ALG_ED25519 ? 256 : 456;  // as GnuTLS reports them
+    }
+    if (!pk.alg || !pk.bits) return std::nullopt;
+    return pk;
+}
+
+size_t ec_curve_bytes(const std::vector<unsigned char> &params) {
+    static const unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    static const unsigned char p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+    static const unsigned char p521[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
+    auto is = [&](const unsigned char *v, size_t n) {
+        return params.size() == n && std::equal(params.begin(), params.end(), v);
+    };
+    return is(p256, sizeof p256) ? 32 : is(p384, sizeof p384) ? 48 : is(p521, sizeof p521) ? 66 : 0;
+}
+
+PublicKey ec_point_key(const std::vector<unsigned char> &params, const std::vector<unsigned char> &point) {
+    return ec_public_key(CKK_EC, params, point);
 }
 
 }  // namespace p11tls

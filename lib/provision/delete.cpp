@@ -13,6 +13,7 @@
 #include "provision/token.hpp"
 #include "uri/uri.hpp"
 #include "world/matching.hpp"
+#include "world/pin_route.hpp"
 #include "world/pooled_session.hpp"
 
 namespace p11tls {
@@ -48,9 +49,12 @@ size_t delete_objects(const CtxState &ctx, const char *uri_text, bool multiple) 
     std::string why;
     std::vector<std::unique_ptr<RwSession>> sessions;
     std::vector<Doomed> doomed;
-    for (TokenState *t : matching_tokens(ctx, uri, &why)) {
-        if (!(t->info().flags & CKF_TOKEN_INITIALIZED)) continue;
-        t->ensure_login(ctx, &uri);
+    std::vector<TokenState *> tokens;
+    for (TokenState *t : matching_tokens(ctx, uri, &why))
+        if (t->info().flags & CKF_TOKEN_INITIALIZED) tokens.push_back(t);
+    // A PIN goes only where the URI's objects are known to be (pin_route.hpp).
+    if (!tokens.empty()) tokens = log_in_where_routed(ctx, uri, tokens);
+    for (TokenState *t : tokens) {
         auto found = [&] {
             PooledSession s(t);
             return find_objects(t->module(), s.get(), tmpl, kMaxDeleted + 1);

@@ -345,6 +345,15 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
     login_locked(have_pin, pin);
 }
 
+bool TokenState::needs_login() {
+    std::lock_guard<std::mutex> g(login_mu_);
+    if (logged_in_ || !(info_.flags & CKF_LOGIN_REQUIRED)) return false;
+    open_keeper_locked();
+    if (!session_logged_in(module(), keeper_)) return true;
+    set_logged_in_locked(true);  // another caller in the process logged in
+    return false;
+}
+
 void TokenState::note_logged_out() {
     std::lock_guard<std::mutex> g(login_mu_);
     set_logged_in_locked(false);

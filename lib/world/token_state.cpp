@@ -4,6 +4,7 @@
 // list. Login is in login.cpp.
 #include "world/token_state.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -94,9 +95,11 @@ void TokenState::load_mechanisms() {
 std::shared_ptr<ObjectIndex> TokenState::object_index(bool build) {
     if (index_off_) return nullptr;
     const uint64_t epoch = login_epoch_.load(std::memory_order_acquire);
+    using Clock = std::chrono::steady_clock;
     auto current = [&]() -> std::shared_ptr<ObjectIndex> {
         std::lock_guard<std::mutex> g(index_mu_);
-        if (index_ && index_epoch_ != epoch) index_.reset();  // another login state's
+        // Another login state's, or too old to be trusted (token_state.hpp).
+        if (index_ && (index_epoch_ != epoch || Clock::now() >= index_expires_)) index_.reset();
         return index_;
     };
     if (auto idx = current()) return idx;
@@ -104,6 +107,7 @@ std::shared_ptr<ObjectIndex> TokenState::object_index(bool build) {
     std::lock_guard<std::mutex> b(index_build_mu_);
     if (auto idx = current()) return idx;  // read by the thread we waited for
     std::shared_ptr<ObjectIndex> idx;
+    const Clock::time_point began = Clock::now();
     try {
         PooledSession s(this);
         idx = ObjectIndex::read_token(module(), s.get());
@@ -111,9 +115,15 @@ std::shared_ptr<ObjectIndex> TokenState::object_index(bool build) {
         debug("token %s: no object index: %s", label_.c_str(), e.what());
         return nullptr;
     }
+    const auto took = Clock::now() - began;
+    const auto trust = std::max<Clock::duration>(kIndexTrust, took * kIndexTrustFactor);
     std::lock_guard<std::mutex> g(index_mu_);
     index_ = idx;
     index_epoch_ = epoch;  // if the login state changed meanwhile, the next call drops it
+    index_expires_ = began + trust;
+    debug("token %s: object index read in %lld us, trusted for %lld ms", label_.c_str(),
+          (long long)std::chrono::duration_cast<std::chrono::microseconds>(took).count(),
+          (long long)std::chrono::duration_cast<std::chrono::milliseconds>(trust).count());
     return idx;
 }
 

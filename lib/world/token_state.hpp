@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -52,6 +53,10 @@ public:
     // PIN function: succeeds only if that PIN is right
     // (P11TLS_KEY_OPEN_VERIFY_PIN). The logout is process-wide.
     void verify_login(const CtxState &ctx, const Uri *uri) { login(ctx, uri, true); }
+    // Whether a lookup on this token needs a PIN now: the token requires a
+    // login and is not logged in (by p11tls or another caller in the
+    // process). Asks the module; no PIN, no user code.
+    bool needs_login();
     // An operation said CKR_USER_NOT_LOGGED_IN: the next ensure_login logs in.
     void note_logged_out();
     // Context-specific login (CKA_ALWAYS_AUTHENTICATE) on session h.
@@ -82,8 +87,16 @@ public:
     // own. Null without build when there is none yet, when the index is
     // off (P11TLS_NO_OBJECT_INDEX set) or when reading the token failed.
     // Every change of login state throws it away: private objects appear
-    // or vanish with it.
+    // or vanish with it. So does age: an index is trusted for
+    // kIndexTrust after its read began, or kIndexTrustFactor times as long
+    // as the read took if that is longer (a read never costs more than
+    // 1/kIndexTrustFactor of a process's time); the next lookup reads the
+    // token again. An object another process creates is therefore seen
+    // within that time even under a name the index answers (a second key
+    // with the same label: P11TLS_E_AMBIGUOUS, as a real search says).
     std::shared_ptr<ObjectIndex> object_index(bool build);
+    static constexpr std::chrono::milliseconds kIndexTrust{1000};
+    static constexpr int kIndexTrustFactor = 20;
 
     // The module said the token is gone (CKR_DEVICE_REMOVED,
     // CKR_TOKEN_NOT_PRESENT): its sessions, login and object handles are
@@ -131,6 +144,7 @@ private:
     std::mutex index_mu_;                         // guards the two below (no module call under it)
     std::shared_ptr<ObjectIndex> index_;          // guarded by index_mu_
     uint64_t index_epoch_ = 0;                    // guarded by index_mu_: login_epoch_ it was read in
+    std::chrono::steady_clock::time_point index_expires_;  // guarded by index_mu_: trusted until
     const bool index_off_;                        // P11TLS_NO_OBJECT_INDEX, read once
     // Changes of logged_in_ (set_logged_in_locked): which login state an
     // index belongs to.

@@ -367,12 +367,14 @@ static int cmd_info(cli_env *env)
         goto out;
     }
     rc = p11tls_key_get_spki(key, &spki, &spki_len);
-    if (rc < 0) {
+    /* P11TLS_E_UNSUPPORTED: an EdDSA key stored without its public key
+     * (p11tls(1), "Key identity"): shown without one. */
+    if (rc < 0 && rc != P11TLS_E_UNSUPPORTED) {
         status = cli_fail(rc, NULL, "key '%s': public key", shown);
         goto out;
     }
-    pem = cli_pem("PUBLIC KEY", spki, spki_len);
-    if (!pem) {
+    pem = rc < 0 ? NULL : cli_pem("PUBLIC KEY", spki, spki_len);
+    if (!pem && rc == 0) {
         status = cli_error(CLI_EXIT_FAILURE, "key '%s': cannot encode the public key as PEM",
                            shown);
         goto out;
@@ -393,7 +395,11 @@ static int cmd_info(cli_env *env)
             if (key_makes(key, all_schemes[i]))
                 json_string(&jw, scheme_name(all_schemes[i], buf, sizeof(buf)));
         json_end_array(&jw);
-        json_key(&jw, "spki_pem"); json_string(&jw, pem);
+        json_key(&jw, "spki_pem");
+        if (pem)
+            json_string(&jw, pem);
+        else
+            json_null(&jw);
         json_end_object(&jw);
         json_finish(&jw);
     } else {
@@ -409,9 +415,13 @@ static int cmd_info(cli_env *env)
         for (i = 0; i < sizeof(all_schemes) / sizeof(all_schemes[0]); i++)
             if (key_makes(key, all_schemes[i]))
                 fprintf(f, " %s", scheme_name(all_schemes[i], buf, sizeof(buf)));
-        fprintf(f, "\nPublic key:\n%s", pem);
-        if (pem[0] && pem[strlen(pem) - 1] != '\n')
-            fputc('\n', f);
+        if (pem) {
+            fprintf(f, "\nPublic key:\n%s", pem);
+            if (pem[0] && pem[strlen(pem) - 1] != '\n')
+                fputc('\n', f);
+        } else {
+            fprintf(f, "\nPublic key: unknown (not on the token)\n");
+        }
     }
     status = CLI_EXIT_OK;
 out:

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -399,3 +400,50 @@ TEST(ObjectIndex, EightThreadsWhileAnotherProcessChangesTheToken) {
     RawToken().destroy("idx-churn");
 }
 
+
+// Another process adds a second key pair under a label the index answers
+// (token objects, so this process sees them).
+TEST(DupChild, AddSecondKey) {
+    if (!th::in_child("P11TLS_DUP_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    RawToken raw;
+    ASSERT_TRUE(raw.ok());
+    Pubkey k;
+    k.k = raw.ec_pair("idx-dup", "\x38", std::string(), true);
+    EXPECT_NE(k.k, nullptr);
+}
+
+// The index gives a real search's answers: once another process added a
+// second key with the same label, the URI is P11TLS_E_AMBIGUOUS, with the
+// index as without it, at the latest when the index's trust runs out
+// (TokenState::kIndexTrust, 1 s on this small token; 10 s allowed here
+// for slow machines). Until then an open finds the first key, never the
+// new one alone. Without the bound the index opened the first key for the
+// process's life.
+TEST(ObjectIndex, SecondKeyUnderTheSameLabelIsAmbiguous) {
+    REQUIRE_TOKEN();
+    RawToken raw;
+    ASSERT_TRUE(raw.ok());
+    raw.destroy("idx-dup");
+    Pubkey first;
+    first.k = raw.ec_pair("idx-dup", "\x37", std::string(), true);
+    ASSERT_NE(first.k, nullptr);
+    expect_key("idx-dup", first.spki());  // twice: the second from the index
+    int st = th::run_exec_child("DupChild.*", "P11TLS_DUP_CHILD", 60);
+    ASSERT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+    ASSERT_EQ(raw.find("idx-dup", CKO_PRIVATE_KEY).size(), 2u);
+    const auto t0 = std::chrono::steady_clock::now();
+    int rc = 0, opens = 0;
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
+        std::vector<uint8_t> spki;
+        rc = open_spki(key_uri("idx-dup"), &spki);
+        ++opens;
+        if (rc != 0) break;
+        EXPECT_EQ(spki, first.spki()) << "open " << opens;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(rc, P11TLS_E_AMBIGUOUS) << "after " << waited << " s, " << opens << " opens";
+    std::cout << "[ figures  ] ambiguity seen after " << waited << " s (" << opens << " opens; index "
+              << (getenv("P11TLS_NO_OBJECT_INDEX") ? "off" : "on") << ")" << std::endl;
+    raw.destroy("idx-dup");
+}

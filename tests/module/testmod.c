@@ -28,6 +28,14 @@
  *   P11TLS_TESTMOD_FIND_ENDLESS=1  C_FindObjects never ends a search: once
  *                               the real results are out it returns the
  *                               last one again, one per call, forever
+ *   P11TLS_TESTMOD_HIDE_PUBLIC=1  private key objects do not show their
+ *                               public half: C_GetAttributeValue answers
+ *                               CKA_MODULUS, CKA_PUBLIC_EXPONENT,
+ *                               CKA_EC_POINT and CKA_PUBLIC_KEY_INFO of a
+ *                               CKO_PRIVATE_KEY as CKR_ATTRIBUTE_TYPE_INVALID
+ *                               (what a token that keeps them on the public
+ *                               key object alone does; SoftHSM shows an RSA
+ *                               key's modulus)
  *   P11TLS_TESTMOD_TOKEN_FLAGS=X  ORed into every C_GetTokenInfo's flags
  *                               (e.g. 0x20000, CKF_USER_PIN_FINAL_TRY)
  *   P11TLS_TESTMOD_RANDOM_FAIL=PERMILLE[:SEED]  every call except
@@ -203,6 +211,7 @@ static CK_RV fail_rv; /* the rule inject() last applied */
 static CK_FLAGS extra_token_flags;
 static unsigned long find_chunk;
 static int find_endless;
+static int hide_public;             /* P11TLS_TESTMOD_HIDE_PUBLIC */
 static CK_OBJECT_HANDLE find_last; /* for find_endless; one search at a time */
 
 static void log_call(const char *name)
@@ -304,6 +313,8 @@ static void read_fail_rule(void)
     find_chunk = fc ? strtoul(fc, NULL, 10) : 0;
     const char *fe = getenv("P11TLS_TESTMOD_FIND_ENDLESS");
     find_endless = fe && strcmp(fe, "1") == 0;
+    const char *hp = getenv("P11TLS_TESTMOD_HIDE_PUBLIC");
+    hide_public = hp && strcmp(hp, "1") == 0;
     const char *f = getenv("P11TLS_TESTMOD_FAIL");
     for (int i = 0; f && *f && i < FAIL_RULES; i++)
         f = read_one_rule(f, &fail_rules[i]);
@@ -904,7 +915,27 @@ FWD_OUT(C_CreateObject, (SH h, AP t, UL c, CK_OBJECT_HANDLE_PTR o), (h, t, c, o)
 FWD_OUT(C_CopyObject, (SH h, OH o, AP t, UL c, CK_OBJECT_HANDLE_PTR n), (h, real_handle(h, o), t, c, n), show_handles(h, n, 1))
 FWD(C_DestroyObject, (SH h, OH o), (h, real_handle(h, o)))
 FWD(C_GetObjectSize, (SH h, OH o, ULP s), (h, real_handle(h, o), s))
-FWD(C_GetAttributeValue, (SH h, OH o, AP t, UL c), (h, real_handle(h, o), t, c))
+static CK_RV tm_C_GetAttributeValue(SH h, OH o, AP t, UL c)
+{
+    ENTER(C_GetAttributeValue);
+    const CK_OBJECT_HANDLE r = real_handle(h, o);
+    CK_RV rv = real->C_GetAttributeValue(h, r, t, c);
+    if (!hide_public || !t || (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
+                               rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_BUFFER_TOO_SMALL))
+        return rv;
+    CK_OBJECT_CLASS cls;
+    CK_ATTRIBUTE a = {CKA_CLASS, &cls, sizeof cls};
+    if (real->C_GetAttributeValue(h, r, &a, 1) != CKR_OK || cls != CKO_PRIVATE_KEY)
+        return rv;
+    for (UL i = 0; i < c; i++)
+        if (t[i].type == CKA_MODULUS || t[i].type == CKA_PUBLIC_EXPONENT || t[i].type == CKA_EC_POINT ||
+            t[i].type == CKA_PUBLIC_KEY_INFO) {
+            t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+            if (rv == CKR_OK)
+                rv = CKR_ATTRIBUTE_TYPE_INVALID;
+        }
+    return rv;
+}
 FWD(C_SetAttributeValue, (SH h, OH o, AP t, UL c), (h, real_handle(h, o), t, c))
 FWD(C_FindObjectsInit, (SH h, AP t, UL c), (h, t, c))
 static CK_RV tm_C_FindObjects(SH h, CK_OBJECT_HANDLE_PTR o, UL m, ULP c)

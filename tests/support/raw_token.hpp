@@ -70,6 +70,117 @@ public:
         return ec_pubkey(hpub);
     }
 
+    // Replaces the private key labelled label (token objects) by a new
+    // P-256 private key with the same label and CKA_ID, made on the token;
+    // the old key's public key object and certificate stay, so they no
+    // longer match it. Returns the new key's public key (caller deinits),
+    // NULL on failure.
+    // With rsa, an RSA 1024 key pair instead (rsa_pair).
+    gnutls_pubkey_t replace_private_key(const std::string &label, const std::string &id, bool rsa = false) {
+        for (CK_OBJECT_HANDLE h : find(label, CKO_PRIVATE_KEY))
+            if (f_->C_DestroyObject(s_, h) != CKR_OK) ADD_FAILURE() << "C_DestroyObject " << label;
+        const std::string tmp = label + "-replacement";
+        gnutls_pubkey_t k = rsa ? rsa_pair(tmp, id, label) : ec_pair(tmp, id, label, true);
+        if (!k) return nullptr;
+        for (CK_OBJECT_HANDLE h : find(tmp, CKO_PUBLIC_KEY)) f_->C_DestroyObject(s_, h);
+        return k;
+    }
+
+    // A private key with nothing on the token that shows its public key: a
+    // pair made on the token (token objects) whose public key object is
+    // then destroyed (SoftHSM's EC and Edwards private keys show none
+    // themselves). Ed25519 with edwards, else P-256. Returns the key's
+    // SPKI (DER), empty on failure.
+    std::vector<unsigned char> private_key_alone(const std::string &label, const std::string &id, bool edwards) {
+        static const unsigned char ed25519[] = "\x13\x0c" "edwards25519";
+        CK_BBOOL yes = CK_TRUE;
+        const std::string tmp = label + "-public";
+        CK_MECHANISM mech = {edwards ? (CK_MECHANISM_TYPE)CKM_EC_EDWARDS_KEY_PAIR_GEN : (CK_MECHANISM_TYPE)CKM_EC_KEY_PAIR_GEN,
+                             nullptr, 0};
+        CK_ATTRIBUTE pub[] = {{CKA_TOKEN, &yes, 1},
+                              {CKA_VERIFY, &yes, 1},
+                              {CKA_EC_PARAMS, edwards ? (void *)ed25519 : (void *)kP256Oid,
+                               edwards ? sizeof ed25519 - 1 : sizeof kP256Oid},
+                              {CKA_LABEL, (void *)tmp.data(), tmp.size()},
+                              {CKA_ID, (void *)id.data(), id.size()}};
+        CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, 1},
+                               {CKA_PRIVATE, &yes, 1},
+                               {CKA_SENSITIVE, &yes, 1},
+                               {CKA_SIGN, &yes, 1},
+                               {CKA_LABEL, (void *)label.data(), label.size()},
+                               {CKA_ID, (void *)id.data(), id.size()}};
+        CK_OBJECT_HANDLE hpub, hpriv;
+        CK_RV rv = f_->C_GenerateKeyPair(s_, &mech, pub, 5, priv, 6, &hpub, &hpriv);
+        if (rv != CKR_OK) {
+            ADD_FAILURE() << "C_GenerateKeyPair: 0x" << std::hex << rv;
+            return {};
+        }
+        unsigned char point[256];
+        CK_ATTRIBUTE a = {CKA_EC_POINT, point, sizeof point};
+        rv = f_->C_GetAttributeValue(s_, hpub, &a, 1);
+        f_->C_DestroyObject(s_, hpub);
+        gnutls_pubkey_t k;
+        gnutls_pubkey_init(&k);
+        int grc = -1;
+        if (rv == CKR_OK && edwards && a.ulValueLen == 34) {  // a DER OCTET STRING of 32 bytes
+            gnutls_datum_t x = {point + 2, 32};
+            grc = gnutls_pubkey_import_ecc_raw(k, GNUTLS_ECC_CURVE_ED25519, &x, nullptr);
+        } else if (rv == CKR_OK && !edwards) {
+            gnutls_datum_t params = {(unsigned char *)kP256Oid, sizeof kP256Oid}, q = {point, (unsigned)a.ulValueLen};
+            grc = gnutls_pubkey_import_ecc_x962(k, &params, &q);
+        }
+        gnutls_datum_t d = {nullptr, 0};
+        std::vector<unsigned char> out;
+        if (grc >= 0 && gnutls_pubkey_export2(k, GNUTLS_X509_FMT_DER, &d) >= 0) out.assign(d.data, d.data + d.size);
+        gnutls_free(d.data);
+        gnutls_pubkey_deinit(k);
+        EXPECT_FALSE(out.empty()) << "public key of " << label;
+        return out;
+    }
+
+    // An RSA 1024 key pair (token objects; sign and decrypt), the private
+    // key labelled priv_label if given; its public key (caller deinits),
+    // NULL on failure.
+    gnutls_pubkey_t rsa_pair(const std::string &label, const std::string &id,
+                             const std::string &priv_label = std::string()) {
+        const std::string &plabel = priv_label.empty() ? label : priv_label;
+        CK_BBOOL yes = CK_TRUE;
+        CK_ULONG bits = 1024;
+        unsigned char e65537[] = {1, 0, 1};
+        CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+        CK_ATTRIBUTE pub[] = {{CKA_TOKEN, &yes, 1},
+                              {CKA_VERIFY, &yes, 1},
+                              {CKA_ENCRYPT, &yes, 1},
+                              {CKA_MODULUS_BITS, &bits, sizeof bits},
+                              {CKA_PUBLIC_EXPONENT, e65537, sizeof e65537},
+                              {CKA_LABEL, (void *)label.data(), label.size()},
+                              {CKA_ID, (void *)id.data(), id.size()}};
+        CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, 1},
+                               {CKA_PRIVATE, &yes, 1},
+                               {CKA_SENSITIVE, &yes, 1},
+                               {CKA_SIGN, &yes, 1},
+                               {CKA_DECRYPT, &yes, 1},
+                               {CKA_LABEL, (void *)plabel.data(), plabel.size()},
+                               {CKA_ID, (void *)id.data(), id.size()}};
+        CK_OBJECT_HANDLE hpub, hpriv;
+        CK_RV rv = f_->C_GenerateKeyPair(s_, &mech, pub, 7, priv, 7, &hpub, &hpriv);
+        if (rv != CKR_OK) {
+            ADD_FAILURE() << "C_GenerateKeyPair (RSA): 0x" << std::hex << rv;
+            return nullptr;
+        }
+        unsigned char n[512], e[16];
+        CK_ATTRIBUTE a[] = {{CKA_MODULUS, n, sizeof n}, {CKA_PUBLIC_EXPONENT, e, sizeof e}};
+        if (f_->C_GetAttributeValue(s_, hpub, a, 2) != CKR_OK) return nullptr;
+        gnutls_pubkey_t k;
+        gnutls_pubkey_init(&k);
+        gnutls_datum_t dn = {n, (unsigned)a[0].ulValueLen}, de = {e, (unsigned)a[1].ulValueLen};
+        if (gnutls_pubkey_import_rsa_raw(k, &dn, &de) < 0) {
+            gnutls_pubkey_deinit(k);
+            return nullptr;
+        }
+        return k;
+    }
+
     // The public key of an EC public key object, NULL on failure.
     gnutls_pubkey_t ec_pubkey(CK_OBJECT_HANDLE hpub) {
         unsigned char point[256];
@@ -97,14 +208,14 @@ public:
         return f_->C_CreateObject(s_, t, 4, &h) == CKR_OK;
     }
 
-    // A certificate object (DER), as a session object. CKA_SUBJECT is
-    // subject (the DER name), or an empty name: SoftHSM wants one, lookups
-    // by URI ignore it, issuer searches use it.
+    // A certificate object (DER), as a session object unless token.
+    // CKA_SUBJECT is subject (the DER name), or an empty name: SoftHSM wants
+    // one, lookups by URI ignore it, issuer searches use it.
     bool cert_object(const std::string &label, const std::string &id, const std::vector<unsigned char> &der,
-                     std::vector<unsigned char> subject = {0x30, 0x00}) {
+                     std::vector<unsigned char> subject = {0x30, 0x00}, bool token = false) {
         CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
         CK_CERTIFICATE_TYPE ct = CKC_X_509;
-        CK_BBOOL no = CK_FALSE;
+        CK_BBOOL no = token ? CK_TRUE : CK_FALSE;
         CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls},
                             {CKA_CERTIFICATE_TYPE, &ct, sizeof ct},
                             {CKA_SUBJECT, (void *)subject.data(), subject.size()},
