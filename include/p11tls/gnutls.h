@@ -172,13 +172,18 @@ P11TLS_API int p11tls_gnutls_trust_list_add(gnutls_x509_trust_list_t list, p11tl
 /* Reads again, now, the tokens of every URI added to list with
  * p11tls_gnutls_trust_list_add() and applies what changed: anchors added
  * are trusted, anchors removed and certificates newly distrusted are
- * refused. flags must be 0. Returns the number of certificates whose trust
+ * refused. flags: 0, or P11TLS_TRUST_REFRESH_IF_DUE: only if the tokens
+ * were read P11TLS_TRUST_REFRESH_SECONDS or more ago, else return 0 at
+ * once (a clock read; call it before each verification, or each
+ * handshake, to have removals and distrust seen within the delay whatever
+ * the peers send). Returns the number of certificates whose trust
  * changed (0: nothing did), or a negative GNUTLS_E_* code:
  * GNUTLS_E_INVALID_REQUEST for bad arguments or a list no URI was added
  * to, the codes of p11tls_gnutls_trust_list_add() when a token could not
  * be read (what it said
  * last stays in force; the other URIs are applied). Not thread-safe with
  * respect to verifications with the same list (it changes the list). */
+#define P11TLS_TRUST_REFRESH_IF_DUE (1u << 1)
 P11TLS_API int p11tls_gnutls_trust_list_refresh(gnutls_x509_trust_list_t list, unsigned flags);
 
 #ifdef __cplusplus

@@ -17,11 +17,6 @@ namespace p11tls {
 
 namespace {
 
-// The one certificate the URI names: its token and its DER value.
-struct FoundCert {
-    TokenState *token = nullptr;
-    std::vector<unsigned char> der;
-};
 
 // What tells whether an object is still the one the index knew.
 std::vector<CK_ATTRIBUTE_TYPE> name_types() { return {CKA_CLASS, CKA_LABEL, CKA_ID}; }
@@ -61,6 +56,8 @@ void tell_index(TokenState *t, ObjectIndex &idx, CK_SESSION_HANDLE s, const Obje
     idx.replace(name, seen);
 }
 
+}  // namespace
+
 FoundCert find_cert(const CtxState &ctx, const char *uri_text) {
     Uri uri = Uri::parse(uri_text);
     if (uri.has_class() && uri.object_class() != CKO_CERTIFICATE)
@@ -89,7 +86,9 @@ FoundCert find_cert(const CtxState &ctx, const char *uri_text) {
         }
         for (CK_OBJECT_HANDLE h : handles) {
             if (++found > 1) fail(P11TLS_E_AMBIGUOUS, "the URI matches more than one certificate");
-            out.der = get_attribute(t->module(), s.get(), h, CKA_VALUE);
+            Attributes a(t->module(), s.get(), h, {CKA_VALUE, CKA_PUBLIC_KEY_INFO});
+            out.der = a.get(CKA_VALUE);
+            out.spki = a.get(CKA_PUBLIC_KEY_INFO);
             out.token = t;
         }
     }
@@ -97,6 +96,8 @@ FoundCert find_cert(const CtxState &ctx, const char *uri_text) {
     if (out.der.empty()) fail(P11TLS_E_DEVICE, "certificate has no CKA_VALUE");
     return out;
 }
+
+namespace {
 
 // More certificates than this on one token is not a chain but a store; the
 // rest are not read.

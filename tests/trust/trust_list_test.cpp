@@ -200,14 +200,17 @@ namespace {
 
 // In a child: the leaf alone verifies (issuer from memory) and so does
 // leaf2, whose intermediate was written on the token after the list was
-// made (a token search, through p11tls in this process). Then the same one
-// level deeper.
+// made (seen by the automatic refresh, the delay 0 through the test knob:
+// the tokens read through p11tls in this process). Then the same one level
+// deeper.
 int descend(void *arg) {
     auto *list = static_cast<gnutls_x509_trust_list_t *>(arg);
     static int depth = 0;
     depth++;
     if (verify(*list, "leaf") != 0) return 10 + depth;
+    p11tls::set_trust_refresh_delay_ms_for_tests(0);
     if (verify(*list, "leaf2") != 0) return 20 + depth;
+    p11tls::set_trust_refresh_delay_ms_for_tests(-1);
     if (verify(*list, "other-leaf") == 0) return 30 + depth;
     if (depth < 2) {
         int st = th::run_in_child(descend, arg, 60);
@@ -225,6 +228,8 @@ TEST_F(TrustList, ListMadeBeforeForkVerifiesInChildAndGrandchild) {
     ASSERT_TRUE(write_cert(pki() + "/inter2.pem", "trust-inter2", false));
     int st = th::run_in_child(descend, &list.l, 120);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+    EXPECT_NE(verify(list.l, "leaf2"), 0) << "no read of the tokens before the delay";
+    EXPECT_GE(p11tls_gnutls_trust_list_refresh(list.l, 0), 0);
     EXPECT_EQ(verify(list.l, "leaf2"), 0);
     EXPECT_EQ(verify(list.l, "leaf"), 0);
     EXPECT_TRUE(delete_cert("trust-inter2"));
