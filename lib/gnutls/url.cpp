@@ -21,6 +21,8 @@
 #include "base/log.hpp"
 #include "gnutls/pin.hpp"
 #include "gnutls/privkey_pin.hpp"
+#include "gnutls/stapled.hpp"
+#include "world/context.hpp"
 
 namespace {
 
@@ -82,7 +84,11 @@ int import_key(gnutls_privkey_t pkey, const char *url, unsigned) {
     return p11tls_gnutls_privkey_import(pkey, ctx, url, 0);
 }
 
-int import_crt(gnutls_x509_crt_t crt, const char *url, unsigned) {
+// With GNUTLS_PKCS11_OBJ_FLAG_OVERWRITE_TRUSTMOD_EXT, as GnuTLS: the
+// extensions stapled to the certificate on its token applied.
+int import_crt(gnutls_x509_crt_t crt, const char *url, unsigned flags) {
+    if (flags & GNUTLS_PKCS11_OBJ_FLAG_OVERWRITE_TRUSTMOD_EXT)
+        return p11tls::import_crt_stapled(crt, *p11tls::state_of(g_url_ctx), url);
     return p11tls_gnutls_x509_crt_import(crt, g_url_ctx, url);
 }
 

@@ -49,8 +49,9 @@ int cli_trust_add_to_cred(gnutls_certificate_credentials_t cred, cli_env *env)
 
 const char *cli_trust_reasons(unsigned status, char *buf, size_t size)
 {
-    /* The blocklist is the only source of GNUTLS_CERT_REVOKED here: no CRL
-     * is loaded, and p11tls puts distrusted certificates on it. */
+    /* p11tls's distrust is the only source of GNUTLS_CERT_REVOKED here (its
+     * blocklist, and its CRLs of distrust by serial number): no other CRL
+     * is loaded. */
     static const struct {
         unsigned bit;
         const char *text;
