@@ -7,12 +7,15 @@
 #include <iterator>
 
 #include <gnutls/x509.h>
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/pkcs11x.h>
 
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "cert/chain.hpp"
 #include "key/pubkey.hpp"
 #include "pkcs11/attributes.hpp"
+#include "pkcs11/ckrv.hpp"
 #include "pkcs11/search.hpp"
 #include "provision/provision.hpp"
 #include "provision/token.hpp"
@@ -85,7 +88,8 @@ std::vector<unsigned char> id_of_key_for(TokenState *t, const RwSession &s, cons
 }  // namespace
 
 std::string write_cert(const CtxState &ctx, const char *token_uri, const std::vector<unsigned char> &der,
-                       const char *label_in, const std::vector<unsigned char> &want_id, bool skip_existing) {
+                       const char *label_in, const std::vector<unsigned char> &want_id, bool skip_existing,
+                       unsigned trust) {
     const CertFields f = read_fields(der);
     const std::vector<unsigned char> spki = public_key_of_cert(der).spki;
     std::string label = label_in ? label_in : f.common_name;
@@ -94,8 +98,23 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
     Uri uri = Uri::parse(token_uri);
     TokenState *t = one_token(ctx, uri, "writing a certificate");
     check_writable(*t, t->info_now());
-    t->ensure_login(ctx, &uri);
+    // CKA_TRUSTED is the Security Officer's to set (PKCS#11 2.40 4.6.3):
+    // an SO login on this session, ended on the way out; else the user's.
+    const bool so = (trust & P11TLS_CERT_WRITE_TRUSTED) && (t->info().flags & CKF_LOGIN_REQUIRED);
+    if (!so) t->ensure_login(ctx, &uri);
     RwSession s(t);
+    struct SoLogin {
+        TokenState *t = nullptr;
+        CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+        ~SoLogin() {
+            if (t) t->so_logout(h);
+        }
+    } so_login;
+    if (so) {
+        t->so_login(ctx, s.get());
+        so_login.t = t;
+        so_login.h = s.get();
+    }
 
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
     const std::vector<CK_ATTRIBUTE> same_value = {{CKA_CLASS, &cls, sizeof cls},
@@ -122,7 +141,7 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
     CK_CERTIFICATE_TYPE type = CKC_X_509;
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     // PKCS#11 categories: 1 token user (its key is here), 2 authority.
-    CK_ULONG category = f.is_ca ? 2 : has_key ? 1 : 0;
+    CK_ULONG category = f.is_ca || (trust & P11TLS_CERT_WRITE_CA) ? 2 : has_key ? 1 : 0;
     std::vector<CK_ATTRIBUTE> tmpl = {
         {CKA_CLASS, &cls, sizeof cls},
         {CKA_CERTIFICATE_TYPE, &type, sizeof type},
@@ -136,10 +155,20 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
         {CKA_CERTIFICATE_CATEGORY, &category, sizeof category},
         {CKA_VALUE, (void *)der.data(), (CK_ULONG)der.size()},
     };
+    if (trust & P11TLS_CERT_WRITE_TRUSTED) tmpl.push_back({CKA_TRUSTED, &yes, sizeof yes});
+    if (trust & P11TLS_CERT_WRITE_DISTRUSTED) tmpl.push_back({CKA_X_DISTRUSTED, &yes, sizeof yes});
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     CK_RV rv = P11CALL(s.module(), C_CreateObject, s.get(), tmpl.data(), (CK_ULONG)tmpl.size(), &h);
+    if ((trust & P11TLS_CERT_WRITE_DISTRUSTED) &&
+        (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_TEMPLATE_INCONSISTENT ||
+         rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ATTRIBUTE_READ_ONLY))
+        fail(P11TLS_E_UNSUPPORTED, "token " + t->label() + " cannot mark a certificate distrusted " +
+                                       "(CKA_X_DISTRUSTED, p11-kit's trust module can): " + ckr_name(rv));
     if (rv != CKR_OK) fail_ckr(s.module(), "C_CreateObject(certificate)", rv);
-    log_info("token %s: certificate '%s' written", t->label().c_str(), label.c_str());
+    log_info("token %s: certificate '%s' written%s", t->label().c_str(), label.c_str(),
+             (trust & P11TLS_CERT_WRITE_TRUSTED)      ? " as trusted"
+             : (trust & P11TLS_CERT_WRITE_DISTRUSTED) ? " as distrusted"
+                                                      : "");
     return format_object_uri(t->info(), CKO_CERTIFICATE, label, id);
 }
 

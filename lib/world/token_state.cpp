@@ -59,6 +59,15 @@ void TokenState::release_session(CK_SESSION_HANDLE h, bool broken) {
     idle_.push_back(h);
 }
 
+void TokenState::close_idle_sessions() {
+    std::vector<CK_SESSION_HANDLE> idle;
+    {
+        std::lock_guard<std::mutex> g(pool_mu_);
+        idle.swap(idle_);
+    }
+    for (CK_SESSION_HANDLE h : idle) P11CALL(module(), C_CloseSession, h);
+}
+
 bool TokenState::has_mechanism(CK_MECHANISM_TYPE m) {
     if (!mechs_loaded_.load(std::memory_order_acquire)) load_mechanisms();
     for (CK_MECHANISM_TYPE x : mechs_)

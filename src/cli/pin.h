@@ -6,7 +6,9 @@
  * first newline or end of file) and handed to every request that is not a
  * retry after a refused PIN; a PIN change (set-pin) reads the new PIN from
  * the next line. Otherwise it is asked for on /dev/tty with
- * echo off; without a terminal the request is cancelled. PINs are never
+ * echo off; without a terminal the request is cancelled. The Security
+ * Officer's PIN (import-cert --trusted) comes from --so-pin-fd, read once
+ * when asked, or the terminal; never from --pin-fd. PINs are never
  * printed and are wiped (explicit_bzero) when no longer needed. */
 #ifndef P11TLS_CLI_PIN_H
 #define P11TLS_CLI_PIN_H
@@ -17,6 +19,7 @@
 
 typedef struct cli_pin {
     int fd;                 /* --pin-fd, or -1 for /dev/tty */
+    int so_fd;              /* --so-pin-fd (the SO PIN, P11TLS_PIN_SO), or -1 for /dev/tty */
     int fd_read;            /* the fd has been read */
     int fd_ok;              /* ... and gave a usable PIN */
     char cached[CLI_PIN_MAX];

@@ -16,7 +16,17 @@
  * server, the default), client (TLS WWW client) or none. Prints
  * "trusted" or "not trusted: REASONS" (the GnuTLS status bits, by name)
  * and exits 0 trusted, 1 not trusted, 2 on an error. The two impls run in
- * separate processes: one process must not load the module twice. */
+ * separate processes: one process must not load the module twice.
+ *
+ *   trust_decide --import-url URL [--stapled] [--module SO [--args ARGS]]
+ *
+ * imports the certificate URL names with gnutls_x509_crt_import_url (flag
+ * GNUTLS_PKCS11_OBJ_FLAG_OVERWRITE_TRUSTMOD_EXT with --stapled), a plain
+ * GnuTLS program's call: served by p11tls under `p11tls exec`, else by
+ * GnuTLS's own PKCS#11 code (with --module, that module as a trusted
+ * provider: GnuTLS does not pass a registered module its x-init-reserved).
+ * Prints "ca=N key-usage=0xHEX" of what it got ("-" where the certificate
+ * has no such extension); exits 0, or 2 on an error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +81,38 @@ static void print_status(unsigned status)
     printf("\n");
 }
 
+static int import_url(const char *url, int stapled, const char *module, const char *args)
+{
+    gnutls_x509_crt_t crt;
+    unsigned usage = 0;
+    int rc, ca, ku;
+    if (module) {
+        char params[4200];
+        snprintf(params, sizeof(params), "trusted%s%s", *args ? " p11-kit:" : "", args);
+        if ((rc = gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_MANUAL, NULL)) < 0 ||
+            (rc = gnutls_pkcs11_add_provider(module, params)) < 0)
+            return error("GnuTLS PKCS#11 provider", rc);
+    }
+    rc = gnutls_x509_crt_init(&crt);
+    if (rc >= 0)
+        rc = gnutls_x509_crt_import_url(crt, url,
+                                        stapled ? GNUTLS_PKCS11_OBJ_FLAG_OVERWRITE_TRUSTMOD_EXT : 0);
+    if (rc < 0)
+        return error("gnutls_x509_crt_import_url", rc);
+    ca = gnutls_x509_crt_get_ca_status(crt, NULL);
+    ku = gnutls_x509_crt_get_key_usage(crt, &usage, NULL);
+    if (ca < 0)
+        printf("ca=- ");
+    else
+        printf("ca=%d ", ca);
+    if (ku < 0)
+        printf("key-usage=-\n");
+    else
+        printf("key-usage=0x%x\n", usage);
+    gnutls_x509_crt_deinit(crt);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *impl = opt(argc, argv, "--impl", NULL);
@@ -84,6 +126,12 @@ int main(int argc, char **argv)
     gnutls_typed_vdata_st vdata = {GNUTLS_DT_KEY_PURPOSE_OID, NULL, 0};
     int rc;
 
+    if (opt(argc, argv, "--import-url", NULL)) {
+        int stapled = 0;
+        for (int i = 1; i < argc; i++)
+            stapled |= strcmp(argv[i], "--stapled") == 0;
+        return import_url(opt(argc, argv, "--import-url", NULL), stapled, module, args);
+    }
     if (!impl || !module || !uri) {
         fprintf(stderr, "usage: trust_decide --impl p11tls|gnutls --module SO [--args ARGS] "
                         "--uri URI [--purpose server|client|none] CERT.pem [ISSUERS.pem]...\n");
