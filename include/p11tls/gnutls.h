@@ -165,6 +165,7 @@ P11TLS_API int p11tls_gnutls_url_set_log_fn(p11tls_log_fn fn, void *arg, int max
  * On failure the list is unchanged. Thread-safe for different lists; one
  * list is the caller's to serialize, as with gnutls_x509_trust_list_add_cas(). */
 #define P11TLS_TRUST_NO_AUTO_REFRESH (1u << 0)
+#define P11TLS_TRUST_FOR_CLIENTS (1u << 1)
 #define P11TLS_TRUST_REFRESH_SECONDS 60
 P11TLS_API int p11tls_gnutls_trust_list_add(gnutls_x509_trust_list_t list, p11tls_ctx *ctx,
                                             const char *uri, unsigned flags);
@@ -183,7 +184,7 @@ P11TLS_API int p11tls_gnutls_trust_list_add(gnutls_x509_trust_list_t list, p11tl
  * be read (what it said
  * last stays in force; the other URIs are applied). Not thread-safe with
  * respect to verifications with the same list (it changes the list). */
-#define P11TLS_TRUST_REFRESH_IF_DUE (1u << 1)
+#define P11TLS_TRUST_REFRESH_IF_DUE (1u << 2)
 P11TLS_API int p11tls_gnutls_trust_list_refresh(gnutls_x509_trust_list_t list, unsigned flags);
 
 #ifdef __cplusplus

@@ -105,6 +105,11 @@ P11TLS_API int p11tls_key_generate(p11tls_ctx *ctx, const char *token_uri, const
  * refuses it: P11TLS_E_UNSUPPORTED, nothing written. Not with
  * P11TLS_CERT_WRITE_TRUSTED. */
 #define P11TLS_CERT_WRITE_DISTRUSTED (1u << 3)
+/* With TRUSTED or DISTRUSTED, a certificate on the token already is no
+ * error: a copy that has the marks already is success (its URI); else
+ * the first copy is marked in place where the token lets it change, and
+ * where it does not (SoftHSM keeps CKA_TRUSTED as written) a marked copy
+ * is written, labelled label. */
 
 /* Writes the X.509 certificate der (parsed by GnuTLS: P11TLS_E_INVALID_ARGUMENT
  * if it is none) to the one token token_uri names, as a public token

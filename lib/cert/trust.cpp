@@ -190,7 +190,9 @@ TrustObjects read_trust(const CtxState &ctx, const char *uri_text) {
     Uri uri = Uri::parse(uri_text);
     TokenTrust all;
     for (TokenState *t : tokens_of(ctx, uri)) {
-        PooledSession s(t);
+        // A new session: p11-kit's trust module reads its files again only
+        // for a session that has not searched yet.
+        PooledSession s(t, NewSession{});
         read_certificates(t, s.get(), uri, all);
         read_nss_trust(t, s.get(), uri, all);
         read_assertions(t, s.get(), uri, all);
@@ -226,23 +228,6 @@ TrustObjects read_trust(const CtxState &ctx, const char *uri_text) {
     Ordered<Der> certs;
     for (const Found &c : all.certs) certs.add(c.der);
     out.certificates = certs.items();
-    return out;
-}
-
-std::vector<Der> certs_with_subject(const CtxState &ctx, const char *uri_text, const Der &subject) {
-    Uri uri = Uri::parse(uri_text);
-    static const CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    std::vector<Der> out;
-    for (TokenState *t : tokens_of(ctx, uri)) {
-        auto tmpl = with_class(uri, &cls);
-        tmpl.push_back({CKA_SUBJECT, const_cast<unsigned char *>(subject.data()),
-                        (CK_ULONG)subject.size()});
-        PooledSession s(t);
-        for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 64)) {
-            Der der = get_attribute(t->module(), s.get(), h, CKA_VALUE);
-            if (!der.empty()) out.push_back(std::move(der));
-        }
-    }
     return out;
 }
 

@@ -45,12 +45,9 @@ struct TrustObjects {
 // Reads the trust objects of every token the URI names; the URI's object
 // attributes (object=, id=) narrow the objects read. A URI naming keys
 // fails with P11TLS_E_INVALID_ARGUMENT, no token with
-// P11TLS_E_TOKEN_NOT_PRESENT.
+// P11TLS_E_TOKEN_NOT_PRESENT. Each token is read in a new session (what the
+// files of p11-kit's trust module say now).
 TrustObjects read_trust(const CtxState &ctx, const char *uri);
-
-// The certificates on the URI's tokens whose CKA_SUBJECT is subject (the
-// DER name): one search per token.
-std::vector<Der> certs_with_subject(const CtxState &ctx, const char *uri, const Der &subject);
 
 // The one certificate uri names (as cert_der() finds it) with the
 // extensions stapled to its public key on its token.

@@ -287,11 +287,15 @@ private:
             debug("trust list: an anchor left out: %s", why);
             return 0;
         }
-        // As GnuTLS's own PKCS#11 trust: an anchor whose extended key usage
-        // (stapled or its own) allows no TLS authentication anchors no TLS
-        // peer (a root restricted to e-mail).
-        if (!gnutls_x509_crt_check_key_purpose(c, GNUTLS_KP_TLS_WWW_SERVER, 0) &&
-            !gnutls_x509_crt_check_key_purpose(c, GNUTLS_KP_TLS_WWW_CLIENT, 0)) {
+        // GnuTLS's own PKCS#11 trust checks the anchor's extended key usage
+        // (stapled or its own) for the purpose of the verification (TLS WWW
+        // server when none is given); a verification against a trust list
+        // checks the chain's certificates but not the anchor it ends at.
+        // So the list's purpose decides here: an anchor that does not allow
+        // it (a root restricted to e-mail) is left out.
+        const char *purpose = (flags_ & P11TLS_TRUST_FOR_CLIENTS) ? GNUTLS_KP_TLS_WWW_CLIENT
+                                                                 : GNUTLS_KP_TLS_WWW_SERVER;
+        if (!gnutls_x509_crt_check_key_purpose(c, purpose, 0)) {
             gnutls_x509_crt_deinit(c);
             return 0;
         }
@@ -436,7 +440,8 @@ void set_trust_refresh_delay_ms_for_tests(int64_t ms) {
 
 extern "C" int p11tls_gnutls_trust_list_add(gnutls_x509_trust_list_t list, p11tls_ctx *ctx,
                                             const char *uri, unsigned flags) {
-    if (!list || !uri || (flags & ~P11TLS_TRUST_NO_AUTO_REFRESH)) return GNUTLS_E_INVALID_REQUEST;
+    if (!list || !uri || (flags & ~(P11TLS_TRUST_NO_AUTO_REFRESH | P11TLS_TRUST_FOR_CLIENTS)))
+        return GNUTLS_E_INVALID_REQUEST;
     const std::shared_ptr<CtxState> &state = state_of(ctx);
     int n = 0;
     int rc = guard(__func__, state->log(), [&] {

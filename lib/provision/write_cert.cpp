@@ -20,6 +20,7 @@
 #include "provision/provision.hpp"
 #include "provision/token.hpp"
 #include "uri/uri.hpp"
+#include "world/pooled_session.hpp"
 
 namespace p11tls {
 
@@ -85,6 +86,56 @@ std::vector<unsigned char> id_of_key_for(TokenState *t, const RwSession &s, cons
     return {};
 }
 
+constexpr unsigned kTrustMarks = P11TLS_CERT_WRITE_TRUSTED | P11TLS_CERT_WRITE_DISTRUSTED;
+
+// The URI of certificate h on t.
+std::string uri_of(TokenState *t, const Attributes &a) {
+    const auto &label = a.get(CKA_LABEL);
+    return format_object_uri(t->info(), CKO_CERTIFICATE, std::string(label.begin(), label.end()),
+                             a.get(CKA_ID));
+}
+
+// Whether certificate h has the trust marks already; its URI in *uri.
+bool has_marks(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, unsigned trust, std::string *uri) {
+    Attributes a(t->module(), s, h,
+                 {CKA_CLASS, CKA_LABEL, CKA_ID, CKA_TRUSTED, CKA_X_DISTRUSTED, CKA_CERTIFICATE_CATEGORY});
+    auto is_true = [&](CK_ATTRIBUTE_TYPE type) {
+        CK_BBOOL b = CK_FALSE;
+        return a.scalar(type, &b) && b == CK_TRUE;
+    };
+    CK_ULONG category = 0;
+    a.scalar(CKA_CERTIFICATE_CATEGORY, &category);
+    if ((trust & P11TLS_CERT_WRITE_TRUSTED) && !is_true(CKA_TRUSTED)) return false;
+    if ((trust & P11TLS_CERT_WRITE_DISTRUSTED) && !is_true(CKA_X_DISTRUSTED)) return false;
+    if ((trust & P11TLS_CERT_WRITE_CA) && category != 2) return false;
+    *uri = uri_of(t, a);
+    log_info("token %s: the certificate is there, marked already", t->label().c_str());
+    return true;
+}
+
+// Sets the trust marks on certificate h; false if the token will not change
+// them there (read-only objects, such as p11-kit's from its files). Its
+// URI in *uri.
+bool mark_existing(TokenState *t, const RwSession &s, CK_OBJECT_HANDLE h, unsigned trust,
+                   std::string *uri) {
+    CK_BBOOL yes = CK_TRUE;
+    CK_ULONG authority = 2;
+    std::vector<CK_ATTRIBUTE> marks;
+    if (trust & P11TLS_CERT_WRITE_TRUSTED) marks.push_back({CKA_TRUSTED, &yes, sizeof yes});
+    if (trust & P11TLS_CERT_WRITE_DISTRUSTED) marks.push_back({CKA_X_DISTRUSTED, &yes, sizeof yes});
+    if (trust & P11TLS_CERT_WRITE_CA) marks.push_back({CKA_CERTIFICATE_CATEGORY, &authority, sizeof authority});
+    CK_RV rv = P11CALL(s.module(), C_SetAttributeValue, s.get(), h, marks.data(), (CK_ULONG)marks.size());
+    if (rv != CKR_OK) {
+        debug("token %s: the certificate there cannot be marked in place (%s); writing a marked copy",
+              t->label().c_str(), ckr_name(rv));
+        return false;
+    }
+    *uri = uri_of(t, Attributes(s.module(), s.get(), h, {CKA_CLASS, CKA_LABEL, CKA_ID}));
+    log_info("token %s: the certificate there marked %s", t->label().c_str(),
+             (trust & P11TLS_CERT_WRITE_TRUSTED) ? "trusted" : "distrusted");
+    return true;
+}
+
 }  // namespace
 
 std::string write_cert(const CtxState &ctx, const char *token_uri, const std::vector<unsigned char> &der,
@@ -98,6 +149,17 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
     Uri uri = Uri::parse(token_uri);
     TokenState *t = one_token(ctx, uri, "writing a certificate");
     check_writable(*t, t->info_now());
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    const std::vector<CK_ATTRIBUTE> same_value = {{CKA_CLASS, &cls, sizeof cls},
+                                                  {CKA_VALUE, (void *)der.data(), (CK_ULONG)der.size()}};
+    // Marked so already: nothing to write, and no login (certificates are
+    // public objects).
+    if (trust & kTrustMarks) {
+        PooledSession ro(t);
+        std::string marked;
+        for (CK_OBJECT_HANDLE h : find_objects(t->module(), ro.get(), same_value, 8))
+            if (has_marks(t, ro.get(), h, trust, &marked)) return marked;
+    }
     // CKA_TRUSTED is the Security Officer's to set (PKCS#11 2.40 4.6.3):
     // an SO login on this session, ended on the way out; else the user's.
     const bool so = (trust & P11TLS_CERT_WRITE_TRUSTED) && (t->info().flags & CKF_LOGIN_REQUIRED);
@@ -116,12 +178,17 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
         so_login.h = s.get();
     }
 
-    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    const std::vector<CK_ATTRIBUTE> same_value = {{CKA_CLASS, &cls, sizeof cls},
-                                                  {CKA_VALUE, (void *)der.data(), (CK_ULONG)der.size()}};
-    if (any_object(s, same_value)) {
-        if (skip_existing) return "";
-        fail(P11TLS_E_EXISTS, "token " + t->label() + " already has this certificate");
+    const std::vector<CK_OBJECT_HANDLE> same = find_objects(s.module(), s.get(), same_value, 1);
+    if (!same.empty()) {
+        if (!(trust & kTrustMarks)) {
+            if (skip_existing) return "";
+            fail(P11TLS_E_EXISTS, "token " + t->label() + " already has this certificate");
+        }
+        // The certificate there already, to be marked: marked in place
+        // where the token lets it change (SoftHSM does not: then a marked
+        // copy is written).
+        std::string marked;
+        if (mark_existing(t, s, same[0], trust, &marked)) return marked;
     }
     // A certificate shares its label with its key pair, never with another
     // certificate.

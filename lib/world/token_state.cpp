@@ -43,6 +43,10 @@ CK_SESSION_HANDLE TokenState::acquire_session() {
             return h;
         }
     }
+    return open_session();
+}
+
+CK_SESSION_HANDLE TokenState::open_session() {
     CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
     CK_RV rv = P11CALL(module(), C_OpenSession, slot_, (CK_FLAGS)CKF_SERIAL_SESSION,
                        (void *)nullptr, (CK_NOTIFY) nullptr, &h);

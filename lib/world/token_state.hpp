@@ -42,6 +42,7 @@ public:
     bool same_token(const CK_TOKEN_INFO &other) const;
 
     CK_SESSION_HANDLE acquire_session();           // from the pool, or new
+    CK_SESSION_HANDLE open_session();              // new, not from the pool
     void release_session(CK_SESSION_HANDLE h, bool broken);
     void close_idle_sessions();                    // the pool's, not those borrowed
 

@@ -208,7 +208,7 @@ int cli_cmd_serve(cli_env *env)
     }
     rc = cli_tls_load_identity(cred, env, env->args->pos[0]);
     if (!rc)
-        rc = cli_trust_add_to_cred(cred, env);
+        rc = cli_trust_add_to_cred(cred, env, P11TLS_TRUST_FOR_CLIENTS);
     if (rc)
         goto out;
     rc = listen_local(env->args->port, &listen_fd, &port);

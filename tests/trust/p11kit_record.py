@@ -13,6 +13,8 @@ trust tests, written the way Fedora's and RHEL's stores carry them:
       an extension stapled to CERT's public key (CKO_X_CERTIFICATE_EXTENSION),
       KIND one of:
         eku-email    extended key usage: e-mail protection only
+        eku-server   extended key usage: TLS server authentication only
+        eku-client   extended key usage: TLS client authentication only
         ku-no-certsign  key usage: digital signature only (no keyCertSign)
         bc-not-ca    basic constraints: not a CA (critical)
         nc-example   name constraints: DNS names under example.com only
@@ -84,6 +86,12 @@ def extension(kind):
     if kind == "eku-email":
         oid, critical = "2.5.29.37", False
         value = der(0x30, der(0x06, bytes.fromhex("2b06010505070304")))
+    elif kind == "eku-server":
+        oid, critical = "2.5.29.37", False
+        value = der(0x30, der(0x06, bytes.fromhex("2b06010505070301")))
+    elif kind == "eku-client":
+        oid, critical = "2.5.29.37", False
+        value = der(0x30, der(0x06, bytes.fromhex("2b06010505070302")))
     elif kind == "ku-no-certsign":
         oid, critical = "2.5.29.15", True
         value = der(0x03, bytes([0x07, 0x80]))  # digitalSignature

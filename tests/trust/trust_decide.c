@@ -171,7 +171,11 @@ int main(int argc, char **argv)
             p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES) < 0 ||
             p11tls_ctx_add_module_with_args(ctx, module, *args ? args : NULL) < 0)
             return error("p11tls context", GNUTLS_E_INTERNAL_ERROR);
-        rc = p11tls_gnutls_trust_list_add(list, ctx, uri, 0);
+        /* A list that verifies TLS clients says so (its anchors must allow
+         * client authentication; GnuTLS's own trust asks the anchor for the
+         * purpose of the verification). */
+        rc = p11tls_gnutls_trust_list_add(list, ctx, uri,
+                                          strcmp(purpose, "client") == 0 ? P11TLS_TRUST_FOR_CLIENTS : 0);
         p11tls_ctx_free(ctx);
         if (rc < 0)
             return error("p11tls_gnutls_trust_list_add", rc);
