@@ -32,43 +32,17 @@
 
 #define MAX_WINDOWS 64
 
-static const char *trust_module(void)
-{
-    static const char *paths[] = {"/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-trust.so",
-                                  "/usr/lib/aarch64-linux-gnu/pkcs11/p11-kit-trust.so",
-                                  "/usr/lib64/pkcs11/p11-kit-trust.so", NULL};
-    const char *env = getenv("BENCH_TRUST_MODULE");
-    size_t i;
-    if (env && *env)
-        return env;
-    for (i = 0; paths[i]; i++) {
-        FILE *f = fopen(paths[i], "r");
-        if (f) {
-            fclose(f);
-            return paths[i];
-        }
-    }
-    die("p11-kit-trust.so not found (set BENCH_TRUST_MODULE)");
-}
-
-static uint64_t cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Verifications per CPU second of crts through list, for one window. */
 static double window(gnutls_x509_trust_list_t list, gnutls_x509_crt_t *crts, unsigned n,
                      double window_ns)
 {
-    uint64_t t0 = cpu_ns(), t1, ops = 0;
+    uint64_t t0 = bench_cpu_ns(), t1, ops = 0;
     unsigned status, i;
     do {
         for (i = 0; i < 16; i++)
             gnutls_x509_trust_list_verify_crt2(list, crts, n, NULL, 0, 0, &status, NULL);
         ops += 16;
-        t1 = cpu_ns();
+        t1 = bench_cpu_ns();
     } while ((double)(t1 - t0) < window_ns);
     return (double)ops * 1e9 / (double)(t1 - t0);
 }
@@ -172,7 +146,7 @@ int main(int argc, char **argv)
     gnutls_x509_trust_list_init(&p11_list, 0);
     snprintf(args, sizeof(args), "paths=%s", store);
     if (p11tls_ctx_new(&ctx) < 0 || p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES) < 0 ||
-        p11tls_ctx_add_module_with_args(ctx, trust_module(), args) < 0)
+        p11tls_ctx_add_module_with_args(ctx, bench_trust_module(), args) < 0)
         die("p11tls context: %s", p11tls_last_error_detail());
     rc = p11tls_gnutls_trust_list_add(p11_list, ctx, "pkcs11:token=store", 0);
     if (rc <= 0)
@@ -210,15 +184,15 @@ int main(int argc, char **argv)
      * the refresh is not due, and a read of the store when it is. */
     {
         const unsigned calls = 1000000, reads = 20;
-        uint64_t t0 = cpu_ns();
+        uint64_t t0 = bench_cpu_ns();
         for (i = 0; i < calls; i++)
             p11tls_gnutls_trust_list_refresh(p11_list, P11TLS_TRUST_REFRESH_IF_DUE);
-        emit("trust", "refresh-if-due", "p11tls", "1", (double)(cpu_ns() - t0) / calls, "ns/call");
-        t0 = cpu_ns();
+        emit("trust", "refresh-if-due", "p11tls", "1", (double)(bench_cpu_ns() - t0) / calls, "ns/call");
+        t0 = bench_cpu_ns();
         for (i = 0; i < reads; i++)
             if (p11tls_gnutls_trust_list_refresh(p11_list, 0) < 0)
                 die("refresh: %s", p11tls_last_error_detail());
-        emit("trust", "refresh", "p11tls", "1", (double)(cpu_ns() - t0) / reads / 1e6, "ms/read");
+        emit("trust", "refresh", "p11tls", "1", (double)(bench_cpu_ns() - t0) / reads / 1e6, "ms/read");
     }
     gnutls_x509_trust_list_deinit(pem_list, 1);
     gnutls_x509_trust_list_deinit(p11_list, 1);

@@ -10,9 +10,7 @@
 
 namespace p11tls {
 
-namespace {
-
-gnutls_x509_crt_t parse_der(const Der &der) {
+gnutls_x509_crt_t crt_from_der(const Der &der) {
     gnutls_x509_crt_t c;
     if (gnutls_x509_crt_init(&c) < 0) return nullptr;
     gnutls_datum_t d = {const_cast<unsigned char *>(der.data()), static_cast<unsigned>(der.size())};
@@ -23,11 +21,9 @@ gnutls_x509_crt_t parse_der(const Der &der) {
     return c;
 }
 
-}  // namespace
-
 gnutls_x509_crt_t stapled_certificate(const Anchor &a, const char **why) {
     *why = nullptr;
-    gnutls_x509_crt_t c = parse_der(a.der);
+    gnutls_x509_crt_t c = crt_from_der(a.der);
     if (!c) {
         *why = "not an X.509 certificate";
         return nullptr;
@@ -55,7 +51,7 @@ gnutls_x509_crt_t stapled_certificate(const Anchor &a, const char **why) {
         *why = "the certificate with its stapled extensions cannot be encoded";
         return nullptr;
     }
-    c = parse_der(Der(der.data, der.data + der.size));
+    c = crt_from_der(Der(der.data, der.data + der.size));
     gnutls_free(der.data);
     if (!c) *why = "the certificate with its stapled extensions does not parse";
     return c;

@@ -15,6 +15,9 @@
 
 namespace p11tls {
 
+// A certificate parsed from der; nullptr if it is none.
+gnutls_x509_crt_t crt_from_der(const Der &der);
+
 // A new certificate: the anchor's DER with its extensions applied; nullptr
 // (with the reason in *why) if the DER or an extension cannot be parsed.
 gnutls_x509_crt_t stapled_certificate(const Anchor &a, const char **why);

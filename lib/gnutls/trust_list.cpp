@@ -71,17 +71,6 @@ int64_t now_ms() {
 // Deepest chain the issuer lookup hands GnuTLS.
 constexpr unsigned kMaxIssuers = 8;
 
-gnutls_x509_crt_t parse(const Der &der) {
-    gnutls_x509_crt_t c;
-    if (gnutls_x509_crt_init(&c) < 0) return nullptr;
-    gnutls_datum_t d = {const_cast<unsigned char *>(der.data()), static_cast<unsigned>(der.size())};
-    if (gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_DER) < 0) {
-        gnutls_x509_crt_deinit(c);
-        return nullptr;
-    }
-    return c;
-}
-
 // Reads of tokens are numbered before they start, process-wide, so that of
 // two reads of one source the later one wins whatever order they finish in.
 std::atomic<uint64_t> g_read_ticket{0};
@@ -302,7 +291,7 @@ private:
         Applied record{a.extensions, {}};
         std::vector<gnutls_x509_crt_t> copies;
         if (!a.extensions.empty()) {
-            if (gnutls_x509_crt_t original = parse(a.der)) copies.push_back(original);
+            if (gnutls_x509_crt_t original = crt_from_der(a.der)) copies.push_back(original);
             record.added.push_back(a.der);
             record.added.push_back(der_of(c));
         } else {
@@ -317,7 +306,7 @@ private:
     }
 
     int block(const Der &d) {  // with lock_ held
-        gnutls_x509_crt_t c = parse(d);
+        gnutls_x509_crt_t c = crt_from_der(d);
         if (!c) return 0;
         gnutls_x509_trust_list_remove_cas(list_, &c, 1);
         gnutls_x509_crt_deinit(c);  // remove_cas keeps its own copy
@@ -395,7 +384,7 @@ int issuer_callback(gnutls_x509_trust_list_t list, const gnutls_x509_crt_t cert,
     unsigned n = 0;
     gnutls_x509_crt_t cur = cert;
     for (const Der &d : ders) {
-        gnutls_x509_crt_t c = parse(d);
+        gnutls_x509_crt_t c = crt_from_der(d);
         if (c && gnutls_x509_crt_check_issuer(cur, c)) {
             out[n++] = cur = c;
         } else if (c) {
