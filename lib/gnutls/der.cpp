@@ -79,12 +79,16 @@ Der der_integer_of(const Der &serial) {
     if (read_tlv(serial, 0, &tag, &start, &end) && tag == 0x02 && end == serial.size() &&
         end > start)
         return serial;
-    if (serial.empty() || serial.size() > 64) return {};
+    return der_integer_from_bytes(serial);
+}
+
+Der der_integer_from_bytes(const Der &bytes) {
+    if (bytes.empty() || bytes.size() > 64) return {};
     Der content;
     size_t i = 0;
-    while (i + 1 < serial.size() && serial[i] == 0) i++;  // minimal
-    if (serial[i] & 0x80) content.push_back(0);            // non-negative
-    content.insert(content.end(), serial.begin() + (long)i, serial.end());
+    while (i + 1 < bytes.size() && bytes[i] == 0) i++;  // minimal
+    if (bytes[i] & 0x80) content.push_back(0);           // non-negative
+    content.insert(content.end(), bytes.begin() + (long)i, bytes.end());
     return der_tlv(0x02, content);
 }
 

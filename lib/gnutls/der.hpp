@@ -19,6 +19,10 @@ Der der_tlv(unsigned char tag, const Der &content);
 // (as PKCS#11 says it is), else its bytes as a non-negative INTEGER (some
 // tokens keep the bare number). Empty if neither.
 Der der_integer_of(const Der &serial);
+// The DER INTEGER whose content is the non-negative number in bytes
+// (big-endian; GnuTLS's gnutls_x509_crt_get_serial gives that). Empty if
+// bytes is empty or longer than 64.
+Der der_integer_from_bytes(const Der &bytes);
 
 // An Extension (SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE,
 // extnValue OCTET STRING }), taken apart; false if ext is not exactly one.

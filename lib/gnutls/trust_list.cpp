@@ -45,6 +45,7 @@
 #include "base/log.hpp"
 #include "capi/guard.hpp"
 #include "cert/trust.hpp"
+#include "gnutls/der.hpp"
 #include "gnutls/distrust_crl.hpp"
 #include "gnutls/errmap.hpp"
 #include "gnutls/stapled.hpp"
@@ -229,6 +230,7 @@ private:
     struct Applied {
         std::vector<Der> extensions;  // stapled when added
         std::vector<Der> added;       // the DER of each copy GnuTLS has
+        IssuerSerial key;             // its issuer and serial number
     };
 
     // With lock_ held.
@@ -245,18 +247,19 @@ private:
         for (auto it = applied_.begin(); it != applied_.end();) {
             auto w = wanted.find(it->first);
             if (w != wanted.end() && w->second->extensions == it->second.extensions &&
-                !blocked_.count(it->first)) {
+                !blocked_.count(it->first) && !want.serials.count(it->second.key)) {
                 ++it;
                 continue;
             }
-            // Gone, distrusted, or stapled differently now: out of the
-            // table (and on the blocklist, as GnuTLS's removal does).
+            // Gone, distrusted (by any source), or stapled differently now:
+            // out of the table (and on the blocklist, as GnuTLS's removal
+            // does; so it stays out of this list).
             for (const Der &d : it->second.added)
                 if (!blocked_.count(d)) changes += block(d);
             it = applied_.erase(it);
         }
         for (const Anchor &a : want.anchors)
-            if (!applied_.count(a.der) && !blocked_.count(a.der)) changes += add_anchor(a);
+            if (!applied_.count(a.der) && !blocked_.count(a.der)) changes += add_anchor(a, want.serials);
         index_ = index;
         scanned_ms_.store(now_ms(), std::memory_order_relaxed);
         return changes;
@@ -268,12 +271,18 @@ private:
     // there, as its own PKCS#11 trust compares it with the token's), and
     // the one with the extensions, after it, which GnuTLS prefers as the
     // issuer of the certificates below (the last valid one among those
-    // of one name and key). 1 if added, 0 if not. With lock_ held.
-    int add_anchor(const Anchor &a) {
+    // of one name and key). Not if another source distrusts it by serial
+    // number. 1 if added, 0 if not. With lock_ held.
+    int add_anchor(const Anchor &a, const std::set<IssuerSerial> &distrusted) {
         const char *why = nullptr;
         gnutls_x509_crt_t c = stapled_certificate(a, &why);
         if (!c) {
             debug("trust list: an anchor left out: %s", why);
+            return 0;
+        }
+        const IssuerSerial key = issuer_serial_of(c);
+        if (distrusted.count(key)) {
+            gnutls_x509_crt_deinit(c);
             return 0;
         }
         // GnuTLS's own PKCS#11 trust checks the anchor's extended key usage
@@ -288,7 +297,7 @@ private:
             gnutls_x509_crt_deinit(c);
             return 0;
         }
-        Applied record{a.extensions, {}};
+        Applied record{a.extensions, {}, key};
         std::vector<gnutls_x509_crt_t> copies;
         if (!a.extensions.empty()) {
             if (gnutls_x509_crt_t original = crt_from_der(a.der)) copies.push_back(original);
@@ -335,6 +344,20 @@ private:
             changes += static_cast<int>(nums.size());
         }
         return changes;
+    }
+
+    // As CKA_ISSUER and CKA_SERIAL_NUMBER hold them: the DER name and the
+    // DER INTEGER.
+    static IssuerSerial issuer_serial_of(gnutls_x509_crt_t c) {
+        IssuerSerial out;
+        gnutls_datum_t dn = {nullptr, 0};
+        if (gnutls_x509_crt_get_raw_issuer_dn(c, &dn) >= 0) out.first.assign(dn.data, dn.data + dn.size);
+        gnutls_free(dn.data);
+        unsigned char serial[128];
+        size_t n = sizeof serial;
+        if (gnutls_x509_crt_get_serial(c, serial, &n) >= 0)
+            out.second = der_integer_from_bytes(Der(serial, serial + n));
+        return out;
     }
 
     static Der der_of(gnutls_x509_crt_t c) {
