@@ -22,6 +22,28 @@ uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t bench_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+const char *bench_trust_module(void)
+{
+    static const char *paths[] = {"/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-trust.so",
+                                  "/usr/lib/aarch64-linux-gnu/pkcs11/p11-kit-trust.so",
+                                  "/usr/lib64/pkcs11/p11-kit-trust.so", NULL};
+    const char *env = getenv("BENCH_TRUST_MODULE");
+    size_t i;
+    if (env && *env)
+        return env;
+    for (i = 0; paths[i]; i++)
+        if (access(paths[i], R_OK) == 0)
+            return paths[i];
+    die("p11-kit-trust.so not found (set BENCH_TRUST_MODULE)");
+}
+
 void die(const char *fmt, ...)
 {
     va_list ap;

@@ -30,6 +30,12 @@
 /* Monotonic time in nanoseconds (CLOCK_MONOTONIC is the same clock in a
  * forked child, so a child may subtract its parent's timestamps). */
 uint64_t now_ns(void);
+/* The process's CPU time in nanoseconds: on a shared machine wall time
+ * would count the other processes' share too (the trust benchmarks). */
+uint64_t bench_cpu_ns(void);
+/* p11-kit's trust module (BENCH_TRUST_MODULE, else where Debian and others
+ * install it); dies if none. */
+const char *bench_trust_module(void);
 
 /* Prints a message and exits with status 1. */
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

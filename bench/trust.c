@@ -34,34 +34,6 @@
 
 #include "common.h"
 
-static const char *trust_module(void)
-{
-    static const char *paths[] = {"/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-trust.so",
-                                  "/usr/lib/aarch64-linux-gnu/pkcs11/p11-kit-trust.so",
-                                  "/usr/lib64/pkcs11/p11-kit-trust.so", NULL};
-    const char *env = getenv("BENCH_TRUST_MODULE");
-    size_t i;
-    if (env && *env)
-        return env;
-    for (i = 0; paths[i]; i++) {
-        FILE *f = fopen(paths[i], "r");
-        if (f) {
-            fclose(f);
-            return paths[i];
-        }
-    }
-    die("p11-kit-trust.so not found (set BENCH_TRUST_MODULE)");
-}
-
-/* The process's CPU time: the machine these figures come from is shared,
- * and wall time would count the other processes' share too. */
-static uint64_t cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static unsigned load(const char *file, gnutls_x509_crt_t *out, unsigned room)
 {
     gnutls_datum_t d = {NULL, 0};
@@ -122,7 +94,7 @@ int main(int argc, char **argv)
         snprintf(args, sizeof(args), "paths=%s", store);
         if (p11tls_ctx_new(&ctx) < 0 ||
             p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES) < 0 ||
-            p11tls_ctx_add_module_with_args(ctx, trust_module(), args) < 0)
+            p11tls_ctx_add_module_with_args(ctx, bench_trust_module(), args) < 0)
             die("p11tls context: %s", p11tls_last_error_detail());
         rc = p11tls_gnutls_trust_list_add(list, ctx, "pkcs11:token=store", 0);
         if (rc <= 0)
@@ -133,7 +105,7 @@ int main(int argc, char **argv)
         /* "trusted": GnuTLS takes anchors only from modules so marked. */
         snprintf(params, sizeof(params), "trusted p11-kit:paths=%s", store);
         if (gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_MANUAL, NULL) < 0 ||
-            gnutls_pkcs11_add_provider(trust_module(), params) < 0)
+            gnutls_pkcs11_add_provider(bench_trust_module(), params) < 0)
             die("GnuTLS PKCS#11 provider");
         rc = gnutls_x509_trust_list_add_trust_file(list, "pkcs11:token=store", NULL, 0, 0, 0);
         if (rc < 0)
@@ -148,12 +120,12 @@ int main(int argc, char **argv)
         if (rc < 0 || (status == 0) != expect_trusted)
             die("%s/%s: verification gave rc %d status 0x%x", impl, cas, rc, status);
     }
-    t0 = cpu_ns();
+    t0 = bench_cpu_ns();
     do {
         for (i = 0; i < 64; i++)
             gnutls_x509_trust_list_verify_crt2(list, crts, n, NULL, 0, 0, &status, NULL);
         ops += 64;
-        t1 = cpu_ns();
+        t1 = bench_cpu_ns();
     } while ((double)(t1 - t0) < seconds * 1e9);
     emit("trust", cas, impl, "1", (double)ops * 1e9 / (double)(t1 - t0), "verif/s");
     gnutls_x509_trust_list_deinit(list, 1);

@@ -24,6 +24,10 @@
 #         user configuration: then the host's modules are seen, and we say
 #         so on stderr).
 #       Returns 1 (with a message) if a directory cannot be hidden.
+#   p11kit_register_more DIR MODULE-FILE...
+#       Registers more module files beside those p11kit_register_only DIR
+#       registered (DIR as given there; tests/with-token.sh's is
+#       P11TLS_TEST_DIR), for the processes started after.
 #   p11kit_require_isolation
 #       For the module suites, which must see their module only: exits 77
 #       (skipped, with the reason) where p11kit_register_only cannot hide
@@ -74,6 +78,15 @@ p11kit_register_only() {
         echo "$me: note: /etc/pkcs11/pkcs11.conf forbids user configuration: the test sees the host's registered p11-kit modules" >&2
     fi
     return 0
+}
+
+p11kit_register_more() {
+    local dir=$1 f
+    shift
+    for f in "$@"; do
+        cp "$f" "$dir/home/.config/pkcs11/modules/"
+        cp "$f" "$dir/p11-kit/modules/"
+    done
 }
 
 p11kit_require_isolation() {

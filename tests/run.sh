@@ -79,7 +79,9 @@ case $suite in
     token-wait)    set -- ./tests/token_wait_tests "$@" ;;  # tokens plugged in later
     trust-list)    export P11TLS_SRCDIR=$src; set -- ./tests/trust_list_tests "$@" ;;  # trust through PKCS#11
     trust-cli)     export P11TLS_CLI=$cli; set -- bash "$src/tests/trust/trust_cli_test.sh" "$@" ;;
-    trust-store)   token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/trust/trust_store_test.sh" "$@" ;;
+    trust-store)   token=; export P11TLS_CLI=$cli P11TLS_TRUST_DECIDE=$PWD/tests/trust/trust_decide \
+                       P11TLS_PRELOAD=$PWD/src/preload/.libs/p11tls-preload.so
+                   set -- "${limit[@]}" bash "$src/tests/trust/trust_store_test.sh" "$@" ;;
     index)         set -- ./tests/index_tests "$@" ;;     # the object index
     lookup-noindex) export P11TLS_NO_OBJECT_INDEX=1  # the lookup tests, a real search every time
                    set -- sh -c './tests/integration_tests --gtest_filter="Lookup.*" && ./tests/index_tests' ;;

@@ -129,7 +129,8 @@ P11TLS_API int p11tls_gnutls_url_set_log_fn(p11tls_log_fn fn, void *arg, int max
 
 /* Trust through PKCS#11: anchors, distrust and issuer lookup for
  * certificate verification with list (gnutls_x509_trust_list_verify_crt2(),
- * or a credentials structure that owns list).
+ * or a credentials structure that owns list), as strict as GnuTLS's own
+ * PKCS#11 trust (a "pkcs11:" trust URL) on the same tokens.
  *
  * Adds to list the certificates that the tokens named by uri (read through
  * ctx; NULL is the default context) mark as trusted anchors: certificates
@@ -137,43 +138,65 @@ P11TLS_API int p11tls_gnutls_url_set_log_fn(p11tls_log_fn fn, void *arg, int max
  * unspecified), p11-kit trust assertions anchoring a certificate for server
  * authentication, NSS trust objects with CKA_TRUST_SERVER_AUTH
  * CKT_NSS_TRUSTED_DELEGATOR. A certificate merely present on a token is no
- * anchor. Certificates the tokens distrust (CKA_X_DISTRUSTED, p11-kit
- * distrust assertions, CKT_NSS_NOT_TRUSTED) are put on the list's blocklist
- * (gnutls_x509_trust_list_remove_cas()): a chain that holds one fails with
- * GNUTLS_CERT_REVOKED, also when the peer sends it, and one that is also an
- * anchor is none. And it makes the list look for missing intermediate
- * issuers among the certificates of those tokens
- * (gnutls_x509_trust_list_set_getissuer_function()), so that a peer that
- * sends its certificate alone verifies.
+ * anchor. The extensions a token staples to an anchor's public key
+ * (p11-kit's CKO_X_CERTIFICATE_EXTENSION: key usage, extended key usage,
+ * basic constraints, name constraints, ...) replace the anchor's own, as
+ * GnuTLS applies them; an anchor whose extended key usage does not allow
+ * the list's purpose (TLS server authentication, or client authentication
+ * with P11TLS_TRUST_FOR_CLIENTS) is left out, as GnuTLS's own trust checks
+ * the anchor for the purpose of the verification and a trust list does not
+ * (a root restricted to e-mail anchors no TLS peer).
+ *
+ * Certificates the tokens distrust (CKA_X_DISTRUSTED, p11-kit distrust
+ * assertions, CKT_NSS_NOT_TRUSTED) are refused wherever they are in a
+ * chain, sent by the peer or found on the tokens: those whose value the
+ * tokens hold go on the list's blocklist (gnutls_x509_trust_list_remove_cas()),
+ * and every one, by issuer and serial number, into an unsigned CRL of its
+ * issuer that the list keeps (p11-kit's blocklist can name a certificate by
+ * issuer and serial number alone). A chain holding one fails with
+ * GNUTLS_CERT_REVOKED (the CRLs are not consulted under
+ * GNUTLS_VERIFY_DISABLE_CRL_CHECKS); an anchor also distrusted is none. And
+ * it makes the list look for missing intermediate issuers among the
+ * certificates of those tokens (gnutls_x509_trust_list_set_getissuer_function()),
+ * so that a peer that sends its certificate alone verifies.
  *
  * uri names tokens (pkcs11:token=System%20Trust) or certificates on them
  * (object=, id=: only those are read); names of keys are refused. The
  * tokens are read once, here, and verification works from memory, as fast
- * as with the same anchors from a file; objects are public, no PIN is
- * asked. Several URIs may be added to one list; lists are independent.
+ * as with the same anchors from a file (in the tokens' order, as a PEM file
+ * of the store has them); objects are public, no PIN is asked. Several URIs
+ * may be added to one list; lists are independent.
  *
  * Changes on the tokens are seen after p11tls_gnutls_trust_list_refresh()
- * or, automatically, by the first issuer lookup (a verification of a chain
- * that does not end at an anchor: an incomplete chain or an unknown issuer)
- * made P11TLS_TRUST_REFRESH_SECONDS or more after the last read. The
- * automatic refresh changes list inside that verification: for a list
- * that several threads verify with at once, pass
- * P11TLS_TRUST_NO_AUTO_REFRESH and call p11tls_gnutls_trust_list_refresh()
- * while no thread uses the list. A certificate once distrusted, or an
- * anchor once removed from the tokens, stays refused by this list (GnuTLS
- * keeps no way to undo its blocklist); make a new list to trust it again.
+ * reads them again. GnuTLS calls into p11tls during a verification only for
+ * a chain with a gap (an issuer neither sent nor an anchor: the issuer
+ * lookup), and then, once P11TLS_TRUST_REFRESH_SECONDS or more have passed
+ * since the last read, the tokens are read again inside that verification
+ * (the automatic refresh). A chain that ends at an anchor is verified with
+ * no p11tls code: to have an anchor removed or a certificate newly
+ * distrusted refused within the delay whatever the peers send, call
+ * p11tls_gnutls_trust_list_refresh(list, P11TLS_TRUST_REFRESH_IF_DUE)
+ * before each verification or handshake (a clock read until the delay has
+ * passed; p11tls serve does). The automatic refresh changes list inside
+ * the verification that triggers it: for a list that several threads
+ * verify with at once, pass P11TLS_TRUST_NO_AUTO_REFRESH and refresh while
+ * no thread uses the list. A certificate once distrusted, or an anchor once
+ * removed from the tokens, stays refused by this list (GnuTLS keeps no way
+ * to undo its blocklist and CRLs); make a new list to trust it again.
  *
  * The list is the caller's and keeps working after fork() in child and
  * grandchild with nothing reloaded: lookups that need the tokens go through
  * p11tls, which rebuilds its state there. p11tls uses the list's user
  * pointer (gnutls_x509_trust_list_set_ptr()) and its issuer function:
  * set neither. Free the list with gnutls_x509_trust_list_deinit(list, 1)
- * (the anchors added are the list's); p11tls keeps a small record per list
- * address until another list is made at that address.
+ * (the anchors and CRLs added are the list's); p11tls keeps a small record
+ * per list address until another list is made at that address.
  *
- * flags: 0 or P11TLS_TRUST_NO_AUTO_REFRESH (the first call on a list
- * decides). Returns the number of anchors found through uri (0 is no
- * error: the tokens may only distrust), or a negative GNUTLS_E_* code:
+ * flags: 0, P11TLS_TRUST_NO_AUTO_REFRESH, P11TLS_TRUST_FOR_CLIENTS (the
+ * list verifies TLS clients: a server's client certificates, a PAM
+ * module's users); the first call on a list decides. Returns the number of
+ * anchors found through uri (0 is no error: the tokens may only distrust),
+ * or a negative GNUTLS_E_* code:
  * GNUTLS_E_INVALID_REQUEST for bad arguments, a malformed URI or one naming
  * keys, GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE when no token matches, the
  * other codes of p11tls_gnutls_privkey_import() when a token could not be
@@ -182,6 +205,7 @@ P11TLS_API int p11tls_gnutls_url_set_log_fn(p11tls_log_fn fn, void *arg, int max
  * On failure the list is unchanged. Thread-safe for different lists; one
  * list is the caller's to serialize, as with gnutls_x509_trust_list_add_cas(). */
 #define P11TLS_TRUST_NO_AUTO_REFRESH (1u << 0)
+#define P11TLS_TRUST_FOR_CLIENTS (1u << 1)
 #define P11TLS_TRUST_REFRESH_SECONDS 60
 P11TLS_API int p11tls_gnutls_trust_list_add(gnutls_x509_trust_list_t list, p11tls_ctx *ctx,
                                             const char *uri, unsigned flags);
@@ -189,13 +213,18 @@ P11TLS_API int p11tls_gnutls_trust_list_add(gnutls_x509_trust_list_t list, p11tl
 /* Reads again, now, the tokens of every URI added to list with
  * p11tls_gnutls_trust_list_add() and applies what changed: anchors added
  * are trusted, anchors removed and certificates newly distrusted are
- * refused. flags must be 0. Returns the number of certificates whose trust
+ * refused. flags: 0, or P11TLS_TRUST_REFRESH_IF_DUE: only if the tokens
+ * were read P11TLS_TRUST_REFRESH_SECONDS or more ago, else return 0 at
+ * once (a clock read; call it before each verification, or each
+ * handshake, to have removals and distrust seen within the delay whatever
+ * the peers send). Returns the number of certificates whose trust
  * changed (0: nothing did), or a negative GNUTLS_E_* code:
  * GNUTLS_E_INVALID_REQUEST for bad arguments or a list no URI was added
  * to, the codes of p11tls_gnutls_trust_list_add() when a token could not
  * be read (what it said
  * last stays in force; the other URIs are applied). Not thread-safe with
  * respect to verifications with the same list (it changes the list). */
+#define P11TLS_TRUST_REFRESH_IF_DUE (1u << 2)
 P11TLS_API int p11tls_gnutls_trust_list_refresh(gnutls_x509_trust_list_t list, unsigned flags);
 
 #ifdef __cplusplus

@@ -27,6 +27,7 @@ extern "C" {
 
 #define P11TLS_PIN_CHANGE_OLD (1u << 4) /* p11tls_pin_fn flag: the current user PIN, to change it */
 #define P11TLS_PIN_CHANGE_NEW (1u << 5) /* p11tls_pin_fn flag: the new user PIN (asked once; confirming it is the caller's job) */
+#define P11TLS_PIN_SO (1u << 6)         /* p11tls_pin_fn flag: the Security Officer's PIN (P11TLS_CERT_WRITE_TRUSTED) */
 
 /* Changes the user PIN of the one token token_uri names (P11TLS_E_AMBIGUOUS if several): asks ctx's PIN function for
  * the old PIN (flags P11TLS_PIN_CHANGE_OLD), then the new one (P11TLS_PIN_CHANGE_NEW), checks the new PIN's length
@@ -101,6 +102,26 @@ P11TLS_API int p11tls_key_generate(p11tls_ctx *ctx, const char *token_uri, const
  * P11TLS_E_EXISTS: for writing a chain's issuers, some of which may be
  * there. */
 #define P11TLS_CERT_WRITE_SKIP_EXISTING (1u << 0)
+/* p11tls_cert_write() flags for trust: CKA_TRUSTED true (an anchor for
+ * p11tls_gnutls_trust_list_add() and GnuTLS's own PKCS#11 trust); on a
+ * token that needs a login this is the Security Officer's to write: the
+ * SO PIN is asked from the context's PIN function only, with flag
+ * P11TLS_PIN_SO (never from the URI, whose PIN is the user's), once, and
+ * the SO is logged out after. */
+#define P11TLS_CERT_WRITE_TRUSTED (1u << 1)
+/* CKA_CERTIFICATE_CATEGORY 2, authority, whatever the certificate's basic
+ * constraints say (a version 1 root has none). */
+#define P11TLS_CERT_WRITE_CA (1u << 2)
+/* CKA_X_DISTRUSTED true: p11-kit's distrust (a blocklist entry of its trust
+ * module's writable store). A token without that attribute (SoftHSM)
+ * refuses it: P11TLS_E_UNSUPPORTED, nothing written. Not with
+ * P11TLS_CERT_WRITE_TRUSTED. */
+#define P11TLS_CERT_WRITE_DISTRUSTED (1u << 3)
+/* With TRUSTED or DISTRUSTED, a certificate on the token already is no
+ * error: a copy that has the marks already is success (its URI); else
+ * the first copy is marked in place where the token lets it change, and
+ * where it does not (SoftHSM keeps CKA_TRUSTED as written) a marked copy
+ * is written, labelled label. */
 
 /* Writes the X.509 certificate der (parsed by GnuTLS: P11TLS_E_INVALID_ARGUMENT
  * if it is none) to the one token token_uri names, as a public token
@@ -117,13 +138,18 @@ P11TLS_API int p11tls_key_generate(p11tls_ctx *ctx, const char *token_uri, const
  * (P11TLS_CERT_WRITE_SKIP_EXISTING is handy there).
  * Failures: P11TLS_E_EXISTS (another certificate has the label, or this
  * certificate is there already), P11TLS_E_INVALID_ARGUMENT (NULL or empty
- * arguments, unknown flags, no label and no common name), P11TLS_E_READ_ONLY,
- * login failures, P11TLS_E_DEVICE. Writers at the same time as for
- * p11tls_key_generate(): p11tls calls take turns, and a certificate with
- * the label or the same value that another writer made while this one was
- * written makes this call remove its own and fail with P11TLS_E_EXISTS
- * (with P11TLS_CERT_WRITE_SKIP_EXISTING, the same value is success, as if
- * it had been there). Thread-safe. */
+ * arguments, unknown flags, no label and no common name, TRUSTED with
+ * DISTRUSTED), P11TLS_E_READ_ONLY, login failures (for TRUSTED those of the
+ * SO PIN, and P11TLS_E_NOT_PERMITTED while the token is logged in as its
+ * user in this process: PKCS#11 allows one login type at a time),
+ * P11TLS_E_UNSUPPORTED (DISTRUSTED on a token without CKA_X_DISTRUSTED),
+ * P11TLS_E_DEVICE. Writers at the same time as for p11tls_key_generate():
+ * p11tls calls take turns, and a certificate with the label or the same
+ * value that another writer made while this one was written makes this call
+ * remove its own and fail with P11TLS_E_EXISTS (with
+ * P11TLS_CERT_WRITE_SKIP_EXISTING, the same value is success, as if it had
+ * been there). Thread-safe; during a TRUSTED write other threads' user
+ * logins to that token fail. */
 P11TLS_API int p11tls_cert_write(p11tls_ctx *ctx, const char *token_uri, const uint8_t *der,
                                  size_t der_len, const char *label, const uint8_t *id,
                                  size_t id_len, unsigned flags, char **out_uri);

@@ -53,9 +53,14 @@ int p11tls_cert_write(p11tls_ctx *ctx, const char *token_uri, const uint8_t *der
         if (out_uri) *out_uri = nullptr;
         if (!token_uri || !der || !der_len) fail(P11TLS_E_INVALID_ARGUMENT, "NULL or empty argument");
         if (label && !*label) fail(P11TLS_E_INVALID_ARGUMENT, "empty label");
-        if (flags & ~P11TLS_CERT_WRITE_SKIP_EXISTING) fail(P11TLS_E_INVALID_ARGUMENT, "unknown flags");
+        const unsigned trust = P11TLS_CERT_WRITE_TRUSTED | P11TLS_CERT_WRITE_CA | P11TLS_CERT_WRITE_DISTRUSTED;
+        if (flags & ~(P11TLS_CERT_WRITE_SKIP_EXISTING | trust))
+            fail(P11TLS_E_INVALID_ARGUMENT, "unknown flags");
+        if ((flags & P11TLS_CERT_WRITE_TRUSTED) && (flags & P11TLS_CERT_WRITE_DISTRUSTED))
+            fail(P11TLS_E_INVALID_ARGUMENT, "a certificate is written trusted or distrusted, not both");
         std::string uri = write_cert(*state_of(ctx), token_uri, std::vector<unsigned char>(der, der + der_len),
-                                     label, id_of(id, id_len), flags & P11TLS_CERT_WRITE_SKIP_EXISTING);
+                                     label, id_of(id, id_len), flags & P11TLS_CERT_WRITE_SKIP_EXISTING,
+                                     flags & trust);
         if (out_uri && !uri.empty()) {
             uint8_t *copy = nullptr;
             size_t len = 0;

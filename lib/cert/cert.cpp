@@ -20,6 +20,12 @@ namespace p11tls {
 
 namespace {
 
+// A certificate object's value and public key info, in one read.
+TokenCert read_cert(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
+    Attributes a(t->module(), s, h, {CKA_VALUE, CKA_PUBLIC_KEY_INFO});
+    return {t, a.get(CKA_VALUE), a.get(CKA_PUBLIC_KEY_INFO)};
+}
+
 // What tells whether an object is still the one the index knew.
 std::vector<CK_ATTRIBUTE_TYPE> name_types() { return {CKA_CLASS, CKA_LABEL, CKA_ID}; }
 
@@ -95,7 +101,7 @@ public:
                 if (idx) tell_index(t, *idx, s.get(), name_, handles);
             }
             for (CK_OBJECT_HANDLE h : handles) {
-                out.push_back({t, get_attribute(t->module(), s.get(), h, CKA_VALUE)});
+                out.push_back(read_cert(t, s.get(), h));
                 if (out.size() == 2) return out;
             }
         }
@@ -108,7 +114,7 @@ public:
         for (TokenState *t : tokens_) {
             PooledSession s(t);
             for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl_, kMaxMatches + 1 - out.size())) {
-                out.push_back({t, get_attribute(t->module(), s.get(), h, CKA_VALUE)});
+                out.push_back(read_cert(t, s.get(), h));
                 if (out.size() > kMaxMatches) return out;
             }
         }

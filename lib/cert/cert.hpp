@@ -12,10 +12,12 @@
 
 namespace p11tls {
 
-// A certificate and the token it is on (this generation's).
+// A certificate and the token it is on (this generation's), with its
+// CKA_PUBLIC_KEY_INFO (empty where the token does not keep it: p11-kit's
+// trust module does, and staples extensions to it).
 struct TokenCert {
     TokenState *token = nullptr;
-    std::vector<unsigned char> der;
+    std::vector<unsigned char> der, spki;
 };
 
 // The one certificate the URI names. flags (p11tls.h):

@@ -3,13 +3,14 @@
 #include "gnutls/pin.hpp"
 
 #include <gnutls/pkcs11.h>
+#include <p11tls/provision.h>
 
 namespace p11tls {
 
 int ask_gnutls_pin(gnutls_pin_callback_t cb, void *userdata, const char *token_uri,
                    const char *token_label, unsigned flags, char *pin, size_t pin_size) {
     if (!cb) return -1;
-    unsigned gflags = GNUTLS_PIN_USER;
+    unsigned gflags = (flags & P11TLS_PIN_SO) ? GNUTLS_PIN_SO : GNUTLS_PIN_USER;
     if (flags & P11TLS_PIN_FINAL_TRY) gflags |= GNUTLS_PIN_FINAL_TRY;
     if (flags & P11TLS_PIN_COUNT_LOW) gflags |= GNUTLS_PIN_COUNT_LOW;
     if (flags & P11TLS_PIN_WRONG) gflags |= GNUTLS_PIN_WRONG;

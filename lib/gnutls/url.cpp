@@ -25,6 +25,7 @@
 #include "gnutls/errmap.hpp"
 #include "gnutls/pin.hpp"
 #include "gnutls/privkey_pin.hpp"
+#include "gnutls/stapled.hpp"
 #include "world/context.hpp"
 
 namespace {
@@ -102,18 +103,25 @@ int import_key(gnutls_privkey_t pkey, const char *url, unsigned) {
 // the try without is expected to find nothing then, so that is logged at
 // info level, not as an error (the p11tls exec preload prints errors).
 // Several certificates of one key (a renewal): the one valid now, newest,
-// as p11tls_gnutls_certificate_set_key takes.
+// as p11tls_gnutls_certificate_set_key takes. With
+// GNUTLS_PKCS11_OBJ_FLAG_OVERWRITE_TRUSTMOD_EXT, as GnuTLS: the extensions
+// stapled to the certificate on its token applied.
 int import_crt(gnutls_x509_crt_t crt, const char *url, unsigned flags) {
     bool readable = false;
     p11tls::GnutlsPin pin = p11tls::crt_pin(crt, &readable);
     p11tls_ctx *ctx = ctx_of(pin, readable, "crt");
     if (!ctx) return GNUTLS_E_MEMORY_ERROR;
     const bool login = flags & (GNUTLS_PKCS11_OBJ_FLAG_LOGIN | GNUTLS_PKCS11_OBJ_FLAG_LOGIN_SO);
-    std::vector<unsigned char> der;
+    const bool stapled = flags & GNUTLS_PKCS11_OBJ_FLAG_OVERWRITE_TRUSTMOD_EXT;
+    p11tls::Anchor found;
     int rc = p11tls::guard<true>("gnutls_x509_crt_import_url", p11tls::state_of(ctx)->log(), [&] {
         try {
-            der = p11tls::cert_der(*p11tls::state_of(ctx), url,
-                                   P11TLS_CERT_NEWEST | (login ? P11TLS_CERT_LOGIN : 0u));
+            p11tls::TokenCert c = p11tls::find_cert(*p11tls::state_of(ctx), url,
+                                                    P11TLS_CERT_NEWEST | (login ? P11TLS_CERT_LOGIN : 0u));
+            if (stapled)
+                found = p11tls::cert_with_stapled_extensions(std::move(c));
+            else
+                found.der = std::move(c.der);
         } catch (const p11tls::Error &e) {
             if (login || e.code() != P11TLS_E_NOT_FOUND) throw;
             p11tls::set_last_error(e.what());
@@ -123,7 +131,8 @@ int import_crt(gnutls_x509_crt_t crt, const char *url, unsigned flags) {
         return 0;
     });
     if (rc < 0) return p11tls::gnutls_error_of(rc);
-    gnutls_datum_t d = {der.data(), static_cast<unsigned>(der.size())};
+    if (stapled) return p11tls::import_crt_stapled(crt, found);
+    gnutls_datum_t d = {found.der.data(), static_cast<unsigned>(found.der.size())};
     return gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
 }
 

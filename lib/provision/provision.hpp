@@ -24,9 +24,11 @@ std::unique_ptr<p11tls_key> generate_key(const std::shared_ptr<CtxState> &ctx, c
 std::vector<unsigned char> key_id_of_spki(const std::vector<unsigned char> &spki);
 
 // write_cert.cpp: p11tls_cert_write; returns the certificate's URI, ""
-// when skip_existing found it on the token already.
+// when skip_existing found it on the token already. trust: the
+// P11TLS_CERT_WRITE_TRUSTED, _CA and _DISTRUSTED flags.
 std::string write_cert(const CtxState &ctx, const char *token_uri, const std::vector<unsigned char> &der,
-                       const char *label, const std::vector<unsigned char> &want_id, bool skip_existing);
+                       const char *label, const std::vector<unsigned char> &want_id, bool skip_existing,
+                       unsigned trust);
 
 // delete.cpp: p11tls_object_delete; the number deleted.
 size_t delete_objects(const CtxState &ctx, const char *uri, bool multiple);

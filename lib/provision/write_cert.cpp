@@ -8,18 +8,22 @@
 #include <iterator>
 
 #include <gnutls/x509.h>
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/pkcs11x.h>
 
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "cert/chain.hpp"
 #include "key/pubkey.hpp"
 #include "pkcs11/attributes.hpp"
+#include "pkcs11/ckrv.hpp"
 #include "pkcs11/search.hpp"
 #include "provision/lock.hpp"
 #include "provision/provision.hpp"
 #include "provision/template.hpp"
 #include "provision/token.hpp"
 #include "uri/uri.hpp"
+#include "world/pooled_session.hpp"
 
 namespace p11tls {
 
@@ -91,10 +95,61 @@ std::vector<unsigned char> id_of_key_for(TokenState *t, const RwSession &s, cons
     return {};
 }
 
+constexpr unsigned kTrustMarks = P11TLS_CERT_WRITE_TRUSTED | P11TLS_CERT_WRITE_DISTRUSTED;
+
+// The URI of certificate h on t.
+std::string uri_of(TokenState *t, const Attributes &a) {
+    const auto &label = a.get(CKA_LABEL);
+    return format_object_uri(t->info(), CKO_CERTIFICATE, std::string(label.begin(), label.end()),
+                             a.get(CKA_ID));
+}
+
+// Whether certificate h has the trust marks already; its URI in *uri.
+bool has_marks(TokenState *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, unsigned trust, std::string *uri) {
+    Attributes a(t->module(), s, h,
+                 {CKA_CLASS, CKA_LABEL, CKA_ID, CKA_TRUSTED, CKA_X_DISTRUSTED, CKA_CERTIFICATE_CATEGORY});
+    auto is_true = [&](CK_ATTRIBUTE_TYPE type) {
+        CK_BBOOL b = CK_FALSE;
+        return a.scalar(type, &b) && b == CK_TRUE;
+    };
+    CK_ULONG category = 0;
+    a.scalar(CKA_CERTIFICATE_CATEGORY, &category);
+    if ((trust & P11TLS_CERT_WRITE_TRUSTED) && !is_true(CKA_TRUSTED)) return false;
+    if ((trust & P11TLS_CERT_WRITE_DISTRUSTED) && !is_true(CKA_X_DISTRUSTED)) return false;
+    if ((trust & P11TLS_CERT_WRITE_CA) && category != 2) return false;
+    *uri = uri_of(t, a);
+    log_info("token %s: the certificate is there, marked already", t->label().c_str());
+    return true;
+}
+
+// Sets the trust marks on certificate h; false if the token will not change
+// them there (read-only objects, such as p11-kit's from its files). Its
+// URI in *uri.
+bool mark_existing(TokenState *t, const RwSession &s, CK_OBJECT_HANDLE h, unsigned trust,
+                   std::string *uri) {
+    CK_BBOOL yes = CK_TRUE;
+    CK_ULONG authority = 2;
+    std::vector<CK_ATTRIBUTE> marks;
+    if (trust & P11TLS_CERT_WRITE_TRUSTED) marks.push_back({CKA_TRUSTED, &yes, sizeof yes});
+    if (trust & P11TLS_CERT_WRITE_DISTRUSTED) marks.push_back({CKA_X_DISTRUSTED, &yes, sizeof yes});
+    if (trust & P11TLS_CERT_WRITE_CA) marks.push_back({CKA_CERTIFICATE_CATEGORY, &authority, sizeof authority});
+    CK_RV rv = P11CALL(s.module(), C_SetAttributeValue, s.get(), h, marks.data(), (CK_ULONG)marks.size());
+    if (rv != CKR_OK) {
+        debug("token %s: the certificate there cannot be marked in place (%s); writing a marked copy",
+              t->label().c_str(), ckr_name(rv));
+        return false;
+    }
+    *uri = uri_of(t, Attributes(s.module(), s.get(), h, {CKA_CLASS, CKA_LABEL, CKA_ID}));
+    log_info("token %s: the certificate there marked %s", t->label().c_str(),
+             (trust & P11TLS_CERT_WRITE_TRUSTED) ? "trusted" : "distrusted");
+    return true;
+}
+
 }  // namespace
 
 std::string write_cert(const CtxState &ctx, const char *token_uri, const std::vector<unsigned char> &der,
-                       const char *label_in, const std::vector<unsigned char> &want_id, bool skip_existing) {
+                       const char *label_in, const std::vector<unsigned char> &want_id, bool skip_existing,
+                       unsigned trust) {
     const CertFields f = read_fields(der);
     const std::vector<unsigned char> spki = public_key_of_cert(der).spki;
     std::string label = label_in ? label_in : f.common_name;
@@ -103,16 +158,47 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
     Uri uri = Uri::parse(token_uri);
     TokenState *t = one_token(ctx, uri, "writing a certificate");
     check_writable(*t, t->info_now());
-    t->ensure_login(ctx, &uri);
-    RwSession s(t);
-    ProvisionLock lock(*t);  // no other p11tls here passes the checks below before this is written
-
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
     const std::vector<CK_ATTRIBUTE> same_value = {{CKA_CLASS, &cls, sizeof cls},
                                                   {CKA_VALUE, (void *)der.data(), (CK_ULONG)der.size()}};
-    if (any_object(s, same_value)) {
-        if (skip_existing) return "";
-        fail(P11TLS_E_EXISTS, "token " + t->label() + " already has this certificate");
+    // Marked so already: nothing to write, and no login (certificates are
+    // public objects).
+    if (trust & kTrustMarks) {
+        PooledSession ro(t);
+        std::string marked;
+        for (CK_OBJECT_HANDLE h : find_objects(t->module(), ro.get(), same_value, 8))
+            if (has_marks(t, ro.get(), h, trust, &marked)) return marked;
+    }
+    // CKA_TRUSTED is the Security Officer's to set (PKCS#11 2.40 4.6.3):
+    // an SO login on this session, ended on the way out; else the user's.
+    const bool so = (trust & P11TLS_CERT_WRITE_TRUSTED) && (t->info().flags & CKF_LOGIN_REQUIRED);
+    if (!so) t->ensure_login(ctx, &uri);
+    RwSession s(t);
+    struct SoLogin {
+        TokenState *t = nullptr;
+        CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+        ~SoLogin() {
+            if (t) t->so_logout(h);
+        }
+    } so_login;
+    if (so) {
+        t->so_login(ctx, s.get());
+        so_login.t = t;
+        so_login.h = s.get();
+    }
+    ProvisionLock lock(*t);  // no other p11tls here passes the checks below before this is written
+
+    const std::vector<CK_OBJECT_HANDLE> existing = find_objects(s.module(), s.get(), same_value, 1);
+    if (!existing.empty()) {
+        if (!(trust & kTrustMarks)) {
+            if (skip_existing) return "";
+            fail(P11TLS_E_EXISTS, "token " + t->label() + " already has this certificate");
+        }
+        // The certificate there already, to be marked: marked in place
+        // where the token lets it change (SoftHSM does not: then a marked
+        // copy is written).
+        std::string marked;
+        if (mark_existing(t, s, existing[0], trust, &marked)) return marked;
     }
     // A certificate shares its label with its key pair, never with another
     // certificate.
@@ -143,10 +229,12 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
         {CKA_SERIAL_NUMBER, (void *)f.serial.data(), (CK_ULONG)f.serial.size()},
         {CKA_VALUE, (void *)der.data(), (CK_ULONG)der.size()},
     };
+    if (trust & P11TLS_CERT_WRITE_TRUSTED) tmpl.push_back({CKA_TRUSTED, &yes, sizeof yes});
+    if (trust & P11TLS_CERT_WRITE_DISTRUSTED) tmpl.push_back({CKA_X_DISTRUSTED, &yes, sizeof yes});
     // PKCS#11 categories: 1 token user (its key is here), 2 authority; 0,
     // unspecified, is the default and not sent. Optional (template.hpp):
     // opencryptoki 3.8 refuses the attribute (CKR_ATTRIBUTE_TYPE_INVALID).
-    CK_ULONG category = f.is_ca ? 2 : has_key ? 1 : 0;
+    CK_ULONG category = f.is_ca || (trust & P11TLS_CERT_WRITE_CA) ? 2 : has_key ? 1 : 0;
     std::vector<OptionalAttribute> optional;
     if (category) optional.push_back({0, {CKA_CERTIFICATE_CATEGORY, &category, sizeof category}});
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
@@ -155,12 +243,19 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
                                       return P11CALL(s.module(), C_CreateObject, s.get(), t[0].data(),
                                                      (CK_ULONG)t[0].size(), &h);
                                   });
+    if ((trust & P11TLS_CERT_WRITE_DISTRUSTED) &&
+        (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_TEMPLATE_INCONSISTENT ||
+         rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ATTRIBUTE_READ_ONLY))
+        fail(P11TLS_E_UNSUPPORTED, "token " + t->label() + " cannot mark a certificate distrusted " +
+                                       "(CKA_X_DISTRUSTED, p11-kit's trust module can): " + ckr_name(rv));
     if (rv != CKR_OK) fail_ckr(s.module(), "C_CreateObject(certificate)", rv);
     // Checked again now that it is there: another process may have passed
     // the checks above at the same time (a token has no "create if
     // absent"). Then this one goes, and the call fails, or (the same
     // certificate, skip_existing) is the "already there" it would have been.
-    const bool same = other_object(s, same_value, {h});
+    // A marked copy of a certificate already there (above) has its twin
+    // by design.
+    const bool same = existing.empty() && other_object(s, same_value, {h});
     if (same || other_object(s, {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, (void *)label.data(), (CK_ULONG)label.size()}},
                              {h})) {
         const Removal removed = remove_created(s, *t, label, {{h, "certificate"}});
@@ -170,7 +265,10 @@ std::string write_cert(const CtxState &ctx, const char *token_uri, const std::ve
                  " appeared on token " + t->label() + " while this one was written (another import at the same time?); " +
                  removed.detail);
     }
-    log_info("token %s: certificate '%s' written", t->label().c_str(), label.c_str());
+    log_info("token %s: certificate '%s' written%s", t->label().c_str(), label.c_str(),
+             (trust & P11TLS_CERT_WRITE_TRUSTED)      ? " as trusted"
+             : (trust & P11TLS_CERT_WRITE_DISTRUSTED) ? " as distrusted"
+                                                      : "");
     return format_object_uri(t->info(), CKO_CERTIFICATE, label, id);
 }
 

@@ -13,6 +13,8 @@
 #include <nettle/hmac.h>
 #include <nettle/memops.h>
 
+#include <p11tls/provision.h>
+
 #include "base/error.hpp"
 #include "base/fork.hpp"
 #include "base/log.hpp"
@@ -377,6 +379,48 @@ void TokenState::context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_H
         return;
     }
     if (rv != CKR_OK) fail_ckr(m, "C_Login(context-specific)", rv);
+}
+
+void TokenState::so_login(const CtxState &ctx, CK_SESSION_HANDLE h) {
+    const Module *m = module();
+    CK_TOKEN_INFO ti;
+    CK_RV rv = P11CALL(m, C_GetTokenInfo, slot_, &ti);
+    if (rv != CKR_OK) fail_ckr(m, "C_GetTokenInfo", rv);
+    if (ti.flags & CKF_SO_PIN_LOCKED) fail(P11TLS_E_PIN_LOCKED, "token " + label_ + ": the SO PIN is locked");
+    {
+        std::lock_guard<std::mutex> g(login_mu_);
+        if (logged_in_ || (keeper_ != CK_INVALID_HANDLE && session_logged_in(m, keeper_)))
+            fail(P11TLS_E_NOT_PERMITTED, "token " + label_ +
+                                             " is logged in as its user in this process; the SO login "
+                                             "this needs cannot be made beside it");
+        // PKCS#11 refuses the SO login while the application has read-only
+        // sessions (CKR_SESSION_READ_ONLY_EXISTS): the keeper, which keeps
+        // no login now, and the pool's idle ones are closed (opened again
+        // when needed); one another thread is using still refuses it.
+        if (keeper_ != CK_INVALID_HANDLE) {
+            P11CALL(m, C_CloseSession, keeper_);
+            keeper_ = CK_INVALID_HANDLE;
+        }
+    }
+    close_idle_sessions();
+    // The SO PIN's reasons, in the user PIN's flags obtain_pin reads.
+    CK_FLAGS flags = ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH;
+    if (ti.flags & CKF_SO_PIN_FINAL_TRY) flags |= CKF_USER_PIN_FINAL_TRY;
+    if (ti.flags & CKF_SO_PIN_COUNT_LOW) flags |= CKF_USER_PIN_COUNT_LOW;
+    SecretBuffer pin;
+    const uint64_t gen = current_generation();
+    bool have_pin = obtain_pin(ctx, nullptr, *this, flags, P11TLS_PIN_SO, false, pin);
+    check_not_forked(gen);
+    rv = P11CALL(m, C_Login, h, (CK_USER_TYPE)CKU_SO, have_pin ? (CK_UTF8CHAR *)pin.data() : nullptr,
+                 have_pin ? (CK_ULONG)pin.length() : 0UL);
+    if (rv != CKR_OK) fail_ckr(m, "C_Login(SO)", rv);
+    log_info("token %s: logged in as security officer", label_.c_str());
+}
+
+void TokenState::so_logout(CK_SESSION_HANDLE h) {
+    CK_RV rv = P11CALL(module(), C_Logout, h);
+    if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN)
+        debug("token %s: C_Logout(SO): %s", label_.c_str(), ckr_name(rv));
 }
 
 }  // namespace p11tls

@@ -21,11 +21,20 @@ namespace p11tls {
 // and every later C_FindObjectsInit on that session would fail with
 // CKR_OPERATION_ACTIVE; found with a module failing at random). Left in a
 // child (a PIN function forked), it is abandoned with the parent's world.
+//
+// With NewSession: a session opened for this operation and closed after it,
+// for modules that read their store when a session first searches
+// (p11-kit's trust module reads its files once per session): a new read of
+// the tokens then sees the files as they are now.
+struct NewSession {};
 class PooledSession {
 public:
     explicit PooledSession(TokenState *t)
         : t_(t), h_(t->acquire_session()), gen_(current_generation()),
           exceptions_(std::uncaught_exceptions()) {}
+    PooledSession(TokenState *t, NewSession)
+        : t_(t), h_(t->open_session()), gen_(current_generation()),
+          exceptions_(std::uncaught_exceptions()), broken_(true) {}
     ~PooledSession() {
         if (current_generation() != gen_) return;
         t_->release_session(h_, broken_ || std::uncaught_exceptions() > exceptions_);

@@ -44,6 +44,10 @@ CK_SESSION_HANDLE TokenState::acquire_session() {
             return h;
         }
     }
+    return open_session();
+}
+
+CK_SESSION_HANDLE TokenState::open_session() {
     CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
     CK_RV rv = P11CALL(module(), C_OpenSession, slot_, (CK_FLAGS)CKF_SERIAL_SESSION,
                        (void *)nullptr, (CK_NOTIFY) nullptr, &h);
@@ -58,6 +62,15 @@ void TokenState::release_session(CK_SESSION_HANDLE h, bool broken) {
     }
     std::lock_guard<std::mutex> g(pool_mu_);
     idle_.push_back(h);
+}
+
+void TokenState::close_idle_sessions() {
+    std::vector<CK_SESSION_HANDLE> idle;
+    {
+        std::lock_guard<std::mutex> g(pool_mu_);
+        idle.swap(idle_);
+    }
+    for (CK_SESSION_HANDLE h : idle) P11CALL(module(), C_CloseSession, h);
 }
 
 bool TokenState::has_mechanism(CK_MECHANISM_TYPE m) {

@@ -43,7 +43,9 @@ public:
     bool same_token(const CK_TOKEN_INFO &other) const;
 
     CK_SESSION_HANDLE acquire_session();           // from the pool, or new
+    CK_SESSION_HANDLE open_session();              // new, not from the pool
     void release_session(CK_SESSION_HANDLE h, bool broken);
+    void close_idle_sessions();                    // the pool's, not those borrowed
 
     // Logs in as user if the token needs it and is not logged in yet. The
     // PIN comes from the URI, then the context's PIN function (called with
@@ -61,6 +63,15 @@ public:
     void note_logged_out();
     // Context-specific login (CKA_ALWAYS_AUTHENTICATE) on session h.
     void context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_HANDLE h);
+    // The Security Officer's login, on the caller's read-write session h,
+    // for what only the SO may write (CKA_TRUSTED). The SO PIN comes from
+    // the context's PIN function only (flag P11TLS_PIN_SO: a URI's PIN is
+    // the user's), asked with no lock held, never retried; the protected
+    // path needs none. Refused (P11TLS_E_NOT_PERMITTED) while the token is
+    // logged in as its user in this process: PKCS#11 logs an application
+    // in as one user type at a time. so_logout(h) ends it.
+    void so_login(const CtxState &ctx, CK_SESSION_HANDLE h);
+    void so_logout(CK_SESSION_HANDLE h);
 
     // For the PIN change (provision/set_pin.cpp), the login in two steps:
     // the token's info now (C_GetTokenInfo; P11TLS_E_PIN_LOCKED if the

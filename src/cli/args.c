@@ -51,6 +51,13 @@ const cli_option cli_options[] = {
     {"dns", 0, "NAME", CLI_OPT_DNS, "DNS name for the request (repeatable)"},
     {"yes", 'y', NULL, CLI_OPT_YES, "do not ask for confirmation"},
     {"all", 0, NULL, CLI_OPT_ALL, "delete every object the URI matches"},
+    {"trusted", 0, NULL, CLI_OPT_TRUSTED,
+     "import-cert: mark the certificate trusted (an anchor; needs the SO PIN)"},
+    {"ca", 0, NULL, CLI_OPT_MARK_CA, "import-cert: mark the certificate a CA (category authority)"},
+    {"distrust", 0, NULL, CLI_OPT_DISTRUST,
+     "import-cert: mark the certificate distrusted (p11-kit's trust module)"},
+    {"so-pin-fd", 0, "N", CLI_OPT_SO_PIN_FD,
+     "read the Security Officer's PIN once from file descriptor N instead of /dev/tty"},
     {"help", 'h', NULL, CLI_OPT_HELP, "show help and exit"},
     {"version", 0, NULL, CLI_OPT_VERSION, "show the version and exit"},
     {NULL, 0, NULL, 0, NULL},
@@ -61,6 +68,17 @@ static const cli_option *find_long(const char *name, size_t len)
     const cli_option *o;
     for (o = cli_options; o->name; o++)
         if (strlen(o->name) == len && memcmp(o->name, name, len) == 0)
+            return o;
+    return NULL;
+}
+
+/* The entry of import-cert's --ca, a flag, where other commands' --ca
+ * takes a FILE (the first entry of that name). */
+static const cli_option *mark_ca_option(void)
+{
+    const cli_option *o;
+    for (o = cli_options; o->name; o++)
+        if (o->bit == CLI_OPT_MARK_CA)
             return o;
     return NULL;
 }
@@ -156,6 +174,10 @@ static int set_option(cli_args *a, const cli_option *o, const char *value)
             return usage_error("--pin-fd needs a file descriptor number:",
                                value);
         break;
+    case CLI_OPT_SO_PIN_FD:
+        if (parse_fd(value, &a->so_pin_fd) != 0)
+            return usage_error("--so-pin-fd needs a file descriptor number:", value);
+        break;
     case CLI_OPT_SCHEME:
         a->scheme = value;
         break;
@@ -217,6 +239,7 @@ int cli_args_parse(cli_args *a, int argc, char **argv)
 
     memset(a, 0, sizeof(*a));
     a->pin_fd = -1;
+    a->so_pin_fd = -1;
     a->count = 1;
     a->modules = calloc((size_t)argc + 1, sizeof(*a->modules));
     a->pos = calloc((size_t)argc + 1, sizeof(*a->pos));
@@ -254,6 +277,8 @@ int cli_args_parse(cli_args *a, int argc, char **argv)
             o = find_long(name, len);
             if (o == NULL)
                 return usage_error("unknown option", arg);
+            if (o->bit == CLI_OPT_CA && a->command && strcmp(a->command, "import-cert") == 0)
+                o = mark_ca_option();
             if (eq) {
                 if (o->arg_name == NULL)
                     return usage_error("option takes no value:", arg);

@@ -22,6 +22,11 @@ enum {
     CLI_OPT_PIN_FD = 1u << 4,
     CLI_OPT_HELP = 1u << 5,
     CLI_OPT_VERSION = 1u << 6,
+    /* import-cert's trust marks (src/cli/provision.c) */
+    CLI_OPT_TRUSTED = 1u << 7,
+    CLI_OPT_MARK_CA = 1u << 8, /* import-cert's --ca: no value (else --ca FILE) */
+    CLI_OPT_DISTRUST = 1u << 9,
+    CLI_OPT_SO_PIN_FD = 1u << 23,
     /* subcommand options */
     CLI_OPT_LOGIN = 1u << 10,
     CLI_OPT_PEM = 1u << 11,
@@ -67,6 +72,7 @@ typedef struct cli_args {
     const char **modules;     /* --module values, in order */
     size_t n_modules;
     int pin_fd;               /* -1 if not given */
+    int so_pin_fd;            /* --so-pin-fd, -1 if not given */
     const char *scheme;       /* --scheme value */
     const char *cert;         /* --cert value (URI or PEM file) */
     const char *ca;           /* --ca value (PEM file) */

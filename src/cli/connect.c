@@ -98,7 +98,7 @@ int cli_cmd_connect(cli_env *env)
     else if (env->args->ca)
         rc = cli_tls_trust(cred, env->args->ca);
     if (!rc)
-        rc = cli_trust_add_to_cred(cred, env);
+        rc = cli_trust_add_to_cred(cred, env, 0);
     if (rc)
         goto out;
     rc = connect_local(env->args->port, &fd);

@@ -19,6 +19,7 @@ void cli_pin_init(cli_pin *p, int fd)
 {
     memset(p, 0, sizeof(*p));
     p->fd = fd;
+    p->so_fd = -1;
 }
 
 const char *cli_pin_problem(const cli_pin *p, int rc)
@@ -147,6 +148,7 @@ static int ask_tty(cli_pin *p, const char *label, unsigned flags, int confirm,
     snprintf(prompt, sizeof(prompt), "%s for token '%s'%s%s%s: ",
              (flags & P11TLS_PIN_CHANGE_NEW)   ? (confirm ? "New PIN again" : "New PIN")
              : (flags & P11TLS_PIN_CHANGE_OLD) ? "Current PIN"
+             : (flags & P11TLS_PIN_SO)         ? "Security Officer PIN"
                                                : "PIN",
              label && *label ? label : "(no label)", why[0] ? " (" : "",
              why[0] ? why + 2 : "", why[0] ? ")" : "");
@@ -262,6 +264,21 @@ void cli_pin_read_now(cli_pin *p)
         (void)read_fd_once(p); /* a problem shows when the PIN is asked for */
 }
 
+/* --so-pin-fd: the SO PIN, read when asked (one login asks once). */
+static int read_so_fd(cli_pin *p, char *pin, size_t pin_size)
+{
+    long n = read_line(p->so_fd, pin, pin_size, 0);
+    if (n == -1)
+        p->problem = "cannot read the SO PIN from --so-pin-fd";
+    else if (n == -2)
+        p->problem = "the SO PIN from --so-pin-fd is too long";
+    else if (n == -3)
+        p->problem = "the SO PIN from --so-pin-fd holds a NUL byte; refused, not cut there";
+    else if (n == 0)
+        p->problem = "no SO PIN given on --so-pin-fd (its first line is empty)";
+    return n > 0 ? 0 : -1;
+}
+
 int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
                unsigned flags, char *pin, size_t pin_size)
 {
@@ -272,6 +289,10 @@ int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
     p->problem = NULL;
     if (pin == NULL || pin_size == 0)
         return -1;
+
+    if (flags & P11TLS_PIN_SO)
+        return p->so_fd >= 0 ? read_so_fd(p, pin, pin_size)
+                             : (ask_tty(p, token_label, flags, 0, pin, pin_size) == 0 ? 0 : -1);
 
     if (p->fd < 0 && (flags & P11TLS_PIN_CHANGE_NEW))
         return ask_new_tty(p, token_label, flags, pin, pin_size);

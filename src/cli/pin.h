@@ -8,7 +8,9 @@
  * the next line. Otherwise it is asked for on /dev/tty with
  * echo off; without a terminal the request is cancelled. A line longer
  * than CLI_PIN_MAX - 1 bytes or holding a NUL byte is refused, never cut,
- * and --pin-fd is not read past CLI_PIN_MAX bytes of one line. PINs are never
+ * and --pin-fd is not read past CLI_PIN_MAX bytes of one line. The Security
+ * Officer's PIN (import-cert --trusted) comes from --so-pin-fd, read once
+ * when asked, or the terminal; never from --pin-fd. PINs are never
  * printed and are wiped (explicit_bzero) when no longer needed. */
 #ifndef P11TLS_CLI_PIN_H
 #define P11TLS_CLI_PIN_H
@@ -19,6 +21,7 @@
 
 typedef struct cli_pin {
     int fd;                 /* --pin-fd, or -1 for /dev/tty */
+    int so_fd;              /* --so-pin-fd (the SO PIN, P11TLS_PIN_SO), or -1 for /dev/tty */
     int fd_read;            /* the fd has been read */
     int fd_ok;              /* ... and gave a usable PIN */
     const char *fd_problem; /* ... or why it did not */

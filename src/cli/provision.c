@@ -147,6 +147,20 @@ int cli_cmd_import_cert(cli_env *env)
     json_writer jw;
     int status;
 
+    const unsigned seen = env->args->seen;
+    unsigned trust = 0;
+
+    if ((seen & CLI_OPT_TRUSTED) && (seen & CLI_OPT_DISTRUST))
+        return cli_error(CLI_EXIT_USAGE, "import-cert: --trusted or --distrust, not both");
+    if ((seen & CLI_OPT_SO_PIN_FD) && !(seen & CLI_OPT_TRUSTED))
+        return cli_error(CLI_EXIT_USAGE, "import-cert: --so-pin-fd is for --trusted (the SO PIN)");
+    if (seen & CLI_OPT_TRUSTED)
+        trust |= P11TLS_CERT_WRITE_TRUSTED;
+    if (seen & CLI_OPT_MARK_CA)
+        trust |= P11TLS_CERT_WRITE_CA;
+    if (seen & CLI_OPT_DISTRUST)
+        trust |= P11TLS_CERT_WRITE_DISTRUSTED;
+    env->pin->so_fd = env->args->so_pin_fd;
     status = parse_id(env, &id, &id_len);
     if (status)
         return status;
@@ -162,8 +176,9 @@ int cli_cmd_import_cert(cli_env *env)
         json_key(&jw, "written");
         json_begin_array(&jw);
     }
-    /* The first certificate is the one named; the others its issuers,
-     * labelled by their common names, and skipped where already there. */
+    /* The first certificate is the one named, marked as asked; the others
+     * its issuers, written plainly, labelled by their common names, and
+     * skipped where already there. */
     for (i = 0; i < n && !status; i++) {
         gnutls_datum_t der = {NULL, 0};
         char *written = NULL;
@@ -175,7 +190,7 @@ int cli_cmd_import_cert(cli_env *env)
         }
         rc = p11tls_cert_write(env->ctx, uri, der.data, der.size, i ? NULL : env->args->label,
                                i ? NULL : id, i ? 0 : id_len,
-                               i ? P11TLS_CERT_WRITE_SKIP_EXISTING : 0, &written);
+                               i ? P11TLS_CERT_WRITE_SKIP_EXISTING : trust, &written);
         gnutls_free(der.data);
         if (rc < 0) {
             status = cli_fail(rc, cli_pin_problem(env->pin, rc),

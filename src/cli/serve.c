@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <p11tls/gnutls.h>
 
 #include "pin.h"
 #include "tls.h"
@@ -87,6 +88,15 @@ static int serve_one(gnutls_certificate_credentials_t cred, const cli_env *env,
         fprintf(stderr, "p11tls: %sconnection %u: setting up the session: %s\n",
                 who, n, gnutls_strerror(rc));
         goto fail;
+    }
+    if (env->args->n_trust) {
+        /* GnuTLS verifies a complete client chain without calling p11tls:
+         * the tokens' changes are read here, once the delay has passed
+         * (include/p11tls/gnutls.h). A token that cannot be read leaves the
+         * list as it was. */
+        gnutls_x509_trust_list_t list = NULL;
+        gnutls_certificate_get_trust_list(cred, &list);
+        p11tls_gnutls_trust_list_refresh(list, P11TLS_TRUST_REFRESH_IF_DUE);
     }
     if (env->args->seen & CLI_OPT_REQUIRE_CLIENT_CERT) {
         gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
@@ -147,7 +157,7 @@ static int load_credentials(cli_env *env, gnutls_certificate_credentials_t *out)
         return cli_error(CLI_EXIT_FAILURE, "gnutls credentials: %s", gnutls_strerror(rc));
     rc = cli_tls_load_identity(cred, env, env->args->pos[0]);
     if (!rc)
-        rc = cli_trust_add_to_cred(cred, env);
+        rc = cli_trust_add_to_cred(cred, env, P11TLS_TRUST_FOR_CLIENTS);
     if (rc) {
         gnutls_certificate_free_credentials(cred);
         return rc;

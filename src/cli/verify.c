@@ -22,13 +22,13 @@
 /* Deepest chain read from CERT-FILE and --chain together. */
 #define VERIFY_MAX_CERTS 16
 
-int cli_trust_add(gnutls_x509_trust_list_t list, cli_env *env)
+int cli_trust_add(gnutls_x509_trust_list_t list, cli_env *env, unsigned flags)
 {
     size_t i;
 
     for (i = 0; i < env->args->n_trust; i++) {
         const char *uri = env->args->trust[i];
-        int rc = p11tls_gnutls_trust_list_add(list, env->ctx, uri, 0);
+        int rc = p11tls_gnutls_trust_list_add(list, env->ctx, uri, flags);
         if (rc < 0) {
             char shown[CLI_URI_BUF];
             const char *detail = p11tls_last_error_detail();
@@ -44,18 +44,19 @@ int cli_trust_add(gnutls_x509_trust_list_t list, cli_env *env)
     return CLI_EXIT_OK;
 }
 
-int cli_trust_add_to_cred(gnutls_certificate_credentials_t cred, cli_env *env)
+int cli_trust_add_to_cred(gnutls_certificate_credentials_t cred, cli_env *env, unsigned flags)
 {
     gnutls_x509_trust_list_t list = NULL;
 
     gnutls_certificate_get_trust_list(cred, &list);
-    return cli_trust_add(list, env);
+    return cli_trust_add(list, env, flags);
 }
 
 const char *cli_trust_reasons(unsigned status, char *buf, size_t size)
 {
-    /* The blocklist is the only source of GNUTLS_CERT_REVOKED here: no CRL
-     * is loaded, and p11tls puts distrusted certificates on it. */
+    /* p11tls's distrust is the only source of GNUTLS_CERT_REVOKED here (its
+     * blocklist, and its CRLs of distrust by serial number): no other CRL
+     * is loaded. */
     static const struct {
         unsigned bit;
         const char *text;
@@ -168,7 +169,7 @@ int cli_cmd_verify(cli_env *env)
         rc = cli_error(CLI_EXIT_FAILURE, "trust list: %s", gnutls_strerror(rc));
         goto out;
     }
-    rc = cli_trust_add(list, env);
+    rc = cli_trust_add(list, env, 0);
     if (rc)
         goto out;
     rc = gnutls_x509_trust_list_verify_crt2(list, crts, n, NULL, 0, 0, &status, NULL);

@@ -13,12 +13,13 @@
 #include "commands.h"
 
 /* Adds the anchors of every --trust URI to list (p11tls_gnutls_trust_list_add
- * through env->ctx). Returns CLI_EXIT_OK, or CLI_EXIT_FAILURE with the
+ * through env->ctx, with flags: P11TLS_TRUST_FOR_CLIENTS where the list
+ * verifies TLS clients). Returns CLI_EXIT_OK, or CLI_EXIT_FAILURE with the
  * error printed (the URI, redacted, and p11tls's detail). */
-int cli_trust_add(gnutls_x509_trust_list_t list, cli_env *env);
+int cli_trust_add(gnutls_x509_trust_list_t list, cli_env *env, unsigned flags);
 
 /* The same for the trust list of cred (gnutls_certificate_get_trust_list). */
-int cli_trust_add_to_cred(gnutls_certificate_credentials_t cred, cli_env *env);
+int cli_trust_add_to_cred(gnutls_certificate_credentials_t cred, cli_env *env, unsigned flags);
 
 /* Why a verification status is not trusted, in words ("unknown issuer",
  * "distrusted", "expired", ...; comma-separated) into buf. */

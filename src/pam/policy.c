@@ -38,7 +38,8 @@ int policy_load(pam_handle_t *pamh, p11tls_ctx *ctx, const char *const *ca, size
         return PAM_AUTH_ERR;
     }
     for (size_t i = 0; i < n_ca; i++) {
-        rc = p11tls_gnutls_trust_list_add(*list, ctx, ca[i], 0);
+        /* Anchors for client authentication (policy_check's purpose). */
+        rc = p11tls_gnutls_trust_list_add(*list, ctx, ca[i], P11TLS_TRUST_FOR_CLIENTS);
         if (rc < 0)
             pam_syslog(pamh, LOG_ERR, "ca=%s: cannot read the trusted CAs (%s): %s", ca[i],
                        gnutls_strerror(rc), p11tls_last_error_detail());

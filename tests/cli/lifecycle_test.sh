@@ -46,17 +46,7 @@ mkdir -p "$ca"
 
 # --- the man page's lifecycle example, as written ----------------------------
 # Between its markers, the lines of its .EX block with roff escapes undone.
-python3 - "$SRC/doc/p11tls.1" >"$TMP/example.sh" <<'PY'
-import sys
-lines, on, ex = open(sys.argv[1]).read().split("\n"), False, False
-for l in lines:
-    if l.startswith('.\\" lifecycle example begin'): on = True
-    elif l.startswith('.\\" lifecycle example end'): on = False
-    elif on and l == ".EX": ex = True
-    elif on and l == ".EE": ex = False
-    elif on and ex:
-        print(l.replace("\\-", "-").replace("\\(aq", "'").replace("\\e", "\\"))
-PY
+python3 "$SRC/tests/support/man_example.py" "$SRC/doc/p11tls.1" lifecycle >"$TMP/example.sh"
 ex=$TMP/example
 mkdir -p "$ex/bin"
 cp "$ca/root.pem" "$ca/inter.pem" "$ca/inter.key" "$ex/"

@@ -10,9 +10,11 @@
 #include <gtest/gtest.h>
 
 #include <p11-kit/pkcs11.h>
+#include <p11tls/gnutls.h>
 #include <p11tls/p11tls.h>
 
 #include <gnutls/abstract.h>
+#include <gnutls/x509.h>
 
 #include "../support/testmod.hpp"
 
@@ -733,4 +735,39 @@ TEST(CountMod, ContextSpecificLogin) {
     st = run_exec_child("CountModAlreadyLoggedInChild.*", "P11TLS_COUNTMOD_ALREADY_LOGGED_IN_CHILD",
                         {{"P11TLS_TESTMOD_FAIL", "C_Login:2:0x100"}});
     EXPECT_TRUE(exited_ok(st)) << "CKR_USER_ALREADY_LOGGED_IN: " << describe(st);
+}
+
+// 13. A trust list answers the issuer lookup from memory, misses too: a
+// certificate of an issuer the tokens do not have costs no token search,
+// the first time or later (tests/trust/make-pki.sh's other-leaf; its
+// issuer is on no token).
+TEST(CountMod, TrustListMissAnsweredFromMemory) {
+    REQUIRE_SOFTHSM();
+    const char *src = getenv("srcdir");
+    const std::string dir = th::test_dir() + "/countmod-pki";
+    const std::string make = std::string("bash '") + (src && *src ? src : ".") +
+                             "/tests/trust/make-pki.sh' '" + dir + "' >/dev/null 2>&1";
+    ASSERT_EQ(system(make.c_str()), 0);
+    p11tls_cxx::context ctx{nullptr};
+    ASSERT_EQ(make_ctx(ctx, testmod_path()), 0) << p11tls_last_error_detail();
+    gnutls_x509_trust_list_t list;
+    ASSERT_GE(gnutls_x509_trust_list_init(&list, 0), 0);
+    ASSERT_GE(p11tls_gnutls_trust_list_add(list, ctx.get(), "pkcs11:token=p11tls-test", 0), 0)
+        << p11tls_last_error_detail();
+    gnutls_datum_t pem = {nullptr, 0};
+    ASSERT_GE(gnutls_load_file((dir + "/other-leaf.pem").c_str(), &pem), 0);
+    gnutls_x509_crt_t crt;
+    gnutls_x509_crt_init(&crt);
+    ASSERT_GE(gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM), 0);
+    gnutls_free(pem.data);
+    size_t mark = read_log().size();
+    for (int i = 0; i < 3; i++) {
+        unsigned status = 0;
+        ASSERT_GE(gnutls_x509_trust_list_verify_crt2(list, &crt, 1, nullptr, 0, 0, &status, nullptr), 0);
+        EXPECT_NE(status & GNUTLS_CERT_SIGNER_NOT_FOUND, 0u);
+    }
+    EXPECT_EQ(count_calls(read_log(), getpid(), "C_FindObjectsInit", mark), 0u)
+        << "a token search inside a verification";
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_trust_list_deinit(list, 1);
 }

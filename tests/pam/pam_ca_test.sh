@@ -3,7 +3,9 @@
 # Copyright The p11tls authors
 # pam_ca_test.sh — options ca=URI and crl=FILE: the user's certificate on
 # the token must verify against the CA certificates the URI finds marked
-# trusted, not be revoked, and allow signing and client authentication.
+# trusted, not be revoked nor distrusted (also by issuer and serial number
+# alone, p11-kit's trust module), and allow signing and client
+# authentication.
 # The test token's p256 certificate is issued by the test CA; the CA is
 # written on the token marked trusted (SO login), and the certificate of
 # the p256 key is replaced by others of the same key (self-signed, wrong
@@ -105,6 +107,32 @@ check "pam_p11tls(8) ca example, certificate revoked: refused" fail "revoked" $?
 svc "$ca" "crl=$tmp/does-not-exist.crl"
 run_pam "$pin"$'\n'
 check "unreadable crl=: refused" fail "crl=$tmp/does-not-exist.crl: no CRL" $?
+
+# --- distrust by issuer and serial number only (p11-kit's trust module) ----------------
+# A private store anchoring the test CA, beside SoftHSM; then a blocklist
+# record naming the user's certificate by issuer and serial number, with
+# no certificate (p11-kit's value-less distrusted object).
+trust_so=
+for f in /usr/lib/*/pkcs11/p11-kit-trust.so /usr/lib64/pkcs11/p11-kit-trust.so; do
+    [ -f "$f" ] && { trust_so=$f; break; }
+done
+if [ -n "$trust_so" ]; then
+    mkdir -p "$tmp/store/anchors" "$tmp/store/blocklist"
+    cp "$d/ca.pem" "$tmp/store/anchors/"
+    printf 'module: %s\nx-init-reserved: paths=%s\n' "$trust_so" "$tmp/store" >"$tmp/store.module"
+    . "$(dirname "$0")/../p11kit-isolate.sh"
+    p11kit_register_more "$P11TLS_TEST_DIR" "$tmp/store.module"
+    svc "ca=pkcs11:token=store"
+    run_pam "$pin"$'\n'
+    check "ca= on p11-kit's trust module: authenticated" 0 "" $?
+    python3 "$(dirname "$0")/../trust/p11kit_record.py" distrust "$d/p256.pem" p256 \
+        >"$tmp/store/blocklist/p256.p11-kit"
+    run_pam "$pin"$'\n'
+    check "ca=, the certificate distrusted by serial number only: refused" fail \
+        "refused by the CA policy: .*revoked" $?
+else
+    echo "# $me: p11-kit-trust.so not found (p11-kit-modules): distrust by serial number not tested"
+fi
 
 # --- other certificates of the same key (last: they change the token) -------------------
 set_cert "$tmp/self.pem"

@@ -223,3 +223,64 @@ TEST(Mechanisms, ByNameWithTheirInfo) {
     EXPECT_EQ(p11tls_token_list_mechanisms(nullptr, kToken.c_str(), mech_cb, &stop), 7);
     EXPECT_EQ(stop.seen, 3);
 }
+
+namespace {
+
+// The PIN function of the trusted write: the SO PIN when asked for it.
+struct SoPins {
+    int calls = 0, so_calls = 0;
+};
+int so_pin_fn(void *arg, const char *, const char *, unsigned flags, char *pin, size_t size) {
+    auto *p = static_cast<SoPins *>(arg);
+    p->calls++;
+    if (flags & P11TLS_PIN_SO) p->so_calls++;
+    std::string v = (flags & P11TLS_PIN_SO) ? th::env("P11TLS_TEST_SO_PIN") : th::test_pin();
+    snprintf(pin, size, "%s", v.c_str());
+    return 0;
+}
+
+}  // namespace
+
+// In a fresh process (a login is process-wide): CKA_TRUSTED is written
+// after an SO login whose PIN comes from the PIN function, asked once with
+// P11TLS_PIN_SO (the URI's user PIN is not used for it); the SO is logged
+// out after (the user then logs in in this process); while the user is
+// logged in, a trusted write is refused before any PIN is asked.
+TEST(CertWriteTrustedChild, SoPinFromThePinFunctionThenLoggedOut) {
+    if (!th::in_child("P11TLS_SO_WRITE_CHILD")) GTEST_SKIP() << "runs only in a re-executed child";
+    SoPins pins;
+    p11tls_cxx::context ctx;
+    ASSERT_EQ(p11tls_ctx_set_pin_fn(ctx.get(), so_pin_fn, &pins), 0);
+    const std::vector<unsigned char> ca = th::cert_der("ca"), p256 = th::cert_der("p256");
+    ASSERT_FALSE(ca.empty());
+    char *uri = nullptr;
+    ASSERT_EQ(p11tls_cert_write(ctx.get(), kTokenPin.c_str(), ca.data(), ca.size(), "so-written", nullptr, 0,
+                                P11TLS_CERT_WRITE_TRUSTED | P11TLS_CERT_WRITE_CA, &uri),
+              0)
+        << p11tls_last_error_detail();
+    p11tls_free(uri);
+    EXPECT_EQ(pins.calls, 1);
+    EXPECT_EQ(pins.so_calls, 1);
+    gnutls_x509_trust_list_t list;
+    ASSERT_GE(gnutls_x509_trust_list_init(&list, 0), 0);
+    EXPECT_EQ(p11tls_gnutls_trust_list_add(list, ctx.get(), (kToken + ";object=so-written").c_str(), 0), 1)
+        << "not marked trusted";
+    gnutls_x509_trust_list_deinit(list, 1);
+    p11tls_cxx::key key;
+    EXPECT_EQ(p11tls_key_open(ctx.get(), th::key_uri("p256").c_str(), 0, key.put()), 0)
+        << "the SO still logged in? " << p11tls_last_error_detail();
+    pins = {};
+    EXPECT_EQ(p11tls_cert_write(ctx.get(), kToken.c_str(), p256.data(), p256.size(), "so-2", nullptr, 0,
+                                P11TLS_CERT_WRITE_TRUSTED, nullptr),
+              P11TLS_E_NOT_PERMITTED);
+    EXPECT_EQ(pins.calls, 0);
+    EXPECT_EQ(p11tls_cert_write(ctx.get(), kToken.c_str(), p256.data(), p256.size(), "so-3", nullptr, 0,
+                                P11TLS_CERT_WRITE_TRUSTED | P11TLS_CERT_WRITE_DISTRUSTED, nullptr),
+              P11TLS_E_INVALID_ARGUMENT);
+}
+
+TEST(CertWrite, TrustedAsSecurityOfficer) {
+    REQUIRE_TOKEN();
+    int st = th::run_exec_child("CertWriteTrustedChild.*", "P11TLS_SO_WRITE_CHILD", 60);
+    EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+}

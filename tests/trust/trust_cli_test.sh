@@ -13,6 +13,13 @@
 #     is accepted, one under another CA refused with the reason.
 #  3. p11tls serve --require-client-cert --trust: gnutls-cli's client
 #     certificate under the anchor is accepted, one under another CA refused.
+#  4. import-cert --trusted --ca (the SO PIN from --so-pin-fd; a wrong one
+#     refused, nothing written) makes a CA an anchor; --distrust is refused
+#     on SoftHSM; p11tls(1)'s trust example as written.
+#  5. Distrust by issuer and serial number only (p11-kit's trust module on a
+#     private store beside SoftHSM, tests/trust/make-store.sh distrust):
+#     verify, connect --trust and serve --require-client-cert --trust refuse
+#     an intermediate the store names (sent by the peer) and a leaf.
 # TAP-like output; 77 if a tool is missing.
 set -u
 
@@ -130,5 +137,91 @@ if start_serve "$TMP/s.out" "$TMP/s.err" "$(key_uri p256)" --cert "$(cert_uri p2
     fi
 else
     not_ok "serve --require-client-cert --trust starts" "$TMP/s.out" "$TMP/s.err"
+fi
+
+# --- 4. import-cert --trusted --ca, --distrust --------------------------------------
+import_is() { # NAME STATUS PATTERN ARGS...: p11tls import-cert ARGS
+    local name=$1 want=$2 pattern=$3 st=0
+    shift 3
+    timeout 30 "$CLI" import-cert "$@" >"$TMP/i.out" 2>&1 || st=$?
+    if [ "$st" -eq "$want" ] && grep -q -- "$pattern" "$TMP/i.out"; then ok "$name"; else
+        not_ok "$name (status $st)" "$TMP/i.out"; fi
+}
+import_is "import-cert --trusted: a wrong SO PIN is refused" 1 "Incorrect PIN" \
+    "$T" "$P/other-root.pem" --label other-root --trusted --ca --so-pin-fd 3 3<<<"87654321"
+verify_is "... and nothing was written" 1 "unknown issuer" "$P/other-leaf.pem" --trust "$T"
+import_is "import-cert --trusted --ca --so-pin-fd writes the CA marked trusted" 0 "object=other-root" \
+    "$T" "$P/other-root.pem" --label other-root --trusted --ca --so-pin-fd 3 3<<<"$P11TLS_TEST_SO_PIN"
+verify_is "... an anchor now" 0 "^trusted:" "$P/other-leaf.pem" --trust "$T"
+import_is "import-cert --trusted of a certificate marked already: left as it is" 0 "object=other-root" \
+    "$T" "$P/other-root.pem" --label other-root-2 --trusted --ca --so-pin-fd 3 3</dev/null
+import_is "import-cert --distrust on SoftHSM: refused, it has no CKA_X_DISTRUSTED" 1 \
+    "cannot mark a certificate distrusted" "$T" "$P/leaf2.pem" --label bad --distrust \
+    --pin-fd 3 3<<<"$PIN"
+import_is "import-cert --trusted --distrust: usage error" 2 "not both" \
+    "$T" "$P/leaf2.pem" --label bad --trusted --distrust
+import_is "import-cert --so-pin-fd without --trusted: usage error" 2 "is for --trusted" \
+    "$T" "$P/leaf2.pem" --label bad --so-pin-fd 3
+# p11tls(1)'s trust example, as written, with the test CA and the SO PIN.
+ex=$TMP/example
+mkdir -p "$ex/bin"
+cp "$DIR/ca.pem" "$DIR/p256.pem" "$ex/"
+(umask 077; printf '%s\n' "$P11TLS_TEST_SO_PIN" >"$ex/so-pin.txt")
+ln -s "$(cd "$(dirname "$CLI")" && pwd)/$(basename "$CLI")" "$ex/bin/p11tls"
+python3 "$(dirname "$0")/../support/man_example.py" "$(dirname "$0")/../../doc/p11tls.1" trust \
+    >"$ex/example.sh"
+if [ -s "$ex/example.sh" ] &&
+    (cd "$ex" && PATH="$ex/bin:$PATH" timeout 60 bash -e example.sh) >"$TMP/ex.out" 2>&1 &&
+    grep -q "^trusted: CN=p256" "$TMP/ex.out"; then
+    ok "the trust example of p11tls(1) runs as written"
+else
+    not_ok "the trust example of p11tls(1) runs as written" "$ex/example.sh" "$TMP/ex.out"
+fi
+
+# --- 5. distrust by issuer and serial number only ----------------------------------
+trust_so=
+for f in /usr/lib/*/pkcs11/p11-kit-trust.so /usr/lib64/pkcs11/p11-kit-trust.so; do
+    [ -f "$f" ] && { trust_so=$f; break; }
+done
+if [ -z "$trust_so" ]; then
+    echo "trust_cli_test.sh: note: p11-kit-trust.so not found (p11-kit-modules): part 5 not run" >&2
+    finish
+    exit
+fi
+bash "$(dirname "$0")/make-store.sh" "$TMP/dist" distrust "$P" || exit 99
+# Beside SoftHSM in this test's private p11-kit configuration.
+printf 'module: %s\nx-init-reserved: paths=%s\n' "$trust_so" "$TMP/dist" >"$TMP/dist.module"
+. "$(dirname "$0")/../p11kit-isolate.sh"
+p11kit_register_more "$P11TLS_TEST_DIR" "$TMP/dist.module"
+D="pkcs11:token=dist"
+verify_is "verify: an intermediate distrusted by serial number only, sent" 1 "distrusted" \
+    "$P/leaf2.pem" --chain "$P/inter2.pem" --trust "$D"
+verify_is "verify: a leaf distrusted by serial number only" 1 "distrusted" \
+    "$P/leaf.pem" --chain "$P/inter.pem" --trust "$D"
+verify_is "verify: another anchor's leaf there (control)" 0 "^trusted:" "$P/other-leaf.pem" --trust "$D"
+T=$D
+gnutls_serv leaf2 "$P/inter2.pem" || not_ok "gnutls: listens"
+connect_is "connect --trust: a server sending an intermediate distrusted by serial number" REFUSED \
+    "handshake failed: .*distrusted"
+kill "$peer" 2>/dev/null
+if start_serve "$TMP/s5.out" "$TMP/s5.err" "$(key_uri p256)" --cert "$(cert_uri p256)" \
+    --count 2 --require-client-cert --trust "$D"; then
+    for who in leaf other-leaf; do
+        cat "$P/$who.pem" >"$TMP/client.pem"
+        [ "$who" = leaf ] && cat "$P/inter.pem" >>"$TMP/client.pem"
+        timeout 20 gnutls-cli --x509cafile "$DIR/ca.pem" --port "$port" \
+            --x509certfile "$TMP/client.pem" --x509keyfile "$P/$who-key.pem" localhost \
+            </dev/null >"$TMP/cli5-$who.out" 2>&1
+    done
+    wait_pid "$server_pid" 20
+    if grep -q "handshake 1 failed: .*distrusted" "$TMP/s5.err" &&
+        grep -q "^handshake 2: TLS1.3" "$TMP/s5.out"; then
+        ok "serve --require-client-cert --trust: a client leaf distrusted by serial number refused, another accepted"
+    else
+        not_ok "serve --require-client-cert --trust: a client leaf distrusted by serial number refused" \
+            "$TMP/s5.out" "$TMP/s5.err"
+    fi
+else
+    not_ok "serve --require-client-cert --trust $D starts" "$TMP/s5.out" "$TMP/s5.err"
 fi
 finish

@@ -10,8 +10,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <gnutls/gnutls.h>
@@ -196,18 +197,90 @@ TEST_F(TrustList, AutomaticRefreshAfterTheDelay) {
     EXPECT_TRUE(delete_cert("ca-trusted"));
 }
 
+// Staleness: a chain that ends at an anchor is verified with no call into
+// p11tls (GnuTLS calls its issuer function only for a gap), so an anchor
+// removed from the token is refused once p11tls_gnutls_trust_list_refresh
+// with P11TLS_TRUST_REFRESH_IF_DUE is called after the delay, whatever the
+// peer sends; before the delay that call reads nothing. The delay is
+// shortened through the test knob, not waited for.
+TEST_F(TrustList, RemovedAnchorRefusedForCompleteChainsOnceTheDelayPassed) {
+    ASSERT_TRUE(write_cert(pki() + "/other-root.pem", "stale-root", true));
+    List list;
+    ASSERT_EQ(p11tls_gnutls_trust_list_add(list.l, nullptr, kToken, 0), 2);
+    ASSERT_EQ(verify(list.l, "other-leaf"), 0);  // issued by the anchor: no gap
+    ASSERT_TRUE(delete_cert("stale-root"));
+    EXPECT_EQ(p11tls_gnutls_trust_list_refresh(list.l, P11TLS_TRUST_REFRESH_IF_DUE), 0);
+    EXPECT_EQ(verify(list.l, "other-leaf"), 0) << "the tokens read before the delay";
+    p11tls::set_trust_refresh_delay_ms_for_tests(0);
+    int changes = p11tls_gnutls_trust_list_refresh(list.l, P11TLS_TRUST_REFRESH_IF_DUE);
+    int after = verify(list.l, "other-leaf");
+    int kept = status(list.l, {pki() + "/leaf-chain.pem"});
+    p11tls::set_trust_refresh_delay_ms_for_tests(-1);
+    EXPECT_EQ(changes, 1);
+    EXPECT_NE(after, 0) << "a removed anchor still trusted after the delay";
+    EXPECT_EQ(kept, 0) << "the anchor still on the token lost";
+}
+
+namespace {
+
+// The p11-kit trust module's file, or "" (p11-kit-modules not installed).
+std::string trust_module() {
+    for (const char *p : {"/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-trust.so",
+                          "/usr/lib/aarch64-linux-gnu/pkcs11/p11-kit-trust.so",
+                          "/usr/lib64/pkcs11/p11-kit-trust.so", "/usr/lib/pkcs11/p11-kit-trust.so"})
+        if (access(p, R_OK) == 0) return p;
+    return "";
+}
+
+}  // namespace
+
+// The same for distrust by issuer and serial number only, newly written in
+// p11-kit's trust store (its blocklist): a leaf sent with its intermediate
+// (no gap) is refused once the refresh is due.
+TEST_F(TrustList, NewDistrustRefusedForCompleteChainsOnceTheDelayPassed) {
+    const std::string so = trust_module();
+    if (so.empty()) GTEST_SKIP() << "p11-kit-trust.so not found (p11-kit-modules)";
+    const std::string store = th::test_dir() + "/stale-store";
+    // The blocklist directory dated in the past: p11-kit reads a directory
+    // again when its mtime (in seconds) changes, and the record is written
+    // within the second of the first read.
+    ASSERT_TRUE(sh("bash \"$P11TLS_SRCDIR/tests/trust/make-store.sh\" '" + store + "' empty '" + pki() +
+                   "' && cp '" + pki() + "/root.pem' '" + store + "/anchors/' && cp '" + pki() +
+                   "/inter.pem' '" + store + "/' && touch -d 2000-01-01 '" + store + "/blocklist'"));
+    p11tls_cxx::context ctx;
+    ASSERT_EQ(p11tls_ctx_set_flags(ctx.get(), P11TLS_CTX_NO_REGISTERED_MODULES), 0);
+    ASSERT_EQ(p11tls_ctx_add_module_with_args(ctx.get(), so.c_str(), ("paths=" + store).c_str()), 0);
+    List list;
+    ASSERT_EQ(p11tls_gnutls_trust_list_add(list.l, ctx.get(), "pkcs11:token=stale-store", 0), 1)
+        << p11tls_last_error_detail();
+    ASSERT_EQ(status(list.l, {pki() + "/leaf-chain.pem"}), 0);
+    ASSERT_TRUE(sh("python3 \"$P11TLS_SRCDIR/tests/trust/p11kit_record.py\" distrust '" + pki() +
+                   "/leaf.pem' 'leaf by serial' > '" + store + "/blocklist/leaf.p11-kit'"));
+    EXPECT_EQ(p11tls_gnutls_trust_list_refresh(list.l, P11TLS_TRUST_REFRESH_IF_DUE), 0);
+    EXPECT_EQ(status(list.l, {pki() + "/leaf-chain.pem"}), 0) << "the tokens read before the delay";
+    p11tls::set_trust_refresh_delay_ms_for_tests(0);
+    int changes = p11tls_gnutls_trust_list_refresh(list.l, P11TLS_TRUST_REFRESH_IF_DUE);
+    int after = status(list.l, {pki() + "/leaf-chain.pem"});
+    p11tls::set_trust_refresh_delay_ms_for_tests(-1);
+    EXPECT_EQ(changes, 1);
+    EXPECT_NE(after & GNUTLS_CERT_REVOKED, 0) << "status " << after;
+}
+
 namespace {
 
 // In a child: the leaf alone verifies (issuer from memory) and so does
 // leaf2, whose intermediate was written on the token after the list was
-// made (a token search, through p11tls in this process). Then the same one
-// level deeper.
+// made (seen by the automatic refresh, the delay 0 through the test knob:
+// the tokens read through p11tls in this process). Then the same one level
+// deeper.
 int descend(void *arg) {
     auto *list = static_cast<gnutls_x509_trust_list_t *>(arg);
     static int depth = 0;
     depth++;
     if (verify(*list, "leaf") != 0) return 10 + depth;
+    p11tls::set_trust_refresh_delay_ms_for_tests(0);
     if (verify(*list, "leaf2") != 0) return 20 + depth;
+    p11tls::set_trust_refresh_delay_ms_for_tests(-1);
     if (verify(*list, "other-leaf") == 0) return 30 + depth;
     if (depth < 2) {
         int st = th::run_in_child(descend, arg, 60);
@@ -225,6 +298,8 @@ TEST_F(TrustList, ListMadeBeforeForkVerifiesInChildAndGrandchild) {
     ASSERT_TRUE(write_cert(pki() + "/inter2.pem", "trust-inter2", false));
     int st = th::run_in_child(descend, &list.l, 120);
     EXPECT_TRUE(th::exited_ok(st)) << th::describe_status(st);
+    EXPECT_NE(verify(list.l, "leaf2"), 0) << "no read of the tokens before the delay";
+    EXPECT_GE(p11tls_gnutls_trust_list_refresh(list.l, 0), 0);
     EXPECT_EQ(verify(list.l, "leaf2"), 0);
     EXPECT_EQ(verify(list.l, "leaf"), 0);
     EXPECT_TRUE(delete_cert("trust-inter2"));
