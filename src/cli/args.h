@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Option bits. Global options are accepted with every subcommand. */
+/* Option bits, each its own: all 32 are taken (a new option needs a wider
+ * type). Global options are accepted with every subcommand. */
 enum {
     CLI_OPT_MODULE = 1u << 0,
     CLI_OPT_NO_REGISTERED = 1u << 1,
@@ -41,7 +42,6 @@ enum {
     CLI_OPT_SERVER_NAME = 1u << 20,
     CLI_OPT_TRUST = 1u << 21,
     CLI_OPT_CHAIN = 1u << 22,
-    CLI_OPT_INCLUDE_TRUST = 1u << 23, /* list: trust stores too */
     /* provisioning (src/cli/provision.c, csr.c) */
     CLI_OPT_TYPE = 1u << 24,
     CLI_OPT_LABEL = 1u << 25,
@@ -50,6 +50,7 @@ enum {
     CLI_OPT_DNS = 1u << 28,
     CLI_OPT_YES = 1u << 29,
     CLI_OPT_ALL = 1u << 30,
+    CLI_OPT_INCLUDE_TRUST = 1u << 31, /* list: trust stores too */
 };
 
 #define CLI_OPT_GLOBAL                                                      \
