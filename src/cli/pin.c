@@ -220,37 +220,44 @@ static int ask_new_tty(cli_pin *p, const char *label, unsigned flags, char *pin,
     return 0;
 }
 
+/* What is wrong with a PIN line read_line() refused, by -n (0 empty, -1
+ * unreadable, -2 too long, -3 a NUL byte), for each line a PIN comes on. */
+static const char *const kPinLine[4] = {
+    "no PIN given on --pin-fd (its first line is empty)", "cannot read the PIN from --pin-fd",
+    "the PIN from --pin-fd is too long (no newline within 255 bytes)",
+    "the PIN from --pin-fd holds a NUL byte; refused, not cut there"};
+static const char *const kNewPinLine[4] = {
+    "no new PIN on --pin-fd (its second line is missing or empty)", "cannot read the new PIN from --pin-fd",
+    "the new PIN from --pin-fd is too long",
+    "the new PIN from --pin-fd holds a NUL byte; refused, not cut there"};
+static const char *const kSoPinLine[4] = {
+    "no SO PIN given on --so-pin-fd (its first line is empty)", "cannot read the SO PIN from --so-pin-fd",
+    "the SO PIN from --so-pin-fd is too long",
+    "the SO PIN from --so-pin-fd holds a NUL byte; refused, not cut there"};
+
+/* One PIN line from fd into pin; -1 with *problem set from why. An empty
+ * line is a cancel: an empty PIN would cost a try. */
+static int read_pin_line(int fd, char *pin, size_t pin_size, const char *const why[4], const char **problem)
+{
+    long n = read_line(fd, pin, pin_size, 0);
+    if (n > 0)
+        return 0;
+    *problem = why[n < -3 ? 1 : -n];
+    return -1;
+}
+
 /* --pin-fd and a PIN change: the new PIN is the line after the current
  * one, read when asked for (never cached). */
 static int read_new_fd(cli_pin *p, char *pin, size_t pin_size)
 {
-    long n = read_line(p->fd, pin, pin_size, 0);
-    if (n == -1)
-        p->problem = "cannot read the new PIN from --pin-fd";
-    else if (n == -2)
-        p->problem = "the new PIN from --pin-fd is too long";
-    else if (n == -3)
-        p->problem = "the new PIN from --pin-fd holds a NUL byte; refused, not cut there";
-    else if (n == 0)
-        p->problem = "no new PIN on --pin-fd (its second line is missing or empty)";
-    return n > 0 ? 0 : -1;
+    return read_pin_line(p->fd, pin, pin_size, kNewPinLine, &p->problem);
 }
 
 /* --pin-fd: reads the PIN line into the cache, once. */
 static int read_fd_once(cli_pin *p)
 {
-    long n;
     p->fd_read = 1;
-    n = read_line(p->fd, p->cached, sizeof(p->cached), 0);
-    if (n == -1)
-        p->fd_problem = "cannot read the PIN from --pin-fd";
-    else if (n == -2)
-        p->fd_problem = "the PIN from --pin-fd is too long (no newline within 255 bytes)";
-    else if (n == -3)
-        p->fd_problem = "the PIN from --pin-fd holds a NUL byte; refused, not cut there";
-    else if (n == 0) /* an empty line is a cancel: an empty PIN would cost a try */
-        p->fd_problem = "no PIN given on --pin-fd (its first line is empty)";
-    if (n <= 0) {
+    if (read_pin_line(p->fd, p->cached, sizeof(p->cached), kPinLine, &p->fd_problem) != 0) {
         p->problem = p->fd_problem;
         return -1;
     }
@@ -267,16 +274,7 @@ void cli_pin_read_now(cli_pin *p)
 /* --so-pin-fd: the SO PIN, read when asked (one login asks once). */
 static int read_so_fd(cli_pin *p, char *pin, size_t pin_size)
 {
-    long n = read_line(p->so_fd, pin, pin_size, 0);
-    if (n == -1)
-        p->problem = "cannot read the SO PIN from --so-pin-fd";
-    else if (n == -2)
-        p->problem = "the SO PIN from --so-pin-fd is too long";
-    else if (n == -3)
-        p->problem = "the SO PIN from --so-pin-fd holds a NUL byte; refused, not cut there";
-    else if (n == 0)
-        p->problem = "no SO PIN given on --so-pin-fd (its first line is empty)";
-    return n > 0 ? 0 : -1;
+    return read_pin_line(p->so_fd, pin, pin_size, kSoPinLine, &p->problem);
 }
 
 int cli_pin_fn(void *arg, const char *token_uri, const char *token_label,
