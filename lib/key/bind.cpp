@@ -38,20 +38,35 @@ namespace {
     abort();
 }
 
-// Finds the key again in the current generation: same module, same token,
-// same CKA_ID and label, and the same public key; installs the new binding
-// in front of old. Another thread may have replaced old first: its binding
-// is kept and returned, ours dropped.
+Binding *rebind_on(p11tls_key *key, uint64_t gen, Binding *old, TokenState *token);
+
+// Finds the key again in the current generation (or the module's current
+// epoch): same module, same token, same CKA_ID and label, and the same
+// public key; installs the new binding in front of old. Another thread may
+// have replaced old first: its binding is kept and returned, ours dropped.
+// Tokens that look alike (smart cards of one kind share label and serial)
+// are tried in turn, the one in the key's last slot first: the public key
+// decides.
 Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     World &w = current_world();
     ModuleState *ms = w.state(const_cast<Module *>(key->module));
     if (ms->ensure_initialized() != 0) fail(P11TLS_E_MODULE, ms->error());
-    TokenState *token = nullptr;
-    for (TokenState *t : ms->tokens())
-        if (t->same_token(key->token_info)) token = t;
-    if (!token)
+    const bool own = old && old->gen == gen;  // else old's token is another world's
+    std::vector<TokenState *> tokens = ms->tokens_like(key->token_info, own, own ? old->token->slot() : 0);
+    if (tokens.empty())
         fail(P11TLS_E_TOKEN_NOT_PRESENT,
              "token " + P11TLS_FIELD(key->token_info.label) + " is not present");
+    for (size_t i = 0;; ++i) try {
+        return rebind_on(key, gen, old, tokens[i]);
+    } catch (const Error &e) {
+        if (i + 1 == tokens.size() || (e.code() != P11TLS_E_KEY_MISMATCH && e.code() != P11TLS_E_NOT_FOUND)) throw;
+        debug("key %s: not on the token in slot %lu (%s); trying the next that looks alike",
+              key->object_uri.c_str(), (unsigned long)tokens[i]->slot(), e.what());
+    }
+}
+
+// rebind() on one token.
+Binding *rebind_on(p11tls_key *key, uint64_t gen, Binding *old, TokenState *token) {
     std::vector<CK_ATTRIBUTE> extra;
     if (!key->id.empty()) extra.push_back({CKA_ID, key->id.data(), key->id.size()});
     if (!key->label.empty())

@@ -89,7 +89,15 @@ std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const uns
             return out;
         }
         s.mark_broken();
-        if (is_session_error(rv) && attempt == 0) continue;
+        if (is_session_error(rv) && attempt == 0) {
+            // Every session gone (a card pulled out and put back, the module
+            // reset): the key is found again on its token, if it is there.
+            if (b->token->sessions_gone()) {
+                b = bind(key);
+                m = b->token->module();
+            }
+            continue;
+        }
         if (is_login_lost(rv) && attempt == 0) {
             b = refresh_binding(key, b);
             m = b->token->module();

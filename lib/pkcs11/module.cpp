@@ -142,10 +142,12 @@ CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
                           CK_ATTRIBUTE *tmpl, CK_ULONG n) {
     CK_RV rv;
     if (taken_over(m, "C_GetAttributeValue")) return CKR_DEVICE_ERROR;
+    const uint64_t init_no = m->init_watch.inits.load(std::memory_order_acquire);
     {
         GateGuard gate;
         rv = m->fl->C_GetAttributeValue(s, o, tmpl, n);
     }
+    if (rv == CKR_CRYPTOKI_NOT_INITIALIZED) note_not_initialized(m, init_no);
     if (rv != CKR_OK && log_wanted(P11TLS_LOG_DEBUG)) {
         std::vector<CK_ATTRIBUTE> unavailable;
         for (CK_ULONG i = 0; i < n; ++i)

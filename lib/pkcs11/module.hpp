@@ -14,6 +14,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "pkcs11/fork_sharing.hpp"
+#include "pkcs11/init_watch.hpp"
 
 namespace p11tls {
 
@@ -29,9 +30,11 @@ struct Module {
     bool has_init_reserved = false;
     std::string init_reserved;
 
-    // The one mutable part: whether a forked child took over the module's
-    // state (pkcs11/fork_sharing.hpp).
+    // The two mutable parts: whether a forked child took over the module's
+    // state (pkcs11/fork_sharing.hpp), and p11tls's initializations of it,
+    // some of which another caller may have finalized (pkcs11/init_watch.hpp).
     mutable ForkSharing fork_sharing;
+    mutable InitWatch init_watch;
 };
 
 // True if a URI's module-path names m: its path, the name of its p11-kit
@@ -50,6 +53,8 @@ std::vector<Module *> registered_modules();
 Module *load_module_path(const std::string &path, const char *init_reserved = nullptr);
 
 // Calls fl->fn(args...) inside the fork gate; logs failures when debugging.
+// An answer CKR_CRYPTOKI_NOT_INITIALIZED is noted (note_not_initialized):
+// another caller finalized the module.
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args);
 
@@ -73,11 +78,15 @@ template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
     CK_RV rv;
     if (taken_over(m, what)) return CKR_DEVICE_ERROR;
+    const uint64_t init_no = m->init_watch.inits.load(std::memory_order_acquire);
     {
         GateGuard gate;
         rv = (m->fl->*fn)(args...);
     }
-    if (rv != CKR_OK) debug("module %s: %s: %s", m->name.c_str(), what, ckr_name(rv));
+    if (rv != CKR_OK) {
+        if (rv == CKR_CRYPTOKI_NOT_INITIALIZED) note_not_initialized(m, init_no);
+        debug("module %s: %s: %s", m->name.c_str(), what, ckr_name(rv));
+    }
     return rv;
 }
 }  // namespace p11tls

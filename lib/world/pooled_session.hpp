@@ -11,6 +11,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "base/fork.hpp"
+#include "world/module_state.hpp"
 #include "world/token_state.hpp"
 
 namespace p11tls {
@@ -21,13 +22,18 @@ namespace p11tls {
 // and every later C_FindObjectsInit on that session would fail with
 // CKR_OPERATION_ACTIVE; found with a module failing at random). Left in a
 // child (a PIN function forked), it is abandoned with the parent's world.
+// It holds its module's epoch (EpochUse) meanwhile.
 class PooledSession {
 public:
     explicit PooledSession(TokenState *t)
-        : t_(t), h_(t->acquire_session()), gen_(current_generation()),
+        : use_(t->module_state()), t_(t), h_(t->acquire_session()), gen_(current_generation()),
           exceptions_(std::uncaught_exceptions()) {}
     ~PooledSession() {
         if (current_generation() != gen_) return;
+        // The module was initialized again (this thread found the key anew
+        // while it held this session): the handle may name another session
+        // now, and is abandoned, as in a child.
+        if (t_->module_state()->ended()) return;
         t_->release_session(h_, broken_ || std::uncaught_exceptions() > exceptions_);
     }
     PooledSession(const PooledSession &) = delete;
@@ -36,6 +42,7 @@ public:
     void mark_broken() { broken_ = true; }
 
 private:
+    EpochUse use_;  // first: held until the session is back in the pool or closed
     TokenState *t_;
     CK_SESSION_HANDLE h_;
     const uint64_t gen_;

@@ -86,11 +86,20 @@ public:
     std::shared_ptr<ObjectIndex> object_index(bool build);
 
     // The module said the token is gone (CKR_DEVICE_REMOVED,
-    // CKR_TOKEN_NOT_PRESENT): its sessions, login and object handles are
-    // dead. A lost TokenState is never found again; when the token is back,
-    // discovery makes a new one and keys bound here rebind to it.
-    bool lost() const { return lost_.load(std::memory_order_acquire); }
+    // CKR_TOKEN_NOT_PRESENT, its slot no longer listed, its sessions all
+    // invalid), or the module's epoch ended (another caller finalized it):
+    // its sessions, login and object handles are dead. A lost TokenState is
+    // never found again; when the token is back, discovery makes a new one
+    // and keys bound here rebind to it.
+    bool lost() const;
     void mark_lost() { lost_.store(true, std::memory_order_release); }
+    // After an operation's session was refused (CKR_SESSION_HANDLE_INVALID,
+    // CKR_SESSION_CLOSED): whether every session of the token is gone, as
+    // when a card is pulled out and put back, or the module was initialized
+    // again: then the token is marked lost (true). Otherwise only that
+    // session was (someone closed it), and the pool's idle ones are closed
+    // too, being as old.
+    bool sessions_gone();
 
 private:
     void load_mechanisms();
