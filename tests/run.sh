@@ -77,6 +77,7 @@ case $suite in
     robust)        set -- ./tests/robust_tests "$@" ;;    # atfork handlers, raw forks, cancel
     provision)     set -- ./tests/provision_tests "$@" ;; # set-pin, generate, write, delete
     token-wait)    set -- ./tests/token_wait_tests "$@" ;;  # tokens plugged in later
+    coexist)       set -- ./tests/coexist_tests "$@" ;;   # other callers that finalize the module
     trust-list)    export P11TLS_SRCDIR=$src; set -- ./tests/trust_list_tests "$@" ;;  # trust through PKCS#11
     trust-cli)     export P11TLS_CLI=$cli; set -- bash "$src/tests/trust/trust_cli_test.sh" "$@" ;;
     trust-store)   token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/trust/trust_store_test.sh" "$@" ;;

@@ -62,6 +62,18 @@
  *                               see "A token that comes and goes" below
  *   P11TLS_TESTMOD_NO_SLOT_EVENTS=1  with HOTPLUG, C_WaitForSlotEvent
  *                               returns CKR_FUNCTION_NOT_SUPPORTED
+ *   P11TLS_TESTMOD_SERIAL_FINALIZE=1  C_Finalize waits until no other
+ *                               call is inside the module, and calls wait
+ *                               while a C_Finalize runs (a readers-writer
+ *                               lock, writers first; C_WaitForSlotEvent
+ *                               stays out of it, as PKCS#11 allows).
+ *                               PKCS#11 leaves C_Finalize undefined while
+ *                               other threads call the module, and SoftHSM
+ *                               frees its state under them: this makes the
+ *                               module careful, so that a test can finalize
+ *                               it under signing threads and test only the
+ *                               caller's side (tests/coexist/). Read from
+ *                               the environment at the first call
  * These are read at C_Initialize unless said otherwise (in every process
  * that calls it: a forked child that initializes again reads them again).
  * Only C_GetFunctionList is exported.
@@ -642,10 +654,51 @@ static CK_RV hp_wait_for_slot_event(CK_FLAGS flags, CK_SLOT_ID_PTR slot)
     }
 }
 
+/* ---- C_Finalize serialized with the other calls (SERIAL_FINALIZE) ------ */
+
+static pthread_rwlock_t fin_lock;
+static int fin_on; /* read once, at the first call */
+static pthread_once_t fin_once = PTHREAD_ONCE_INIT;
+
+static void fin_init(void)
+{
+    const char *e = getenv("P11TLS_TESTMOD_SERIAL_FINALIZE");
+    fin_on = e && strcmp(e, "1") == 0;
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    /* A stream of signing threads must not starve the finalizer. */
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&fin_lock, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
+/* Returns whether the lock was taken, for fin_leave. */
+static int fin_enter(const char *name)
+{
+    pthread_once(&fin_once, fin_init);
+    if (!fin_on || strcmp(name, "C_WaitForSlotEvent") == 0)
+        return 0;
+    if (strcmp(name, "C_Finalize") == 0 || strcmp(name, "C_Initialize") == 0)
+        pthread_rwlock_wrlock(&fin_lock);
+    else
+        pthread_rwlock_rdlock(&fin_lock);
+    return 1;
+}
+
+static void fin_leave(int *held)
+{
+    if (*held)
+        pthread_rwlock_unlock(&fin_lock);
+}
+
+/* Declares, in the calling function, the hold that is released on return. */
+#define FIN_HOLD(name) int fin_held_ __attribute__((cleanup(fin_leave))) = fin_enter(name)
+
 static CK_FUNCTION_LIST testmod_list;
 
 static CK_RV tm_C_Initialize(CK_VOID_PTR args)
 {
+    FIN_HOLD("C_Initialize");
     log_call("C_Initialize");
     read_fail_rule();
     read_slow_rule();
@@ -683,6 +736,7 @@ static CK_RV tm_C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 
 static CK_RV tm_C_GetInfo(CK_INFO_PTR info)
 {
+    FIN_HOLD("C_GetInfo");
     log_call("C_GetInfo");
     if (random_fail("C_GetInfo"))
         return CKR_GENERAL_ERROR;
@@ -702,6 +756,7 @@ static CK_RV tm_C_GetInfo(CK_INFO_PTR info)
 
 static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
+    FIN_HOLD("C_GetTokenInfo");
     log_call("C_GetTokenInfo");
     if (random_fail("C_GetTokenInfo"))
         return CKR_GENERAL_ERROR;
@@ -721,6 +776,7 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 
 /* What every call does first: log, delay, injected failure. */
 #define ENTER(name)                                    \
+    FIN_HOLD(#name);                                   \
     do {                                               \
         log_call(#name);                               \
         if (random_fail(#name))                        \
