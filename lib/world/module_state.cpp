@@ -102,6 +102,9 @@ bool ModuleState::end_epoch() {
         struct timespec ts = {0, 1000000};  // 1 ms: calls on a finalized module fail at once
         nanosleep(&ts, nullptr);
     }
+    // What the epoch's tokens kept goes now; the states stay (bindings).
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto &t : tokens_) t->mark_lost();
     return true;
 }
 

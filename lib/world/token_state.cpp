@@ -25,6 +25,17 @@ const Module *TokenState::module() const { return ms_->module(); }
 
 bool TokenState::lost() const { return lost_.load(std::memory_order_acquire) || ms_->stale(); }
 
+void TokenState::mark_lost() {
+    lost_.store(true, std::memory_order_release);
+    std::shared_ptr<ObjectIndex> index;  // released outside the lock
+    {
+        std::lock_guard<std::mutex> g(index_mu_);
+        index.swap(index_);
+    }
+    std::lock_guard<std::mutex> g(pool_mu_);
+    std::vector<CK_SESSION_HANDLE>().swap(idle_);
+}
+
 // A module call's answer that says the token is not there (any more).
 static bool token_absent(CK_RV rv) {
     return rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED || rv == CKR_SLOT_ID_INVALID;

@@ -92,7 +92,10 @@ public:
     // never found again; when the token is back, discovery makes a new one
     // and keys bound here rebind to it.
     bool lost() const;
-    void mark_lost() { lost_.store(true, std::memory_order_release); }
+    // Also drops what the state kept of the token that no one can use any
+    // more: its object index and its idle sessions' handles (the state
+    // itself stays: keys' bindings may name it until they rebind).
+    void mark_lost();
     // After an operation's session was refused (CKR_SESSION_HANDLE_INVALID,
     // CKR_SESSION_CLOSED): whether every session of the token is gone, as
     // when a card is pulled out and put back, or the module was initialized
