@@ -25,6 +25,26 @@
  *  - All functions are thread-safe. A key may be used by several threads at
  *    once; a context may be configured while it is used by other threads.
  *  - PINs are never logged, never put in error details, and wiped after use.
+ *  - Other users of a module in the process. p11tls never finalizes a
+ *    module (p11-kit counts its initialization apart from other callers'),
+ *    and a module another caller initialized first is used as it is. When
+ *    another caller finalizes a module p11tls uses (libp11 and pam_p11
+ *    call C_Finalize on the module itself, not through p11-kit), p11tls
+ *    sees CKR_CRYPTOKI_NOT_INITIALIZED and carries on as after fork():
+ *    the module is initialized again (on the module itself, with
+ *    CKF_OS_LOCKING_OK; CKR_CRYPTOKI_ALREADY_INITIALIZED is accepted), the
+ *    call that saw the answer starts over once (opening, signing,
+ *    decrypting, reading a certificate; a listing, whose callbacks may
+ *    have run, does not: the next call finds the module initialized
+ *    again), keys are found again and proven the same key (their public
+ *    key, P11TLS_E_KEY_MISMATCH otherwise), and logins are redone from
+ *    the PIN sources the key has (its URI's pin-value or pin-source, its
+ *    context's PIN function). A PIN a token refused is never sent to it
+ *    again in the process (P11TLS_E_PIN_INCORRECT without C_Login; a
+ *    forked child starts afresh) until p11tls itself changes that token's
+ *    PIN. See doc/fork-model.md,
+ *    "Modules finalized by another caller", for the epochs this runs on
+ *    and the one case it cannot see.
  */
 #ifndef P11TLS_P11TLS_H
 #define P11TLS_P11TLS_H
@@ -67,7 +87,7 @@ extern "C" {
 #define P11TLS_E_FORKED -12             /* object is stale after fork (FORK_FAIL) */
 #define P11TLS_E_MODULE -13             /* a module failed to load or initialize */
 #define P11TLS_E_DEVICE -14             /* the token or module reported an error */
-#define P11TLS_E_KEY_MISMATCH -15       /* key re-found after fork is not the same key */
+#define P11TLS_E_KEY_MISMATCH -15       /* key found again is not the one opened */
 #define P11TLS_E_MEMORY -16             /* out of memory */
 #define P11TLS_E_NOT_PERMITTED -17      /* refused by policy (e.g. module-path in URI) */
 #define P11TLS_E_PIN_SOURCE -18         /* pin-source unreadable or unsafe */
@@ -303,7 +323,9 @@ P11TLS_API uint16_t p11tls_sig_scheme_from_name(const char *name);
  * must match: P11TLS_E_NOT_FOUND if none, P11TLS_E_AMBIGUOUS if several.
  * Logs in to the token if needed, with the PIN from the URI (pin-value,
  * then pin-source) or else the context's PIN function. A refused PIN
- * returns P11TLS_E_PIN_INCORRECT and is never retried automatically. PINs
+ * returns P11TLS_E_PIN_INCORRECT and is never retried automatically; the
+ * same PIN given again for that token (by any source, in any later call of
+ * the process) is refused without reaching the token. PINs
  * are at most 255 bytes: a longer pin-value (P11TLS_E_INVALID_URI) or
  * pin-source line (P11TLS_E_PIN_SOURCE) is refused, never cut; an empty one
  * is no PIN (P11TLS_E_PIN_REQUIRED); neither is sent to the token. A
@@ -362,8 +384,12 @@ P11TLS_API int p11tls_key_supports(p11tls_key *key, uint16_t scheme);
  *    P11TLS_E_NOT_FOUND, P11TLS_E_AMBIGUOUS, P11TLS_E_KEY_MISMATCH (not the
  *    key that was opened), P11TLS_E_PIN_INCORRECT, P11TLS_E_PIN_LOCKED,
  *    P11TLS_E_PIN_REQUIRED, P11TLS_E_PIN_CANCELLED or P11TLS_E_PIN_SOURCE;
- *  - P11TLS_E_TOKEN_NOT_PRESENT: the token was removed (a later call finds
- *    it again if it is back); P11TLS_E_DEVICE: another module error;
+ *  - P11TLS_E_TOKEN_NOT_PRESENT: the token was removed (the key is looked
+ *    for once more: a card put back at once, or in another reader, is
+ *    found, a look-alike card with another key is P11TLS_E_KEY_MISMATCH;
+ *    a later call finds it again if it is back); P11TLS_E_DEVICE: another
+ *    module error (after which p11tls looks whether the token is still
+ *    listed: OpenSC answers so once pcscd is gone);
  *  - P11TLS_E_MEMORY, P11TLS_E_INTERNAL.
  * p11tls_last_error_detail() says more. */
 P11TLS_API int p11tls_key_sign(p11tls_key *key, uint16_t scheme,

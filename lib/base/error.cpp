@@ -49,7 +49,7 @@ const char *p11tls_strerror(int err) {
     case P11TLS_E_FORKED: return "Object is stale after fork";
     case P11TLS_E_MODULE: return "PKCS#11 module failed to load or initialize";
     case P11TLS_E_DEVICE: return "Token or module error";
-    case P11TLS_E_KEY_MISMATCH: return "Key found after fork differs from the key opened";
+    case P11TLS_E_KEY_MISMATCH: return "Key found again differs from the key opened";
     case P11TLS_E_MEMORY: return "Out of memory";
     case P11TLS_E_NOT_PERMITTED: return "Not permitted by the context's policy";
     case P11TLS_E_PIN_SOURCE: return "PIN source unreadable or unsafe";
