@@ -203,9 +203,8 @@ else
         echo "# pam_p11 parts skipped: pam_p11.so not found (install libpam-p11)"
     else
         # Both modules in one stack, in one pamtester process that
-        # authenticates twice. pam_p11 0.3.1 skips its PIN prompt when the
-        # token is logged in already (by pam_p11tls); pam_p11tls checks the
-        # PIN again (P11TLS_KEY_OPEN_VERIFY_PIN).
+        # authenticates twice. pam_p11tls checks its PIN on the token
+        # whoever logged it in (P11TLS_KEY_OPEN_VERIFY_PIN).
         for order in p11tls-first p11-first; do
             if [ "$order" = p11tls-first ]; then
                 { p11tls_line; echo "auth required $pam_p11 $opensc"; } >"$TMP/pam.d/$svc"
@@ -222,6 +221,16 @@ else
                     "$TMP/pam.log"
             fi
         done
+        # pam_p11 first, right PIN; pam_p11tls after it, a wrong one: the
+        # token is logged in (by pam_p11), and pam_p11tls still has it check
+        # the PIN given to it.
+        pam "$(printf '%s\n' "$CARD_PIN" 999999)"
+        st=$?
+        if [ "$st" -ne 0 ] && grep -q "wrong PIN" "$TMP/pam.log"; then
+            ok "pam_p11 then pam_p11tls: a wrong PIN for pam_p11tls is refused, though pam_p11 logged the token in"
+        else
+            not_ok "pam_p11 then pam_p11tls: a wrong PIN for pam_p11tls is refused (status $st)" "$TMP/pam.log"
+        fi
         # Two logins in one process, each from pam_start to pam_end, as a
         # login daemon does: pam_p11 finalizes the module at its pam_end,
         # under pam_p11tls.
