@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/abstract.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <libp11.h>
 
 #include <p11tls/p11tls.h>
+
+#include "../support/verify_pem.h"
 
 static int failures, n;
 
@@ -83,17 +82,7 @@ static int signs(p11tls_key *key)
         return 0;
     char path[4096];
     snprintf(path, sizeof path, "%s/p256.pem", env("P11TLS_TEST_DIR"));
-    gnutls_datum_t pem = {NULL, 0}, data = {(unsigned char *)msg, sizeof msg}, s = {sig, (unsigned)len};
-    gnutls_x509_crt_t crt = NULL;
-    gnutls_pubkey_t pub = NULL;
-    int ok = gnutls_load_file(path, &pem) >= 0 && gnutls_x509_crt_init(&crt) >= 0 &&
-             gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM) >= 0 && gnutls_pubkey_init(&pub) >= 0 &&
-             gnutls_pubkey_import_x509(pub, crt, 0) >= 0 &&
-             gnutls_pubkey_verify_data2(pub, GNUTLS_SIGN_ECDSA_SHA256, 0, &data, &s) >= 0;
-    gnutls_pubkey_deinit(pub);
-    gnutls_x509_crt_deinit(crt);
-    gnutls_free(pem.data);
-    return ok;
+    return test_verify_pem(path, GNUTLS_SIGN_ECDSA_SHA256, msg, sizeof msg, sig, len);
 }
 
 int main(void)

@@ -30,11 +30,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <gnutls/abstract.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
-
 #include <p11tls/p11tls.h>
+
+#include "../support/verify_pem.h"
 
 static int failures;
 static int pin_calls;  /* atomic: PIN function calls */
@@ -148,24 +146,6 @@ static const char *key_uri(void)
     return g_uri;
 }
 
-/* 1 if sig verifies under the certificate in PEM file cert. */
-static int verifies(const char *cert, const unsigned char *msg, size_t len, const unsigned char *sig,
-                    size_t sig_len)
-{
-    gnutls_datum_t pem = {NULL, 0}, data = {(unsigned char *)msg, (unsigned)len},
-                   s = {(unsigned char *)sig, (unsigned)sig_len};
-    gnutls_x509_crt_t crt = NULL;
-    gnutls_pubkey_t pub = NULL;
-    int ok = gnutls_load_file(cert, &pem) >= 0 && gnutls_x509_crt_init(&crt) >= 0 &&
-             gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM) >= 0 && gnutls_pubkey_init(&pub) >= 0 &&
-             gnutls_pubkey_import_x509(pub, crt, 0) >= 0 &&
-             gnutls_pubkey_verify_data2(pub, GNUTLS_SIGN_RSA_SHA256, 0, &data, &s) >= 0;
-    gnutls_pubkey_deinit(pub);
-    gnutls_x509_crt_deinit(crt);
-    gnutls_free(pem.data);
-    return ok;
-}
-
 /* Signs a message; returns p11tls's code, *ms the time the call took; with
  * cert, a successful signature must verify under it (else -1000). Any
  * signature that verifies under other_cert is -2000: never the other key. */
@@ -180,9 +160,9 @@ static int sign(p11tls_key *key, double *ms, const char *cert, const char *other
         *ms = now_ms() - t0;
     if (rc != 0)
         return rc;
-    if (other_cert && verifies(other_cert, msg, sizeof msg, sig, n))
+    if (other_cert && test_verify_pem(other_cert, GNUTLS_SIGN_RSA_SHA256, msg, sizeof msg, sig, n))
         return -2000;
-    if (cert && !verifies(cert, msg, sizeof msg, sig, n))
+    if (cert && !test_verify_pem(cert, GNUTLS_SIGN_RSA_SHA256, msg, sizeof msg, sig, n))
         return -1000;
     return 0;
 }
