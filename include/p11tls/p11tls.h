@@ -384,12 +384,11 @@ P11TLS_API int p11tls_key_supports(p11tls_key *key, uint16_t scheme);
  *    P11TLS_E_NOT_FOUND, P11TLS_E_AMBIGUOUS, P11TLS_E_KEY_MISMATCH (not the
  *    key that was opened), P11TLS_E_PIN_INCORRECT, P11TLS_E_PIN_LOCKED,
  *    P11TLS_E_PIN_REQUIRED, P11TLS_E_PIN_CANCELLED or P11TLS_E_PIN_SOURCE;
- *  - P11TLS_E_TOKEN_NOT_PRESENT: the token was removed (the key is looked
- *    for once more: a card put back at once, or in another reader, is
- *    found, a look-alike card with another key is P11TLS_E_KEY_MISMATCH;
- *    a later call finds it again if it is back); P11TLS_E_DEVICE: another
- *    module error (after which p11tls looks whether the token is still
- *    listed: OpenSC answers so once pcscd is gone);
+ *  - P11TLS_E_TOKEN_NOT_PRESENT: the token was removed (a later call finds
+ *    it again if it is back, in any reader; a look-alike token without the
+ *    key is P11TLS_E_KEY_MISMATCH), also when the module answers a device
+ *    error and no longer lists the token (OpenSC once pcscd is gone);
+ *    P11TLS_E_DEVICE: another module error;
  *  - P11TLS_E_MEMORY, P11TLS_E_INTERNAL.
  * p11tls_last_error_detail() says more. */
 P11TLS_API int p11tls_key_sign(p11tls_key *key, uint16_t scheme,

@@ -103,25 +103,16 @@ std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const uns
             m = b->token->module();
             continue;
         }
-        // A device failure may be a token that is gone without the module
-        // saying so (OpenSC once pcscd stopped: CKR_GENERAL_ERROR): the
-        // key is then found again, if it is there.
-        if (attempt == 0 && ckr_to_error(rv) == P11TLS_E_DEVICE && !b->token->still_present()) {
-            b = bind(key);
-            m = b->token->module();
-            continue;
-        }
-        // The token is gone: the key is looked for once more (the card may
-        // be back already, or another that looks alike is there, which the
-        // public key tells apart).
-        if (is_token_gone(rv)) {
-            b->token->mark_lost();
-            if (attempt == 0) {
-                b = bind(key);
-                m = b->token->module();
-                continue;
-            }
-        }
+        // Not retried: the token is gone now. The next operation finds it
+        // again if it is back.
+        if (is_token_gone(rv)) b->token->mark_lost();
+        // A device failure may be a token gone without the module saying so
+        // (OpenSC once pcscd stopped: CKR_GENERAL_ERROR on a card it still
+        // lists): said as such, and found again by the next operation.
+        if (ckr_to_error(rv) == P11TLS_E_DEVICE && !b->token->still_present())
+            fail(P11TLS_E_TOKEN_NOT_PRESENT, "module " + m->name + ": " + stage_name(stage) + ": " +
+                                                 ckr_name(rv) + "; token " + b->token->label() +
+                                                 " is no longer listed");
         // A mechanism or parameters the token refuses are not the caller's
         // bad arguments.
         if (rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID)

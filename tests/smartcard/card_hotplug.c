@@ -334,10 +334,13 @@ static void case_two_cards(void)
     stack("card-stop a");
     stack("card-stop b");
     stack("card-start b 0");
-    rc = sign(key, &ms, a, b);
-    check(rc != 0 && rc != -2000 && rc != -1000,
-          "only card b, in a's reader: no signature (%s, %.0f ms)", rc < 0 && rc > -1000 ? p11tls_strerror(rc) : "-",
-          ms);
+    /* The first call sees its card gone (OpenSC: CKR_DEVICE_REMOVED, not
+     * retried); the next finds the look-alike and refuses it. */
+    for (int i = 1; i <= 2; i++) {
+        rc = sign(key, &ms, a, b);
+        check(rc != 0 && rc != -2000 && rc != -1000, "only card b, in a's reader: call %d signs nothing (%s, %.0f ms)",
+              i, rc < 0 && rc > -1000 ? p11tls_strerror(rc) : "-", ms);
+    }
     check(rc == P11TLS_E_KEY_MISMATCH, "  ... refused: card b's key is not the key opened (%s)",
           rc < 0 && rc > -1000 ? p11tls_strerror(rc) : "-");
     stack("card-start a 1");
