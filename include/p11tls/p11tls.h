@@ -39,7 +39,10 @@
  *    again), keys are found again and proven the same key (their public
  *    key, P11TLS_E_KEY_MISMATCH otherwise), and logins are redone from
  *    the PIN sources the key has (its URI's pin-value or pin-source, its
- *    context's PIN function). A PIN a token refused is never sent to it
+ *    context's PIN function). The same when another caller closes every
+ *    session of a token p11tls is logged in to (libp11 does, and so logs
+ *    the token out): the token's state is found anew, logged in again.
+ *    A PIN a token refused is never sent to it
  *    again in the process (P11TLS_E_PIN_INCORRECT without C_Login; a
  *    forked child starts afresh) until p11tls itself changes that token's
  *    PIN. See doc/fork-model.md,

@@ -43,7 +43,7 @@ int guard(const char *fn, LogSink *sink, F &&body) {
     clear_last_error();
     LogScope scope(sink);
     for (int attempt = 0, reinit = 0;; ++attempt) try {
-        clear_not_initialized_seen();
+        clear_state_lost();
         return body();
     } catch (const ForkedDuringCall &e) {
         if (redo && attempt < kForkRedoLimit) {
@@ -53,7 +53,7 @@ int guard(const char *fn, LogSink *sink, F &&body) {
         set_last_error(e.what());
         return e.code();
     } catch (const Error &e) {
-        if (redo && reinit == 0 && not_initialized_seen()) {
+        if (redo && reinit == 0 && state_lost_seen()) {
             ++reinit;
             debug("%s: %s; a module was finalized by another caller: starting again", fn, e.what());
             continue;

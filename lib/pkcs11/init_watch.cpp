@@ -12,7 +12,7 @@ namespace p11tls {
 
 namespace {
 // Trivially destructible: valid in every thread, after fork and dlclose.
-thread_local bool t_not_initialized_seen = false;
+thread_local bool t_state_lost = false;
 
 // The module's own function list, through p11-kit (the same library p11-kit
 // loaded: it is found by its function list, not loaded twice). Loaded once;
@@ -40,16 +40,16 @@ bool init_lost(const Module *m, uint64_t init_no) noexcept {
 }
 
 void note_not_initialized(const Module *m, uint64_t at) noexcept {
-    t_not_initialized_seen = true;
+    t_state_lost = true;
     std::atomic<uint64_t> &lost = m->init_watch.lost_upto;
     uint64_t cur = lost.load(std::memory_order_relaxed);
     while (cur < at && !lost.compare_exchange_weak(cur, at, std::memory_order_acq_rel)) {
     }
 }
 
-void clear_not_initialized_seen() noexcept { t_not_initialized_seen = false; }
-void mark_not_initialized_seen() noexcept { t_not_initialized_seen = true; }
-bool not_initialized_seen() noexcept { return t_not_initialized_seen; }
+void clear_state_lost() noexcept { t_state_lost = false; }
+void mark_state_lost() noexcept { t_state_lost = true; }
+bool state_lost_seen() noexcept { return t_state_lost; }
 
 CK_RV initialize_again(const Module *m, CK_C_INITIALIZE_ARGS *args) {
     if (CK_FUNCTION_LIST *raw = raw_functions(m)) {

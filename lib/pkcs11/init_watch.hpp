@@ -43,15 +43,17 @@ bool init_lost(const Module *m, uint64_t init_no) noexcept;
 
 // For call() (module.hpp): a call made while initialization number at was
 // the latest answered CKR_CRYPTOKI_NOT_INITIALIZED. Also marks the calling
-// thread (not_initialized_seen).
+// thread (state_lost_seen).
 void note_not_initialized(const Module *m, uint64_t at) noexcept;
 
-// Whether a module call on this thread answered CKR_CRYPTOKI_NOT_INITIALIZED
-// (or an epoch ended under it) since the last clear: the C boundary then
-// starts its call over once (capi/guard.hpp).
-void clear_not_initialized_seen() noexcept;
-void mark_not_initialized_seen() noexcept;
-bool not_initialized_seen() noexcept;
+// Whether, since the last clear, a call on this thread found that the state
+// p11tls keeps of a module or token is gone: a module call answered
+// CKR_CRYPTOKI_NOT_INITIALIZED, an epoch ended under it, or every session of
+// a token was closed (by another caller: libp11 calls C_CloseAllSessions).
+// The C boundary then starts its call over once (capi/guard.hpp).
+void clear_state_lost() noexcept;
+void mark_state_lost() noexcept;
+bool state_lost_seen() noexcept;
 
 // C_Initialize on the module itself, bypassing p11-kit's managed layer,
 // which still counts the module as initialized by us (so would answer

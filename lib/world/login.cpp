@@ -382,7 +382,7 @@ void TokenState::context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_H
     // The PIN function may have called p11tls, and an epoch may have ended
     // meanwhile: h is then not to be used (the call starts over).
     if (ms_->ended()) {
-        mark_not_initialized_seen();
+        mark_state_lost();
         fail(P11TLS_E_MODULE, "module " + m->name + " was initialized again while the PIN was asked; "
                               "the call starts over");
     }

@@ -113,7 +113,7 @@ EpochUse::EpochUse(ModuleState *ms) : ms_(ms), gen_(current_generation()) {
     if (ms_->ended_.load()) {
         ms_->uses_.fetch_sub(1);
         // (not counted as this thread's: never held)
-        mark_not_initialized_seen();
+        mark_state_lost();
         fail(P11TLS_E_MODULE, "module " + ms_->module()->name +
                                   " was initialized again after another caller finalized it; the call starts over");
     }

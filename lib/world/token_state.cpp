@@ -124,13 +124,14 @@ bool TokenState::sessions_gone() {
     return gone;
 }
 
-void TokenState::release_session(CK_SESSION_HANDLE h, bool broken) {
+bool TokenState::release_session(CK_SESSION_HANDLE h, bool broken) {
     if (broken) {
-        P11CALL(module(), C_CloseSession, h);
-        return;
+        CK_RV rv = P11CALL(module(), C_CloseSession, h);
+        return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED;
     }
     std::lock_guard<std::mutex> g(pool_mu_);
     idle_.push_back(h);
+    return false;
 }
 
 bool TokenState::has_mechanism(CK_MECHANISM_TYPE m) {

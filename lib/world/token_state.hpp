@@ -42,7 +42,9 @@ public:
     bool same_token(const CK_TOKEN_INFO &other) const;
 
     CK_SESSION_HANDLE acquire_session();           // from the pool, or new
-    void release_session(CK_SESSION_HANDLE h, bool broken);
+    // Back to the pool, or closed if broken: then true if the module no
+    // longer knew it (someone closed it, or all of the token's sessions).
+    bool release_session(CK_SESSION_HANDLE h, bool broken);
 
     // Logs in as user if the token needs it and is not logged in yet. The
     // PIN comes from the URI, then the context's PIN function (called with

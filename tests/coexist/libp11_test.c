@@ -104,6 +104,28 @@ int main(void)
     check(p11tls_key_open(NULL, uri, 0, &again) == 0 && signs(again), "p11tls opens the key again and signs");
     check(libp11_round(&held), "libp11 loads and keeps the module");
     check(signs(key), "p11tls signs while libp11 has it loaded");
+    /* libp11 lists its slots again: releasing the old slot objects, it
+     * closes every session of the slot (C_CloseAllSessions), p11tls's and
+     * their login too. */
+    if (held) {
+        PKCS11_SLOT *slots = NULL;
+        unsigned int nslots = 0;
+        for (int i = 0; i < 2; i++) {
+            check(PKCS11_enumerate_slots(held, &slots, &nslots) == 0, "libp11 lists its slots again");
+            PKCS11_release_all_slots(held, slots, nslots);
+        }
+    }
+    p11tls_key *third = NULL;
+    check(p11tls_key_open(NULL, uri, 0, &third) == 0 && signs(third),
+          "p11tls opens the key after libp11 closed every session of the slot, and signs");
+    p11tls_key_free(third);
+    if (held) {
+        PKCS11_SLOT *slots = NULL;
+        unsigned int nslots = 0;
+        check(PKCS11_enumerate_slots(held, &slots, &nslots) == 0, "libp11 lists its slots once more");
+        PKCS11_release_all_slots(held, slots, nslots);
+    }
+    check(signs(key), "p11tls's key signs after that");
     if (held)
         libp11_unload(held);
     check(signs(key) && signs(again), "and after libp11 unloads it: both keys");
