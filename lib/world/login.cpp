@@ -196,11 +196,18 @@ bool pin_mac(SecretBuffer &pin, std::array<unsigned char, 32> &out) {
     return true;
 }
 
-bool session_logged_in(const Module *m, CK_SESSION_HANDLE h) {
+// The login session's state: 1 logged in, 0 not, -1 the module no longer
+// knows the session (it closed every session of the token: another caller's
+// C_CloseAllSessions, as libp11 makes, or a card pulled out).
+int session_login_state(const Module *m, CK_SESSION_HANDLE h) {
     CK_SESSION_INFO si;
-    if (P11CALL(m, C_GetSessionInfo, h, &si) != CKR_OK) return false;
-    return si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS;
+    CK_RV rv = P11CALL(m, C_GetSessionInfo, h, &si);
+    if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED) return -1;
+    if (rv != CKR_OK) return 0;
+    return si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS ? 1 : 0;
 }
+
+bool session_logged_in(const Module *m, CK_SESSION_HANDLE h) { return session_login_state(m, h) > 0; }
 
 }  // namespace
 
@@ -335,8 +342,17 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
             return;
         }
         open_keeper_locked();
+        const int state = session_login_state(m, keeper_);
+        if (state < 0) {
+            // Every session of this state is gone, and the login with them:
+            // the call starts over on a new state of the token (once).
+            mark_lost();
+            mark_state_lost();
+            fail(P11TLS_E_DEVICE, "token " + label_ + ": its sessions were closed (by another caller in the "
+                                  "process?); looking at it again");
+        }
         // Another caller in this process may have logged in already.
-        if (!verify && session_logged_in(m, keeper_)) {
+        if (!verify && state > 0) {
             set_logged_in_locked(true);
             return;
         }

@@ -163,12 +163,6 @@ std::vector<TokenState *> ModuleState::tokens() {
             out.push_back(known);
             continue;
         }
-        // A card swapped for one that reads the same (smart cards of one
-        // kind share label and serial) is told by its sessions.
-        if (known && known->sessions_dropped()) {
-            known->mark_lost();
-            known = nullptr;
-        }
         CK_TOKEN_INFO ti;
         if (P11CALL(mod_, C_GetTokenInfo, id, &ti) != CKR_OK) {
             // A failure here can be passing (SoftHSM returns CKR_GENERAL_ERROR

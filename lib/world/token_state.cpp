@@ -71,27 +71,6 @@ CK_SESSION_HANDLE TokenState::acquire_session() {
     return h;
 }
 
-bool TokenState::sessions_dropped() {
-    if (ms_->ended()) return true;
-    try {
-        EpochUse use(ms_);
-        CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
-        {
-            std::lock_guard<std::mutex> g(login_mu_);
-            h = keeper_;
-        }
-        if (h == CK_INVALID_HANDLE) {
-            std::lock_guard<std::mutex> g(pool_mu_);
-            if (!idle_.empty()) h = idle_.back();
-        }
-        // (A session borrowed meanwhile is only read about: no state changes.)
-        CK_SESSION_INFO si;
-        return h != CK_INVALID_HANDLE && P11CALL(module(), C_GetSessionInfo, h, &si) != CKR_OK;
-    } catch (const Error &) {  // the epoch ended under us
-        return true;
-    }
-}
-
 bool TokenState::still_present() {
     if (lost()) return false;
     // With a rescan first: OpenSC lists a card whose pcscd is gone until it

@@ -111,12 +111,6 @@ public:
     // readers only then). False, and the token marked lost, if it is not
     // listed.
     bool still_present();
-    // For a token in a removable slot seen again: whether the module dropped
-    // its sessions since (the card was swapped, or pulled out and put back,
-    // between two looks: its token info may read the same, but OpenSC
-    // invalidates the sessions of a card it no longer has). Asks the login
-    // session, else an idle one; false when there is none to ask.
-    bool sessions_dropped();
 
 private:
     void load_mechanisms();
