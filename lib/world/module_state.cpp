@@ -147,11 +147,14 @@ std::vector<TokenState *> ModuleState::tokens() {
     }
     slot_error_.clear();
     slots.resize(std::min<size_t>(n, slots.size()));
-    // A token whose slot is no longer listed was removed, even if it is
-    // back by the next look (OpenSC drops every session of a card pulled
-    // out, and its login): it is found again as a new TokenState.
+    // A token in a removable slot that is no longer listed was removed,
+    // even if it is back by the next look (OpenSC drops every session of a
+    // card pulled out, and its login): it is found again as a new
+    // TokenState. A fixed one stays (as in the loop below; SoftHSM's list
+    // can miss a token while another process rewrites its files).
     for (auto &t : tokens_)
-        if (!t->lost() && std::find(slots.begin(), slots.end(), t->slot()) == slots.end()) t->mark_lost();
+        if (!t->fixed() && !t->lost() && std::find(slots.begin(), slots.end(), t->slot()) == slots.end())
+            t->mark_lost();
     for (CK_SLOT_ID id : slots) {
         // C_GetTokenInfo is a round trip to the device (~40 us even for
         // SoftHSM, which re-reads its token file), made on every open: a

@@ -73,6 +73,7 @@ CK_SESSION_HANDLE TokenState::acquire_session() {
 
 bool TokenState::still_present() {
     if (lost()) return false;
+    if (fixed()) return true;  // gone only when the module says so
     // With a rescan first: OpenSC lists a card whose pcscd is gone until it
     // looks at its readers again, which it does only then. Once per token
     // state at most (a lost one is not asked again).

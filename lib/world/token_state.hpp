@@ -109,7 +109,7 @@ public:
     // CKR_DEVICE_ERROR: OpenSC's answer once pcscd is gone): has the
     // module look for its slots and list them now (OpenSC looks at its
     // readers only then). False, and the token marked lost, if it is not
-    // listed.
+    // listed. A fixed() token is taken as present.
     bool still_present();
 
 private:
