@@ -77,6 +77,12 @@ case $suite in
     robust)        set -- ./tests/robust_tests "$@" ;;    # atfork handlers, raw forks, cancel
     provision)     set -- ./tests/provision_tests "$@" ;; # set-pin, generate, write, delete
     token-wait)    set -- ./tests/token_wait_tests "$@" ;;  # tokens plugged in later
+    coexist)       set -- ./tests/coexist_tests "$@" ;;   # other callers that finalize the module
+    libp11)        if [ ! -x ./tests/coexist/libp11_test ]; then
+                       echo "SKIP: tests/coexist/libp11_test not built (install libp11-dev, configure again)" >&2
+                       exit 77
+                   fi
+                   set -- ./tests/coexist/libp11_test "$@" ;;
     trust-list)    export P11TLS_SRCDIR=$src; set -- ./tests/trust_list_tests "$@" ;;  # trust through PKCS#11
     trust-cli)     export P11TLS_CLI=$cli; set -- bash "$src/tests/trust/trust_cli_test.sh" "$@" ;;
     trust-store)   token=; export P11TLS_CLI=$cli P11TLS_TRUST_DECIDE=$PWD/tests/trust/trust_decide \
@@ -125,6 +131,8 @@ case $suite in
     opencryptoki)  token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/modules/opencryptoki_test.sh" "$@" ;;
     tpm2)          token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/modules/tpm2_test.sh" "$@" ;;
     may-share)     set -- bash "$src/tests/modules/may_share_test.sh" "$@" ;;
+    # a smart card in a reader, through OpenSC and pcscd (tests/smartcard/)
+    smartcard)     token=; export P11TLS_CLI=$cli; set -- "${limit[@]}" bash "$src/tests/smartcard/card_test.sh" "$@" ;;
     # no token
     secure-env)    token=; set -- bash "$src/tests/setuid/secure_env_test.sh" ./tests/setuid/secure_env "$@" ;;
     *) echo "$0: no suite '$suite' (see the table in tests/run.sh)" >&2

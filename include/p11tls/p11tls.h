@@ -25,6 +25,29 @@
  *  - All functions are thread-safe. A key may be used by several threads at
  *    once; a context may be configured while it is used by other threads.
  *  - PINs are never logged, never put in error details, and wiped after use.
+ *  - Other users of a module in the process. p11tls never finalizes a
+ *    module (p11-kit counts its initialization apart from other callers'),
+ *    and a module another caller initialized first is used as it is. When
+ *    another caller finalizes a module p11tls uses (libp11 and pam_p11
+ *    call C_Finalize on the module itself, not through p11-kit), p11tls
+ *    sees CKR_CRYPTOKI_NOT_INITIALIZED and carries on as after fork():
+ *    the module is initialized again (on the module itself, with
+ *    CKF_OS_LOCKING_OK; CKR_CRYPTOKI_ALREADY_INITIALIZED is accepted), the
+ *    call that saw the answer starts over once (opening, signing,
+ *    decrypting, reading a certificate; a listing, whose callbacks may
+ *    have run, does not: the next call finds the module initialized
+ *    again), keys are found again and proven the same key (their public
+ *    key, P11TLS_E_KEY_MISMATCH otherwise), and logins are redone from
+ *    the PIN sources the key has (its URI's pin-value or pin-source, its
+ *    context's PIN function). The same when another caller closes every
+ *    session of a token p11tls is logged in to (libp11 does, and so logs
+ *    the token out): the token's state is found anew, logged in again.
+ *    A PIN a token refused is never sent to it
+ *    again in the process (P11TLS_E_PIN_INCORRECT without C_Login; a
+ *    forked child starts afresh) until p11tls itself changes that token's
+ *    PIN. See doc/fork-model.md,
+ *    "Modules finalized by another caller", for the epochs this runs on
+ *    and the one case it cannot see.
  */
 #ifndef P11TLS_P11TLS_H
 #define P11TLS_P11TLS_H
@@ -304,7 +327,9 @@ P11TLS_API uint16_t p11tls_sig_scheme_from_name(const char *name);
  * must match: P11TLS_E_NOT_FOUND if none, P11TLS_E_AMBIGUOUS if several.
  * Logs in to the token if needed, with the PIN from the URI (pin-value,
  * then pin-source) or else the context's PIN function. A refused PIN
- * returns P11TLS_E_PIN_INCORRECT and is never retried automatically.
+ * returns P11TLS_E_PIN_INCORRECT and is never retried automatically; the
+ * same PIN given again for that token (by any source, in any later call of
+ * the process) is refused without reaching the token.
  *
  * Where a PIN goes: only to a token known to hold the key, never to one
  * token after another. A URI that matches one token logs in there. When it
@@ -315,7 +340,10 @@ P11TLS_API uint16_t p11tls_sig_scheme_from_name(const char *name);
  * none shows one and the key was not found elsewhere, to the only token
  * that needs a PIN. Otherwise nothing is logged in and the open fails with
  * P11TLS_E_AMBIGUOUS, p11tls_last_error_detail() naming the tokens. The
- * same rule holds for P11TLS_LIST_LOGIN and p11tls_object_delete().
+ * same rule holds for P11TLS_LIST_LOGIN and p11tls_object_delete(), and
+ * for a key found again on tokens that look alike (smart cards of one
+ * kind share label and serial): only one that shows the key's public key
+ * before a login is logged in to.
  *
  * Key identity: the key opened is the private key object found, whose
  * public key p11tls_key_get_spki() reports (read from the object itself,
@@ -407,7 +435,10 @@ P11TLS_API int p11tls_key_supports(p11tls_key *key, uint16_t scheme);
  *    p11tls_key_get_spki(): another key took its place); no signature is
  *    returned (p11tls_key_open, "Key identity");
  *  - P11TLS_E_TOKEN_NOT_PRESENT: the token was removed (a later call finds
- *    it again if it is back); P11TLS_E_DEVICE: another module error;
+ *    it again if it is back, in any reader; a look-alike token without the
+ *    key is P11TLS_E_KEY_MISMATCH), also when the module answers a device
+ *    error and no longer lists the token (OpenSC once pcscd is gone);
+ *    P11TLS_E_DEVICE: another module error;
  *  - P11TLS_E_MEMORY, P11TLS_E_INTERNAL.
  * p11tls_last_error_detail() says more. */
 P11TLS_API int p11tls_key_sign(p11tls_key *key, uint16_t scheme,

@@ -21,6 +21,7 @@
 #include "base/error.hpp"
 #include "base/fork.hpp"
 #include "base/log.hpp"
+#include "pkcs11/init_watch.hpp"
 
 namespace p11tls {
 
@@ -30,13 +31,19 @@ namespace p11tls {
 // With redo, a call whose PIN function forked starts again from the top in
 // the child (the parent goes on): for calls with no effect on the caller
 // before they return (open, sign, decrypt, read). Others fail in the child
-// with P11TLS_E_FORKED.
+// with P11TLS_E_FORKED. Such a call that failed because another caller in
+// the process finalized a module (a module call answered
+// CKR_CRYPTOKI_NOT_INITIALIZED) starts again once too: the module is then
+// in a new epoch (world/world.hpp), initialized again, and keys are found
+// again and proven the same, as after fork. Others fail (the next call
+// finds the module initialized again).
 template <bool redo = false, typename F>
 int guard(const char *fn, LogSink *sink, F &&body) {
     process_init();
     clear_last_error();
     LogScope scope(sink);
-    for (int attempt = 0;; ++attempt) try {
+    for (int attempt = 0, reinit = 0;; ++attempt) try {
+        clear_state_lost();
         return body();
     } catch (const ForkedDuringCall &e) {
         if (redo && attempt < kForkRedoLimit) {
@@ -46,6 +53,11 @@ int guard(const char *fn, LogSink *sink, F &&body) {
         set_last_error(e.what());
         return e.code();
     } catch (const Error &e) {
+        if (redo && reinit == 0 && state_lost_seen()) {
+            ++reinit;
+            debug("%s: %s; a module was finalized by another caller: starting again", fn, e.what());
+            continue;
+        }
         set_last_error(e.what());
         log_error("%s: %s: %s", fn, p11tls_strerror_name(e.code()), e.what());
         return e.code();

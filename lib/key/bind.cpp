@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <optional>
 #include <unistd.h>
 
 #include <p11tls/p11tls.h>
@@ -13,6 +15,8 @@
 #include "base/log.hpp"
 #include "key/find.hpp"
 #include "key/identity.hpp"
+#include "key/pubkey.hpp"
+#include "pkcs11/attributes.hpp"
 #include "pkcs11/search.hpp"
 #include "world/pooled_session.hpp"
 #include "world/world.hpp"
@@ -40,28 +44,114 @@ namespace {
     abort();
 }
 
-// Finds the key again in the current generation: same module, same token,
-// a private key with the same CKA_ID, label and key type (one search, one
-// attribute read); installs the new binding in front of old. The object
-// found is the key opened only if it shows that key's public key itself;
-// if it shows another, the key is gone (P11TLS_E_KEY_MISMATCH); if it
-// shows none (EC keys on SoftHSM and NSS), the binding starts unproven and
-// the first output is checked (key/identity.hpp). Companion objects are
-// not read: a public key object or certificate that matches proves
-// nothing about the private key beside it (another process may have
-// replaced the private key alone). Another
-// thread may have replaced old first: its binding is kept and returned,
-// ours dropped.
+// Whether t shows, without a login, the key's public key: a public key
+// object or certificate with the key's CKA_ID (else its label) whose public
+// key is the key's (kShows), only others' (kOther), or nothing (kNothing).
+enum class Shows { kNothing, kOther, kKey };
+Shows shows_key(TokenState *t, const p11tls_key *key) {
+    std::vector<CK_ATTRIBUTE> base;
+    if (!key->id.empty())
+        base.push_back({CKA_ID, (void *)key->id.data(), key->id.size()});
+    else if (!key->label.empty())
+        base.push_back({CKA_LABEL, (void *)key->label.data(), key->label.size()});
+    else
+        return Shows::kNothing;
+    Shows seen = Shows::kNothing;
+    PooledSession s(t);
+    for (CK_OBJECT_CLASS cls : {CKO_PUBLIC_KEY, CKO_CERTIFICATE}) {
+        std::vector<CK_ATTRIBUTE> tmpl = base;
+        tmpl.push_back({CKA_CLASS, &cls, sizeof cls});
+        for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 4)) {
+            std::optional<PublicKey> pk;
+            if (cls == CKO_CERTIFICATE) {
+                const auto der = get_attribute(t->module(), s.get(), h, CKA_VALUE);
+                if (!der.empty()) pk = public_key_of_cert(der);
+            } else {
+                std::vector<CK_ATTRIBUTE_TYPE> types = {CKA_CLASS};
+                types.insert(types.end(), std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
+                pk = own_public_key(Attributes(t->module(), s.get(), h, types));
+            }
+            if (!pk) continue;
+            if (pk->spki == key->pub.spki) return Shows::kKey;
+            seen = Shows::kOther;
+        }
+    }
+    return seen;
+}
+
+// Of tokens that look alike (smart cards of one kind share label and
+// serial), those the key may be looked for on: one that needs no PIN now,
+// and one that shows the key's public key before a login. A PIN is never
+// tried on one card after another (doc/security.md, "Where a PIN goes"):
+// when a card that needs a PIN shows no public key at all, and nothing
+// else decides, P11TLS_E_AMBIGUOUS and no login.
+std::vector<TokenState *> where_to_look(const p11tls_key *key, const std::vector<TokenState *> &tokens) {
+    if (tokens.size() < 2) return tokens;
+    std::vector<TokenState *> out, blind;
+    for (TokenState *t : tokens) {
+        if (!t->needs_login()) {
+            out.push_back(t);
+            continue;
+        }
+        Shows sh = Shows::kNothing;
+        try {
+            sh = shows_key(t, key);
+        } catch (const Error &e) {  // a card going away meanwhile: not this one
+            debug("key %s: token in slot %lu: %s", key->object_uri.c_str(), (unsigned long)t->slot(), e.what());
+            continue;
+        }
+        if (sh == Shows::kKey) out.push_back(t);
+        if (sh == Shows::kNothing) blind.push_back(t);
+    }
+    if (!out.empty() || blind.empty()) {
+        if (out.empty())
+            fail(P11TLS_E_TOKEN_NOT_PRESENT, "token " + P11TLS_FIELD(key->token_info.label) +
+                                                 " holding key " + key->object_uri +
+                                                 " is not present (tokens like it show other keys)");
+        return out;
+    }
+    if (blind.size() == 1) return blind;
+    fail(P11TLS_E_AMBIGUOUS, std::to_string(blind.size()) + " tokens look like the one key " + key->object_uri +
+                                 " was on and show no public key before a login; no PIN was sent to any");
+}
+
+Binding *rebind_on(p11tls_key *key, uint64_t gen, Binding *old, TokenState *token);
+
+// Finds the key again in the current generation (or the module's current
+// epoch): same module, same token; installs the new binding in front of
+// old. Tokens that look alike (smart cards of one kind share label and
+// serial) are tried in turn, the one in the key's last slot first, among
+// those a PIN may go to (where_to_look): the key's identity decides.
 Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     World &w = current_world();
     ModuleState *ms = w.state(const_cast<Module *>(key->module));
     if (int status = ms->ensure_initialized()) fail(status, ms->error());
-    TokenState *token = nullptr;
-    for (TokenState *t : ms->tokens())
-        if (t->same_token(key->token_info)) token = t;
-    if (!token)
+    const bool own = old && old->gen == gen;  // else old's token is another world's
+    std::vector<TokenState *> tokens =
+        where_to_look(key, ms->tokens_like(key->token_info, own, own ? old->token->slot() : 0));
+    if (tokens.empty())
         fail(P11TLS_E_TOKEN_NOT_PRESENT,
              "token " + P11TLS_FIELD(key->token_info.label) + " is not present");
+    for (size_t i = 0;; ++i) try {
+        return rebind_on(key, gen, old, tokens[i]);
+    } catch (const Error &e) {
+        if (i + 1 == tokens.size() || (e.code() != P11TLS_E_KEY_MISMATCH && e.code() != P11TLS_E_NOT_FOUND)) throw;
+        debug("key %s: not on the token in slot %lu (%s); trying the next that looks alike",
+              key->object_uri.c_str(), (unsigned long)tokens[i]->slot(), e.what());
+    }
+}
+
+// rebind() on one token: a private key with the same CKA_ID, label and key
+// type (one search, one attribute read). The object found is the key
+// opened only if it shows that key's public key itself; if it shows
+// another, the key is gone (P11TLS_E_KEY_MISMATCH); if it shows none (EC
+// keys on SoftHSM and NSS), the binding starts unproven and the first
+// output is checked (key/identity.hpp). Companion objects are not read: a
+// public key object or certificate that matches proves nothing about the
+// private key beside it (another process may have replaced the private key
+// alone). Another thread may have replaced old first: its binding is kept
+// and returned, ours dropped.
+Binding *rebind_on(p11tls_key *key, uint64_t gen, Binding *old, TokenState *token) {
     token->ensure_login(*key->ctx, &key->uri);
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
     std::vector<CK_ATTRIBUTE> tmpl = {{CKA_CLASS, &priv, sizeof priv},

@@ -146,7 +146,12 @@ std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const uns
             }
             return out;
         }
-        if (is_session_error(rv) && attempt == 0) continue;
+        if (is_session_error(rv) && attempt == 0) {
+            // Every session gone (a card pulled out and put back, the module
+            // reset): the key is found again on its token, if it is there.
+            if (b->token->lost() || b->token->sessions_gone()) b = bind(key);
+            continue;
+        }
         if (is_login_lost(rv) && attempt == 0) {
             b = refresh_binding(key, b);
             continue;
@@ -154,6 +159,13 @@ std::vector<unsigned char> run_op(p11tls_key *key, CK_MECHANISM *mech, const uns
         // Not retried: the token is gone now. The next operation finds it
         // again if it is back.
         if (is_token_gone(rv)) b->token->mark_lost();
+        // A device failure may be a token gone without the module saying so
+        // (OpenSC once pcscd stopped: CKR_GENERAL_ERROR on a card it still
+        // lists): said as such, and found again by the next operation.
+        if (ckr_to_error(rv) == P11TLS_E_DEVICE && !b->token->still_present())
+            fail(P11TLS_E_TOKEN_NOT_PRESENT, "module " + m->name + ": " + stage_name(stage) + ": " +
+                                                 ckr_name(rv) + "; token " + b->token->label() +
+                                                 " is no longer listed");
         // A mechanism or parameters the token refuses are not the caller's
         // bad arguments.
         if (rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID)

@@ -16,6 +16,7 @@
 
 #include "base/fork.hpp"
 #include "pkcs11/fork_sharing.hpp"
+#include "pkcs11/init_watch.hpp"
 
 namespace p11tls {
 
@@ -32,11 +33,14 @@ struct Module {
     std::string init_reserved;
 
     // The mutable parts: whether the module shares its state with forked
-    // children (pkcs11/fork_sharing.hpp); whether it was initialized
-    // without CKF_OS_LOCKING_OK (it cannot lock: world/module_state.cpp),
-    // which promises it never two calls at once, and the lock that keeps
-    // the promise (held across each call, see call()).
+    // children (pkcs11/fork_sharing.hpp); p11tls's initializations of it,
+    // some of which another caller may have finalized
+    // (pkcs11/init_watch.hpp); whether it was initialized without
+    // CKF_OS_LOCKING_OK (it cannot lock: world/module_state.cpp), which
+    // promises it never two calls at once, and the lock that keeps the
+    // promise (held across each call, see call()).
     mutable ForkSharing fork_sharing;
+    mutable InitWatch init_watch;
     mutable std::atomic<bool> no_os_locking{false};
     mutable GenMutex serial;
 };
@@ -74,6 +78,8 @@ std::vector<Module *> registered_modules();
 Module *load_module_path(const std::string &path, const char *init_reserved = nullptr);
 
 // Calls fl->fn(args...) inside the fork gate; logs failures when debugging.
+// An answer CKR_CRYPTOKI_NOT_INITIALIZED is noted (note_not_initialized):
+// another caller finalized the module.
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args);
 
@@ -96,12 +102,16 @@ namespace p11tls {
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
     CK_RV rv;
+    const uint64_t init_no = m->init_watch.inits.load(std::memory_order_acquire);
     {
         GateGuard gate;
         SerialCall serial(m);
         rv = (m->fl->*fn)(args...);
     }
-    if (rv != CKR_OK) debug("module %s: %s: %s", m->name.c_str(), what, ckr_name(rv));
+    if (rv != CKR_OK) {
+        if (rv == CKR_CRYPTOKI_NOT_INITIALIZED) note_not_initialized(m, init_no);
+        debug("module %s: %s: %s", m->name.c_str(), what, ckr_name(rv));
+    }
     return rv;
 }
 }  // namespace p11tls

@@ -83,14 +83,16 @@ std::string hex(const std::vector<unsigned char> &v) {
     return out;
 }
 
-RwSession::RwSession(TokenState *t) : t_(t), gen_(current_generation()) {
+RwSession::RwSession(TokenState *t) : use_(t->module_state()), t_(t), gen_(current_generation()) {
     CK_RV rv = P11CALL(t->module(), C_OpenSession, t->slot(), (CK_FLAGS)(CKF_SERIAL_SESSION | CKF_RW_SESSION),
                        (void *)nullptr, (CK_NOTIFY) nullptr, &h_);
     if (rv != CKR_OK) fail_ckr(t->module(), "C_OpenSession(read-write)", rv);
 }
 
 RwSession::~RwSession() {
-    if (current()) P11CALL(t_->module(), C_CloseSession, h_);
+    // Abandoned in a child, or when the module's epoch ended under it (the
+    // number may name another session now).
+    if (current() && !t_->module_state()->ended()) P11CALL(t_->module(), C_CloseSession, h_);
 }
 
 }  // namespace p11tls

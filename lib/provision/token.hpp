@@ -10,6 +10,7 @@
 
 #include "base/fork.hpp"
 #include "world/context.hpp"
+#include "world/module_state.hpp"
 #include "world/token_state.hpp"
 
 namespace p11tls {
@@ -68,6 +69,7 @@ public:
     bool current() const { return current_generation() == gen_; }
 
 private:
+    EpochUse use_;  // the module's epoch, held while the session exists
     TokenState *t_;
     CK_SESSION_HANDLE h_ = CK_INVALID_HANDLE;
     const uint64_t gen_;

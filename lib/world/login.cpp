@@ -19,7 +19,10 @@
 #include "base/fork.hpp"
 #include "base/log.hpp"
 #include "base/secure.hpp"
+#include "pkcs11/init_watch.hpp"
 #include "uri/uri.hpp"
+#include "world/module_state.hpp"
+#include "world/pin_memory.hpp"
 #include "world/token_state.hpp"
 
 namespace p11tls {
@@ -198,11 +201,18 @@ bool pin_mac(SecretBuffer &pin, std::array<unsigned char, 32> &out) {
     return true;
 }
 
-bool session_logged_in(const Module *m, CK_SESSION_HANDLE h) {
+// The login session's state: 1 logged in, 0 not, -1 the module no longer
+// knows the session (it closed every session of the token: another caller's
+// C_CloseAllSessions, as libp11 makes, or a card pulled out).
+int session_login_state(const Module *m, CK_SESSION_HANDLE h) {
     CK_SESSION_INFO si;
-    if (P11CALL(m, C_GetSessionInfo, h, &si) != CKR_OK) return false;
-    return si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS;
+    CK_RV rv = P11CALL(m, C_GetSessionInfo, h, &si);
+    if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED) return -1;
+    if (rv != CKR_OK) return 0;
+    return si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS ? 1 : 0;
 }
+
+bool session_logged_in(const Module *m, CK_SESSION_HANDLE h) { return session_login_state(m, h) > 0; }
 
 }  // namespace
 
@@ -213,6 +223,7 @@ void TokenState::open_keeper_locked() {
                        (CK_NOTIFY) nullptr, &keeper_);
     if (rv != CKR_OK) {
         keeper_ = CK_INVALID_HANDLE;
+        if (rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED) mark_lost();
         fail_ckr(m, "C_OpenSession", rv);
     }
 }
@@ -241,6 +252,7 @@ bool TokenState::ask_pin(const CtxState &ctx, const Uri *uri, CK_FLAGS token_fla
 }
 
 void TokenState::login_with(bool have_pin, SecretBuffer &pin) {
+    EpochUse use(ms_);
     std::lock_guard<std::mutex> g(login_mu_);
     open_keeper_locked();
     if (session_logged_in(module(), keeper_)) {
@@ -251,12 +263,24 @@ void TokenState::login_with(bool have_pin, SecretBuffer &pin) {
 }
 
 void TokenState::note_pin_changed(bool have_pin, SecretBuffer &new_pin) {
+    ms_->pins().forget(info_);
     std::lock_guard<std::mutex> g(login_mu_);
     login_pin_known_ = logged_in_ && have_pin && pin_mac(new_pin, login_pin_mac_);
 }
 
 void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {
     const Module *m = module();
+    // A PIN this token refused before, in this world (an earlier login, a
+    // login redone after the token was pulled out or the module finalized
+    // by another caller), is not sent again: it would spend another try.
+    PinMemory::Mac mac;
+    const bool have_mac = have_pin && pin_mac(pin, mac);
+    if (have_mac && ms_->pins().was_refused(info_, mac)) {
+        last_pin_wrong_ = true;
+        fail(P11TLS_E_PIN_INCORRECT, "token " + label_ +
+                                         " refused this PIN before; it is not sent again (a wrong PIN is never "
+                                         "retried)");
+    }
     CK_RV rv = P11CALL(m, C_Login, keeper_, (CK_USER_TYPE)CKU_USER,
                        have_pin ? (CK_UTF8CHAR *)pin.data() : nullptr,
                        have_pin ? (CK_ULONG)pin.length() : 0UL);
@@ -264,12 +288,14 @@ void TokenState::login_locked(bool have_pin, SecretBuffer &pin) {
         set_logged_in_locked(true);
         last_pin_wrong_ = false;
         // CKR_USER_ALREADY_LOGGED_IN: the module did not look at the PIN.
-        login_pin_known_ = rv == CKR_OK && have_pin && pin_mac(pin, login_pin_mac_);
+        login_pin_known_ = rv == CKR_OK && have_mac;
+        if (login_pin_known_) login_pin_mac_ = mac;
         log_info("token %s: logged in", label_.c_str());
         return;
     }
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE)
         last_pin_wrong_ = true;
+    if (rv == CKR_PIN_INCORRECT && have_mac) ms_->pins().refused(info_, mac);
     fail_ckr(m, "C_Login", rv);
 }
 
@@ -312,6 +338,7 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
     CK_FLAGS flags;
     if (!verify && check_uri_pin(uri)) return;
     {
+        EpochUse use(ms_);  // the login session's handle; not held while the PIN is asked
         std::lock_guard<std::mutex> g(login_mu_);
         if (logged_in_ && !verify) return;
         if (!(info_.flags & CKF_LOGIN_REQUIRED)) {
@@ -320,8 +347,17 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
             return;
         }
         open_keeper_locked();
+        const int state = session_login_state(m, keeper_);
+        if (state < 0) {
+            // Every session of this state is gone, and the login with them:
+            // the call starts over on a new state of the token (once).
+            mark_lost();
+            mark_state_lost();
+            fail(P11TLS_E_DEVICE, "token " + label_ + ": its sessions were closed (by another caller in the "
+                                  "process?); looking at it again");
+        }
         // Another caller in this process may have logged in already.
-        if (!verify && session_logged_in(m, keeper_)) {
+        if (!verify && state > 0) {
             set_logged_in_locked(true);
             return;
         }
@@ -331,6 +367,10 @@ void TokenState::login(const CtxState &ctx, const Uri *uri, bool verify) {
     SecretBuffer pin;
     bool have_pin = ask_pin(ctx, uri, flags, 0, pin);
 
+    // An epoch that ended while the PIN was asked (another caller finalized
+    // the module) fails here, before its login session is used: the call
+    // starts over in the next epoch, and the PIN is asked there.
+    EpochUse use(ms_);
     std::lock_guard<std::mutex> g(login_mu_);
     if (verify) {
         // C_Login while logged in would succeed without looking at the PIN.
@@ -369,6 +409,13 @@ void TokenState::context_login(const CtxState &ctx, const Uri *uri, CK_SESSION_H
     const uint64_t gen = current_generation();
     bool have_pin = obtain_pin(ctx, uri, *this, flags, P11TLS_PIN_CONTEXT_SPECIFIC, false, pin);
     check_not_forked(gen);
+    // The PIN function may have called p11tls, and an epoch may have ended
+    // meanwhile: h is then not to be used (the call starts over).
+    if (ms_->ended()) {
+        mark_state_lost();
+        fail(P11TLS_E_MODULE, "module " + m->name + " was initialized again while the PIN was asked; "
+                              "the call starts over");
+    }
     CK_RV rv = P11CALL(m, C_Login, h, (CK_USER_TYPE)CKU_CONTEXT_SPECIFIC,
                  have_pin ? (CK_UTF8CHAR *)pin.data() : nullptr,
                  have_pin ? (CK_ULONG)pin.length() : 0UL);

@@ -99,8 +99,18 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, s
     bool named_module_found = false;
     std::vector<ModuleState *> mods =
         candidate_modules(ctx, uri, why ? &failures : nullptr, &named_module_found);
-    auto look = [&](ModuleState *ms, bool again) {
+    auto look = [&](ModuleState *&ms, bool again) {
         std::vector<TokenState *> tokens = ms->tokens();
+        if (ms->stale()) {
+            // Another caller finalized the module (tokens() was answered
+            // CKR_CRYPTOKI_NOT_INITIALIZED): its next epoch, looked at now,
+            // so that no lookup or listing reports no token for that.
+            ModuleState *next = current_world().state(ms->module());
+            if (next != ms && next->ensure_initialized() == 0) {
+                ms = next;
+                tokens = ms->tokens();
+            }
+        }
         if (tokens.empty() && why && !again) {
             std::string e = ms->slot_error();
             if (!e.empty())
@@ -120,9 +130,9 @@ std::vector<TokenState *> matching_tokens(const CtxState &ctx, const Uri &uri, s
             out.push_back(t);
         }
     };
-    for (ModuleState *ms : mods) look(ms, false);
+    for (ModuleState *&ms : mods) look(ms, false);
     if (out.empty())
-        for (ModuleState *ms : mods)
+        for (ModuleState *&ms : mods)
             if (ms->rescan_slots()) look(ms, true);
     const char *want_name = uri.module_name();
     if (why && out.empty()) {

@@ -3,12 +3,16 @@
 // A module in one generation: C_Initialize, slot and token discovery.
 #include "world/module_state.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstring>
 
 #include "base/error.hpp"
+#include "base/fork.hpp"
 #include "base/log.hpp"
 #include "pkcs11/padding.hpp"
+#include "pkcs11/init_watch.hpp"
 
 namespace p11tls {
 
@@ -32,7 +36,12 @@ int ModuleState::ensure_initialized() {
     args.flags = CKF_OS_LOCKING_OK;
     // p11-kit uses our args instead of the module's configured ones.
     if (mod_->has_init_reserved) args.pReserved = (void *)mod_->init_reserved.c_str();
-    CK_RV rv = P11CALL(mod_, C_Initialize, (void *)&args);
+    // A later epoch: another caller finalized the module under p11-kit's
+    // managed instance, which still counts it initialized.
+    auto initialize = [&] {
+        return epoch_ == 0 ? P11CALL(mod_, C_Initialize, (void *)&args) : initialize_again(mod_, &args);
+    };
+    CK_RV rv = initialize();
     if (rv == CKR_CANT_LOCK || rv == CKR_NEED_TO_CREATE_THREADS) {
         // A module that cannot use the OS's locks (or must not make
         // threads) is initialized without them, as GnuTLS 3.8.12 does (its
@@ -43,7 +52,7 @@ int ModuleState::ensure_initialized() {
         debug("module %s: C_Initialize: %s; initializing it without OS locking, one call at a time",
               mod_->name.c_str(), ckr_name(rv));
         args.flags = 0;
-        rv = P11CALL(mod_, C_Initialize, (void *)&args);
+        rv = initialize();
         if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
             mod_->no_os_locking.store(true, std::memory_order_release);
     }
@@ -57,7 +66,7 @@ int ModuleState::ensure_initialized() {
         return init_status_;
     }
     rv = P11CALL(mod_, C_GetInfo, &info_);
-    if (rv == CKR_CRYPTOKI_NOT_INITIALIZED) {
+    if (rv == CKR_CRYPTOKI_NOT_INITIALIZED && epoch_ == 0) {
         // p11-kit's managed module counts forks with its own atfork handler:
         // in a child made without handlers (_Fork, clone), or before its
         // handler ran, it answers CKR_CRYPTOKI_ALREADY_INITIALIZED for a
@@ -71,8 +80,79 @@ int ModuleState::ensure_initialized() {
     }
     if (rv != CKR_OK) memset(&info_, 0, sizeof info_);
     unpad_nuls(info_);
-    module_initialized(mod_, info_);
+    // Once per generation: the fork-sharing mark is the generation's.
+    if (epoch_ == 0) module_initialized(mod_, info_);
+    init_no_.store(note_initialized(mod_), std::memory_order_release);
     return 0;
+}
+
+bool ModuleState::stale() const {
+    return ended_.load() || init_lost(mod_, init_no_.load(std::memory_order_acquire));
+}
+
+namespace {
+// The EpochUses this thread holds, by epoch (a thread holds one or two at
+// once; past kOwnMax distinct ones they are not counted, and end_epoch()
+// would wait for them until its bound). Trivially destructible.
+constexpr int kOwnMax = 8;
+struct OwnUse {
+    const ModuleState *ms;
+    int n;
+};
+thread_local OwnUse t_own[kOwnMax];
+
+void count_own(const ModuleState *ms, int delta) {
+    for (OwnUse &u : t_own)
+        if (u.ms == ms && u.n > 0) {
+            u.n += delta;
+            return;
+        }
+    if (delta < 0) return;
+    for (OwnUse &u : t_own)
+        if (u.n == 0) {
+            u = {ms, delta};
+            return;
+        }
+}
+
+int own_uses(const ModuleState *ms) {
+    for (const OwnUse &u : t_own)
+        if (u.ms == ms && u.n > 0) return u.n;
+    return 0;
+}
+}  // namespace
+
+bool ModuleState::end_epoch() {
+    ended_.store(true);  // SEQ_CST, against EpochUse's count then load
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainMs);
+    const int own = own_uses(this);
+    while (uses_.load() > own) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        struct timespec ts = {0, 1000000};  // 1 ms: calls on a finalized module fail at once
+        nanosleep(&ts, nullptr);
+    }
+    // What the epoch's tokens kept goes now; the states stay (bindings).
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto &t : tokens_) t->mark_lost();
+    return true;
+}
+
+EpochUse::EpochUse(ModuleState *ms) : ms_(ms), gen_(current_generation()) {
+    ms_->uses_.fetch_add(1);  // SEQ_CST: either end_epoch() sees this use, or we see it ended
+    if (ms_->ended_.load()) {
+        ms_->uses_.fetch_sub(1);
+        // (not counted as this thread's: never held)
+        mark_state_lost();
+        fail(P11TLS_E_MODULE, "module " + ms_->module()->name +
+                                  " was initialized again after another caller finalized it; the call starts over");
+    }
+    count_own(ms_, 1);
+}
+
+EpochUse::~EpochUse() {
+    if (current_generation() != gen_) return;
+    count_own(ms_, -1);
+    ms_->uses_.fetch_sub(1);
 }
 
 std::vector<TokenState *> ModuleState::tokens() {
@@ -96,6 +176,14 @@ std::vector<TokenState *> ModuleState::tokens() {
     }
     slot_error_.clear();
     slots.resize(std::min<size_t>(n, slots.size()));
+    // A token in a removable slot that is no longer listed was removed,
+    // even if it is back by the next look (OpenSC drops every session of a
+    // card pulled out, and its login): it is found again as a new
+    // TokenState. A fixed one stays (as in the loop below; SoftHSM's list
+    // can miss a token while another process rewrites its files).
+    for (auto &t : tokens_)
+        if (!t->fixed() && !t->lost() && std::find(slots.begin(), slots.end(), t->slot()) == slots.end())
+            t->mark_lost();
     for (CK_SLOT_ID id : slots) {
         // C_GetTokenInfo is a round trip to the device (~40 us even for
         // SoftHSM, which re-reads its token file), made on every open: a
@@ -129,6 +217,18 @@ std::vector<TokenState *> ModuleState::tokens() {
         }
         out.push_back(found);
     }
+    return out;
+}
+
+std::vector<TokenState *> ModuleState::tokens_like(const CK_TOKEN_INFO &info, bool has_prefer, CK_SLOT_ID prefer) {
+    std::vector<TokenState *> out;
+    for (int look = 0; look < 2 && out.empty(); ++look) {
+        if (look == 1 && !rescan_slots()) break;
+        for (TokenState *t : tokens())
+            if (t->same_token(info)) out.push_back(t);
+    }
+    if (has_prefer)
+        std::stable_partition(out.begin(), out.end(), [&](TokenState *t) { return t->slot() == prefer; });
     return out;
 }
 

@@ -11,6 +11,8 @@
 #include <p11-kit/pkcs11.h>
 
 #include "base/fork.hpp"
+#include "pkcs11/init_watch.hpp"
+#include "world/module_state.hpp"
 #include "world/token_state.hpp"
 
 namespace p11tls {
@@ -21,6 +23,8 @@ namespace p11tls {
 // and every later C_FindObjectsInit on that session would fail with
 // CKR_OPERATION_ACTIVE; found with a module failing at random). Left in a
 // child (a PIN function forked), it is abandoned with the parent's world.
+// It holds its module's epoch (EpochUse) meanwhile. A session found closed
+// under it makes the token's state lost (see the destructor).
 //
 // With NewSession: a session opened for this operation and closed after it,
 // for modules that read their store when a session first searches
@@ -30,14 +34,27 @@ struct NewSession {};
 class PooledSession {
 public:
     explicit PooledSession(TokenState *t)
-        : t_(t), h_(t->acquire_session()), gen_(current_generation()),
+        : use_(t->module_state()), t_(t), h_(t->acquire_session()), gen_(current_generation()),
           exceptions_(std::uncaught_exceptions()) {}
     PooledSession(TokenState *t, NewSession)
-        : t_(t), h_(t->open_session()), gen_(current_generation()),
+        : use_(t->module_state()), t_(t), h_(t->open_session()), gen_(current_generation()),
           exceptions_(std::uncaught_exceptions()), broken_(true) {}
     ~PooledSession() {
         if (current_generation() != gen_) return;
-        t_->release_session(h_, broken_ || std::uncaught_exceptions() > exceptions_);
+        // The module was initialized again (this thread found the key anew
+        // while it held this session): the handle may name another session
+        // now, and is abandoned, as in a child.
+        if (t_->module_state()->ended()) return;
+        // A session the module no longer knew, and the login session gone
+        // too: another caller closed every session of the token (libp11
+        // does, C_CloseAllSessions) and so logged it out. The token is
+        // then lost, and the call starts over (once) on a new state of it;
+        // not when the call found the token gone itself (a pulled token's
+        // operation is not retried).
+        const bool was_lost = t_->lost();
+        if (t_->release_session(h_, broken_ || std::uncaught_exceptions() > exceptions_) && !was_lost &&
+            t_->sessions_gone())
+            mark_state_lost();
     }
     PooledSession(const PooledSession &) = delete;
     PooledSession &operator=(const PooledSession &) = delete;
@@ -45,6 +62,7 @@ public:
     void mark_broken() { broken_ = true; }
 
 private:
+    EpochUse use_;  // first: held until the session is back in the pool or closed
     TokenState *t_;
     CK_SESSION_HANDLE h_;
     const uint64_t gen_;

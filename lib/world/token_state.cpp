@@ -24,6 +24,24 @@ TokenState::TokenState(ModuleState *ms, CK_SLOT_ID slot, const CK_SLOT_INFO &slo
 
 const Module *TokenState::module() const { return ms_->module(); }
 
+bool TokenState::lost() const { return lost_.load(std::memory_order_acquire) || ms_->stale(); }
+
+void TokenState::mark_lost() {
+    lost_.store(true, std::memory_order_release);
+    std::shared_ptr<ObjectIndex> index;  // released outside the lock
+    {
+        std::lock_guard<std::mutex> g(index_mu_);
+        index.swap(index_);
+    }
+    std::lock_guard<std::mutex> g(pool_mu_);
+    std::vector<CK_SESSION_HANDLE>().swap(idle_);
+}
+
+// A module call's answer that says the token is not there (any more).
+static bool token_absent(CK_RV rv) {
+    return rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED || rv == CKR_SLOT_ID_INVALID;
+}
+
 bool TokenState::fixed() const {
     return !(slot_info_.flags & CKF_REMOVABLE_DEVICE) && (info_.flags & CKF_TOKEN_INITIALIZED);
 }
@@ -51,17 +69,54 @@ CK_SESSION_HANDLE TokenState::open_session() {
     CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
     CK_RV rv = P11CALL(module(), C_OpenSession, slot_, (CK_FLAGS)CKF_SERIAL_SESSION,
                        (void *)nullptr, (CK_NOTIFY) nullptr, &h);
-    if (rv != CKR_OK) fail_ckr(module(), "C_OpenSession", rv);
+    if (rv != CKR_OK) {
+        if (token_absent(rv)) mark_lost();
+        fail_ckr(module(), "C_OpenSession", rv);
+    }
     return h;
 }
 
-void TokenState::release_session(CK_SESSION_HANDLE h, bool broken) {
+bool TokenState::still_present() {
+    if (lost()) return false;
+    if (fixed()) return true;  // gone only when the module says so
+    // With a rescan first: OpenSC lists a card whose pcscd is gone until it
+    // looks at its readers again, which it does only then. Once per token
+    // state at most (a lost one is not asked again).
+    ms_->rescan_slots(true);
+    ms_->tokens();  // marks this token lost if its slot is not listed
+    return !lost();
+}
+
+bool TokenState::sessions_gone() {
+    std::vector<CK_SESSION_HANDLE> idle;
+    {
+        std::lock_guard<std::mutex> g(pool_mu_);
+        idle.swap(idle_);
+    }
+    for (CK_SESSION_HANDLE h : idle) P11CALL(module(), C_CloseSession, h);
+    bool gone;
+    {
+        std::lock_guard<std::mutex> g(login_mu_);
+        CK_SESSION_INFO si;
+        // Without a login session there is nothing to ask: the next session
+        // opened tells (CKR_TOKEN_NOT_PRESENT marks the token lost).
+        gone = keeper_ != CK_INVALID_HANDLE && P11CALL(module(), C_GetSessionInfo, keeper_, &si) != CKR_OK;
+    }
+    if (gone) {
+        debug("token %s: its login session is gone too: the token was removed or reset", label_.c_str());
+        mark_lost();
+    }
+    return gone;
+}
+
+bool TokenState::release_session(CK_SESSION_HANDLE h, bool broken) {
     if (broken) {
-        P11CALL(module(), C_CloseSession, h);
-        return;
+        CK_RV rv = P11CALL(module(), C_CloseSession, h);
+        return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED;
     }
     std::lock_guard<std::mutex> g(pool_mu_);
     idle_.push_back(h);
+    return false;
 }
 
 void TokenState::close_idle_sessions() {

@@ -44,7 +44,9 @@ public:
 
     CK_SESSION_HANDLE acquire_session();           // from the pool, or new
     CK_SESSION_HANDLE open_session();              // new, not from the pool
-    void release_session(CK_SESSION_HANDLE h, bool broken);
+    // Back to the pool, or closed if broken: then true if the module no
+    // longer knew it (someone closed it, or all of the token's sessions).
+    bool release_session(CK_SESSION_HANDLE h, bool broken);
     void close_idle_sessions();                    // the pool's, not those borrowed
 
     // Logs in as user if the token needs it and is not logged in yet. The
@@ -110,11 +112,29 @@ public:
     static constexpr int kIndexTrustFactor = 20;
 
     // The module said the token is gone (CKR_DEVICE_REMOVED,
-    // CKR_TOKEN_NOT_PRESENT): its sessions, login and object handles are
-    // dead. A lost TokenState is never found again; when the token is back,
-    // discovery makes a new one and keys bound here rebind to it.
-    bool lost() const { return lost_.load(std::memory_order_acquire); }
-    void mark_lost() { lost_.store(true, std::memory_order_release); }
+    // CKR_TOKEN_NOT_PRESENT, its slot no longer listed, its sessions all
+    // invalid), or the module's epoch ended (another caller finalized it):
+    // its sessions, login and object handles are dead. A lost TokenState is
+    // never found again; when the token is back, discovery makes a new one
+    // and keys bound here rebind to it.
+    bool lost() const;
+    // Also drops what the state kept of the token that no one can use any
+    // more: its object index and its idle sessions' handles (the state
+    // itself stays: keys' bindings may name it until they rebind).
+    void mark_lost();
+    // After an operation's session was refused (CKR_SESSION_HANDLE_INVALID,
+    // CKR_SESSION_CLOSED): whether every session of the token is gone, as
+    // when a card is pulled out and put back, or the module was initialized
+    // again: then the token is marked lost (true). Otherwise only that
+    // session was (someone closed it), and the pool's idle ones are closed
+    // too, being as old.
+    bool sessions_gone();
+    // After an operation failed as a device (CKR_GENERAL_ERROR,
+    // CKR_DEVICE_ERROR: OpenSC's answer once pcscd is gone): has the
+    // module look for its slots and list them now (OpenSC looks at its
+    // readers only then). False, and the token marked lost, if it is not
+    // listed. A fixed() token is taken as present.
+    bool still_present();
 
 private:
     void load_mechanisms();

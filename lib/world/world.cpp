@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "base/error.hpp"
 #include "base/fork.hpp"
 #include "base/log.hpp"
 
@@ -32,11 +33,36 @@ World &current_world() {
 }
 
 ModuleState *World::state(Module *m) {
-    std::lock_guard<std::mutex> g(mu_);
-    for (auto &s : states_)
-        if (s->module() == m) return s.get();
-    states_.push_back(std::make_unique<ModuleState>(m));
-    return states_.back().get();
+    Entry *e = nullptr;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        for (auto &x : entries_)
+            if (x->module == m) e = x.get();
+        if (!e) {
+            entries_.push_back(std::make_unique<Entry>());
+            e = entries_.back().get();
+            e->module = m;
+            e->epochs.push_back(std::make_unique<ModuleState>(m, 0, &e->pins));
+            return e->epochs.back().get();
+        }
+    }
+    std::lock_guard<std::mutex> g(e->mu);
+    ModuleState *cur = e->epochs.back().get();
+    if (!cur->stale()) return cur;
+    // Another caller finalized the module (libp11, pam_p11, an OpenSSL
+    // engine: C_Finalize on the module itself). Its sessions, login and
+    // handles are gone; calls still running on them finish first, so that
+    // none reaches the module once it is initialized again and its numbers
+    // name other things.
+    if (!cur->end_epoch())
+        fail(P11TLS_E_MODULE, "module " + m->name +
+                                  " was finalized by another caller, and calls on its old sessions did not "
+                                  "finish within " + std::to_string(ModuleState::kDrainMs) + " ms");
+    e->epochs.push_back(std::make_unique<ModuleState>(m, cur->epoch() + 1, &e->pins));
+    log_info("module %s: finalized by another caller in this process (CKR_CRYPTOKI_NOT_INITIALIZED): "
+             "initializing it again (epoch %u)",
+             m->name.c_str(), cur->epoch() + 1);
+    return e->epochs.back().get();
 }
 
 }  // namespace p11tls

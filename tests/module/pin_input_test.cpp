@@ -119,7 +119,7 @@ int fill_without_nul(void *, const char *, const char *, unsigned, char *pin, si
 }
 int give_255(void *, const char *, const char *, unsigned, char *pin, size_t size) {
     if (size < 256) return -1;
-    memset(pin, 'x', 255);
+    memset(pin, 'z', 255);
     pin[255] = 0;
     return 0;
 }
@@ -148,12 +148,13 @@ TEST(PinTooLongChild, Refused) {
     EXPECT_NE(o.detail.find("longer than 255"), std::string::npos) << o.detail;
     EXPECT_EQ(o.logins, 0u);
 
-    // 255 bytes fit: sent whole (a wrong PIN here), one C_Login each.
+    // 255 bytes fit: sent whole (a wrong PIN here), one C_Login each. Three
+    // different PINs: a PIN the token refused is not sent again.
     const std::string pin255(255, 'x');
     o = open_counted(std::string(kNoPinUri) + "?pin-value=" + pin255);
     EXPECT_EQ(o.rc, P11TLS_E_PIN_INCORRECT) << o.detail;
     EXPECT_EQ(o.logins, 1u);
-    ASSERT_TRUE(write_file(file, pin255));
+    ASSERT_TRUE(write_file(file, std::string(255, 'y')));
     o = open_counted(std::string(kNoPinUri) + "?pin-source=" + file);
     EXPECT_EQ(o.rc, P11TLS_E_PIN_INCORRECT) << o.detail;
     EXPECT_EQ(o.logins, 2u);

@@ -83,6 +83,18 @@
  *                               them it is initialized as a module that takes
  *                               no locks, and checks the caller's promise:
  *                               see "No locks" below
+ *   P11TLS_TESTMOD_SERIAL_FINALIZE=1  C_Finalize waits until no other
+ *                               call is inside the module, and calls wait
+ *                               while a C_Finalize runs (a readers-writer
+ *                               lock, writers first; C_WaitForSlotEvent
+ *                               stays out of it, as PKCS#11 allows).
+ *                               PKCS#11 leaves C_Finalize undefined while
+ *                               other threads call the module, and SoftHSM
+ *                               frees its state under them: this makes the
+ *                               module careful, so that a test can finalize
+ *                               it under signing threads and test only the
+ *                               caller's side (tests/coexist/). Read from
+ *                               the environment at the first call
  * These are read at C_Initialize unless said otherwise (in every process
  * that calls it: a forked child that initializes again reads them again).
  * Only C_GetFunctionList is exported.
@@ -745,10 +757,51 @@ static void serial_leave(void)
         __atomic_fetch_sub(&in_flight, 1, __ATOMIC_SEQ_CST);
 }
 
+/* ---- C_Finalize serialized with the other calls (SERIAL_FINALIZE) ------ */
+
+static pthread_rwlock_t fin_lock;
+static int fin_on; /* read once, at the first call */
+static pthread_once_t fin_once = PTHREAD_ONCE_INIT;
+
+static void fin_init(void)
+{
+    const char *e = getenv("P11TLS_TESTMOD_SERIAL_FINALIZE");
+    fin_on = e && strcmp(e, "1") == 0;
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    /* A stream of signing threads must not starve the finalizer. */
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&fin_lock, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
+/* Returns whether the lock was taken, for fin_leave. */
+static int fin_enter(const char *name)
+{
+    pthread_once(&fin_once, fin_init);
+    if (!fin_on || strcmp(name, "C_WaitForSlotEvent") == 0)
+        return 0;
+    if (strcmp(name, "C_Finalize") == 0 || strcmp(name, "C_Initialize") == 0)
+        pthread_rwlock_wrlock(&fin_lock);
+    else
+        pthread_rwlock_rdlock(&fin_lock);
+    return 1;
+}
+
+static void fin_leave(int *held)
+{
+    if (*held)
+        pthread_rwlock_unlock(&fin_lock);
+}
+
+/* Declares, in the calling function, the hold that is released on return. */
+#define FIN_HOLD(name) int fin_held_ __attribute__((cleanup(fin_leave))) = fin_enter(name)
+
 static CK_FUNCTION_LIST testmod_list;
 
 static CK_RV tm_C_Initialize(CK_VOID_PTR args)
 {
+    FIN_HOLD("C_Initialize");
     log_call("C_Initialize");
     read_fail_rule();
     read_slow_rule();
@@ -789,6 +842,7 @@ static CK_RV tm_C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 
 static CK_RV tm_C_GetInfo(CK_INFO_PTR info)
 {
+    FIN_HOLD("C_GetInfo");
     log_call("C_GetInfo");
     if (random_fail("C_GetInfo"))
         return CKR_GENERAL_ERROR;
@@ -808,6 +862,7 @@ static CK_RV tm_C_GetInfo(CK_INFO_PTR info)
 
 static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
+    FIN_HOLD("C_GetTokenInfo");
     log_call("C_GetTokenInfo");
     if (random_fail("C_GetTokenInfo"))
         return CKR_GENERAL_ERROR;
@@ -827,6 +882,7 @@ static CK_RV tm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 
 /* What every call does first: log, delay, injected failure. */
 #define ENTER(name)                                    \
+    FIN_HOLD(#name);                                   \
     do {                                               \
         log_call(#name);                               \
         if (random_fail(#name))                        \
