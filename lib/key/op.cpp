@@ -82,10 +82,16 @@ CK_RV try_op(p11tls_key *key, Binding *b, CK_MECHANISM *mech, const unsigned cha
                          : P11CALL(m, C_Sign, s.get(), (CK_BYTE *)in, (CK_ULONG)in_len, out->data(), &n);
         }
     }
-    if (rv == CKR_OK)
+    if (rv == CKR_OK) {
         out->resize(n);
-    else
+    } else {
         s.mark_broken();
+        // Said while the session is still out: the session's return would
+        // otherwise take the module's closing every session for a state
+        // lost under the call, and start the call over (pooled_session.hpp);
+        // a pulled token's operation is not.
+        if (is_token_gone(rv)) b->token->mark_lost();
+    }
     return rv;
 }
 
