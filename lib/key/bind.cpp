@@ -129,9 +129,12 @@ Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
     const bool own = old && old->gen == gen;  // else old's token is another world's
     std::vector<TokenState *> tokens =
         where_to_look(key, ms->tokens_like(key->token_info, own, own ? old->token->slot() : 0));
-    if (tokens.empty())
+    if (tokens.empty()) {
+        // A link module's server that is away says so (module_state.hpp).
+        const std::string why = ms->unlinked() ? " (" + ms->slot_error() + ")" : "";
         fail(P11TLS_E_TOKEN_NOT_PRESENT,
-             "token " + P11TLS_FIELD(key->token_info.label) + " is not present");
+             "token " + P11TLS_FIELD(key->token_info.label) + " is not present" + why);
+    }
     for (size_t i = 0;; ++i) try {
         return rebind_on(key, gen, old, tokens[i]);
     } catch (const Error &e) {

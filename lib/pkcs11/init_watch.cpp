@@ -52,7 +52,9 @@ void mark_state_lost() noexcept { t_state_lost = true; }
 bool state_lost_seen() noexcept { return t_state_lost; }
 
 CK_RV initialize_again(const Module *m, CK_C_INITIALIZE_ARGS *args) {
-    if (CK_FUNCTION_LIST *raw = raw_functions(m)) {
+    // A link module reconnects only when finalized (its own function list
+    // would answer CKR_CRYPTOKI_ALREADY_INITIALIZED over the dead link).
+    if (CK_FUNCTION_LIST *raw = m->link ? nullptr : raw_functions(m)) {
         CK_RV rv;
         {
             GateGuard gate;

@@ -58,6 +58,16 @@ Module *find_path_module(const std::string &path, const std::string &real, const
     return nullptr;
 }
 
+// p11-kit's RPC client, which reaches its tokens through a socket.
+bool is_client_path(const std::string &path) {
+    const size_t slash = path.rfind('/');
+    return path.compare(slash == std::string::npos ? 0 : slash + 1, std::string::npos,
+                        "p11-kit-client.so") == 0;
+}
+
+// p11-kit's reading of a boolean option.
+bool config_yes(const std::string &v) { return v == "yes" || v == "true" || v == "on"; }
+
 void append_locked(Module *m) {
     const int n = g_count.load(std::memory_order_relaxed);  // appends are serialized by g_append_lock
     if (n >= kMaxModules) fail(P11TLS_E_MODULE, "too many PKCS#11 modules loaded");
@@ -86,6 +96,10 @@ std::vector<Module *> registered_modules() {
                 char *reserved = p11_kit_config_option(*p, "x-init-reserved");
                 m->has_init_reserved = reserved != nullptr;
                 m->init_reserved = take_string(reserved);
+                char *remote = p11_kit_config_option(*p, "remote");
+                m->link = remote != nullptr || is_client_path(m->path) ||
+                          config_yes(take_string(p11_kit_config_option(*p, "x-p11tls-network")));
+                free(remote);
                 append_locked(m);
             }
             g_registered_loaded.store(true, std::memory_order_release);
@@ -134,6 +148,7 @@ Module *load_module_path(const std::string &path, const char *init_reserved) {
     m->real_path = real;
     m->has_init_reserved = init_reserved != nullptr;
     if (init_reserved) m->init_reserved = init_reserved;
+    m->link = is_client_path(path) || is_client_path(real);
     append_locked(m);
     return m;
 }
@@ -143,11 +158,12 @@ CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
     CK_RV rv;
     const uint64_t init_no = m->init_watch.inits.load(std::memory_order_acquire);
     {
+        SigpipeGuard pipe(m->link);
         GateGuard gate;
         SerialCall serial(m);
         rv = m->fl->C_GetAttributeValue(s, o, tmpl, n);
     }
-    if (rv == CKR_CRYPTOKI_NOT_INITIALIZED) note_not_initialized(m, init_no);
+    if (rv == CKR_CRYPTOKI_NOT_INITIALIZED || link_lost(m, rv)) note_not_initialized(m, init_no);
     if (rv != CKR_OK && log_wanted(P11TLS_LOG_DEBUG)) {
         std::vector<CK_ATTRIBUTE> unavailable;
         for (CK_ULONG i = 0; i < n; ++i)

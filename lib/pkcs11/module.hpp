@@ -31,6 +31,13 @@ struct Module {
     // there), the caller's string for one added by path.
     bool has_init_reserved = false;
     std::string init_reserved;
+    // A module whose tokens are across a connection that can drop:
+    // p11-kit-client.so (p11-kit's "remote:" option, or loaded by path),
+    // or a registered module with the option "x-p11tls-network: yes" (a
+    // network HSM's client). For such a module, CKR_DEVICE_ERROR and
+    // CKR_DEVICE_REMOVED mean the link is gone: the module is finalized and
+    // initialized again, which reconnects (doc/remote.md).
+    bool link = false;
 
     // The mutable parts: whether the module shares its state with forked
     // children (pkcs11/fork_sharing.hpp); p11tls's initializations of it,
@@ -43,7 +50,16 @@ struct Module {
     mutable InitWatch init_watch;
     mutable std::atomic<bool> no_os_locking{false};
     mutable GenMutex serial;
+    // For a link module: the wait before the next reconnection attempt
+    // while its server is away (world/module_state.cpp), doubled after
+    // each failed attempt up to kRelinkMaxMs, reset by a connection.
+    mutable std::atomic<int> relink_delay_ms{0};
 };
+
+// Whether rv, answered by m, means that m lost its connection (m->link).
+inline bool link_lost(const Module *m, CK_RV rv) {
+    return m->link && (rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED);
+}
 
 // Holds m->serial around a call into a module that takes no locks.
 class SerialCall {
@@ -79,7 +95,7 @@ Module *load_module_path(const std::string &path, const char *init_reserved = nu
 
 // Calls fl->fn(args...) inside the fork gate; logs failures when debugging.
 // An answer CKR_CRYPTOKI_NOT_INITIALIZED is noted (note_not_initialized):
-// another caller finalized the module.
+// another caller finalized the module; so is a lost link (link_lost).
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args);
 
@@ -97,6 +113,7 @@ CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
 #include "base/fork.hpp"
 #include "base/log.hpp"
 #include "pkcs11/ckrv.hpp"
+#include "pkcs11/sigpipe.hpp"
 
 namespace p11tls {
 template <typename Fn, typename... Args>
@@ -104,12 +121,15 @@ CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
     CK_RV rv;
     const uint64_t init_no = m->init_watch.inits.load(std::memory_order_acquire);
     {
+        SigpipeGuard pipe(m->link);
         GateGuard gate;
         SerialCall serial(m);
         rv = (m->fl->*fn)(args...);
     }
     if (rv != CKR_OK) {
-        if (rv == CKR_CRYPTOKI_NOT_INITIALIZED) note_not_initialized(m, init_no);
+        // A lost link ends the epoch as a finalization by another caller
+        // does: the next one connects again.
+        if (rv == CKR_CRYPTOKI_NOT_INITIALIZED || link_lost(m, rv)) note_not_initialized(m, init_no);
         debug("module %s: %s: %s", m->name.c_str(), what, ckr_name(rv));
     }
     return rv;

@@ -13,16 +13,27 @@
 #include "base/log.hpp"
 #include "pkcs11/padding.hpp"
 #include "pkcs11/init_watch.hpp"
+#include "uri/uri.hpp"
 
 namespace p11tls {
 
 namespace {
 constexpr size_t kSlotRoom = 16;
+// What p11-kit's RPC client reports as its library while it has no
+// connection (p11-kit/rpc-client.c, its stand-in CK_INFO).
+constexpr const char *kNoConnection = "p11-kit (no connection)";
 }  // namespace
 
 int ModuleState::ensure_initialized() {
     std::lock_guard<std::mutex> g(mu_);
-    if (init_done_) return init_status_;
+    bool relink = false;
+    if (init_done_) {
+        if (!unlinked_ || std::chrono::steady_clock::now() < relink_at_) return init_status_;
+        // A link module whose server was away: time to try again. Nothing
+        // of this epoch reached a token (no connection, no session), so the
+        // epoch goes on.
+        relink = true;
+    }
     init_done_ = true;
     // Not called at all: an ancestor initialized it, and its state came
     // along into this process (pkcs11/fork_sharing.hpp).
@@ -39,7 +50,8 @@ int ModuleState::ensure_initialized() {
     // A later epoch: another caller finalized the module under p11-kit's
     // managed instance, which still counts it initialized.
     auto initialize = [&] {
-        return epoch_ == 0 ? P11CALL(mod_, C_Initialize, (void *)&args) : initialize_again(mod_, &args);
+        return epoch_ == 0 && !relink ? P11CALL(mod_, C_Initialize, (void *)&args)
+                                      : initialize_again(mod_, &args);
     };
     CK_RV rv = initialize();
     if (rv == CKR_CANT_LOCK || rv == CKR_NEED_TO_CREATE_THREADS) {
@@ -56,6 +68,8 @@ int ModuleState::ensure_initialized() {
         if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
             mod_->no_os_locking.store(true, std::memory_order_release);
     }
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED && mod_->link)
+        return unlink_locked(std::string("C_Initialize: ") + ckr_name(rv));
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         init_status_ = P11TLS_E_MODULE;
         error_ = "module " + mod_->name + ": C_Initialize: " + ckr_name(rv);
@@ -80,9 +94,31 @@ int ModuleState::ensure_initialized() {
     }
     if (rv != CKR_OK) memset(&info_, 0, sizeof info_);
     unpad_nuls(info_);
+    // p11-kit's client initializes without its server, and then answers
+    // with stand-ins: this description, no slots.
+    if (mod_->link && P11TLS_FIELD(info_.libraryDescription) == kNoConnection)
+        return unlink_locked("no connection to its server");
+    if (unlinked_) log_info("module %s: connected again", mod_->name.c_str());
+    unlinked_ = false;
+    mod_->relink_delay_ms.store(0, std::memory_order_relaxed);
     // Once per generation: the fork-sharing mark is the generation's.
-    if (epoch_ == 0) module_initialized(mod_, info_);
+    if (epoch_ == 0 && !relink) module_initialized(mod_, info_);
     init_no_.store(note_initialized(mod_), std::memory_order_release);
+    return 0;
+}
+
+int ModuleState::unlink_locked(const std::string &why) {
+    int delay = mod_->relink_delay_ms.load(std::memory_order_relaxed);
+    delay = delay == 0 ? kRelinkFirstMs : std::min(delay * 2, kRelinkMaxMs);
+    mod_->relink_delay_ms.store(delay, std::memory_order_relaxed);
+    relink_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay);
+    if (!unlinked_) log_info("module %s: %s; connecting again with back-off", mod_->name.c_str(), why.c_str());
+    unlinked_ = true;
+    init_status_ = 0;
+    memset(&info_, 0, sizeof info_);
+    slot_error_ = "module " + mod_->name + ": " + why + "; next attempt to connect in " +
+                  std::to_string(delay) + " ms";
+    debug("%s", slot_error_.c_str());
     return 0;
 }
 
@@ -155,9 +191,14 @@ EpochUse::~EpochUse() {
     ms_->uses_.fetch_sub(1);
 }
 
+bool ModuleState::unlinked() {
+    std::lock_guard<std::mutex> g(mu_);
+    return unlinked_;
+}
+
 std::vector<TokenState *> ModuleState::tokens() {
     std::vector<TokenState *> out;
-    if (ensure_initialized() != 0) return out;
+    if (ensure_initialized() != 0 || unlinked()) return out;
     // Room for the usual number of slots first: one call instead of two.
     std::vector<CK_SLOT_ID> slots(kSlotRoom);
     CK_ULONG n = slots.size();
@@ -233,7 +274,7 @@ std::vector<TokenState *> ModuleState::tokens_like(const CK_TOKEN_INFO &info, bo
 }
 
 bool ModuleState::rescan_slots(bool force) {
-    if (ensure_initialized() != 0) return false;
+    if (ensure_initialized() != 0 || unlinked()) return false;
     {
         std::lock_guard<std::mutex> g(mu_);
         auto now = std::chrono::steady_clock::now();
@@ -247,7 +288,7 @@ bool ModuleState::rescan_slots(bool force) {
 }
 
 int ModuleState::poll_slot_event() {
-    if (ensure_initialized() != 0) return -1;
+    if (ensure_initialized() != 0 || unlinked()) return -1;
     {
         std::lock_guard<std::mutex> g(mu_);
         if (no_slot_events_) return -1;

@@ -54,6 +54,19 @@ public:
     // abandon their sessions rather than close them.
     static constexpr int kDrainMs = 2000;
     bool end_epoch();
+
+    // A link module (Module::link) whose server cannot be reached: the
+    // module is initialized, but answers with stand-ins (p11-kit's client:
+    // no slots), or its C_Initialize failed. The epoch then has no tokens,
+    // and slot_error() says why and when the next attempt is; the next
+    // ensure_initialized() after that finalizes and initializes the module
+    // again (initialize_again), which reconnects. The waits double from
+    // kRelinkFirstMs to kRelinkMaxMs: an attempt costs one connect() to a
+    // socket that is not there, and a key server that is back is used
+    // within kRelinkMaxMs of its return.
+    static constexpr int kRelinkFirstMs = 25;
+    static constexpr int kRelinkMaxMs = 400;
+    bool unlinked();
     bool ended() const { return ended_.load(); }
     const std::string &error() const { return error_; }
     const CK_INFO &info() const { return info_; }
@@ -97,8 +110,12 @@ private:
     std::atomic<uint64_t> init_no_{0};  // note_initialized()'s number; 0 until initialized
     std::atomic<bool> ended_{false};    // end_epoch() was called
     std::atomic<int> uses_{0};          // EpochUses in progress
+    int unlink_locked(const std::string &why);  // mu_ held
+
     std::mutex mu_;                                 // guards everything below
     bool init_done_ = false;
+    bool unlinked_ = false;  // see unlinked(); next attempt at relink_at_
+    std::chrono::steady_clock::time_point relink_at_;
     int init_status_ = 0;
     std::string error_;
     CK_INFO info_{};

@@ -1,0 +1,112 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright The p11tls authors
+# reconnect_test.sh PROGRAM - the SoftHSM test token forwarded by
+# `p11-kit server`, used through p11-kit-client.so by PROGRAM
+# (tests/reconnect_sign) while threads sign; the server is killed (with the
+# connection process it forked) and started again a second later:
+#   1 thread and 4 threads, the same token back: signing resumes;
+#   4 threads, another token back (same label, another key under the URI):
+#   nothing is signed with it (P11TLS_E_KEY_MISMATCH).
+# Runs inside tests/with-token.sh. Prints TAP; every wait is bounded; the
+# server is always killed on exit. 77 (skip) without p11-kit-client.so.
+set -u
+
+prog=${1:?usage: $0 PROGRAM}
+me=$(basename "$0")
+
+# shellcheck source=../support/first_file.sh
+. "$(dirname "$0")/../support/first_file.sh"
+client=$(first_file /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so \
+                    /usr/lib/*/pkcs11/p11-kit-client.so \
+                    /usr/lib64/pkcs11/p11-kit-client.so \
+                    /usr/lib/pkcs11/p11-kit-client.so)
+if [ -z "$client" ] || ! command -v p11-kit >/dev/null 2>&1; then
+    echo "$me: SKIP: p11-kit or p11-kit-client.so not found (install p11-kit, p11-kit-modules)" >&2
+    exit 77
+fi
+
+dir=$P11TLS_TEST_DIR
+sock=$dir/p11-kit-server.sock
+server=
+start_server() { # start_server SOFTHSM2_CONF
+    rm -f "$sock"
+    SOFTHSM2_CONF=$1 p11-kit server -f -n "$sock" --provider "$P11TLS_SOFTHSM_MODULE" \
+        "$P11TLS_TEST_TOKEN_URI" >>"$dir/server.log" 2>&1 </dev/null &
+    server=$!
+    for _ in $(seq 100); do  # at most 10 s
+        [ -S "$sock" ] && return 0
+        kill -0 "$server" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "$me: p11-kit server did not come up:" >&2
+    cat "$dir/server.log" >&2
+    return 1
+}
+stop_server() {
+    [ -n "$server" ] || return 0
+    # The server and the process it forked for our connection: the link
+    # drops as when a key server dies.
+    pkill -KILL -P "$server" 2>/dev/null
+    kill -KILL "$server" 2>/dev/null
+    wait "$server" 2>/dev/null
+    server=
+}
+trap stop_server EXIT
+
+# Another token, labelled as the test token, whose key "p256" is another
+# key (the private and the public object remade with the same label and ID).
+other_conf=$dir/other/softhsm2.conf
+mkdir -p "$dir/other"
+cp -a "$dir/tokens" "$dir/other/tokens"
+sed "s|$dir/tokens|$dir/other/tokens|" "$SOFTHSM2_CONF" >"$other_conf"
+id=$(SOFTHSM2_CONF=$other_conf pkcs11-tool --module "$P11TLS_SOFTHSM_MODULE" --token-label p11tls-test \
+        --login --pin "$P11TLS_TEST_PIN" --list-objects --type privkey 2>/dev/null | awk '/label:/ {l=$2} /ID:/ && l=="p256" {print $2; exit}')
+for type in privkey pubkey; do
+    SOFTHSM2_CONF=$other_conf pkcs11-tool --module "$P11TLS_SOFTHSM_MODULE" --token-label p11tls-test \
+        --login --pin "$P11TLS_TEST_PIN" --delete-object --type "$type" --label p256 >/dev/null 2>&1
+done
+if [ -z "$id" ] || ! SOFTHSM2_CONF=$other_conf pkcs11-tool --module "$P11TLS_SOFTHSM_MODULE" \
+        --token-label p11tls-test --login --pin "$P11TLS_TEST_PIN" --keypairgen \
+        --key-type EC:prime256v1 --label p256 --id "$id" >/dev/null 2>&1; then
+    echo "$me: could not make the other token's key (ID '$id')" >&2
+    exit 99
+fi
+
+export P11_KIT_SERVER_ADDRESS="unix:path=$sock"
+uri="pkcs11:token=p11tls-test;object=p256;type=private;pin-value=$P11TLS_TEST_PIN"
+n=0 failed=0
+run_case() { # run_case THREADS same|other DESCRIPTION
+    local ctl=$dir/ctl.$n out rc back_conf=$SOFTHSM2_CONF
+    n=$((n + 1))
+    mkdir -p "$ctl"
+    [ "$2" = other ] && back_conf=$other_conf
+    start_server "$SOFTHSM2_CONF" || return 1
+    timeout -k 5 120 "$prog" "$client" "$uri" "$dir/p256.pem" "$ctl" "$1" "$2" >"$ctl/out" 2>&1 &
+    local pid=$!
+    for _ in $(seq 300); do  # at most 30 s
+        [ -e "$ctl/ready" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -e "$ctl/ready" ]; then
+        stop_server
+        sleep 1
+        start_server "$back_conf" && date +%s%N >"$ctl/back.tmp" && mv "$ctl/back.tmp" "$ctl/back"
+    fi
+    wait "$pid"
+    rc=$?
+    stop_server
+    sed 's/^/# /' "$ctl/out"
+    if [ "$rc" -eq 0 ]; then
+        echo "ok $n - $3"
+    else
+        echo "not ok $n - $3 (status $rc)"
+        failed=$((failed + 1))
+    fi
+}
+run_case 1 same "1 thread signs; the server is killed and back after 1 s: signing resumes, every signature verifies"
+run_case 4 same "4 threads sign; the server is killed and back after 1 s: signing resumes, every signature verifies"
+run_case 4 other "4 threads sign; the server comes back with another key under the URI: refused, never signed"
+echo "1..$n"
+[ "$failed" -eq 0 ]
