@@ -48,6 +48,19 @@
  *    PIN. See doc/fork-model.md,
  *    "Modules finalized by another caller", for the epochs this runs on
  *    and the one case it cannot see.
+ *  - Tokens across a connection (doc/remote.md). For a module that reaches
+ *    its tokens over a connection (p11-kit-client.so, a p11-kit "remote:"
+ *    module, or one whose module file says "x-p11tls-network: yes"), an
+ *    answer CKR_DEVICE_ERROR or CKR_DEVICE_REMOVED means the link dropped,
+ *    and p11tls carries on as when another caller finalizes a module: the
+ *    module is finalized and initialized again (which reconnects), the
+ *    call starts over once, keys are found again and proven the same key
+ *    (P11TLS_E_KEY_MISMATCH otherwise: a server back with another key
+ *    under the URI is never used), logins are redone. While the server is
+ *    away, reconnection is tried 25 ms, then 50, ... at most 400 ms apart,
+ *    and calls in between fail at once with P11TLS_E_TOKEN_NOT_PRESENT
+ *    (the detail says so). SIGPIPE raised by the module's socket is
+ *    blocked and discarded around each call into such a module.
  */
 #ifndef P11TLS_P11TLS_H
 #define P11TLS_P11TLS_H
