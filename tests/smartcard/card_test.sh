@@ -81,6 +81,17 @@ export CARD_DIR=$TMP/card CARD_PORT=$port0 CARD_MODULE=$opensc P11TLS_VCACARD=$v
     P11TLS_SOFTHSM_MODULE=$softhsm
 export CARD_ENV_CMD="bash $src/card_env.sh"
 stack() { $CARD_ENV_CMD "$@" >>"$TMP/stack.log" 2>&1; }
+# shellcheck source=../support/bounded.sh
+. "$src/../support/bounded.sh"
+# after_hang STATUS: a step that ran out of time (124) leaves the daemons of
+# the stack in the state the report shows; they are started afresh, so that
+# the steps after it test p11tls again rather than time out in turn.
+after_hang() {
+    [ "$1" -eq 124 ] || return 0
+    echo "# a step ran out of time: where every thread was is in hang.txt above; restarting the card stack"
+    stack stop
+    stack start || echo "# the card stack did not start again"
+}
 cleanup_stack() { $CARD_ENV_CMD stop >/dev/null 2>&1; cleanup; }
 trap cleanup_stack EXIT
 t0=$(date +%s%N)
@@ -156,8 +167,13 @@ else
         local input=$1
         shift
         [ "$#" -gt 0 ] || set -- authenticate
-        printf '%s' "$input" | LD_PRELOAD=$wrapper PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
-            PAM_WRAPPER_DEBUGLEVEL=2 timeout 60 pamtester -v "$svc" "$user" "$@" >"$TMP/pam.log" 2>&1
+        rm -f "$TMP/hang.txt"
+        printf '%s' "$input" | bounded 60 "$TMP/hang.txt" env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 \
+            PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" PAM_WRAPPER_DEBUGLEVEL=2 \
+            pamtester -v "$svc" "$user" "$@" >"$TMP/pam.log" 2>&1
+        local st=$?
+        [ -s "$TMP/hang.txt" ] && cat "$TMP/hang.txt" >>"$TMP/pam.log"
+        return "$st"
     }
     tries() { $CARD_ENV_CMD tries a 2>>"$TMP/stack.log"; }
 
@@ -240,14 +256,17 @@ else
         # login daemon does: pam_p11 finalizes the module at its pam_end,
         # under pam_p11tls.
         { p11tls_line; echo "auth required $pam_p11 $opensc"; } >"$TMP/pam.d/$svc"
-        printf '%s\n' "$CARD_PIN" "$CARD_PIN" "$CARD_PIN" "$CARD_PIN" | LD_PRELOAD=$wrapper PAM_WRAPPER=1 \
-            PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" PAM_WRAPPER_DEBUGLEVEL=2 \
-            timeout 60 "$builddir/tests/smartcard/pam_logins" "$svc" "$user" 2 >"$TMP/pam.log" 2>&1
+        rm -f "$TMP/hang.txt"
+        printf '%s\n' "$CARD_PIN" "$CARD_PIN" "$CARD_PIN" "$CARD_PIN" | bounded 60 "$TMP/hang.txt" \
+            env LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
+            PAM_WRAPPER_DEBUGLEVEL=2 "$builddir/tests/smartcard/pam_logins" "$svc" "$user" 2 >"$TMP/pam.log" 2>&1
         st=$?
+        [ -s "$TMP/hang.txt" ] && cat "$TMP/hang.txt" >>"$TMP/pam.log"
         if [ "$st" -eq 0 ] && [ "$(grep -c '^login [12]: PAM_SUCCESS' "$TMP/pam.log")" = 2 ]; then
             ok "pam_p11tls then pam_p11, two logins in one process: pam_p11's C_Finalize between them does not break the second"
         else
             not_ok "pam_p11tls then pam_p11, two logins in one process (status $st)" "$TMP/pam.log"
+            after_hang "$st"
         fi
     fi
 fi
@@ -255,7 +274,8 @@ fi
 # --- a long-lived process ----------------------------------------------------------
 for c in hotplug wait pcscd two-cards; do
     echo "# card_hotplug $c"
-    timeout 120 "$hotplug" "$c" >"$TMP/hotplug.out" 2>"$TMP/hotplug.err"
+    rm -f "$TMP/hang.txt"
+    bounded 90 "$TMP/hang.txt" "$hotplug" "$c" >"$TMP/hotplug.out" 2>"$TMP/hotplug.err" </dev/null
     st=$?
     while IFS= read -r line; do
         case $line in
@@ -263,7 +283,8 @@ for c in hotplug wait pcscd two-cards; do
             "not ok - "*) not_ok "$c: ${line#not ok - }" ;;
         esac
     done <"$TMP/hotplug.out"
-    [ "$st" -eq 0 ] || not_ok "card_hotplug $c exited $st" "$TMP/hotplug.err" "$TMP/stack.log"
+    [ "$st" -eq 0 ] || not_ok "card_hotplug $c exited $st" "$TMP/hotplug.err" "$TMP/stack.log" "$TMP/hang.txt"
+    after_hang "$st"
     # Each case leaves card a in reader 0.
     [ "$(cat "$CARD_DIR/card-a.reader" 2>/dev/null)" = 0 ] || stack card-start a 0
 done
