@@ -97,7 +97,8 @@ case $suite in
     layered)       set -- ./tests/layered_test ./tests/layered/.libs/libcaller-a.so \
                           ./tests/layered/.libs/libcaller-b.so "$@" ;;
     forwarded)     set -- bash "$src/tests/forward/forwarded_test.sh" ./tests/forwarded_sign "$@" ;;
-    reconnect)     set -- bash "$src/tests/forward/reconnect_test.sh" ./tests/reconnect_sign "$@" ;;
+    reconnect)     export P11TLS_CLI=$cli
+                   set -- bash "$src/tests/forward/reconnect_test.sh" ./tests/reconnect_sign "$@" ;;
     default-pin)   set -- bash "$src/tests/gnutls/default_pin_test.sh" "$@" ;;
     gnutls-semantics) set -- bash "$src/tests/gnutls/semantics_test.sh" "$@" ;;
     # the tool

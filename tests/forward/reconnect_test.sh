@@ -7,7 +7,8 @@
 # connection process it forked) and started again a second later:
 #   1 thread and 4 threads, the same token back: signing resumes;
 #   4 threads, another token back (same label, another key under the URI):
-#   nothing is signed with it (P11TLS_E_KEY_MISMATCH).
+#   nothing is signed with it (P11TLS_E_KEY_MISMATCH);
+#   `p11tls serve --workers 2` (P11TLS_CLI): handshakes before and after.
 # Runs inside tests/with-token.sh. Prints TAP; every wait is bounded; the
 # server is always killed on exit. 77 (skip) without p11-kit-client.so.
 set -u
@@ -105,6 +106,53 @@ run_case() { # run_case THREADS same|other DESCRIPTION
         failed=$((failed + 1))
     fi
 }
+# serve_case: `p11tls serve --workers 2` through the client module; two
+# handshakes, the server killed and back after 1 s, four more: every one
+# completes (each worker connected again by itself).
+serve_case() {
+    local name="serve --workers 2: handshakes before and after the server was killed and back after 1 s"
+    local spid port="" i good=0 out=$dir/serve.out
+    n=$((n + 1))
+    start_server "$SOFTHSM2_CONF" || { echo "not ok $n - $name (no server)"; failed=$((failed + 1)); return; }
+    "$P11TLS_CLI" --no-registered --module "$client" serve "$uri" --cert "$dir/p256.pem" --port 0 \
+        --count 3 --workers 2 >"$out" 2>"$dir/serve.err" </dev/null &
+    spid=$!
+    for _ in $(seq 200); do  # at most 20 s
+        port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" | head -n 1)
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    hs() {
+        timeout 20 gnutls-cli --x509cafile "$dir/ca.pem" --port "$port" localhost </dev/null 2>&1 |
+            grep -q "hello from p11tls"
+    }
+    if [ -n "$port" ]; then
+        for i in 1 2; do hs && good=$((good + 1)); done
+        stop_server
+        sleep 1
+        start_server "$SOFTHSM2_CONF"
+        for i in 1 2 3 4; do hs && good=$((good + 1)); done
+    fi
+    # 6 handshakes: both workers have served their 3 and exit.
+    for _ in $(seq 200); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$spid" 2>/dev/null
+    wait "$spid"
+    local st=$?
+    stop_server
+    if [ "$good" -eq 6 ] && [ "$st" -eq 0 ]; then
+        echo "ok $n - $name"
+    else
+        echo "not ok $n - $name ($good of 6 handshakes, serve status $st)"
+        sed 's/^/#   /' "$out" "$dir/serve.err" | tail -n 30
+        failed=$((failed + 1))
+    fi
+}
+if command -v gnutls-cli >/dev/null 2>&1 && [ -x "${P11TLS_CLI:-}" ]; then
+    serve_case
+else
+    n=$((n + 1))
+    echo "ok $n - # SKIP serve --workers 2: gnutls-cli or the p11tls tool not found"
+fi
 run_case 1 same "1 thread signs; the server is killed and back after 1 s: signing resumes, every signature verifies"
 run_case 4 same "4 threads sign; the server is killed and back after 1 s: signing resumes, every signature verifies"
 run_case 4 other "4 threads sign; the server comes back with another key under the URI: refused, never signed"
