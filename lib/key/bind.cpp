@@ -57,24 +57,9 @@ Shows shows_key(TokenState *t, const p11tls_key *key) {
     else
         return Shows::kNothing;
     Shows seen = Shows::kNothing;
-    PooledSession s(t);
-    for (CK_OBJECT_CLASS cls : {CKO_PUBLIC_KEY, CKO_CERTIFICATE}) {
-        std::vector<CK_ATTRIBUTE> tmpl = base;
-        tmpl.push_back({CKA_CLASS, &cls, sizeof cls});
-        for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, 4)) {
-            std::optional<PublicKey> pk;
-            if (cls == CKO_CERTIFICATE) {
-                const auto der = get_attribute(t->module(), s.get(), h, CKA_VALUE);
-                if (!der.empty()) pk = public_key_of_cert(der);
-            } else {
-                std::vector<CK_ATTRIBUTE_TYPE> types = {CKA_CLASS};
-                types.insert(types.end(), std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
-                pk = own_public_key(Attributes(t->module(), s.get(), h, types));
-            }
-            if (!pk) continue;
-            if (pk->spki == key->pub.spki) return Shows::kKey;
-            seen = Shows::kOther;
-        }
+    for (const auto &spki : shown_public_keys(t, base)) {
+        if (spki == key->pub.spki) return Shows::kKey;
+        seen = Shows::kOther;
     }
     return seen;
 }
@@ -116,24 +101,55 @@ std::vector<TokenState *> where_to_look(const p11tls_key *key, const std::vector
 }
 
 Binding *rebind_on(p11tls_key *key, uint64_t gen, Binding *old, TokenState *token);
+Binding *rebind_in(p11tls_key *key, uint64_t gen, Binding *old, const Module *module,
+                   const CK_TOKEN_INFO &token_info);
+
+// Errors of one token that another replica of the key may not have. Not a
+// PIN the token refused: the replicas would refuse it too, each at the
+// cost of a try.
+bool replica_may_help(int code) {
+    return code == P11TLS_E_TOKEN_NOT_PRESENT || code == P11TLS_E_DEVICE || code == P11TLS_E_MODULE ||
+           code == P11TLS_E_NOT_FOUND || code == P11TLS_E_KEY_MISMATCH;
+}
+
+// Finds the key again: on its own token, else on each replica in turn
+// (key.hpp), each proven to be the key; the own token's error if none is.
+Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
+    try {
+        return rebind_in(key, gen, old, key->module, key->token_info);
+    } catch (const Error &e) {
+        if (key->replicas.empty() || !replica_may_help(e.code())) throw;
+        for (const p11tls_key::Replica &r : key->replicas) try {
+            Binding *b = rebind_in(key, gen, old, r.module, r.token_info);
+            log_info("key %s: %s; going on with its replica in module %s", key->object_uri.c_str(), e.what(),
+                     r.module->name.c_str());
+            return b;
+        } catch (const Error &e2) {
+            debug("key %s: replica in module %s: %s", key->object_uri.c_str(), r.module->name.c_str(), e2.what());
+        }
+        throw;
+    }
+}
 
 // Finds the key again in the current generation (or the module's current
 // epoch): same module, same token; installs the new binding in front of
 // old. Tokens that look alike (smart cards of one kind share label and
 // serial) are tried in turn, the one in the key's last slot first, among
 // those a PIN may go to (where_to_look): the key's identity decides.
-Binding *rebind(p11tls_key *key, uint64_t gen, Binding *old) {
+Binding *rebind_in(p11tls_key *key, uint64_t gen, Binding *old, const Module *module,
+                   const CK_TOKEN_INFO &token_info) {
     World &w = current_world();
-    ModuleState *ms = w.state(const_cast<Module *>(key->module));
+    ModuleState *ms = w.state(const_cast<Module *>(module));
     if (int status = ms->ensure_initialized()) fail(status, ms->error());
-    const bool own = old && old->gen == gen;  // else old's token is another world's
+    // old's slot first, if old is this world's and on this module
+    const bool own = old && old->gen == gen && old->token->module() == module;
     std::vector<TokenState *> tokens =
-        where_to_look(key, ms->tokens_like(key->token_info, own, own ? old->token->slot() : 0));
+        where_to_look(key, ms->tokens_like(token_info, own, own ? old->token->slot() : 0));
     if (tokens.empty()) {
         // A link module's server that is away says so (module_state.hpp).
         const std::string why = ms->unlinked() ? " (" + ms->slot_error() + ")" : "";
         fail(P11TLS_E_TOKEN_NOT_PRESENT,
-             "token " + P11TLS_FIELD(key->token_info.label) + " is not present" + why);
+             "token " + P11TLS_FIELD(token_info.label) + " is not present" + why);
     }
     for (size_t i = 0;; ++i) try {
         return rebind_on(key, gen, old, tokens[i]);

@@ -5,6 +5,7 @@
 #include "key/find.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <iterator>
 #include <optional>
 
@@ -129,8 +130,52 @@ bool find_indexed(TokenState *t, ObjectIndex &idx, CK_SESSION_HANDLE s,
 
 }  // namespace
 
+std::vector<std::vector<unsigned char>> shown_public_keys(TokenState *t, const std::vector<CK_ATTRIBUTE> &base,
+                                                          size_t max) {
+    std::vector<std::vector<unsigned char>> out;
+    PooledSession s(t);
+    for (CK_OBJECT_CLASS cls : {CKO_PUBLIC_KEY, CKO_CERTIFICATE}) {
+        std::vector<CK_ATTRIBUTE> tmpl = base;
+        tmpl.push_back({CKA_CLASS, &cls, sizeof cls});
+        for (CK_OBJECT_HANDLE h : find_objects(t->module(), s.get(), tmpl, max)) {
+            std::optional<PublicKey> pk;
+            if (cls == CKO_CERTIFICATE) {
+                const auto der = get_attribute(t->module(), s.get(), h, CKA_VALUE);
+                if (!der.empty()) pk = public_key_of_cert(der);
+            } else {
+                std::vector<CK_ATTRIBUTE_TYPE> types = {CKA_CLASS};
+                types.insert(types.end(), std::begin(kPublicKeyAttributes), std::end(kPublicKeyAttributes));
+                pk = own_public_key(Attributes(t->module(), s.get(), h, types));
+            }
+            if (pk) out.push_back(std::move(pk->spki));
+        }
+    }
+    return out;
+}
+
+namespace {
+// Whether the tokens each show exactly one public key for the URI (its
+// CKA_ID and label), the same one: replicas of one key.
+bool show_one_key(const Uri &uri, const std::vector<TokenState *> &tokens) {
+    std::vector<CK_ATTRIBUTE> base;
+    for (const CK_ATTRIBUTE &a : uri.object_template())
+        if (a.type == CKA_ID || a.type == CKA_LABEL) base.push_back(a);
+    if (base.empty()) return false;
+    std::vector<unsigned char> first;
+    for (TokenState *t : tokens) {
+        auto keys = shown_public_keys(t, base);
+        for (auto &k : keys)
+            if (k != keys[0]) return false;  // a public key object and a certificate that disagree
+        if (keys.empty() || (!first.empty() && keys[0] != first)) return false;
+        first = keys[0];
+    }
+    return true;
+}
+}  // namespace
+
 std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
-                                     const std::vector<TokenState *> &tokens, bool use_index) {
+                                     const std::vector<TokenState *> &tokens, bool use_index,
+                                     std::vector<TokenState *> *replicas) {
     std::vector<Match> out;
     CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
     auto search = [&](TokenState *t) {
@@ -164,9 +209,12 @@ std::vector<Match> find_private_keys(const CtxState &ctx, const Uri &uri,
         search(t);
         if (out.size() > 1) return out;
     }
-    if (TokenState *t = route.pin_token([&] { return !out.empty(); })) {
+    std::function<bool(const std::vector<TokenState *> &)> same_key;
+    if (replicas) same_key = [&](const std::vector<TokenState *> &ts) { return show_one_key(uri, ts); };
+    if (TokenState *t = route.pin_token([&] { return !out.empty(); }, same_key)) {
         t->ensure_login(ctx, &uri);
         search(t);
+        if (replicas) replicas->insert(replicas->end(), route.replicas().begin(), route.replicas().end());
     }
     // Found on a token logged in before: a PIN the URI gives must be the
     // one it logged in with (TokenState::check_uri_pin).
@@ -212,6 +260,26 @@ namespace {
 }
 }  // namespace
 
+// Keys found on several tokens, one on each, that have one public key:
+// replicas of one key (doc/remote.md, "Replicas"). Two on one token are two
+// objects, and the URI is ambiguous.
+bool replicas_of_one_key(std::vector<Match> &matches) {
+    std::vector<unsigned char> first;
+    for (size_t i = 0; i < matches.size(); ++i) {
+        for (size_t j = 0; j < i; ++j)
+            if (matches[j].token == matches[i].token) return false;
+        try {
+            PooledSession s(matches[i].token);
+            PublicKey pk = public_key(matches[i], s.get());
+            if (pk.spki.empty() || (i > 0 && pk.spki != first)) return false;
+            if (i == 0) first = pk.spki;
+        } catch (const Error &) {  // no public key to tell: not known to be one key
+            return false;
+        }
+    }
+    return true;
+}
+
 bool always_auth(const Attributes &a) {
     CK_BBOOL v = CK_FALSE;
     return a.scalar(CKA_ALWAYS_AUTHENTICATE, &v) && v == CK_TRUE;
@@ -242,9 +310,15 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     // An open that verifies the PIN logged out and in: the index of the
     // login state before is gone, and one open is not worth reading the
     // whole token for (PAM makes one per process).
-    auto matches = find_private_keys(*ctx, uri, tokens, !(flags & P11TLS_KEY_OPEN_VERIFY_PIN));
+    std::vector<TokenState *> replica_tokens;
+    auto matches =
+        find_private_keys(*ctx, uri, tokens, !(flags & P11TLS_KEY_OPEN_VERIFY_PIN), &replica_tokens);
     if (matches.empty()) fail(P11TLS_E_NOT_FOUND, "no private key matches the URI");
-    if (matches.size() > 1) fail_ambiguous(matches);
+    if (matches.size() > 1) {
+        if (!replicas_of_one_key(matches)) fail_ambiguous(matches);
+        for (size_t i = 1; i < matches.size(); ++i) replica_tokens.push_back(matches[i].token);
+        matches.resize(1);
+    }
 
     auto key = std::make_unique<p11tls_key>();
     Match &m = matches[0];
@@ -280,6 +354,12 @@ std::unique_ptr<p11tls_key> open_key(const std::shared_ptr<CtxState> &ctx, const
     if (!pub && (pub = key_shape(attrs))) proven = true;
     key->pub = pub ? std::move(*pub) : public_key(m, s.get());  // the latter throws why there is none
     key->object_uri = format_object_uri(key->token_info, CKO_PRIVATE_KEY, key->label, key->id);
+    for (TokenState *t : replica_tokens)
+        if (t->module() != key->module || !t->same_token(key->token_info)) {
+            key->replicas.push_back({t->module(), t->info()});
+            log_info("key %s: a replica in module %s (%s)", key->object_uri.c_str(), t->module()->name.c_str(),
+                     t->uri().c_str());
+        }
     key->open_gen = current_generation();
     key->binding = make_binding(key->open_gen, m, key->always_auth, nullptr, proven);
     key->uri = std::move(uri);

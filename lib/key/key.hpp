@@ -50,6 +50,16 @@ struct p11tls_key {
     p11tls::Uri uri;                 // as given (may hold a PIN for re-login)
     const p11tls::Module *module = nullptr;
     CK_TOKEN_INFO token_info{};      // identity of the token at open
+    // Other tokens that showed the same key at open (replicas: an HSM
+    // cluster, two key servers; doc/remote.md). When the key cannot be
+    // bound on its own token (module's link down, token gone, another key
+    // there), a rebind tries these in turn, each proven to be the key.
+    // Immutable after open.
+    struct Replica {
+        const p11tls::Module *module;
+        CK_TOKEN_INFO token_info;
+    };
+    std::vector<Replica> replicas;
     std::vector<unsigned char> id;   // CKA_ID
     std::string label;               // CKA_LABEL
     CK_KEY_TYPE key_type = 0;

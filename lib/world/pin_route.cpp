@@ -50,17 +50,24 @@ bool PinRoute::shows(TokenState *t) const {
     return false;
 }
 
-TokenState *PinRoute::pin_token(const std::function<bool()> &found_on_free) {
+TokenState *PinRoute::pin_token(const std::function<bool()> &found_on_free,
+                                 const std::function<bool(const std::vector<TokenState *> &)> &same_key) {
     if (need_pin_.empty()) return nullptr;
     if (one_token_) return need_pin_[0];
     std::vector<TokenState *> showing;
     for (TokenState *t : need_pin_)
         if (shows(t)) showing.push_back(t);
     if (showing.size() == 1) return showing[0];
+    if (showing.size() > 1 && same_key && same_key(showing)) {
+        replicas_.assign(showing.begin() + 1, showing.end());
+        debug("%s show one key: replicas; the PIN goes to the first", names(showing).c_str());
+        return showing[0];
+    }
     if (showing.size() > 1)
         fail(P11TLS_E_AMBIGUOUS, "the URI matches " + std::to_string(showing.size()) +
                                      " tokens that need a PIN and show objects it names: " + names(showing) +
-                                     "; no PIN was sent to any (name the token in the URI)");
+                                     "; no PIN was sent to any (name the token in the URI, or its module "
+                                     "with module-name=)");
     if (found_on_free()) {
         debug("not logging in to %s: it shows nothing the URI names, and it was found elsewhere",
               names(need_pin_).c_str());

@@ -40,14 +40,21 @@ public:
     // them, no login made. None shows anything but something was found on
     // the free tokens: null (the PIN goes nowhere; those tokens' private
     // objects are not searched).
-    TokenState *pin_token(const std::function<bool()> &found_on_free);
+    //
+    // same_key, when given, is asked about several tokens that show
+    // something: if it says they show one and the same key (replicas of it:
+    // an HSM cluster, two key servers; doc/remote.md), the first of them is
+    // the token, and the others are in replicas() (no PIN sent to them now).
+    TokenState *pin_token(const std::function<bool()> &found_on_free,
+                          const std::function<bool(const std::vector<TokenState *> &)> &same_key = nullptr);
+    const std::vector<TokenState *> &replicas() const { return replicas_; }
 
 private:
     bool shows(TokenState *t) const;
 
     const Uri &uri_;
     const bool one_token_;
-    std::vector<TokenState *> free_, need_pin_;
+    std::vector<TokenState *> free_, need_pin_, replicas_;
 };
 
 // For calls that search every token a URI matches for objects it names

@@ -8,6 +8,11 @@
  * MODE "same": the server comes back with the same token; signing must
  * resume. MODE "other": it comes back with another token of the same label
  * holding another key under the same URI; nothing may be signed by it.
+ * MODE "replica": two servers export the key (CLIENT_MODULE "-": the
+ * modules registered in p11-kit, two "remote:" ones); the script kills one,
+ * starts it again, kills the other: no call may fail. MODE "ambiguous": two
+ * servers export different keys under the URI: the open must fail with
+ * P11TLS_E_AMBIGUOUS.
  *
  * The process loads only CLIENT_MODULE into its own context. THREADS threads
  * sign every 10 ms and verify each signature with CERT_PEM's public key (the
@@ -23,7 +28,9 @@
  * the server was away (the test did not test anything); 13 "other": a
  * signature was made after the server came back with another key; 14
  * "other": no P11TLS_E_KEY_MISMATCH within 20 s; 15 the script never wrote
- * "back"; 99 usage. */
+ * "back"; 16 "ambiguous": the open did not fail with P11TLS_E_AMBIGUOUS;
+ * 17 "replica": a call failed while one replica was away, or none signed
+ * after; 99 usage. */
 #define _DEFAULT_SOURCE 1
 #include <errno.h>
 #include <pthread.h>
@@ -143,22 +150,37 @@ int main(int argc, char **argv)
 {
     p11tls_ctx *ctx = NULL;
     pthread_t th[MAX_THREADS];
-    int rc, n, i, other, status = 0;
+    int rc, n, i, other, replica, status = 0;
     long long back = 0, deadline;
 
     if (argc != 7 || (n = atoi(argv[5])) < 1 || n > MAX_THREADS ||
-        (strcmp(argv[6], "same") != 0 && strcmp(argv[6], "other") != 0)) {
-        fprintf(stderr, "usage: %s CLIENT_MODULE KEY_URI CERT_PEM CONTROL_DIR THREADS same|other\n", argv[0]);
+        (strcmp(argv[6], "same") != 0 && strcmp(argv[6], "other") != 0 && strcmp(argv[6], "replica") != 0 &&
+         strcmp(argv[6], "ambiguous") != 0)) {
+        fprintf(stderr, "usage: %s CLIENT_MODULE|- KEY_URI CERT_PEM CONTROL_DIR THREADS same|other|replica|ambiguous\n",
+                argv[0]);
         return 99;
     }
     other = strcmp(argv[6], "other") == 0;
+    replica = strcmp(argv[6], "replica") == 0;
     if (!load_pub(argv[3])) return 1;
-    if ((rc = p11tls_ctx_new(&ctx)) != 0 || (rc = p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES)) != 0 ||
-        (rc = p11tls_ctx_add_module(ctx, argv[1])) != 0) {
+    rc = p11tls_ctx_new(&ctx);
+    if (rc == 0 && strcmp(argv[1], "-") != 0) {
+        if ((rc = p11tls_ctx_set_flags(ctx, P11TLS_CTX_NO_REGISTERED_MODULES)) == 0)
+            rc = p11tls_ctx_add_module(ctx, argv[1]);
+    }
+    if (rc != 0) {
         fprintf(stderr, "reconnect_sign: context: %s (%s)\n", p11tls_strerror(rc), p11tls_last_error_detail());
         return 2;
     }
-    if ((rc = p11tls_key_open(ctx, argv[2], 0, &key)) != 0) {
+    rc = p11tls_key_open(ctx, argv[2], 0, &key);
+    if (strcmp(argv[6], "ambiguous") == 0) {
+        printf("reconnect_sign: open: %s (%s)\n", rc ? p11tls_strerror(rc) : "opened", rc ? p11tls_last_error_detail() : "");
+        if (rc == 0) p11tls_key_free(key);
+        p11tls_ctx_free(ctx);
+        gnutls_pubkey_deinit(opened_pub);
+        return rc == P11TLS_E_AMBIGUOUS ? 0 : 16;
+    }
+    if (rc != 0) {
         fprintf(stderr, "reconnect_sign: p11tls_key_open: %s (%s)\n", p11tls_strerror(rc), p11tls_last_error_detail());
         return 3;
     }
@@ -182,7 +204,16 @@ int main(int argc, char **argv)
         goto out;
     }
     deadline = back + 20 * 1000000000LL;
-    if (!other) {
+    if (replica) {
+        sleep_ms(500);
+        if (atomic_load(&failed) != 0 || atomic_load(&last_ok_ns) <= back) {
+            fprintf(stderr, "reconnect_sign: %ld call(s) failed while a replica was away%s\n", atomic_load(&failed),
+                    atomic_load(&last_ok_ns) <= back ? ", and none signed after" : "");
+            status = 17;
+        } else {
+            printf("reconnect_sign: %d thread(s): each replica killed in turn while they signed: no call failed\n", n);
+        }
+    } else if (!other) {
         while (now_ns() < deadline && atomic_load(&last_ok_ns) <= back) sleep_ms(5);
         if (atomic_load(&last_ok_ns) <= back) {
             fprintf(stderr, "reconnect_sign: signing did not resume within 20 s of the server's return\n");

@@ -156,5 +156,89 @@ fi
 run_case 1 same "1 thread signs; the server is killed and back after 1 s: signing resumes, every signature verifies"
 run_case 4 same "4 threads sign; the server is killed and back after 1 s: signing resumes, every signature verifies"
 run_case 4 other "4 threads sign; the server comes back with another key under the URI: refused, never signed"
+# --- replicas: two servers export the key, as two "remote:" modules
+# registered in p11-kit (and SoftHSM itself no longer).
+sock_b=$dir/p11-kit-server-b.sock
+server_b=
+start_server_b() { # start_server_b SOFTHSM2_CONF
+    rm -f "$sock_b"
+    SOFTHSM2_CONF=$1 p11-kit server -f -n "$sock_b" --provider "$P11TLS_SOFTHSM_MODULE" \
+        "$P11TLS_TEST_TOKEN_URI" >>"$dir/server-b.log" 2>&1 </dev/null &
+    server_b=$!
+    for _ in $(seq 100); do
+        [ -S "$sock_b" ] && return 0
+        kill -0 "$server_b" 2>/dev/null || break
+        sleep 0.1
+    done
+    return 1
+}
+stop_server_b() {
+    [ -n "$server_b" ] || return 0
+    pkill -KILL -P "$server_b" 2>/dev/null
+    kill -KILL "$server_b" 2>/dev/null
+    wait "$server_b" 2>/dev/null
+    server_b=
+}
+trap 'stop_server; stop_server_b' EXIT
+rm -f "$XDG_CONFIG_HOME"/pkcs11/modules/*.module "$dir"/p11-kit/modules/*.module
+printf 'remote: unix:path=%s\n' "$sock" >"$dir/replica-a.module"
+printf 'remote: unix:path=%s\n' "$sock_b" >"$dir/replica-b.module"
+for f in "$dir/replica-a.module" "$dir/replica-b.module"; do
+    cp "$f" "$XDG_CONFIG_HOME/pkcs11/modules/"
+    cp "$f" "$dir/p11-kit/modules/"
+done
+unset P11_KIT_SERVER_ADDRESS
+
+replica_case() { # replica_case THREADS DESCRIPTION
+    local ctl=$dir/ctl.r$n pid rc
+    n=$((n + 1))
+    mkdir -p "$ctl"
+    if ! start_server "$SOFTHSM2_CONF" || ! start_server_b "$SOFTHSM2_CONF"; then
+        echo "not ok $n - $2 (servers did not start)"; failed=$((failed + 1)); return
+    fi
+    timeout -k 5 120 "$prog" - "$uri" "$dir/p256.pem" "$ctl" "$1" replica >"$ctl/out" 2>&1 &
+    pid=$!
+    for _ in $(seq 300); do
+        [ -e "$ctl/ready" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -e "$ctl/ready" ]; then
+        # Each replica away in turn, whichever the key was opened on.
+        stop_server
+        sleep 1
+        start_server "$SOFTHSM2_CONF"
+        sleep 1
+        stop_server_b
+        sleep 1
+        date +%s%N >"$ctl/back.tmp" && mv "$ctl/back.tmp" "$ctl/back"
+    fi
+    wait "$pid"
+    rc=$?
+    stop_server
+    stop_server_b
+    sed 's/^/# /' "$ctl/out"
+    if [ "$rc" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2 (status $rc)"; failed=$((failed + 1)); fi
+}
+replica_case 4 "replicas: two servers export the key; each killed in turn while 4 threads sign: no call fails, every signature verifies"
+
+# Two servers, another key under the URI on the second: not replicas.
+n=$((n + 1))
+if start_server "$SOFTHSM2_CONF" && start_server_b "$other_conf"; then
+    mkdir -p "$dir/ctl.amb"
+    if timeout -k 5 60 "$prog" - "$uri" "$dir/p256.pem" "$dir/ctl.amb" 1 ambiguous >"$dir/amb.out" 2>&1; then
+        echo "ok $n - two servers with different keys under one URI: P11TLS_E_AMBIGUOUS"
+    else
+        echo "not ok $n - two servers with different keys under one URI: P11TLS_E_AMBIGUOUS"
+        failed=$((failed + 1))
+    fi
+    sed 's/^/# /' "$dir/amb.out"
+else
+    echo "not ok $n - two servers with different keys under one URI (servers did not start)"
+    failed=$((failed + 1))
+fi
+stop_server
+stop_server_b
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
