@@ -61,6 +61,12 @@
  *    and calls in between fail at once with P11TLS_E_TOKEN_NOT_PRESENT
  *    (the detail says so). SIGPIPE raised by the module's socket is
  *    blocked and discarded around each call into such a module.
+ *  - Replicas (doc/remote.md). A key URI that matches the key on several
+ *    tokens that each show, before a login, the same one public key for
+ *    it (an HSM cluster; two key servers) opens on the first; when the
+ *    key cannot be bound there any more, it fails over to the others in
+ *    turn, each proven to be the key before use. Tokens that show
+ *    different keys, or none, stay P11TLS_E_AMBIGUOUS.
  */
 #ifndef P11TLS_P11TLS_H
 #define P11TLS_P11TLS_H

@@ -32,7 +32,7 @@ sock=$dir/p11-kit-server.sock
 server=
 start_server() { # start_server SOFTHSM2_CONF
     rm -f "$sock"
-    SOFTHSM2_CONF=$1 p11-kit server -f -n "$sock" --provider "$P11TLS_SOFTHSM_MODULE" \
+    SOFTHSM2_CONF=$1 setsid p11-kit server -f -n "$sock" --provider "$P11TLS_SOFTHSM_MODULE" \
         "$P11TLS_TEST_TOKEN_URI" >>"$dir/server.log" 2>&1 </dev/null &
     server=$!
     for _ in $(seq 100); do  # at most 10 s
@@ -44,13 +44,17 @@ start_server() { # start_server SOFTHSM2_CONF
     cat "$dir/server.log" >&2
     return 1
 }
+# kill_group PID: the server (a session and process group of its own,
+# setsid) and the p11-kit-remote it forked for each connection, at once: the
+# link drops as when a key server dies. Waits (bounded) until none is left.
+kill_group() {
+    kill -KILL -- "-$1" 2>/dev/null
+    for _ in $(seq 100); do kill -0 -- "-$1" 2>/dev/null || break; sleep 0.05; done
+    wait "$1" 2>/dev/null
+}
 stop_server() {
     [ -n "$server" ] || return 0
-    # The server and the process it forked for our connection: the link
-    # drops as when a key server dies.
-    pkill -KILL -P "$server" 2>/dev/null
-    kill -KILL "$server" 2>/dev/null
-    wait "$server" 2>/dev/null
+    kill_group "$server"
     server=
 }
 trap stop_server EXIT
@@ -162,7 +166,7 @@ sock_b=$dir/p11-kit-server-b.sock
 server_b=
 start_server_b() { # start_server_b SOFTHSM2_CONF
     rm -f "$sock_b"
-    SOFTHSM2_CONF=$1 p11-kit server -f -n "$sock_b" --provider "$P11TLS_SOFTHSM_MODULE" \
+    SOFTHSM2_CONF=$1 setsid p11-kit server -f -n "$sock_b" --provider "$P11TLS_SOFTHSM_MODULE" \
         "$P11TLS_TEST_TOKEN_URI" >>"$dir/server-b.log" 2>&1 </dev/null &
     server_b=$!
     for _ in $(seq 100); do
@@ -174,9 +178,7 @@ start_server_b() { # start_server_b SOFTHSM2_CONF
 }
 stop_server_b() {
     [ -n "$server_b" ] || return 0
-    pkill -KILL -P "$server_b" 2>/dev/null
-    kill -KILL "$server_b" 2>/dev/null
-    wait "$server_b" 2>/dev/null
+    kill_group "$server_b"
     server_b=
 }
 trap 'stop_server; stop_server_b' EXIT
