@@ -14,16 +14,8 @@ set -u
 prog=${1:?usage: $0 PROGRAM}
 me=$(basename "$0")
 
-# shellcheck source=../support/first_file.sh
-. "$(dirname "$0")/../support/first_file.sh"
-client=$(first_file /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so \
-                    /usr/lib/*/pkcs11/p11-kit-client.so \
-                    /usr/lib64/pkcs11/p11-kit-client.so \
-                    /usr/lib/pkcs11/p11-kit-client.so)
-if [ -z "$client" ] || ! command -v p11-kit >/dev/null 2>&1; then
-    echo "$me: SKIP: p11-kit or p11-kit-client.so not found (install p11-kit, p11-kit-modules)" >&2
-    exit 77
-fi
+# shellcheck source=client_module.sh
+. "$(dirname "$0")/client_module.sh"
 
 sock=$P11TLS_TEST_DIR/p11-kit-server.sock
 log=$P11TLS_TEST_DIR/p11-kit-server.log

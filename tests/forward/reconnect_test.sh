@@ -16,48 +16,45 @@ set -u
 prog=${1:?usage: $0 PROGRAM}
 me=$(basename "$0")
 
-# shellcheck source=../support/first_file.sh
-. "$(dirname "$0")/../support/first_file.sh"
-client=$(first_file /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so \
-                    /usr/lib/*/pkcs11/p11-kit-client.so \
-                    /usr/lib64/pkcs11/p11-kit-client.so \
-                    /usr/lib/pkcs11/p11-kit-client.so)
-if [ -z "$client" ] || ! command -v p11-kit >/dev/null 2>&1; then
-    echo "$me: SKIP: p11-kit or p11-kit-client.so not found (install p11-kit, p11-kit-modules)" >&2
-    exit 77
-fi
+# shellcheck source=client_module.sh
+. "$(dirname "$0")/client_module.sh"
 
 dir=$P11TLS_TEST_DIR
 sock=$dir/p11-kit-server.sock
-server=
-start_server() { # start_server SOFTHSM2_CONF
-    rm -f "$sock"
-    SOFTHSM2_CONF=$1 setsid p11-kit server -f -n "$sock" --provider "$P11TLS_SOFTHSM_MODULE" \
+sock_b=$dir/p11-kit-server-b.sock
+server= server_b=
+# start_at VAR SOCKET SOFTHSM2_CONF: a server on SOCKET exporting the test
+# token of that SoftHSM configuration, its pid in VAR; in a session and
+# process group of its own (setsid), so that stop_at kills it and the
+# p11-kit-remote it forks for each connection at once.
+start_at() {
+    local -n pid_var=$1
+    rm -f "$2"
+    SOFTHSM2_CONF=$3 setsid p11-kit server -f -n "$2" --provider "$P11TLS_SOFTHSM_MODULE" \
         "$P11TLS_TEST_TOKEN_URI" >>"$dir/server.log" 2>&1 </dev/null &
-    server=$!
+    pid_var=$!
     for _ in $(seq 100); do  # at most 10 s
-        [ -S "$sock" ] && return 0
-        kill -0 "$server" 2>/dev/null || break
+        [ -S "$2" ] && return 0
+        kill -0 "$pid_var" 2>/dev/null || break
         sleep 0.1
     done
     echo "$me: p11-kit server did not come up:" >&2
     cat "$dir/server.log" >&2
     return 1
 }
-# kill_group PID: the server (a session and process group of its own,
-# setsid) and the p11-kit-remote it forked for each connection, at once: the
-# link drops as when a key server dies. Waits (bounded) until none is left.
-kill_group() {
-    kill -KILL -- "-$1" 2>/dev/null
-    for _ in $(seq 100); do kill -0 -- "-$1" 2>/dev/null || break; sleep 0.05; done
-    wait "$1" 2>/dev/null
+# stop_at VAR: the link drops as when a key server dies; waits (bounded)
+# until no process of the group is left.
+stop_at() {
+    local -n pid_var=$1
+    [ -n "$pid_var" ] || return 0
+    kill -KILL -- "-$pid_var" 2>/dev/null
+    for _ in $(seq 100); do kill -0 -- "-$pid_var" 2>/dev/null || break; sleep 0.05; done
+    wait "$pid_var" 2>/dev/null
+    pid_var=
 }
-stop_server() {
-    [ -n "$server" ] || return 0
-    kill_group "$server"
-    server=
-}
-trap stop_server EXIT
+start_server() { start_at server "$sock" "$1"; }
+stop_server() { stop_at server; }
+trap 'stop_at server; stop_at server_b' EXIT
 
 # Another token, labelled as the test token, whose key "p256" is another
 # key (the private and the public object remade with the same label and ID).
@@ -81,19 +78,25 @@ fi
 export P11_KIT_SERVER_ADDRESS="unix:path=$sock"
 uri="pkcs11:token=p11tls-test;object=p256;type=private;pin-value=$P11TLS_TEST_PIN"
 n=0 failed=0
+# launch CTL CLIENT THREADS MODE: PROGRAM in the background (pid in the
+# caller's pid), waiting at most 30 s for its threads to have signed (CTL/ready).
+launch() {
+    timeout -k 5 120 "$prog" "$2" "$uri" "$dir/p256.pem" "$1" "$3" "$4" >"$1/out" 2>&1 &
+    pid=$!
+    for _ in $(seq 300); do
+        [ -e "$1/ready" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+}
 run_case() { # run_case THREADS same|other DESCRIPTION
     local ctl=$dir/ctl.$n out rc back_conf=$SOFTHSM2_CONF
     n=$((n + 1))
     mkdir -p "$ctl"
     [ "$2" = other ] && back_conf=$other_conf
     start_server "$SOFTHSM2_CONF" || return 1
-    timeout -k 5 120 "$prog" "$client" "$uri" "$dir/p256.pem" "$ctl" "$1" "$2" >"$ctl/out" 2>&1 &
-    local pid=$!
-    for _ in $(seq 300); do  # at most 30 s
-        [ -e "$ctl/ready" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    local pid
+    launch "$ctl" "$client" "$1" "$2"
     if [ -e "$ctl/ready" ]; then
         stop_server
         sleep 1
@@ -162,26 +165,6 @@ run_case 4 same "4 threads sign; the server is killed and back after 1 s: signin
 run_case 4 other "4 threads sign; the server comes back with another key under the URI: refused, never signed"
 # --- replicas: two servers export the key, as two "remote:" modules
 # registered in p11-kit (and SoftHSM itself no longer).
-sock_b=$dir/p11-kit-server-b.sock
-server_b=
-start_server_b() { # start_server_b SOFTHSM2_CONF
-    rm -f "$sock_b"
-    SOFTHSM2_CONF=$1 setsid p11-kit server -f -n "$sock_b" --provider "$P11TLS_SOFTHSM_MODULE" \
-        "$P11TLS_TEST_TOKEN_URI" >>"$dir/server-b.log" 2>&1 </dev/null &
-    server_b=$!
-    for _ in $(seq 100); do
-        [ -S "$sock_b" ] && return 0
-        kill -0 "$server_b" 2>/dev/null || break
-        sleep 0.1
-    done
-    return 1
-}
-stop_server_b() {
-    [ -n "$server_b" ] || return 0
-    kill_group "$server_b"
-    server_b=
-}
-trap 'stop_server; stop_server_b' EXIT
 rm -f "$XDG_CONFIG_HOME"/pkcs11/modules/*.module "$dir"/p11-kit/modules/*.module
 printf 'remote: unix:path=%s\n' "$sock" >"$dir/replica-a.module"
 printf 'remote: unix:path=%s\n' "$sock_b" >"$dir/replica-b.module"
@@ -195,30 +178,24 @@ replica_case() { # replica_case THREADS DESCRIPTION
     local ctl=$dir/ctl.r$n pid rc
     n=$((n + 1))
     mkdir -p "$ctl"
-    if ! start_server "$SOFTHSM2_CONF" || ! start_server_b "$SOFTHSM2_CONF"; then
+    if ! start_server "$SOFTHSM2_CONF" || ! start_at server_b "$sock_b" "$SOFTHSM2_CONF"; then
         echo "not ok $n - $2 (servers did not start)"; failed=$((failed + 1)); return
     fi
-    timeout -k 5 120 "$prog" - "$uri" "$dir/p256.pem" "$ctl" "$1" replica >"$ctl/out" 2>&1 &
-    pid=$!
-    for _ in $(seq 300); do
-        [ -e "$ctl/ready" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    launch "$ctl" - "$1" replica
     if [ -e "$ctl/ready" ]; then
         # Each replica away in turn, whichever the key was opened on.
         stop_server
         sleep 1
         start_server "$SOFTHSM2_CONF"
         sleep 1
-        stop_server_b
+        stop_at server_b
         sleep 1
         date +%s%N >"$ctl/back.tmp" && mv "$ctl/back.tmp" "$ctl/back"
     fi
     wait "$pid"
     rc=$?
     stop_server
-    stop_server_b
+    stop_at server_b
     sed 's/^/# /' "$ctl/out"
     if [ "$rc" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2 (status $rc)"; failed=$((failed + 1)); fi
 }
@@ -226,7 +203,7 @@ replica_case 4 "replicas: two servers export the key; each killed in turn while 
 
 # Two servers, another key under the URI on the second: not replicas.
 n=$((n + 1))
-if start_server "$SOFTHSM2_CONF" && start_server_b "$other_conf"; then
+if start_server "$SOFTHSM2_CONF" && start_at server_b "$sock_b" "$other_conf"; then
     mkdir -p "$dir/ctl.amb"
     if timeout -k 5 60 "$prog" - "$uri" "$dir/p256.pem" "$dir/ctl.amb" 1 ambiguous >"$dir/amb.out" 2>&1; then
         echo "ok $n - two servers with different keys under one URI: P11TLS_E_AMBIGUOUS"
@@ -240,7 +217,7 @@ else
     failed=$((failed + 1))
 fi
 stop_server
-stop_server_b
+stop_at server_b
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
