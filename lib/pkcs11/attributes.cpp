@@ -26,6 +26,33 @@ std::vector<unsigned char> get_attribute(const Module *m, CK_SESSION_HANDLE s, C
     return v;
 }
 
+namespace {
+constexpr CK_KEY_TYPE kCkkEcMontgomery = 0x41;  // PKCS#11 3.0; not in p11-kit 0.24's header
+
+// Whether a value the batch returned unavailable may have been one larger
+// than its room, lost by a module (and so must be read again): not one
+// whose values always fit (scalars, flags, EC points and parameters of
+// every curve: at most ~450 bytes), nor one the object's class or key type
+// does not have. Every re-read is a round trip, over a network for a
+// remote token (doc/remote.md).
+bool may_have_been_large(CK_ATTRIBUTE_TYPE t, CK_OBJECT_CLASS cls, CK_KEY_TYPE kt) {
+    switch (t) {
+    case CKA_CLASS: case CKA_KEY_TYPE: case CKA_CERTIFICATE_TYPE: case CKA_CERTIFICATE_CATEGORY:
+    case CKA_MODULUS_BITS: case CKA_TOKEN: case CKA_PRIVATE: case CKA_TRUSTED: case CKA_SENSITIVE:
+    case CKA_ENCRYPT: case CKA_DECRYPT: case CKA_WRAP: case CKA_UNWRAP: case CKA_SIGN: case CKA_SIGN_RECOVER:
+    case CKA_VERIFY: case CKA_VERIFY_RECOVER: case CKA_DERIVE: case CKA_EXTRACTABLE: case CKA_LOCAL:
+    case CKA_NEVER_EXTRACTABLE: case CKA_ALWAYS_SENSITIVE: case CKA_MODIFIABLE: case CKA_ALWAYS_AUTHENTICATE:
+    case CKA_EC_PARAMS: case CKA_EC_POINT:
+        return false;
+    case CKA_MODULUS: case CKA_PUBLIC_EXPONENT:
+        if (cls == CKO_CERTIFICATE) return false;
+        return !(kt == CKK_EC || kt == CKK_EC_EDWARDS || kt == kCkkEcMontgomery);
+    default:
+        return true;
+    }
+}
+}  // namespace
+
 Attributes::Attributes(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
                        const std::vector<CK_ATTRIBUTE_TYPE> &types)
     : types_(types), values_(types.size()) {
@@ -66,7 +93,14 @@ Attributes::Attributes(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
         for (size_t i = 0; i < types.size(); ++i) values_[i] = get_attribute(m, s, o, types[i]);
         return;
     }
-    if (!retry.empty()) reread(m, s, o, retry);
+    CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
+    CK_KEY_TYPE kt = (CK_KEY_TYPE)-1;
+    scalar(CKA_CLASS, &cls);
+    scalar(CKA_KEY_TYPE, &kt);
+    std::vector<size_t> large;
+    for (size_t i : retry)
+        if (tmpl[i].ulValueLen != unavailable || may_have_been_large(types[i], cls, kt)) large.push_back(i);
+    if (!large.empty()) reread(m, s, o, large);
 }
 
 void Attributes::reread(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
