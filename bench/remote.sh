@@ -68,6 +68,7 @@ export P11_KIT_SERVER_ADDRESS="unix:path=$work/proxy.sock"
 impls=(raw gnutls p11tls)
 for delay in 0 1 5; do
     [ -n "$proxy" ] && { kill "$proxy"; wait "$proxy" 2>/dev/null || true; }
+    rm -f "$work/proxy.sock"  # the wait below must see the new relay's socket
     python3 bench/delay_proxy.py "$work/proxy.sock" "$work/server.sock" "$delay" &
     proxy=$!
     for _ in $(seq 100); do [ -S "$work/proxy.sock" ] && break; sleep 0.1; done
