@@ -155,15 +155,7 @@ Module *load_module_path(const std::string &path, const char *init_reserved) {
 
 CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
                           CK_ATTRIBUTE *tmpl, CK_ULONG n) {
-    CK_RV rv;
-    const uint64_t init_no = m->init_watch.inits.load(std::memory_order_acquire);
-    {
-        SigpipeGuard pipe(m->link);
-        GateGuard gate;
-        SerialCall serial(m);
-        rv = m->fl->C_GetAttributeValue(s, o, tmpl, n);
-    }
-    if (rv == CKR_CRYPTOKI_NOT_INITIALIZED || link_lost(m, rv)) note_not_initialized(m, init_no);
+    const CK_RV rv = call_unlogged(m, &CK_FUNCTION_LIST::C_GetAttributeValue, s, o, tmpl, n);
     if (rv != CKR_OK && log_wanted(P11TLS_LOG_DEBUG)) {
         std::vector<CK_ATTRIBUTE> unavailable;
         for (CK_ULONG i = 0; i < n; ++i)

@@ -93,11 +93,15 @@ std::vector<Module *> registered_modules();
 // one initialization per library file among its callers).
 Module *load_module_path(const std::string &path, const char *init_reserved = nullptr);
 
-// Calls fl->fn(args...) inside the fork gate; logs failures when debugging.
-// An answer CKR_CRYPTOKI_NOT_INITIALIZED is noted (note_not_initialized):
-// another caller finalized the module; so is a lost link (link_lost).
+// Calls fl->fn(args...) inside the fork gate (and, for a link module, with
+// SIGPIPE held back); logs failures when debugging. An answer
+// CKR_CRYPTOKI_NOT_INITIALIZED is noted (note_not_initialized): another
+// caller finalized the module; so is a lost link (link_lost).
 template <typename Fn, typename... Args>
 CK_RV call(const Module *m, const char *what, Fn fn, Args... args);
+// call() without its log line, for callers that log the failure their way.
+template <typename Fn, typename... Args>
+CK_RV call_unlogged(const Module *m, Fn fn, Args... args);
 
 // C_GetAttributeValue, as call() does it, but a failure's debug line names
 // the attributes ("C_GetAttributeValue(CKA_EC_POINT): CKR_..."): those the
@@ -117,7 +121,7 @@ CK_RV get_attribute_value(const Module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
 
 namespace p11tls {
 template <typename Fn, typename... Args>
-CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
+CK_RV call_unlogged(const Module *m, Fn fn, Args... args) {
     CK_RV rv;
     const uint64_t init_no = m->init_watch.inits.load(std::memory_order_acquire);
     {
@@ -126,12 +130,16 @@ CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
         SerialCall serial(m);
         rv = (m->fl->*fn)(args...);
     }
-    if (rv != CKR_OK) {
-        // A lost link ends the epoch as a finalization by another caller
-        // does: the next one connects again.
-        if (rv == CKR_CRYPTOKI_NOT_INITIALIZED || link_lost(m, rv)) note_not_initialized(m, init_no);
-        debug("module %s: %s: %s", m->name.c_str(), what, ckr_name(rv));
-    }
+    // A lost link ends the epoch as a finalization by another caller does:
+    // the next one connects again.
+    if (rv == CKR_CRYPTOKI_NOT_INITIALIZED || link_lost(m, rv)) note_not_initialized(m, init_no);
+    return rv;
+}
+
+template <typename Fn, typename... Args>
+CK_RV call(const Module *m, const char *what, Fn fn, Args... args) {
+    const CK_RV rv = call_unlogged(m, fn, args...);
+    if (rv != CKR_OK) debug("module %s: %s: %s", m->name.c_str(), what, ckr_name(rv));
     return rv;
 }
 }  // namespace p11tls

@@ -28,12 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 
 #include <p11tls/p11tls.h>
 
+#include "../support/verify_pem.h"
 #include "../support/wait.h"
 
 static const char *cert_pem_path;
@@ -45,23 +44,6 @@ static int fail(int code, const char *what, int rc)
     return code;
 }
 
-/* Verifies sig over msg with the certificate's public key (ECDSA P-256). */
-static int verify(const uint8_t *msg, size_t msg_len, const uint8_t *sig, size_t sig_len)
-{
-    gnutls_datum_t pem = {NULL, 0}, data = {(unsigned char *)msg, (unsigned)msg_len},
-                   s = {(unsigned char *)sig, (unsigned)sig_len};
-    gnutls_x509_crt_t crt = NULL;
-    gnutls_pubkey_t pub = NULL;
-    int ok = gnutls_load_file(cert_pem_path, &pem) == 0 && gnutls_x509_crt_init(&crt) == 0 &&
-             gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM) == 0 &&
-             gnutls_pubkey_init(&pub) == 0 && gnutls_pubkey_import_x509(pub, crt, 0) == 0 &&
-             gnutls_pubkey_verify_data2(pub, GNUTLS_SIGN_ECDSA_SHA256, 0, &data, &s) >= 0;
-    gnutls_pubkey_deinit(pub);
-    gnutls_x509_crt_deinit(crt);
-    gnutls_free(pem.data);
-    return ok;
-}
-
 /* Signs and verifies; returns 0 or step (sign failed) or step + 1 (bad signature). */
 static int sign_and_verify(p11tls_key *key, int step)
 {
@@ -71,7 +53,7 @@ static int sign_and_verify(p11tls_key *key, int step)
     int rc = p11tls_key_sign(key, P11TLS_SIG_ECDSA_SECP256R1_SHA256, msg, sizeof(msg) - 1, sig, &sig_len);
     if (rc != 0)
         return fail(step, "p11tls_key_sign", rc);
-    if (!verify(msg, sizeof(msg) - 1, sig, sig_len))
+    if (!test_verify_pem(cert_pem_path, GNUTLS_SIGN_ECDSA_SHA256, msg, sizeof(msg) - 1, sig, sig_len))
         return fail(step + 1, "signature does not verify with the certificate", 0);
     return 0;
 }
